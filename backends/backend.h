@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The backend interface: one const table of function pointers per programming model (CPU/OpenMP,
+ * OpenCL, CUDA, HIP), designed for devices with their own memory.
+ *
+ * Contract (BabelStream-style, written down once):
+ *   - Calls block until their effect is complete, except copies and kernel launches, which are
+ *     enqueued in order on the device's one queue; sync and timer_stop wait for them.
+ *   - Device memory is named by an opaque `void *` handle: a host pointer on the CPU, a device
+ *     pointer on CUDA/HIP, a cl_mem on OpenCL. Only the owning backend dereferences it.
+ *   - Errors follow core/ab.h: 0 or -1 with a one-line message in err.
+ *   - A backend's state lives in the `void *be` its init() returns; device handles in the
+ *     `void *dev` open() returns. No backend keeps mutable globals.
+ *
+ * CUDA and HIP are built as plugins (libaccelbench-cuda.so, libaccelbench-hip.so) loaded with
+ * dlopen, so one binary runs on a box without the vendor runtime; each plugin exports
+ * `const ab_backend_ops *ab_backend_plugin_<name>(void)` and must not call back into the binary.
+ */
+#ifndef AB_BACKEND_H
+#define AB_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define AB_BACKEND_ABI 1
+
+typedef struct ab_device_info {
+    char name[128];     /* model name: "NVIDIA H100 80GB HBM3", "AMD EPYC 7B13" */
+    char vendor[64];
+    char driver[64];    /* driver / runtime version string */
+    char arch[32];      /* "sm_90", "gfx942", "x86_64", OpenCL device version */
+    char pci_bus_id[32];
+    uint64_t mem_bytes;   /* device memory; host RAM for the CPU */
+    uint64_t cache_bytes; /* last-level cache: L3 on a CPU, L2 on a GPU; 0 when unknown */
+    uint64_t l1_bytes;    /* L1 data cache of one compute unit; 0 when unknown */
+    int compute_units;    /* cores / SMs / CUs */
+    int clock_mhz;        /* maximum clock; 0 when unknown */
+    int warp_size;        /* SIMT width (32 on NVIDIA, 64 on CDNA); 1 on a CPU */
+    bool host_memory;     /* device memory is host memory (CPU, PoCL) */
+    bool fp64;            /* double precision supported */
+    bool fp16;            /* half precision arithmetic supported */
+} ab_device_info;
+
+typedef enum { AB_COPY_H2D, AB_COPY_D2H, AB_COPY_D2D } ab_copy_dir;
+
+typedef struct ab_backend_ops {
+    unsigned abi;     /* AB_BACKEND_ABI */
+    const char *name; /* "cpu", "opencl", "cuda", "hip": also the device-id prefix */
+
+    /* Probes the runtime. 0: usable, *be set. -1: unavailable, reason in why. */
+    int (*init)(void **be, char *why);
+    void (*fini)(void *be);
+    int (*device_count)(void *be);
+    int (*device_info)(void *be, int idx, ab_device_info *info, char *err);
+
+    int (*open)(void *be, int idx, void **dev, char *err);
+    void (*close)(void *dev);
+
+    int (*mem_alloc)(void *dev, size_t bytes, void **mem, char *err);
+    void (*mem_free)(void *dev, void *mem);
+    /* Host buffers for transfers: pinned (page-locked, DMA-able) or ordinary pageable memory. */
+    int (*host_alloc)(void *dev, size_t bytes, bool pinned, void **ptr, char *err);
+    void (*host_free)(void *dev, void *ptr, bool pinned);
+    /* Copies, in order with the device's other work: they may return before completion, so call
+     * sync before the host reads or reuses the host buffer. For H2D `dst` is device memory at
+     * byte offset `off`; for D2H `src` is; for D2D both are (off applies to both). */
+    int (*copy)(void *dev, ab_copy_dir dir, void *dst, const void *src, size_t off, size_t bytes,
+                char *err);
+    int (*sync)(void *dev, char *err);
+
+    /* Device-side interval timer around work enqueued in between; timer_stop waits for that
+     * work and returns the elapsed seconds. One interval at a time per device. */
+    int (*timer_start)(void *dev, char *err);
+    int (*timer_stop)(void *dev, double *seconds, char *err);
+
+    /* The suite-specific kernel table for this backend, or NULL when the backend does not
+     * implement that suite (the case is then a skip with that reason). */
+    const void *(*suite_impl)(const char *suite);
+} ab_backend_ops;
+
+#endif

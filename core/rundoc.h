@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The run document: what one `accelbench run` measured, on which machine, how.
+ * Its JSON form is specified in results/SCHEMA.md (schema "accelbench.run", version
+ * AB_SCHEMA_VERSION); this module is the only code that writes or parses it.
+ */
+#ifndef AB_RUNDOC_H
+#define AB_RUNDOC_H
+
+#include "ab.h"
+#include "stats.h"
+
+#include <jansson.h>
+
+#define AB_SCHEMA_NAME "accelbench.run"
+#define AB_SCHEMA_VERSION 1
+/* Oldest schema version this build still reads. */
+#define AB_SCHEMA_VERSION_MIN 1
+
+typedef struct ab_metric {
+    char *name;            /* "bandwidth", "time", "flops" */
+    char *unit;            /* SI unit of the values: "B/s", "s", "FLOP/s" */
+    bool higher_is_better; /* direction: stored as "higher" / "lower" */
+    char *formula;         /* how a sample is derived, e.g. "3*n*8 B / t" */
+    double *samples;       /* every recorded sample, in measurement order */
+    size_t nsamples;
+    ab_stats stats;        /* derived from samples when written; read back as stored */
+} ab_metric;
+
+typedef struct ab_result {
+    char *suite;       /* "membw" */
+    char *key;         /* stable case key, "membw.triad" */
+    char *device;      /* device id in this run: "cpu", "opencl:0", "cuda:0" */
+    char *device_name; /* model name, the identity used to align runs across machines */
+    char *backend;     /* "cpu", "opencl", "cuda", "hip" */
+    char *impl;        /* implementation label, e.g. "ordinary", "streaming", "vendor" */
+    json_t *params;    /* object of case parameters (dtype, sizes, ...) */
+    ab_status status;
+    char *reason;      /* set for fail, skip and error; NULL for pass */
+    bool headline;     /* the suite's headline figure for this device */
+    ab_metric *metrics;
+    size_t nmetrics;
+    int warmup_runs;        /* timed runs discarded before sampling (calibration included) */
+    long iters_per_sample;  /* kernel iterations inside each timed sample */
+    double time_spent;      /* wall seconds for the whole case: setup, sampling, validation */
+    double started;         /* epoch seconds */
+    json_t *extra;          /* suite-specific details; may be NULL */
+} ab_result;
+
+typedef struct ab_run {
+    char *id;
+    char *version, *git_commit, *compiler, *build_type;
+    char *profile;
+    json_t *argv;     /* array of strings */
+    json_t *settings; /* object: min_time, samples, threads, ... */
+    json_t *host;     /* object: host basics and the probe manifest */
+    json_t *backends; /* array of {name, built, available, reason} */
+    json_t *devices;  /* array of device descriptions */
+    double start_time, end_time; /* epoch seconds; end_time 0 while running */
+    bool interrupted; /* stopped by a signal: results hold what finished */
+    bool complete;    /* false while the run is in progress */
+    int schema_version; /* of the document read; AB_SCHEMA_VERSION for new runs */
+    ab_result **results;
+    size_t nresults, cap;
+} ab_run;
+
+ab_run *ab_run_new(void);
+void ab_run_free(ab_run *run);
+/* Takes ownership of r. */
+int ab_run_add(ab_run *run, ab_result *r, char *err);
+
+ab_result *ab_result_new(const char *suite, const char *key, const char *impl);
+void ab_result_free(ab_result *r);
+/* printf-style reason; NULL fmt clears it. */
+void ab_result_set_status(ab_result *r, ab_status s, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void ab_result_set_device(ab_result *r, const char *device, const char *device_name,
+                          const char *backend);
+/* Parameter setters (params object is created on demand). */
+void ab_result_param_str(ab_result *r, const char *name, const char *value);
+void ab_result_param_int(ab_result *r, const char *name, long long value);
+void ab_result_param_real(ab_result *r, const char *name, double value);
+/* Copies samples; computes stats. Returns the metric or NULL on OOM / no finite samples. */
+ab_metric *ab_result_add_metric(ab_result *r, const char *name, const char *unit,
+                                bool higher_is_better, const char *formula,
+                                const double *samples, size_t n);
+const ab_metric *ab_result_metric(const ab_result *r, const char *name);
+/*
+ * Canonical identity of a result across runs: key, implementation, parameters (sorted), device
+ * model. Two results with the same id measure the same thing.
+ * Example: "membw.triad|streaming|dtype=f64,size=134217728|AMD EPYC 7B13".
+ */
+char *ab_result_id(const ab_result *r);
+/* "dtype=f64 size=128 MiB" style one-line rendering of params for tables. */
+char *ab_params_brief(const json_t *params);
+
+json_t *ab_run_to_json(const ab_run *run);
+/* Validates as it reads; on error the message names the JSON path (and, for syntax errors, the
+ * line and column). */
+ab_run *ab_run_from_json(const json_t *doc, char *err);
+int ab_run_write(const ab_run *run, const char *path, char *err);
+ab_run *ab_run_read(const char *path, char *err);
+
+#endif

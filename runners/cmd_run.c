@@ -1,0 +1,511 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * accelbench run: validate every input first (nothing is created on a usage error), create the
+ * run folder, run the selected suites on the selected devices, and keep the run document on disk
+ * current after every result (atomic rewrite), so an interrupted or killed run keeps everything
+ * that finished.
+ */
+#include "../backends/registry.h"
+#include "../core/ab.h"
+#include "../core/rundoc.h"
+#include "../probes/probe.h"
+#include "../suites/suite.h"
+#include "commands.h"
+#include "output.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+json_t *ab_platform_json_backends(const ab_platform *p);
+json_t *ab_platform_json_devices(const ab_platform *p);
+
+enum {
+    OPT_RUN_ID = 1000,
+    OPT_CORRUPT,
+    OPT_BASELINE,
+    OPT_SUITE_PARAM = 2000, /* + index into the collected suite parameter names */
+};
+
+typedef struct runner {
+    ab_run *run;
+    char dir[PATH_MAX];
+    char json_path[PATH_MAX];
+    int io_failed;
+    bool quiet;
+} runner;
+
+static void run_usage(FILE *f)
+{
+    fputs("usage: accelbench run [options]\n"
+          "\n"
+          "Runs suites on devices; writes <out>/<run-id>/{run.json,results.csv,summary.md} and\n"
+          "prints the summary on stdout. Progress goes to stderr.\n"
+          "\n"
+          "  -s, --suite LIST     suites or case keys, by key or prefix: membw, membw.triad\n"
+          "                       (default: all)\n"
+          "  -d, --device LIST    device ids from 'accelbench list': cpu, opencl:0, cuda:0, or\n"
+          "                       'all' (default): unavailable backends are recorded as skipped\n"
+          "  -p, --profile NAME   quick | standard | full (default standard): samples, sample\n"
+          "                       length and sweep density\n"
+          "  -o, --out DIR        results root (default ./results)\n"
+          "  -r, --repeat N       samples per case (default by profile: 5, 10, 20)\n"
+          "  -t, --min-time SEC   minimum length of one sample (default 0.02, 0.05, 0.1)\n"
+          "      --run-id ID      name of the run folder (default <UTC time>-<host>)\n"
+          "  -q, --quiet          no progress lines\n"
+          "  -v, --verbose        debug logging\n"
+          "      --help           this text\n"
+          "\n"
+          "suite parameters:\n",
+          f);
+    for (const ab_suite *const *s = ab_suites(); *s; s++)
+        for (size_t k = 0; (*s)->params[k].name; k++)
+            fprintf(f, "      --%s %-8s %s: %s\n", (*s)->params[k].name, (*s)->params[k].metavar,
+                    (*s)->name, (*s)->params[k].help);
+    fputs("\n"
+          "testing:\n"
+          "      --test-corrupt KEY  damage KEY's output before validation (proves it fails)\n"
+          "\n"
+          "exit codes: 0 all pass/skip, 1 a result failed or errored, 2 usage or input error\n"
+          "(nothing written), 4 results could not be written, 130 interrupted (partial results\n"
+          "kept, marked interrupted)\n",
+          f);
+}
+
+/* Collects the distinct suite parameter names for getopt. */
+static size_t collect_params(const char **names, size_t max)
+{
+    size_t n = 0;
+    for (const ab_suite *const *s = ab_suites(); *s; s++)
+        for (size_t k = 0; (*s)->params[k].name; k++) {
+            bool dup = false;
+            for (size_t i = 0; i < n; i++)
+                dup |= strcmp(names[i], (*s)->params[k].name) == 0;
+            if (!dup && n < max)
+                names[n++] = (*s)->params[k].name;
+        }
+    return n;
+}
+
+static int write_doc(runner *rn)
+{
+    char err[AB_ERRLEN];
+    if (ab_run_write(rn->run, rn->json_path, err) != 0) {
+        if (!rn->io_failed)
+            ab_log(AB_LOG_ERROR, "%s", err);
+        rn->io_failed = 1;
+        return -1;
+    }
+    return 0;
+}
+
+static int emit(ab_suite_ctx *ctx, ab_result *r)
+{
+    runner *rn = ctx->runner;
+    char err[AB_ERRLEN];
+    if (ab_run_add(rn->run, r, err) != 0) {
+        ab_log(AB_LOG_ERROR, "%s", err);
+        ab_result_free(r);
+        return -1;
+    }
+    if (!rn->quiet)
+        ab_print_progress(r, stderr);
+    return write_doc(rn);
+}
+
+static int write_text(const char *path, int (*fn)(const ab_run *, FILE *), const ab_run *run,
+                      char *err)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f)
+        return ab_err(err, "out of memory");
+    int rc = fn(run, f);
+    fclose(f);
+    if (rc == 0)
+        rc = ab_write_file_atomic(path, buf, len, err);
+    else
+        ab_err(err, "cannot format %s", path);
+    free(buf);
+    return rc;
+}
+
+static void default_run_id(char *buf, size_t len)
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    char host[64] = "host";
+    if (gethostname(host, sizeof(host)) != 0)
+        snprintf(host, sizeof(host), "host");
+    host[sizeof(host) - 1] = '\0';
+    for (char *p = host; *p; p++)
+        if (*p == '/' || *p == ' ')
+            *p = '_';
+    char ts[32];
+    strftime(ts, sizeof(ts), "%Y%m%dT%H%M%SZ", &tm);
+    snprintf(buf, len, "%s-%s", ts, host);
+}
+
+/* Creates <out>/<id> (a fresh folder: -2, -3... when the name exists). */
+static int make_run_dir(const char *out, char *id, size_t idlen, char *dir, size_t dirlen,
+                        char *err)
+{
+    if (ab_mkdir_p(out, err) != 0)
+        return -1;
+    if (access(out, W_OK) != 0)
+        return ab_err(err, "cannot write to %s: %s", out, strerror(errno));
+    char base[200];
+    ab_strlcpy(base, id, sizeof(base));
+    for (int k = 1; k < 1000; k++) {
+        if (k > 1)
+            snprintf(id, idlen, "%s-%d", base, k);
+        if (snprintf(dir, dirlen, "%s/%s", out, id) >= (int)dirlen)
+            return ab_err(err, "path too long: %s/%s", out, id);
+        if (mkdir(dir, 0755) == 0)
+            return 0;
+        if (errno != EEXIST)
+            return ab_err(err, "cannot create %s: %s", dir, strerror(errno));
+    }
+    return ab_err(err, "cannot find a free run folder name under %s", out);
+}
+
+static void update_latest(const char *out, const char *id)
+{
+    char tmp[PATH_MAX], link[PATH_MAX];
+    snprintf(tmp, sizeof(tmp), "%s/.latest.%ld", out, (long)getpid());
+    snprintf(link, sizeof(link), "%s/latest", out);
+    unlink(tmp);
+    if (symlink(id, tmp) == 0 && rename(tmp, link) != 0)
+        unlink(tmp);
+}
+
+/* Checks a --device list against the platform: every id must name a device that exists. */
+static int check_devices(char **sel, ab_platform *p, char *err)
+{
+    for (size_t i = 0; sel && sel[i]; i++) {
+        if (strcmp(sel[i], "all") == 0 || ab_platform_device(p, sel[i]))
+            continue;
+        char prefix[32];
+        ab_strlcpy(prefix, sel[i], sizeof(prefix));
+        char *colon = strchr(prefix, ':');
+        if (colon)
+            *colon = '\0';
+        ab_backend_entry *e = ab_platform_backend(p, prefix);
+        if (e && !e->available)
+            return ab_err(err, "--device %s: %s is %s%s", sel[i], e->name,
+                          e->built ? "unavailable: " : "", e->reason);
+        char avail[256] = "";
+        for (size_t k = 0; k < p->ndevices; k++) {
+            size_t n = strlen(avail);
+            snprintf(avail + n, sizeof(avail) - n, "%s%s", k ? ", " : "", p->devices[k].id);
+        }
+        return ab_err(err, "--device %s: no such device (available: %s)", sel[i],
+                      *avail ? avail : "none");
+    }
+    return 0;
+}
+
+static bool device_selected(char **sel, const char *id)
+{
+    if (!sel)
+        return true;
+    for (size_t i = 0; sel[i]; i++)
+        if (strcmp(sel[i], "all") == 0 || strcmp(sel[i], id) == 0)
+            return true;
+    return false;
+}
+
+static bool suite_selected(char **sel, const ab_suite *s)
+{
+    for (size_t k = 0; s->keys[k]; k++)
+        if (ab_key_selected(sel, s->keys[k]))
+            return true;
+    /* a selector naming the suite itself ("membw") or a prefix of it */
+    return ab_key_selected(sel, s->name);
+}
+
+static void fill_run_header(ab_run *run, int argc, char **argv, const ab_options *o,
+                            ab_platform *p, json_t *host)
+{
+    run->version = ab_strdup(AB_VERSION);
+    run->git_commit = ab_strdup(ab_build_git_commit);
+    run->compiler = ab_strdup(ab_build_compiler);
+    run->build_type = ab_strdup(ab_build_type);
+    run->profile = ab_strdup(o->profile);
+    for (int i = 0; i < argc; i++)
+        json_array_append_new(run->argv, json_string(argv[i]));
+    json_object_set_new(run->settings, "min_time_s", json_real(o->sampling.min_time));
+    json_object_set_new(run->settings, "samples", json_integer(o->sampling.samples));
+    json_object_set_new(run->settings, "warmup", json_integer(o->sampling.warmup));
+    json_object_set_new(run->settings, "max_sampling_time_s", json_real(o->sampling.max_time));
+    json_object_set_new(run->settings, "build_flags", json_string(ab_build_flags));
+    json_t *params = json_object();
+    for (int i = 0; i < o->nparams; i++)
+        json_object_set_new(params, o->params[i].name, json_string(o->params[i].value));
+    json_object_set_new(run->settings, "suite_params", params);
+    json_decref(run->host);
+    run->host = host;
+    json_decref(run->backends);
+    run->backends = ab_platform_json_backends(p);
+    json_decref(run->devices);
+    run->devices = ab_platform_json_devices(p);
+    run->start_time = ab_wall_time();
+}
+
+int ab_cmd_run(int argc, char **argv)
+{
+    const char *pnames[AB_MAX_PARAMS];
+    size_t npn = collect_params(pnames, AB_MAX_PARAMS);
+    struct option opts[16 + AB_MAX_PARAMS];
+    size_t no = 0;
+    opts[no++] = (struct option){"suite", required_argument, NULL, 's'};
+    opts[no++] = (struct option){"device", required_argument, NULL, 'd'};
+    opts[no++] = (struct option){"profile", required_argument, NULL, 'p'};
+    opts[no++] = (struct option){"out", required_argument, NULL, 'o'};
+    opts[no++] = (struct option){"repeat", required_argument, NULL, 'r'};
+    opts[no++] = (struct option){"min-time", required_argument, NULL, 't'};
+    opts[no++] = (struct option){"run-id", required_argument, NULL, OPT_RUN_ID};
+    opts[no++] = (struct option){"quiet", no_argument, NULL, 'q'};
+    opts[no++] = (struct option){"verbose", no_argument, NULL, 'v'};
+    opts[no++] = (struct option){"help", no_argument, NULL, 'h'};
+    opts[no++] = (struct option){"test-corrupt", required_argument, NULL, OPT_CORRUPT};
+    for (size_t i = 0; i < npn; i++)
+        opts[no++] = (struct option){pnames[i], required_argument, NULL, OPT_SUITE_PARAM + (int)i};
+    opts[no] = (struct option){NULL, 0, NULL, 0};
+
+    ab_options o;
+    memset(&o, 0, sizeof(o));
+    o.profile = "standard";
+    o.out_dir = "results";
+    const char *suite_arg = NULL, *device_arg = NULL, *repeat_arg = NULL, *mintime_arg = NULL;
+    const char *run_id_arg = NULL;
+    bool quiet = false;
+    char err[AB_ERRLEN] = "";
+    int c, rc = AB_EXIT_OK;
+    opterr = 0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, ":s:d:p:o:r:t:qvh", opts, NULL)) != -1) {
+        switch (c) {
+        case 's': suite_arg = optarg; break;
+        case 'd': device_arg = optarg; break;
+        case 'p': o.profile = optarg; break;
+        case 'o': o.out_dir = optarg; break;
+        case 'r': repeat_arg = optarg; break;
+        case 't': mintime_arg = optarg; break;
+        case 'q': quiet = true; break;
+        case 'v': ab_log_set_level(AB_LOG_DEBUG); break;
+        case 'h': run_usage(stdout); return AB_EXIT_OK;
+        case OPT_RUN_ID: run_id_arg = optarg; break;
+        case OPT_CORRUPT: o.corrupt = optarg; break;
+        case ':': return ab_usage_error("run", "option '%s' needs a value", argv[optind - 1]);
+        case '?': return ab_usage_error("run", "unknown option '%s'", argv[optind - 1]);
+        default:
+            if (c >= OPT_SUITE_PARAM && c < OPT_SUITE_PARAM + (int)npn) {
+                const char *name = pnames[c - OPT_SUITE_PARAM];
+                if (ab_opt_param(&o, name))
+                    return ab_usage_error("run", "--%s given twice", name);
+                o.params[o.nparams].name = name;
+                o.params[o.nparams].value = optarg;
+                o.nparams++;
+                break;
+            }
+            return ab_usage_error("run", "unknown option");
+        }
+    }
+    if (optind < argc)
+        return ab_usage_error("run", "unexpected argument '%s'", argv[optind]);
+    if (ab_sampling_profile(o.profile, &o.sampling) != 0)
+        return ab_usage_error("run", "--profile: unknown profile '%s' (quick, standard, full)",
+                              o.profile);
+    if (repeat_arg) {
+        long v;
+        if (ab_parse_long(repeat_arg, "--repeat", 1, 100000, &v, err) != 0)
+            return ab_usage_error("run", "%s", err);
+        o.sampling.samples = (int)v;
+    }
+    if (mintime_arg) {
+        double v;
+        if (ab_parse_double(mintime_arg, "--min-time", &v, err) != 0)
+            return ab_usage_error("run", "%s", err);
+        if (v > 3600.0)
+            return ab_usage_error("run", "--min-time: %s s is more than an hour per sample",
+                                  mintime_arg);
+        o.sampling.min_time = v;
+    }
+    if (run_id_arg && (!*run_id_arg || strchr(run_id_arg, '/') || run_id_arg[0] == '.'))
+        return ab_usage_error("run", "--run-id: '%s' is not a plain folder name", run_id_arg);
+    if (!*o.out_dir)
+        return ab_usage_error("run", "--out: empty path");
+
+    char **suites = NULL, **devices = NULL;
+    if (suite_arg) {
+        if (!(suites = ab_split_list(suite_arg, err)))
+            return ab_usage_error("run", "--suite: %s", err);
+        for (size_t i = 0; suites[i]; i++) {
+            char *one[2] = {suites[i], NULL};
+            bool any = strcmp(suites[i], "all") == 0;
+            for (const ab_suite *const *s = ab_suites(); *s && !any; s++)
+                any = suite_selected(one, *s);
+            if (!any) {
+                rc = ab_usage_error("run", "--suite: no suite or key matches '%s' (see "
+                                           "'accelbench list')",
+                                    suites[i]);
+                goto out_args;
+            }
+        }
+    }
+    o.suites = suites;
+    for (const ab_suite *const *s = ab_suites(); *s; s++) {
+        if (suite_selected(suites, *s) && (*s)->check && (*s)->check(&o, err) != 0) {
+            rc = ab_usage_error("run", "%s", err);
+            goto out_args;
+        }
+    }
+    if (device_arg && !(devices = ab_split_list(device_arg, err))) {
+        rc = ab_usage_error("run", "--device: %s", err);
+        goto out_args;
+    }
+    o.devices = devices;
+
+    /* Host facts first: the CPU backend pins the calling thread when a device opens. */
+    json_t *host = ab_probe_host_basic();
+    ab_platform p;
+    if (ab_platform_init(&p, err) != 0) {
+        json_decref(host);
+        fprintf(stderr, "accelbench run: %s\n", err);
+        rc = AB_EXIT_FAIL;
+        goto out_args;
+    }
+    if (check_devices(devices, &p, err) != 0) {
+        json_decref(host);
+        rc = ab_usage_error("run", "%s", err);
+        goto out_platform;
+    }
+
+    runner rn;
+    memset(&rn, 0, sizeof(rn));
+    rn.quiet = quiet;
+    char id[256];
+    if (run_id_arg)
+        ab_strlcpy(id, run_id_arg, sizeof(id));
+    else
+        default_run_id(id, sizeof(id));
+    if (make_run_dir(o.out_dir, id, sizeof(id), rn.dir, sizeof(rn.dir), err) != 0) {
+        json_decref(host);
+        rc = ab_usage_error("run", "--out: %s", err);
+        goto out_platform;
+    }
+    snprintf(rn.json_path, sizeof(rn.json_path), "%s/run.json", rn.dir);
+    rn.run = ab_run_new();
+    if (!rn.run) {
+        json_decref(host);
+        rc = AB_EXIT_FAIL;
+        goto out_platform;
+    }
+    rn.run->id = ab_strdup(id);
+    fill_run_header(rn.run, argc, argv, &o, &p, host);
+    if (write_doc(&rn) != 0) {
+        /* nothing measured yet: leave no half-made folder behind */
+        rmdir(rn.dir);
+        rc = AB_EXIT_USAGE;
+        goto out_run;
+    }
+    ab_signals_install();
+    if (!quiet)
+        fprintf(stderr, "accelbench: run %s, profile %s -> %s\n", id, o.profile, rn.dir);
+
+    bool any_device = false;
+    for (size_t di = 0; di < p.ndevices && !ab_interrupted() && !rn.io_failed; di++) {
+        ab_device *d = &p.devices[di];
+        if (!device_selected(devices, d->id))
+            continue;
+        any_device = true;
+        char oerr[AB_ERRLEN] = "";
+        bool opened = ab_device_open(d, oerr) == 0;
+        for (const ab_suite *const *s = ab_suites(); *s && !ab_interrupted(); s++) {
+            if (!suite_selected(suites, *s))
+                continue;
+            ab_suite_ctx ctx = {.opt = &o, .suite = *s, .dev = d, .emit = emit, .runner = &rn};
+            if (!opened) {
+                ab_result *r = ab_suite_result(&ctx, (*s)->name, "none");
+                if (r)
+                    ab_result_set_status(r, AB_ERROR, "cannot open device: %s", oerr);
+                if (ab_emit(&ctx, r) != 0)
+                    break;
+                continue;
+            }
+            if ((*s)->run(&ctx) != 0 && rn.io_failed)
+                break;
+        }
+    }
+    /* With --device all, a backend that is not built or not available is recorded once per
+     * suite as a skip, so the document says what was not measured and why. */
+    for (size_t bi = 0; bi < p.nbackends && !ab_interrupted() && !rn.io_failed; bi++) {
+        ab_backend_entry *e = &p.backends[bi];
+        if (e->available || (devices && !device_selected(devices, "all")))
+            continue;
+        for (const ab_suite *const *s = ab_suites(); *s; s++) {
+            if (!suite_selected(suites, *s))
+                continue;
+            ab_result *r = ab_result_new((*s)->name, (*s)->name, "none");
+            if (!r)
+                break;
+            ab_result_set_device(r, e->name, NULL, e->name);
+            ab_result_set_status(r, AB_SKIP, "%s: %s%s", e->name,
+                                 e->built ? "unavailable: " : "", e->reason);
+            ab_suite_ctx ctx = {.opt = &o, .suite = *s, .dev = NULL, .emit = emit, .runner = &rn};
+            if (emit(&ctx, r) != 0)
+                break;
+        }
+    }
+    if (!any_device)
+        ab_log(AB_LOG_WARN, "no device selected and available");
+
+    ab_run *run = rn.run;
+    run->end_time = ab_wall_time();
+    run->interrupted = ab_interrupted();
+    run->complete = !run->interrupted;
+    write_doc(&rn);
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof(path), "%s/results.csv", rn.dir);
+    if (write_text(path, ab_write_csv, run, err) != 0) {
+        ab_log(AB_LOG_ERROR, "%s", err);
+        rn.io_failed = 1;
+    }
+    snprintf(path, sizeof(path), "%s/summary.md", rn.dir);
+    if (write_text(path, ab_write_markdown, run, err) != 0) {
+        ab_log(AB_LOG_ERROR, "%s", err);
+        rn.io_failed = 1;
+    }
+    update_latest(o.out_dir, id);
+    ab_write_markdown(run, stdout);
+    fflush(stdout);
+    if (!quiet)
+        fprintf(stderr, "accelbench: results in %s\n", rn.dir);
+
+    bool bad = false;
+    for (size_t i = 0; i < run->nresults; i++)
+        bad |= run->results[i]->status == AB_FAIL || run->results[i]->status == AB_ERROR;
+    if (run->interrupted)
+        rc = AB_EXIT_INTERRUPTED;
+    else if (rn.io_failed)
+        rc = AB_EXIT_IO;
+    else
+        rc = bad ? AB_EXIT_FAIL : AB_EXIT_OK;
+out_run:
+    ab_run_free(rn.run);
+out_platform:
+    ab_platform_fini(&p);
+out_args:
+    ab_strv_free(suites);
+    ab_strv_free(devices);
+    return rc;
+}

@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: MIT */
+/* accelbench: one binary, subcommands. stdout carries data; stderr carries logs and progress. */
+#include "../core/ab.h"
+#include "commands.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+int ab_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "accelbench%s%s: ", cmd ? " " : "", cmd ? cmd : "");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, " (see 'accelbench %s%s--help')\n", cmd ? cmd : "", cmd ? " " : "");
+    va_end(ap);
+    return AB_EXIT_USAGE;
+}
+
+static void usage(FILE *f)
+{
+    fputs("usage: accelbench [--version] [--help] <command> [options]\n"
+          "\n"
+          "Accelerator benchmarks: memory bandwidth, GEMM, attention, tokens per dollar,\n"
+          "on CPUs (OpenMP), OpenCL devices, NVIDIA (CUDA) and AMD (HIP) GPUs.\n"
+          "\n"
+          "commands:\n"
+          "  list      backends (built/available/why not), devices, suites and their keys\n"
+          "  run       run suites on devices and write a results folder\n"
+          "\n"
+          "'accelbench <command> --help' describes a command's options.\n"
+          "exit codes: 0 all pass/skip, 1 a result failed or errored, 2 usage or input error,\n"
+          "            3 regression (gate), 4 results could not be written, 130 interrupted\n",
+          f);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return AB_EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        usage(stdout);
+        return AB_EXIT_OK;
+    }
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+        printf("accelbench %s (git %s, %s, %s)\n", AB_VERSION, ab_build_git_commit,
+               ab_build_compiler, ab_build_type);
+        return AB_EXIT_OK;
+    }
+    if (strcmp(cmd, "list") == 0)
+        return ab_cmd_list(argc - 1, argv + 1);
+    if (strcmp(cmd, "run") == 0)
+        return ab_cmd_run(argc - 1, argv + 1);
+    return ab_usage_error(NULL, "unknown command '%s'", cmd);
+}

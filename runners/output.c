@@ -1,0 +1,240 @@
+/* SPDX-License-Identifier: MIT */
+#include "output.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+void ab_format_value(double v, const char *unit, char *buf, size_t len)
+{
+    if (!isfinite(v)) {
+        snprintf(buf, len, "-");
+        return;
+    }
+    if (strcmp(unit, "s") == 0) {
+        double a = fabs(v);
+        if (a >= 1.0)
+            snprintf(buf, len, "%.3f s", v);
+        else if (a >= 1e-3)
+            snprintf(buf, len, "%.3f ms", v * 1e3);
+        else
+            snprintf(buf, len, "%.3f us", v * 1e6);
+        return;
+    }
+    /* rates and counts: B/s, FLOP/s, OP/s, tokens/s ... -> decimal prefixes */
+    static const struct {
+        double f;
+        const char *p;
+    } pre[] = {{1e15, "P"}, {1e12, "T"}, {1e9, "G"}, {1e6, "M"}, {1e3, "k"}};
+    bool prefixable = strcmp(unit, "B/s") == 0 || strcmp(unit, "FLOP/s") == 0 ||
+                      strcmp(unit, "OP/s") == 0 || strcmp(unit, "B") == 0;
+    if (prefixable) {
+        for (size_t i = 0; i < sizeof(pre) / sizeof(pre[0]); i++)
+            if (fabs(v) >= pre[i].f) {
+                snprintf(buf, len, "%.2f %s%s", v / pre[i].f, pre[i].p, unit);
+                return;
+            }
+    }
+    snprintf(buf, len, "%.4g %s", v, unit);
+}
+
+static void csv_field(FILE *f, const char *s)
+{
+    if (!s)
+        s = "";
+    bool quote = strpbrk(s, ",\"\n\r") != NULL;
+    if (!quote) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (const char *p = s; *p; p++) {
+        if (*p == '"')
+            fputc('"', f);
+        fputc(*p, f);
+    }
+    fputc('"', f);
+}
+
+static void csv_num(FILE *f, double v)
+{
+    if (isfinite(v))
+        fprintf(f, "%.10g", v);
+}
+
+int ab_write_csv(const ab_run *run, FILE *f)
+{
+    fputs("run_id,device,device_name,backend,suite,key,impl,params,status,reason,headline,metric,"
+          "unit,direction,median,min,max,mean,stddev,p90,p99,cv,samples\n",
+          f);
+    for (size_t i = 0; i < run->nresults; i++) {
+        const ab_result *r = run->results[i];
+        char *params = ab_params_brief(r->params);
+        size_t rows = r->nmetrics ? r->nmetrics : 1;
+        for (size_t m = 0; m < rows; m++) {
+            csv_field(f, run->id);
+            fputc(',', f);
+            csv_field(f, r->device);
+            fputc(',', f);
+            csv_field(f, r->device_name);
+            fputc(',', f);
+            csv_field(f, r->backend);
+            fputc(',', f);
+            csv_field(f, r->suite);
+            fputc(',', f);
+            csv_field(f, r->key);
+            fputc(',', f);
+            csv_field(f, r->impl);
+            fputc(',', f);
+            csv_field(f, params);
+            fputc(',', f);
+            csv_field(f, ab_status_name(r->status));
+            fputc(',', f);
+            csv_field(f, r->reason);
+            fprintf(f, ",%s,", r->headline ? "true" : "false");
+            if (r->nmetrics) {
+                const ab_metric *mt = &r->metrics[m];
+                const ab_stats *s = &mt->stats;
+                csv_field(f, mt->name);
+                fputc(',', f);
+                csv_field(f, mt->unit);
+                fprintf(f, ",%s,", mt->higher_is_better ? "higher" : "lower");
+                csv_num(f, s->median);
+                fputc(',', f);
+                csv_num(f, s->min);
+                fputc(',', f);
+                csv_num(f, s->max);
+                fputc(',', f);
+                csv_num(f, s->mean);
+                fputc(',', f);
+                csv_num(f, s->stddev);
+                fputc(',', f);
+                csv_num(f, s->p90);
+                fputc(',', f);
+                csv_num(f, s->p99);
+                fputc(',', f);
+                csv_num(f, s->cv);
+                fprintf(f, ",%zu\n", mt->nsamples);
+            } else {
+                fputs(",,,,,,,,,,,\n", f);
+            }
+        }
+        free(params);
+    }
+    return ferror(f) ? -1 : 0;
+}
+
+/* Markdown table cells cannot hold '|' or newlines. */
+static void md_cell(FILE *f, const char *s)
+{
+    fputs(" ", f);
+    for (const char *p = s ? s : ""; *p; p++) {
+        if (*p == '|')
+            fputs("\\|", f);
+        else if (*p == '\n')
+            fputc(' ', f);
+        else
+            fputc(*p, f);
+    }
+    fputs(" |", f);
+}
+
+static const ab_metric *primary_metric(const ab_result *r)
+{
+    return r->nmetrics ? &r->metrics[0] : NULL;
+}
+
+static void md_result_row(FILE *f, const ab_result *r, bool with_status)
+{
+    char *params = ab_params_brief(r->params);
+    const ab_metric *m = primary_metric(r);
+    char med[48] = "-", cv[24] = "-";
+    if (m) {
+        ab_format_value(m->stats.median, m->unit, med, sizeof(med));
+        snprintf(cv, sizeof(cv), "%.1f%%", 100.0 * m->stats.cv);
+    }
+    fputs("|", f);
+    md_cell(f, r->device);
+    if (with_status)
+        md_cell(f, ab_status_name(r->status));
+    md_cell(f, r->key);
+    md_cell(f, r->impl);
+    md_cell(f, params);
+    md_cell(f, med);
+    md_cell(f, cv);
+    if (with_status)
+        md_cell(f, r->reason ? r->reason : "");
+    fputc('\n', f);
+    free(params);
+}
+
+int ab_write_markdown(const ab_run *run, FILE *f)
+{
+    char ts[40];
+    ab_format_utc(run->start_time, ts, sizeof(ts));
+    fprintf(f, "# accelbench run %s\n\n", run->id ? run->id : "?");
+    json_t *host = run->host;
+    const char *hn = json_string_value(json_object_get(host, "hostname"));
+    const char *cpu = json_string_value(json_object_get(host, "cpu_model"));
+    const char *os = json_string_value(json_object_get(host, "os"));
+    fprintf(f, "- host: %s — %s — %s\n", hn ? hn : "?", cpu ? cpu : "?", os ? os : "?");
+    fprintf(f, "- accelbench %s (%s), profile %s, started %s", run->version ? run->version : "?",
+            run->git_commit ? run->git_commit : "?", run->profile ? run->profile : "?", ts);
+    if (run->end_time > 0)
+        fprintf(f, ", %.1f s", run->end_time - run->start_time);
+    fprintf(f, "%s\n", run->interrupted ? " — INTERRUPTED: partial results" : "");
+    size_t nb = json_array_size(run->backends);
+    fputs("- backends:", f);
+    for (size_t i = 0; i < nb; i++) {
+        json_t *b = json_array_get(run->backends, i);
+        const char *name = json_string_value(json_object_get(b, "name"));
+        bool avail = json_is_true(json_object_get(b, "available"));
+        const char *why = json_string_value(json_object_get(b, "reason"));
+        fprintf(f, "%s %s: %s%s%s%s", i ? ";" : "", name ? name : "?",
+                avail ? "available" : "unavailable", !avail && why ? " (" : "",
+                !avail && why ? why : "", !avail && why ? ")" : "");
+    }
+    fputs("\n\n", f);
+
+    size_t counts[4] = {0, 0, 0, 0};
+    for (size_t i = 0; i < run->nresults; i++)
+        counts[run->results[i]->status]++;
+    fprintf(f, "%zu results: %zu pass, %zu fail, %zu skip, %zu error\n\n", run->nresults,
+            counts[AB_PASS], counts[AB_FAIL], counts[AB_SKIP], counts[AB_ERROR]);
+
+    bool any_headline = false;
+    for (size_t i = 0; i < run->nresults; i++)
+        any_headline |= run->results[i]->headline;
+    if (any_headline) {
+        fputs("## Headlines\n\n| device | key | impl | params | median | CV |\n"
+              "|---|---|---|---|---:|---:|\n",
+              f);
+        for (size_t i = 0; i < run->nresults; i++)
+            if (run->results[i]->headline)
+                md_result_row(f, run->results[i], false);
+        fputc('\n', f);
+    }
+    fputs("## All results\n\n| device | status | key | impl | params | median | CV | note |\n"
+          "|---|---|---|---|---|---:|---:|---|\n",
+          f);
+    for (size_t i = 0; i < run->nresults; i++)
+        md_result_row(f, run->results[i], true);
+    return ferror(f) ? -1 : 0;
+}
+
+void ab_print_progress(const ab_result *r, FILE *f)
+{
+    char *params = ab_params_brief(r->params);
+    const ab_metric *m = primary_metric(r);
+    char med[48] = "";
+    if (m)
+        ab_format_value(m->stats.median, m->unit, med, sizeof(med));
+    fprintf(f, "  %-5s %-9s %-14s %-11s %-40s %14s", ab_status_name(r->status), r->device, r->key,
+            r->impl, params ? params : "", med);
+    if (m)
+        fprintf(f, "  cv %4.1f%%", 100.0 * m->stats.cv);
+    if (r->reason)
+        fprintf(f, "  %s", r->reason);
+    fputc('\n', f);
+    free(params);
+}

@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: MIT */
+/* Presentation of run documents: display units, results.csv, the Markdown summary. */
+#ifndef AB_OUTPUT_H
+#define AB_OUTPUT_H
+
+#include "../core/rundoc.h"
+
+#include <stdio.h>
+
+/* Scales an SI value for display: 2.3e10 "B/s" -> "23.00 GB/s"; 1.2e-3 "s" -> "1.200 ms".
+ * Decimal prefixes only (GB = 1e9 bytes), never binary ones, for rates. */
+void ab_format_value(double v, const char *unit, char *buf, size_t len);
+
+/* One row per metric (results without metrics get one row with empty metric fields). */
+int ab_write_csv(const ab_run *run, FILE *f);
+/* Human summary: header, backends, headline table, all results. */
+int ab_write_markdown(const ab_run *run, FILE *f);
+/* One progress line for a finished result (stderr). */
+void ab_print_progress(const ab_result *r, FILE *f);
+
+#endif

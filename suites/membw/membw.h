@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * membw: STREAM/BabelStream kernels plus read-only and write-only, in f32 and f64.
+ *
+ *   copy   c[i] = a[i]               bytes 2n·s
+ *   scale  b[i] = q·c[i]             bytes 2n·s
+ *   add    c[i] = a[i] + b[i]        bytes 3n·s
+ *   triad  a[i] = b[i] + q·c[i]      bytes 3n·s
+ *   dot    sum += a[i]·b[i]          bytes 2n·s
+ *   read   sum += a[i]               bytes 1n·s
+ *   write  c[i] = w                  bytes 1n·s
+ *
+ * (s = element size, q = AB_MEMBW_SCALAR.) Bytes count what the kernel reads plus what it
+ * writes; the extra read of a destination line that ordinary stores cause on CPUs
+ * (write-allocate) is not counted. Arrays start as a = 0.1, b = 0.2, c = 0.0 (BabelStream).
+ *
+ * This header is the contract between the generic suite (membw.c) and the per-backend kernels
+ * (membw_cpu.c, membw_opencl.c, membw_gpu.cu). It is plain C, also included by CUDA/HIP code.
+ */
+#ifndef AB_MEMBW_H
+#define AB_MEMBW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define AB_MEMBW_START_A 0.1
+#define AB_MEMBW_START_B 0.2
+#define AB_MEMBW_START_C 0.4
+#define AB_MEMBW_SCALAR 0.4
+#define AB_MEMBW_WRITE_VALUE 0.7
+
+typedef enum {
+    AB_MB_COPY = 0,
+    AB_MB_SCALE,
+    AB_MB_ADD,
+    AB_MB_TRIAD,
+    AB_MB_DOT,
+    AB_MB_READ,
+    AB_MB_WRITE,
+    AB_MB_NKERNELS
+} ab_membw_kernel;
+
+typedef struct ab_membw_args {
+    ab_membw_kernel kernel;
+    bool f64;       /* element type: double when true, float otherwise */
+    bool streaming; /* non-temporal stores (only where the impl has them) */
+    size_t n;       /* elements per array */
+    void *a, *b, *c; /* device buffers of n elements */
+    void *partial;  /* device buffer of npartial elements of the same type, for dot/read */
+    size_t npartial;
+} ab_membw_args;
+
+typedef struct ab_membw_impl {
+    bool has_streaming; /* streaming-store variants of the writing kernels exist */
+    /* Partial-sum slots that dot/read write for n elements (>= 1). */
+    size_t (*partials)(void *dev, const ab_membw_args *a);
+    /* Sets every element of a, b, c to the start values (device-side; on a CPU each thread
+     * touches the chunk it will later work on). Blocks until done. */
+    int (*init)(void *dev, const ab_membw_args *a, char *err);
+    /* Enqueues `iters` back-to-back runs of a->kernel. The caller brackets it with the
+     * backend's timer, which waits for completion. */
+    int (*run)(void *dev, const ab_membw_args *a, long iters, char *err);
+} ab_membw_impl;
+
+#endif

@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The suite interface. A suite owns a method: its case keys ("membw.triad"), its parameters,
+ * bytes/FLOP formulas and validation. It never prints: it hands each finished result to the
+ * runner through ab_emit(), which records it (the run document is rewritten atomically after
+ * every result) and reports progress on stderr.
+ *
+ * Per backend a suite has one kernel table, returned by the backend's suite_impl(suite name);
+ * a backend without one gets a `skip` result naming the reason.
+ */
+#ifndef AB_SUITE_H
+#define AB_SUITE_H
+
+#include "../backends/registry.h"
+#include "../core/measure.h"
+#include "../core/rundoc.h"
+
+typedef struct ab_param_desc {
+    const char *name;    /* long option without dashes: "dtype" gives --dtype */
+    const char *metavar; /* "LIST" */
+    const char *help;
+} ab_param_desc;
+
+#define AB_MAX_PARAMS 48
+
+typedef struct ab_kv {
+    const char *name;
+    char *value;
+} ab_kv;
+
+typedef struct ab_options {
+    const char *profile;  /* quick | standard | full */
+    ab_sampling sampling; /* from the profile, then --repeat / --min-time */
+    char **suites;        /* selectors (key or prefix); NULL means all */
+    char **devices;       /* device ids; NULL means all */
+    const char *out_dir;  /* results root */
+    ab_kv params[AB_MAX_PARAMS];
+    int nparams;
+    const char *corrupt;  /* test hook: key whose output is corrupted before validation */
+    const char *baseline; /* run document to gate against after the run */
+} ab_options;
+
+/* Value of a suite parameter given on the command line, or NULL. */
+const char *ab_opt_param(const ab_options *o, const char *name);
+
+typedef struct ab_suite_ctx ab_suite_ctx;
+
+typedef struct ab_suite {
+    const char *name;
+    const char *summary;
+    const char *const *keys;     /* NULL-terminated list of the case keys */
+    const ab_param_desc *params; /* terminated by an entry with name NULL */
+    /* Validates this suite's parameters before anything runs (usage errors). */
+    int (*check)(const ab_options *opt, char *err);
+    /* Runs every selected case on ctx->dev, emitting one result per case. Returns -1 only when
+     * the run cannot continue (ab_emit failed); per-case problems are results. */
+    int (*run)(ab_suite_ctx *ctx);
+} ab_suite;
+
+struct ab_suite_ctx {
+    const ab_options *opt;
+    const ab_suite *suite;
+    ab_device *dev;
+    /* Set by the runner: records r (taking ownership) and prints progress. */
+    int (*emit)(ab_suite_ctx *ctx, ab_result *r);
+    void *runner;
+};
+
+/* NULL-terminated registry of all suites. */
+const ab_suite *const *ab_suites(void);
+const ab_suite *ab_suite_find(const char *name);
+
+/* True when `key` matches a selector (exact key, or a prefix of it; "all" matches everything). */
+bool ab_key_selected(char *const *selectors, const char *key);
+bool ab_suite_key_selected(const ab_suite_ctx *ctx, const char *key);
+
+/* A result for ctx's device with suite, key and impl filled in. */
+ab_result *ab_suite_result(const ab_suite_ctx *ctx, const char *key, const char *impl);
+/* Emits r; returns -1 when the runner could not record it (the suite should stop). */
+int ab_emit(ab_suite_ctx *ctx, ab_result *r);
+
+/* Shared dtype names across suites. */
+typedef enum {
+    AB_DT_F64 = 0,
+    AB_DT_F32,
+    AB_DT_TF32,
+    AB_DT_BF16,
+    AB_DT_F16,
+    AB_DT_E4M3,
+    AB_DT_E5M2,
+    AB_DT_I8,
+    AB_DT_COUNT
+} ab_dtype;
+
+const char *ab_dtype_name(ab_dtype t);
+int ab_dtype_parse(const char *s, ab_dtype *out);
+size_t ab_dtype_size(ab_dtype t);
+
+#endif

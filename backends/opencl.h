@@ -21,9 +21,11 @@ typedef struct ab_ocl_dev {
     cl_uint compute_units;
     cl_ulong max_alloc;
     bool fp64;
-    /* timer: the first and last commands enqueued while a timer runs */
+    /* timer: the events of the commands enqueued while a timer runs */
     bool timing;
-    cl_event first, last;
+    cl_event *events;
+    size_t nevents, cap_events;
+    bool timing_lost;
     /* programs built once per device, by key */
     struct {
         char key[96];

@@ -10,12 +10,16 @@
 #define CAT(a, b) CAT_(a, b)
 #define VT CAT(T, VW)
 
-__kernel void mb_init(__global VT *a, __global VT *b, __global VT *c, T va, T vb, T vc)
+// mask: the arrays the measured kernel uses (1 = a, 2 = b, 4 = c); the others are placeholders
+__kernel void mb_init(__global VT *a, __global VT *b, __global VT *c, T va, T vb, T vc, uint mask)
 {
     size_t i = get_global_id(0);
-    a[i] = (VT)(va);
-    b[i] = (VT)(vb);
-    c[i] = (VT)(vc);
+    if (mask & 1)
+        a[i] = (VT)(va);
+    if (mask & 2)
+        b[i] = (VT)(vb);
+    if (mask & 4)
+        c[i] = (VT)(vc);
 }
 
 __kernel void mb_copy(__global const VT *restrict a, __global VT *restrict c)

@@ -40,6 +40,25 @@ typedef enum {
     AB_MB_NKERNELS
 } ab_membw_kernel;
 
+/* The arrays each kernel streams, as a mask: only these are allocated at full size and
+ * initialised; the others are small placeholders a kernel never touches. */
+#define AB_MB_A 1u
+#define AB_MB_B 2u
+#define AB_MB_C 4u
+static inline unsigned ab_membw_arrays(ab_membw_kernel k)
+{
+    switch (k) {
+    case AB_MB_COPY: return AB_MB_A | AB_MB_C;
+    case AB_MB_SCALE: return AB_MB_B | AB_MB_C;
+    case AB_MB_ADD:
+    case AB_MB_TRIAD: return AB_MB_A | AB_MB_B | AB_MB_C;
+    case AB_MB_DOT: return AB_MB_A | AB_MB_B;
+    case AB_MB_READ: return AB_MB_A;
+    case AB_MB_WRITE: return AB_MB_C;
+    default: return 0;
+    }
+}
+
 typedef struct ab_membw_args {
     ab_membw_kernel kernel;
     bool f64;       /* element type: double when true, float otherwise */
@@ -54,8 +73,9 @@ typedef struct ab_membw_impl {
     bool has_streaming; /* streaming-store variants of the writing kernels exist */
     /* Partial-sum slots that dot/read write for n elements (>= 1). */
     size_t (*partials)(void *dev, const ab_membw_args *a);
-    /* Sets every element of a, b, c to the start values (device-side; on a CPU each thread
-     * touches the chunk it will later work on). Blocks until done. */
+    /* Sets every element of the arrays a->kernel uses (ab_membw_arrays) to the start values,
+     * device-side; on a CPU each thread touches the chunk it will later work on. Arrays the
+     * kernel does not use must not be touched. Blocks until done. */
     int (*init)(void *dev, const ab_membw_args *a, char *err);
     /* Enqueues `iters` back-to-back runs of a->kernel. The caller brackets it with the
      * backend's timer, which waits for completion. */

@@ -201,6 +201,7 @@ static int cpu_init(void *dev, const ab_membw_args *a, char *err)
 {
     (void)err;
     const ab_cpu_dev *d = dev;
+    unsigned used = ab_membw_arrays(a->kernel);
 #pragma omp parallel num_threads(d->threads)
     {
         size_t lo, hi;
@@ -208,16 +209,22 @@ static int cpu_init(void *dev, const ab_membw_args *a, char *err)
         if (a->f64) {
             double *A = a->a, *B = a->b, *C = a->c;
             for (size_t i = lo; i < hi; i++) {
-                A[i] = AB_MEMBW_START_A;
-                B[i] = AB_MEMBW_START_B;
-                C[i] = AB_MEMBW_START_C;
+                if (used & AB_MB_A)
+                    A[i] = AB_MEMBW_START_A;
+                if (used & AB_MB_B)
+                    B[i] = AB_MEMBW_START_B;
+                if (used & AB_MB_C)
+                    C[i] = AB_MEMBW_START_C;
             }
         } else {
             float *A = a->a, *B = a->b, *C = a->c;
             for (size_t i = lo; i < hi; i++) {
-                A[i] = (float)AB_MEMBW_START_A;
-                B[i] = (float)AB_MEMBW_START_B;
-                C[i] = (float)AB_MEMBW_START_C;
+                if (used & AB_MB_A)
+                    A[i] = (float)AB_MEMBW_START_A;
+                if (used & AB_MB_B)
+                    B[i] = (float)AB_MEMBW_START_B;
+                if (used & AB_MB_C)
+                    C[i] = (float)AB_MEMBW_START_C;
             }
         }
     }

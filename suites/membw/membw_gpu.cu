@@ -22,7 +22,7 @@ template <typename T> struct alignas(16) vec16 {
 };
 
 template <typename T> __global__ void k_init(vec16<T> *a, vec16<T> *b, vec16<T> *c, T va, T vb,
-                                             T vc, size_t nv)
+                                             T vc, unsigned mask, size_t nv)
 {
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < nv;
          i += (size_t)gridDim.x * blockDim.x) {
@@ -33,9 +33,12 @@ template <typename T> __global__ void k_init(vec16<T> *a, vec16<T> *b, vec16<T> 
             y.v[k] = vb;
             z.v[k] = vc;
         }
-        a[i] = x;
-        b[i] = y;
-        c[i] = z;
+        if (mask & AB_MB_A)
+            a[i] = x;
+        if (mask & AB_MB_B)
+            b[i] = y;
+        if (mask & AB_MB_C)
+            c[i] = z;
     }
 }
 
@@ -145,7 +148,7 @@ template <typename T> int init_t(ab_gpu_dev *d, const ab_membw_args *a, char *er
     size_t nv = a->n * sizeof(T) / 16;
     k_init<T><<<stream_blocks(nv), kBlock, 0, d->stream>>>(
         (vec16<T> *)a->a, (vec16<T> *)a->b, (vec16<T> *)a->c, (T)AB_MEMBW_START_A,
-        (T)AB_MEMBW_START_B, (T)AB_MEMBW_START_C, nv);
+        (T)AB_MEMBW_START_B, (T)AB_MEMBW_START_C, ab_membw_arrays(a->kernel), nv);
     GPU_TRY(gpuGetLastError(), "launch init");
     GPU_TRY(gpuStreamSynchronize(d->stream), "init");
     return 0;

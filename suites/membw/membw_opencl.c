@@ -65,10 +65,12 @@ static int ocl_init(void *dev, const ab_membw_args *a, char *err)
     if (rc != CL_SUCCESS)
         return ab_err(err, "opencl: clCreateKernel(mb_init): %s", ab_ocl_strerror(rc));
     size_t gws = a->n / (size_t)vector_width(d, a->f64);
+    cl_uint mask = ab_membw_arrays(a->kernel);
     int r = set_mem(k, 0, a->a, err) || set_mem(k, 1, a->b, err) || set_mem(k, 2, a->c, err) ||
             set_scalar(k, 3, a->f64, AB_MEMBW_START_A, err) ||
             set_scalar(k, 4, a->f64, AB_MEMBW_START_B, err) ||
             set_scalar(k, 5, a->f64, AB_MEMBW_START_C, err) ||
+            clSetKernelArg(k, 6, sizeof(mask), &mask) != CL_SUCCESS ||
             ab_ocl_launch(d, k, 1, &gws, NULL, err);
     clReleaseKernel(k);
     if (r)

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# The test command (README): installs what the tests need, builds every backend this machine can
+# compile with warnings as errors (CPU, OpenCL; CUDA and HIP compile-only without a GPU), and runs
+# the whole test suite through CTest.
+#   scripts/test.sh              build in build-test/ and run the tests
+#   scripts/test.sh --sanitize   the same with AddressSanitizer + UBSan, in build-asan/
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh --hip
+if [ "${1:-}" = "--sanitize" ]; then
+  dir=build-asan
+  cfg=(-DCMAKE_BUILD_TYPE=Debug -DAB_SANITIZE=address,undefined -DAB_CUDA=OFF -DAB_HIP=OFF)
+else
+  dir=build-test
+  cfg=(-DCMAKE_BUILD_TYPE=Release)
+fi
+# AB_CMAKE_ARGS: extra configure options (CI makes the OpenCL, CUDA and HIP backends required)
+# shellcheck disable=SC2086
+cmake -S . -B "$dir" -G Ninja -DAB_WERROR=ON "${cfg[@]}" ${AB_CMAKE_ARGS:-} >/dev/null
+cmake --build "$dir"
+ctest --test-dir "$dir" --output-on-failure

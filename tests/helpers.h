@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: MIT */
+/* Test helpers: run the accelbench binary as a child process and capture what it says. */
+#ifndef AB_TEST_HELPERS_H
+#define AB_TEST_HELPERS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct ab_proc {
+    int status;   /* exit code, or 128 + signal */
+    char *out;    /* stdout */
+    char *err;    /* stderr */
+} ab_proc;
+
+/* Runs the built accelbench (AB_TEST_BINARY) with the NULL-terminated argv (argv[0] excluded).
+ * When interrupt_after > 0, sends SIGINT after that many seconds. */
+int ab_test_run(ab_proc *p, double interrupt_after, const char *const *argv);
+void ab_proc_free(ab_proc *p);
+/* Number of lines in s (a final line without newline counts). */
+size_t ab_count_lines(const char *s);
+/* A fresh empty directory under the build tree; returns a static-lifetime path. */
+char *ab_test_tmpdir(const char *tag);
+/* Entries in a directory other than . and .. (-1 when it cannot be opened). */
+int ab_dir_entries(const char *path);
+
+#endif

@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: MIT */
+/* Core helpers: statistics on known data, size parsing, list splitting, sampling policy. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <string.h>
+
+#include "core/ab.h"
+#include "core/measure.h"
+#include "core/stats.h"
+
+Test(stats, known_values)
+{
+    /* 1..10: mean 5.5, sample stddev sqrt(55/6), median 5.5, type-7 quantiles */
+    double x[10] = {10, 3, 7, 1, 9, 2, 8, 4, 6, 5};
+    ab_stats s;
+    cr_assert_eq(ab_stats_compute(x, 10, &s), 0);
+    cr_expect_eq(s.n, 10);
+    cr_expect_float_eq(s.mean, 5.5, 1e-12);
+    cr_expect_float_eq(s.median, 5.5, 1e-12);
+    cr_expect_float_eq(s.min, 1.0, 0.0);
+    cr_expect_float_eq(s.max, 10.0, 0.0);
+    cr_expect_float_eq(s.stddev, sqrt(55.0 / 6.0), 1e-12);
+    cr_expect_float_eq(s.p90, 9.1, 1e-12);  /* 1 + 0.9 * 9 = 9.1 */
+    cr_expect_float_eq(s.p99, 9.91, 1e-12); /* 1 + 0.99 * 9 */
+    cr_expect_float_eq(s.cv, sqrt(55.0 / 6.0) / 5.5, 1e-12);
+    /* input untouched */
+    cr_expect_float_eq(x[0], 10.0, 0.0);
+}
+
+Test(stats, single_and_odd)
+{
+    double one = 42.0;
+    ab_stats s;
+    cr_assert_eq(ab_stats_compute(&one, 1, &s), 0);
+    cr_expect_float_eq(s.median, 42.0, 0.0);
+    cr_expect_float_eq(s.stddev, 0.0, 0.0);
+    cr_expect_float_eq(s.p99, 42.0, 0.0);
+    double odd[5] = {5, 1, 4, 2, 3};
+    cr_assert_eq(ab_stats_compute(odd, 5, &s), 0);
+    cr_expect_float_eq(s.median, 3.0, 0.0);
+}
+
+Test(stats, rejects_empty_and_nan)
+{
+    ab_stats s;
+    double bad[2] = {1.0, NAN};
+    cr_expect_eq(ab_stats_compute(bad, 0, &s), -1);
+    cr_expect_eq(ab_stats_compute(bad, 2, &s), -1);
+}
+
+Test(util, parse_size)
+{
+    uint64_t v;
+    char err[AB_ERRLEN];
+    cr_assert_eq(ab_parse_size("4096", &v, err), 0);
+    cr_expect_eq(v, 4096u);
+    cr_assert_eq(ab_parse_size("128MiB", &v, err), 0);
+    cr_expect_eq(v, 128u << 20);
+    cr_assert_eq(ab_parse_size("32Ki", &v, err), 0);
+    cr_expect_eq(v, 32u << 10);
+    cr_assert_eq(ab_parse_size("2G", &v, err), 0);
+    cr_expect_eq(v, 2000000000u);
+    cr_assert_eq(ab_parse_size("1.5k", &v, err), 0);
+    cr_expect_eq(v, 1500u);
+    cr_expect_eq(ab_parse_size("-4M", &v, err), -1);
+    cr_expect(strstr(err, "negative") != NULL, "message: %s", err);
+    cr_expect_eq(ab_parse_size("0", &v, err), -1);
+    cr_expect_eq(ab_parse_size("12QB", &v, err), -1);
+    cr_expect(strstr(err, "unknown unit") != NULL, "message: %s", err);
+    cr_expect_eq(ab_parse_size("1e30", &v, err), -1);
+    cr_expect(strstr(err, "absurd") != NULL, "message: %s", err);
+    cr_expect_eq(ab_parse_size("0.3", &v, err), -1);
+    cr_expect_eq(ab_parse_size("lots", &v, err), -1);
+}
+
+Test(util, split_list)
+{
+    char err[AB_ERRLEN];
+    char **v = ab_split_list(" a, bb ,c", err);
+    cr_assert_not_null(v);
+    cr_expect_eq(ab_strv_len(v), 3);
+    cr_expect_str_eq(v[1], "bb");
+    ab_strv_free(v);
+    cr_expect_null(ab_split_list("a,,b", err));
+    cr_expect(strstr(err, "empty item") != NULL);
+}
+
+Test(util, format_bytes)
+{
+    char b[32];
+    ab_format_bytes(128u << 20, b, sizeof(b));
+    cr_expect_str_eq(b, "128 MiB");
+    ab_format_bytes(1536, b, sizeof(b));
+    cr_expect_str_eq(b, "1.5 KiB");
+    ab_format_bytes(100, b, sizeof(b));
+    cr_expect_str_eq(b, "100 B");
+}
+
+/* A fake kernel whose time per iteration is known: the sampler must calibrate to min_time and
+ * return that time per iteration. */
+static int fake_kernel(void *arg, long iters, double *sec, char *err)
+{
+    (void)err;
+    long *calls = arg;
+    (*calls)++;
+    *sec = 1e-4 * (double)iters; /* 100 us per iteration */
+    return 0;
+}
+
+Test(measure, calibrates_and_keeps_samples)
+{
+    ab_sampling s = {.min_time = 0.01, .samples = 7, .warmup = 2, .max_time = 0, .max_iters = 1L << 30};
+    ab_timing t;
+    long calls = 0;
+    char err[AB_ERRLEN];
+    cr_assert_eq(ab_measure(&s, fake_kernel, &calls, &t, err), 0);
+    cr_expect_eq(t.n, 7);
+    cr_expect_geq(t.iters * 1e-4, 0.01, "a batch must last min_time: %ld iters", t.iters);
+    for (size_t i = 0; i < t.n; i++)
+        cr_expect_float_eq(t.per_iter[i], 1e-4, 1e-12);
+    cr_expect_geq(t.warmup_runs, 3); /* 2 warm-ups + at least one calibration batch */
+    cr_expect_eq(calls, (long)t.warmup_runs + 7);
+    ab_timing_free(&t);
+}
+
+static int failing_kernel(void *arg, long iters, double *sec, char *err)
+{
+    (void)arg;
+    (void)iters;
+    (void)sec;
+    return ab_err(err, "kernel exploded");
+}
+
+Test(measure, propagates_errors)
+{
+    ab_sampling s;
+    cr_assert_eq(ab_sampling_profile("quick", &s), 0);
+    ab_timing t;
+    char err[AB_ERRLEN] = "";
+    cr_expect_eq(ab_measure(&s, failing_kernel, NULL, &t, err), -1);
+    cr_expect_str_eq(err, "kernel exploded");
+    ab_timing_free(&t);
+    cr_expect_eq(ab_sampling_profile("turbo", &s), -1);
+}

@@ -1,0 +1,184 @@
+/* SPDX-License-Identifier: MIT */
+/* membw end to end through the binary: quick runs on cpu and opencl:0 produce valid documents;
+ * a corrupted output fails; an interrupted run keeps what finished. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/ab.h"
+#include "core/rundoc.h"
+#include "helpers.h"
+
+static ab_run *run_and_read(const char *tag, int want_exit, double interrupt, const char **extra)
+{
+    char *dir = ab_test_tmpdir(tag);
+    const char *argv[40] = {"run", "--out", dir, "--run-id", "r", "--quiet"};
+    size_t n = 6;
+    for (size_t i = 0; extra[i]; i++)
+        argv[n++] = extra[i];
+    argv[n] = NULL;
+    ab_proc p;
+    cr_assert_eq(ab_test_run(&p, interrupt, argv), 0);
+    cr_expect_eq(p.status, want_exit, "exit %d, expected %d; stderr: %s", p.status, want_exit,
+                 p.err);
+    char path[700];
+    snprintf(path, sizeof(path), "%s/r/run.json", dir);
+    char err[AB_ERRLEN] = "";
+    ab_run *run = ab_run_read(path, err);
+    cr_assert_not_null(run, "run document unreadable: %s", err);
+    for (const char *f = "results.csv"; f; f = strcmp(f, "results.csv") == 0 ? "summary.md" : NULL) {
+        snprintf(path, sizeof(path), "%s/r/%s", dir, f);
+        FILE *fp = fopen(path, "r");
+        cr_expect_not_null(fp, "%s missing", path);
+        if (fp)
+            fclose(fp);
+    }
+    ab_proc_free(&p);
+    free(dir);
+    return run;
+}
+
+static bool device_available(const char *id)
+{
+    ab_proc p;
+    ab_test_run(&p, 0, (const char *[]){"list", NULL});
+    char needle[64];
+    snprintf(needle, sizeof(needle), "\n  %s ", id);
+    bool ok = strstr(p.out, needle) != NULL;
+    ab_proc_free(&p);
+    return ok;
+}
+
+static void expect_all_pass(const ab_run *run, const char *device, size_t min_results)
+{
+    size_t n = 0, headlines = 0;
+    for (size_t i = 0; i < run->nresults; i++) {
+        const ab_result *r = run->results[i];
+        if (strcmp(r->device, device) != 0)
+            continue;
+        if (strstr(r->key, "membw.h2d") || strstr(r->key, "membw.d2h") ||
+            strstr(r->key, "membw.d2d")) {
+            cr_expect(r->status == AB_PASS || r->status == AB_SKIP, "%s: %s", r->key,
+                      ab_status_name(r->status));
+            continue;
+        }
+        n++;
+        cr_expect_eq(r->status, AB_PASS, "%s %s: %s (%s)", device, r->key,
+                     ab_status_name(r->status), r->reason ? r->reason : "");
+        const ab_metric *m = ab_result_metric(r, "bandwidth");
+        cr_assert_not_null(m, "%s: no bandwidth metric", r->key);
+        cr_expect_str_eq(m->unit, "B/s");
+        cr_expect_gt(m->stats.median, 1e8, "%s: %g B/s is not plausible", r->key, m->stats.median);
+        cr_expect_eq(m->nsamples, m->stats.n);
+        cr_expect_geq(m->nsamples, 3);
+        headlines += r->headline;
+    }
+    cr_expect_geq(n, min_results, "only %zu membw results on %s", n, device);
+    /* one headline per kernel and dtype: 7 kernels x 2 dtypes */
+    cr_expect_eq(headlines, 14, "%zu headline results on %s", headlines, device);
+}
+
+Test(membw, quick_cpu, .timeout = 300)
+{
+    ab_run *run = run_and_read("cpu", AB_EXIT_OK, 0,
+                               (const char *[]){"--suite", "membw", "--device", "cpu", "--profile",
+                                                "quick", NULL});
+    cr_expect(run->complete);
+    cr_expect(!run->interrupted);
+    expect_all_pass(run, "cpu", 24);
+    /* ordinary and streaming stores are both reported for the CPU's writing kernels */
+    bool ordinary = false, streaming = false;
+    for (size_t i = 0; i < run->nresults; i++) {
+        ordinary |= strcmp(run->results[i]->key, "membw.triad") == 0 &&
+                    strcmp(run->results[i]->impl, "ordinary") == 0;
+        streaming |= strcmp(run->results[i]->key, "membw.triad") == 0 &&
+                     strcmp(run->results[i]->impl, "streaming") == 0;
+    }
+    cr_expect(ordinary && streaming);
+    ab_run_free(run);
+}
+
+Test(membw, quick_opencl, .timeout = 300)
+{
+    if (!device_available("opencl:0"))
+        cr_skip_test("no OpenCL device (install pocl-opencl-icd): opencl:0 not listed");
+    ab_run *run = run_and_read("ocl", AB_EXIT_OK, 0,
+                               (const char *[]){"--suite", "membw", "--device", "opencl:0",
+                                                "--profile", "quick", NULL});
+    expect_all_pass(run, "opencl:0", 14);
+    /* transfers run on an OpenCL device */
+    bool h2d = false;
+    for (size_t i = 0; i < run->nresults; i++)
+        h2d |= strcmp(run->results[i]->key, "membw.h2d") == 0 &&
+               run->results[i]->status == AB_PASS;
+    cr_expect(h2d, "membw.h2d did not pass on opencl:0");
+    ab_run_free(run);
+}
+
+static void expect_corruption_caught(const char *device, const char *key, const char *needle)
+{
+    ab_run *run = run_and_read("corrupt", AB_EXIT_FAIL, 0,
+                               (const char *[]){"--suite", key, "--device", device, "--profile",
+                                                "quick", "--sweep", "none", "--dtype", "f64",
+                                                "--repeat", "3", "--test-corrupt", key, NULL});
+    bool failed = false;
+    for (size_t i = 0; i < run->nresults; i++) {
+        const ab_result *r = run->results[i];
+        if (strcmp(r->key, key) != 0)
+            continue;
+        cr_expect_eq(r->status, AB_FAIL, "%s on %s: corrupted output was %s", key, device,
+                     ab_status_name(r->status));
+        cr_expect(r->reason && strstr(r->reason, needle), "reason: %s", r->reason);
+        failed = true;
+    }
+    cr_expect(failed, "no %s result", key);
+    ab_run_free(run);
+}
+
+Test(membw, validation_catches_corruption, .timeout = 300)
+{
+    expect_corruption_caught("cpu", "membw.triad", "elements of a wrong");
+    expect_corruption_caught("cpu", "membw.dot", "expected");
+    expect_corruption_caught("cpu", "membw.write", "elements of c wrong");
+    if (!device_available("opencl:0"))
+        cr_skip_test("no OpenCL device: only the CPU path was checked");
+    expect_corruption_caught("opencl:0", "membw.copy", "elements of c wrong");
+    expect_corruption_caught("opencl:0", "membw.read", "expected");
+    expect_corruption_caught("opencl:0", "membw.h2d", "differs");
+}
+
+Test(membw, interrupt_keeps_partial_results, .timeout = 300)
+{
+    /* the standard profile runs far longer than 3 s; SIGINT must stop it after the current
+     * sample with everything finished so far kept and marked interrupted */
+    ab_run *run = run_and_read("sigint", AB_EXIT_INTERRUPTED, 3.0,
+                               (const char *[]){"--suite", "membw", "--device", "cpu", "--profile",
+                                                "standard", NULL});
+    cr_expect(run->interrupted);
+    cr_expect(!run->complete);
+    cr_expect_gt(run->nresults, 0, "nothing kept");
+    for (size_t i = 0; i < run->nresults; i++)
+        cr_expect(run->results[i]->status == AB_PASS || run->results[i]->status == AB_SKIP,
+                  "%s: %s", run->results[i]->key, ab_status_name(run->results[i]->status));
+    ab_run_free(run);
+}
+
+Test(membw, unavailable_backends_are_skipped_with_reason, .timeout = 300)
+{
+    ab_run *run = run_and_read("skips", AB_EXIT_OK, 0,
+                               (const char *[]){"--suite", "membw.triad", "--profile", "quick",
+                                                "--sweep", "none", "--dtype", "f64", "--repeat",
+                                                "3", NULL});
+    bool cuda = false;
+    for (size_t i = 0; i < run->nresults; i++) {
+        const ab_result *r = run->results[i];
+        if (strcmp(r->backend, "cuda") != 0)
+            continue;
+        cuda = true;
+        if (r->status == AB_SKIP)
+            cr_expect(r->reason && strncmp(r->reason, "cuda: ", 6) == 0, "reason: %s", r->reason);
+    }
+    cr_expect(cuda, "no cuda entry: neither measured nor skipped");
+    ab_run_free(run);
+}

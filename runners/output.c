@@ -139,6 +139,29 @@ static void md_cell(FILE *f, const char *s)
     fputs(" |", f);
 }
 
+/* Parameters for display: byte counts (keys ending in working_set / bytes / size) in IEC units. */
+static char *params_display(const json_t *params)
+{
+    json_t *copy = json_deep_copy(params);
+    const char *k;
+    json_t *v;
+    json_object_foreach(copy, k, v)
+    {
+        size_t n = strlen(k);
+        bool bytes = (n >= 11 && strcmp(k + n - 11, "working_set") == 0) ||
+                     (n >= 5 && strcmp(k + n - 5, "bytes") == 0) ||
+                     (n >= 4 && strcmp(k + n - 4, "size") == 0);
+        if (bytes && json_is_integer(v) && json_integer_value(v) > 0) {
+            char b[32];
+            ab_format_bytes((uint64_t)json_integer_value(v), b, sizeof(b));
+            json_object_set_new(copy, k, json_string(b));
+        }
+    }
+    char *s = ab_params_brief(copy);
+    json_decref(copy);
+    return s;
+}
+
 static const ab_metric *primary_metric(const ab_result *r)
 {
     return r->nmetrics ? &r->metrics[0] : NULL;
@@ -146,7 +169,7 @@ static const ab_metric *primary_metric(const ab_result *r)
 
 static void md_result_row(FILE *f, const ab_result *r, bool with_status)
 {
-    char *params = ab_params_brief(r->params);
+    char *params = params_display(r->params);
     const ab_metric *m = primary_metric(r);
     char med[48] = "-", cv[24] = "-";
     if (m) {
@@ -224,7 +247,7 @@ int ab_write_markdown(const ab_run *run, FILE *f)
 
 void ab_print_progress(const ab_result *r, FILE *f)
 {
-    char *params = ab_params_brief(r->params);
+    char *params = params_display(r->params);
     const ab_metric *m = primary_metric(r);
     char med[48] = "";
     if (m)

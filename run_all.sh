@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 scripts/install-deps.sh
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build
+cmake --build build >&2
 mkdir -p results
 set +e
 ./build/accelbench run --out results "$@"

@@ -35,7 +35,7 @@ fi
 
 if command -v apt-get >/dev/null 2>&1; then
   pkgs=(build-essential cmake ninja-build pkg-config git
-        libjansson-dev libhwloc-dev hwloc libpapi-dev papi-tools libopenblas-dev
+        libjansson-dev libcsv-dev libhwloc-dev hwloc libpapi-dev papi-tools libopenblas-dev
         ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo
         libcriterion-dev gnuplot-nox libsqlite3-dev sqlite3)
   [ $want_hip = 1 ] && pkgs+=(hipcc libamdhip64-dev)
@@ -54,7 +54,7 @@ if command -v apt-get >/dev/null 2>&1; then
   "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 elif command -v dnf >/dev/null 2>&1; then
   pkgs=(gcc gcc-c++ make cmake ninja-build pkgconf-pkg-config git
-        jansson-devel hwloc-devel hwloc papi-devel openblas-devel
+        jansson-devel libcsv-devel hwloc-devel hwloc papi-devel openblas-devel
         ocl-icd-devel opencl-headers pocl clinfo criterion-devel gnuplot sqlite-devel)
   [ $want_hip = 1 ] && pkgs+=(hipcc rocm-hip-devel)
   [ $want_bench = 1 ] && pkgs+=(clpeak python3-numpy python3-torch likwid)

@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: MIT */
+/* Data files: the CSV table reader and the datasheet-peak table. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/ab.h"
+#include "core/peaks.h"
+#include "core/table.h"
+#include "helpers.h"
+
+static char *write_file(const char *text)
+{
+    char *dir = ab_test_tmpdir("data");
+    char *path = malloc(600);
+    snprintf(path, 600, "%s/t.csv", dir);
+    FILE *f = fopen(path, "w");
+    fputs(text, f);
+    fclose(f);
+    free(dir);
+    return path;
+}
+
+Test(table, reads_quoted_fields_comments_and_lines)
+{
+    char *path = write_file("# comment\n"
+                            "a,b,c\n"
+                            "\n"
+                            "1,\"two, with comma\",3\n"
+                            "# another\n"
+                            "4,\"multi\nline\",6\n"
+                            "7, 8 ,9\n");
+    ab_table t;
+    char err[AB_ERRLEN] = "";
+    cr_assert_eq(ab_table_load(path, &t, err), 0, "%s", err);
+    cr_expect_eq(t.ncols, 3);
+    cr_assert_eq(t.nrows, 3);
+    cr_expect_str_eq(ab_table_get(&t, 0, "b"), "two, with comma");
+    cr_expect_eq(t.line[0], 4);
+    cr_expect_str_eq(ab_table_get(&t, 1, "b"), "multi\nline");
+    cr_expect_eq(t.line[1], 6);
+    cr_expect_eq(t.line[2], 8);
+    cr_expect_str_eq(ab_table_get(&t, 2, "b"), "8");
+    cr_expect_str_eq(ab_table_get(&t, 2, "nope"), "");
+    ab_table_free(&t);
+    free(path);
+}
+
+static void expect_load_error(const char *text, const char *needle)
+{
+    char *path = write_file(text);
+    ab_table t;
+    char err[AB_ERRLEN] = "";
+    cr_expect_eq(ab_table_load(path, &t, err), -1, "accepted: %s", text);
+    cr_expect(strstr(err, needle) != NULL, "error '%s' lacks '%s'", err, needle);
+    cr_expect(strstr(err, path) != NULL, "error '%s' does not name the file", err);
+    free(path);
+}
+
+Test(table, malformed_rows_name_file_and_line)
+{
+    expect_load_error("a,b\n1,2\n3,4,5\n", ":3: 3 fields, the header has 2");
+    expect_load_error("a,b\n1,\"open\n", "unterminated");
+    expect_load_error("a,a\n1,2\n", "appears twice");
+    expect_load_error("# only comments\n", "no header");
+    expect_load_error("a,b\n1,x\"y\n", ":2:");
+}
+
+Test(peaks, shipped_table_loads_and_matches)
+{
+    ab_peaks p;
+    char err[AB_ERRLEN] = "";
+    cr_assert_eq(ab_peaks_load(NULL, &p, err), 0, "%s", err);
+    int h100 = ab_peaks_match(&p, "NVIDIA H100 80GB HBM3");
+    cr_assert_geq(h100, 0);
+    cr_expect_str_eq(ab_peaks_str(&p, h100, "model"), "NVIDIA H100 SXM5");
+    cr_expect_float_eq(ab_peaks_value(&p, h100, "bandwidth_tbs"), 3.35, 1e-12);
+    cr_expect_float_eq(ab_peaks_value(&p, h100, "bf16_tflops"), 989, 1e-12);
+    cr_expect(isnan(ab_peaks_value(&p, h100, "tf32_tflops")), "unknown figures stay unknown");
+    cr_expect_str_eq(ab_peaks_str(&p, ab_peaks_match(&p, "NVIDIA H100 PCIe"), "model"),
+                     "NVIDIA H100 PCIe");
+    cr_expect_str_eq(ab_peaks_str(&p, ab_peaks_match(&p, "NVIDIA H200"), "model"),
+                     "NVIDIA H200 SXM");
+    cr_expect_eq(ab_peaks_match(&p, "NVIDIA H200 NVL"), -1, "H200 NVL is another product");
+    cr_expect_str_eq(ab_peaks_str(&p, ab_peaks_match(&p, "NVIDIA L40S"), "model"), "NVIDIA L40S");
+    cr_expect_str_eq(ab_peaks_str(&p, ab_peaks_match(&p, "NVIDIA L4"), "model"), "NVIDIA L4");
+    cr_expect_eq(ab_peaks_match(&p, "NVIDIA L40"), -1, "L40 is not L4");
+    cr_expect_str_eq(ab_peaks_str(&p, ab_peaks_match(&p, "AMD Instinct MI300X"), "model"),
+                     "AMD Instinct MI300X");
+    cr_expect_eq(ab_peaks_match(&p, "AMD EPYC 7B13"), -1);
+    cr_expect_eq(ab_peaks_match(&p, "NVIDIA A100-SXM4-40GB"), -1, "40GB has other bandwidth");
+    for (size_t r = 0; r < p.t.nrows; r++)
+        cr_expect(*ab_peaks_str(&p, (int)r, "source"), "row %zu has no source", r);
+    ab_peaks_free(&p);
+}
+
+Test(peaks, rejects_bad_numbers_and_missing_sources)
+{
+    const char *hdr = "model,match,vendor,memory_gb,bandwidth_tbs,fp64_tflops,fp64_tensor_tflops,"
+                      "fp32_tflops,tf32_tflops,bf16_tflops,fp16_tflops,fp8_tflops,int8_tops,tdp_w,"
+                      "source,accessed,notes\n";
+    char text[1024];
+    snprintf(text, sizeof(text), "%sX,X,V,80,fast,,,,,,,,,,src,2026-11,\n", hdr);
+    char *path = write_file(text);
+    ab_peaks p;
+    char err[AB_ERRLEN] = "";
+    cr_expect_eq(ab_peaks_load(path, &p, err), -1);
+    cr_expect(strstr(err, ":2: bandwidth_tbs: 'fast'") != NULL, "%s", err);
+    free(path);
+    snprintf(text, sizeof(text), "%sX,X,V,80,1.0,,,,,,,,,,,2026-11,\n", hdr);
+    path = write_file(text);
+    cr_expect_eq(ab_peaks_load(path, &p, err), -1);
+    cr_expect(strstr(err, ":2: source is empty") != NULL, "%s", err);
+    free(path);
+}

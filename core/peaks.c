@@ -130,3 +130,49 @@ const char *ab_peaks_str(const ab_peaks *p, int row, const char *col)
 {
     return row < 0 ? "" : ab_table_get(&p->t, (size_t)row, col);
 }
+
+double ab_peaks_for(const ab_peaks *p, const char *device_name, const char *unit,
+                    const char *dtype, int *row, const char **column)
+{
+    int r = ab_peaks_match(p, device_name);
+    if (row)
+        *row = r;
+    if (column)
+        *column = NULL;
+    if (r < 0 || !unit)
+        return NAN;
+    /* candidate columns in order of preference, and the scale to SI */
+    const char *cols[3] = {NULL, NULL, NULL};
+    double scale = 1e12;
+    if (strcmp(unit, "B/s") == 0) {
+        cols[0] = "bandwidth_tbs";
+    } else if (strcmp(unit, "FLOP/s") == 0 || strcmp(unit, "OP/s") == 0) {
+        const char *d = dtype ? dtype : "";
+        if (strcmp(d, "f64") == 0) {
+            /* vendor DGEMM runs on the FP64 tensor/matrix units where they exist */
+            cols[0] = "fp64_tensor_tflops";
+            cols[1] = "fp64_tflops";
+        } else if (strcmp(d, "f32") == 0) {
+            cols[0] = "fp32_tflops";
+        } else if (strcmp(d, "tf32") == 0) {
+            cols[0] = "tf32_tflops";
+        } else if (strcmp(d, "bf16") == 0) {
+            cols[0] = "bf16_tflops";
+        } else if (strcmp(d, "f16") == 0) {
+            cols[0] = "fp16_tflops";
+        } else if (strcmp(d, "e4m3") == 0 || strcmp(d, "e5m2") == 0) {
+            cols[0] = "fp8_tflops";
+        } else if (strcmp(d, "i8") == 0) {
+            cols[0] = "int8_tops";
+        }
+    }
+    for (int i = 0; cols[i]; i++) {
+        double v = ab_peaks_value(p, r, cols[i]);
+        if (!isnan(v)) {
+            if (column)
+                *column = cols[i];
+            return v * scale;
+        }
+    }
+    return NAN;
+}

@@ -28,3 +28,13 @@ const char *ab_peaks_str(const ab_peaks *p, int row, const char *col);
 bool ab_peaks_pattern_match(const char *patterns, const char *name);
 
 #endif
+
+/*
+ * The datasheet peak that bounds a measured metric: unit "B/s" -> bandwidth_tbs; "FLOP/s" or
+ * "OP/s" -> the column for the data type (f64: fp64 tensor, else vector; f32: fp32; tf32; bf16;
+ * f16; e4m3/e5m2: fp8; i8: int8). Returns the peak in the metric's SI unit (B/s, FLOP/s) and
+ * the table's row, or NAN / -1 when the device has no row or the sources give no figure.
+ * `column` (may be NULL) receives the column used.
+ */
+double ab_peaks_for(const ab_peaks *p, const char *device_name, const char *unit,
+                    const char *dtype, int *row, const char **column);

@@ -7,6 +7,7 @@
  */
 #include "../backends/registry.h"
 #include "../core/ab.h"
+#include "../core/peaks.h"
 #include "../core/rundoc.h"
 #include "../probes/probe.h"
 #include "../suites/suite.h"
@@ -35,6 +36,8 @@ enum {
 
 typedef struct runner {
     ab_run *run;
+    ab_peaks peaks;   /* datasheet peaks, for extra.peak of each result */
+    bool have_peaks;
     char dir[PATH_MAX];
     char json_path[PATH_MAX];
     int io_failed;
@@ -105,10 +108,38 @@ static int write_doc(runner *rn)
     return 0;
 }
 
+/* Attaches the datasheet peak that bounds the result's first metric (extra.peak), when the
+ * device has a row in data/accelerator-peaks.csv and the sources give the figure. */
+static void attach_peak(const runner *rn, ab_result *r)
+{
+    if (!rn->have_peaks || !r->nmetrics || !r->device_name)
+        return;
+    const ab_metric *m = &r->metrics[0];
+    const char *dtype = json_string_value(json_object_get(r->params, "dtype"));
+    const char *col = NULL;
+    int row = -1;
+    double peak = ab_peaks_for(&rn->peaks, r->device_name, m->unit, dtype, &row, &col);
+    if (!(peak > 0))
+        return;
+    if (!r->extra)
+        r->extra = json_object();
+    json_t *o = json_object();
+    json_object_set_new(o, "metric", json_string(m->name));
+    json_object_set_new(o, "value", json_real(peak));
+    json_object_set_new(o, "unit", json_string(m->unit));
+    json_object_set_new(o, "fraction", json_real(m->stats.median / peak));
+    json_object_set_new(o, "model", json_string(ab_peaks_str(&rn->peaks, row, "model")));
+    json_object_set_new(o, "column", json_string(col));
+    json_object_set_new(o, "source", json_string(ab_peaks_str(&rn->peaks, row, "source")));
+    json_object_set_new(o, "accessed", json_string(ab_peaks_str(&rn->peaks, row, "accessed")));
+    json_object_set_new(r->extra, "peak", o);
+}
+
 static int emit(ab_suite_ctx *ctx, ab_result *r)
 {
     runner *rn = ctx->runner;
     char err[AB_ERRLEN];
+    attach_peak(rn, r);
     if (ab_run_add(rn->run, r, err) != 0) {
         ab_log(AB_LOG_ERROR, "%s", err);
         ab_result_free(r);
@@ -393,6 +424,9 @@ int ab_cmd_run(int argc, char **argv)
     runner rn;
     memset(&rn, 0, sizeof(rn));
     rn.quiet = quiet;
+    rn.have_peaks = ab_peaks_load(NULL, &rn.peaks, err) == 0;
+    if (!rn.have_peaks)
+        ab_log(AB_LOG_WARN, "no datasheet peaks: %s", err);
     char id[256];
     if (run_id_arg)
         ab_strlcpy(id, run_id_arg, sizeof(id));
@@ -502,6 +536,8 @@ int ab_cmd_run(int argc, char **argv)
         rc = bad ? AB_EXIT_FAIL : AB_EXIT_OK;
 out_run:
     ab_run_free(rn.run);
+    if (rn.have_peaks)
+        ab_peaks_free(&rn.peaks);
 out_platform:
     ab_platform_fini(&p);
 out_args:

@@ -115,3 +115,24 @@ Test(peaks, rejects_bad_numbers_and_missing_sources)
     cr_expect(strstr(err, ":2: source is empty") != NULL, "%s", err);
     free(path);
 }
+
+Test(peaks, peak_for_a_metric)
+{
+    ab_peaks p;
+    char err[AB_ERRLEN] = "";
+    cr_assert_eq(ab_peaks_load(NULL, &p, err), 0, "%s", err);
+    const char *col = NULL;
+    int row = -1;
+    cr_expect_float_eq(ab_peaks_for(&p, "NVIDIA H100 80GB HBM3", "B/s", NULL, &row, &col), 3.35e12,
+                       1e3);
+    cr_expect_str_eq(col, "bandwidth_tbs");
+    cr_expect_float_eq(ab_peaks_for(&p, "NVIDIA H100 80GB HBM3", "FLOP/s", "f64", NULL, &col),
+                       67e12, 1e3);
+    cr_expect_str_eq(col, "fp64_tensor_tflops");
+    /* MI325X has no FP64 figure in the sources: no peak, no guess */
+    cr_expect(isnan(ab_peaks_for(&p, "AMD Instinct MI325X", "FLOP/s", "f64", NULL, &col)));
+    cr_expect_null(col);
+    cr_expect(isnan(ab_peaks_for(&p, "AMD EPYC", "B/s", NULL, &row, NULL)));
+    cr_expect_eq(row, -1);
+    ab_peaks_free(&p);
+}

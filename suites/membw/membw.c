@@ -727,6 +727,16 @@ static int membw_run(ab_suite_ctx *ctx)
     }
     mb_case c = {.dev = dev, .ops = ops, .impl = impl};
     int rc = 0;
+    if (!p.dtype[0] && !p.dtype[1]) {
+        ab_result *r = ab_suite_result(ctx, "membw", "none");
+        if (!r) {
+            plan_free(&p);
+            return -1;
+        }
+        ab_result_set_status(r, AB_SKIP, "no requested --dtype applies to membw (f32, f64)");
+        plan_free(&p);
+        return ab_emit(ctx, r);
+    }
     uint64_t top = headline_ws(dev);
     for (int di = 1; di >= 0 && rc == 0; di--) { /* f64 first */
         bool f64 = di == 1;

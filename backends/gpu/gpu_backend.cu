@@ -8,6 +8,7 @@
 
 #include "../backend.h"
 #include "../../suites/membw/membw.h"
+#include "../../suites/attention/attention.h"
 
 #include <dlfcn.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 extern const ab_membw_impl ab_membw_gpu;
+extern const ab_attn_impl ab_attention_gpu;
 
 namespace {
 
@@ -244,6 +246,8 @@ const void *be_suite_impl(const char *suite)
 {
     if (strcmp(suite, "membw") == 0)
         return &ab_membw_gpu;
+    if (strcmp(suite, "attention") == 0)
+        return &ab_attention_gpu;
     return NULL;
 }
 

@@ -54,16 +54,25 @@ Test(attention, pattern_is_deterministic_and_in_range)
 
 /* ---- the CPU kernels against the reference ---- */
 
+static void *cpu_be, *cpu_dev;
+
 static void *dev_open(void)
 {
-    static void *dev;
-    if (!dev) {
+    if (!cpu_dev) {
         char err[AB_ERRLEN];
-        void *be = NULL;
-        cr_assert_eq(ab_backend_cpu.init(&be, err), 0, "%s", err);
-        cr_assert_eq(ab_backend_cpu.open(be, 0, &dev, err), 0, "%s", err);
+        cr_assert_eq(ab_backend_cpu.init(&cpu_be, err), 0, "%s", err);
+        cr_assert_eq(ab_backend_cpu.open(cpu_be, 0, &cpu_dev, err), 0, "%s", err);
     }
-    return dev;
+    return cpu_dev;
+}
+
+static void dev_close(void)
+{
+    if (cpu_dev)
+        ab_backend_cpu.close(cpu_dev);
+    if (cpu_be)
+        ab_backend_cpu.fini(cpu_be);
+    cpu_dev = cpu_be = NULL;
 }
 
 /* Runs `kind` on shape s with the suite's pattern and checks every output row against fp64. */
@@ -128,7 +137,7 @@ static double check_shape(ab_attn_kind kind, ab_attn_shape s)
         .causal = c                                                                                \
     }
 
-Test(attention, cpu_kernels_match_fp64_reference, .timeout = 300)
+Test(attention, cpu_kernels_match_fp64_reference, .timeout = 300, .fini = dev_close)
 {
     /* tails of every block size (96-row and 96-key blocks, 64-key decode blocks, 6/16 micro-
      * tiles), GQA, MQA and MHA, head dims that take the AVX2 path (64, 128) and the portable
@@ -151,7 +160,7 @@ Test(attention, cpu_kernels_match_fp64_reference, .timeout = 300)
         }
 }
 
-Test(attention, cpu_kernels_do_not_do_what_they_cannot)
+Test(attention, cpu_kernels_do_not_do_what_they_cannot, .fini = dev_close)
 {
     char why[AB_ERRLEN] = "";
     ab_attn_shape s = SHAPE(1, 4, 4, 64, 16, 16, false);

@@ -413,9 +413,10 @@ __global__ void __launch_bounds__(DT) k_decode(const T *Q, const T *K, const T *
                             sc[r] += qs[r][c + e] * kv[e];
                 }
             }
+            /* queries past the group's end get probability 0, keys past the chunk -inf */
 #pragma unroll
             for (int r = 0; r < DG; r++)
-                ps[r][t] = j < j1 && r < gn ? sc[r] : -INFINITY;
+                ps[r][t] = r >= gn ? 0.f : j < j1 ? sc[r] : -INFINITY;
             __syncthreads();
             /* softmax bookkeeping: warp w handles queries w, w + nwarps, ... */
             for (int r = warp; r < gn; r += nwarps) {
@@ -449,7 +450,7 @@ __global__ void __launch_bounds__(DT) k_decode(const T *Q, const T *K, const T *
                     break;
 #pragma unroll
                 for (int r = 0; r < DG; r++)
-                    acc[r][cc] *= as[r < gn ? r : 0];
+                    acc[r][cc] *= r < gn ? as[r] : 0.f;
                 for (long jj = 0; jj < n; jj++) {
                     float vv = to_f32(v[(size_t)(k0 + jj) * D + c]);
 #pragma unroll

@@ -280,6 +280,7 @@ __global__ void __launch_bounds__(MB_W * 32) k_flash_mma(const T *Q, const T *K,
         }
         __syncthreads(); /* every warp is done with Vs before the next V load */
     }
+    cp_async_wait<0>(); /* nothing may be in flight when the block ends (no tile case) */
 
     l0 += __shfl_xor_sync(0xffffffffu, l0, 1);
     l0 += __shfl_xor_sync(0xffffffffu, l0, 2);
@@ -302,11 +303,14 @@ __global__ void __launch_bounds__(MB_W * 32) k_flash_mma(const T *Q, const T *K,
 template <typename T, int D> int mma_launch(ab_gpu_dev *d, const ab_attn_args *a, char *err)
 {
     constexpr size_t smem = (size_t)(MB_R + 2 * MB_C) * (D + MB_PAD) * sizeof(T);
-    /* above 48 KiB a kernel must opt in to more shared memory; once per process is enough,
-     * but the call is cheap and idempotent */
-    GPU_TRY(cudaFuncSetAttribute(k_flash_mma<T, D>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                 (int)smem),
-            "raise shared memory limit");
+    /* above 48 KiB a kernel must opt in to more shared memory, once per device */
+    static unsigned long long raised;
+    if (d->ordinal < 64 && !(raised & (1ull << d->ordinal))) {
+        GPU_TRY(cudaFuncSetAttribute(k_flash_mma<T, D>,
+                                     cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem),
+                "raise shared memory limit");
+        raised |= 1ull << d->ordinal;
+    }
     shape_t s = make_shape(&a->s);
     dim3 grid((unsigned)((s.sq + MB_R - 1) / MB_R), (unsigned)(a->s.batch * a->s.heads));
     k_flash_mma<T, D><<<grid, MB_W * 32, smem, d->stream>>>((const T *)a->q, (const T *)a->k,

@@ -10,6 +10,8 @@
  *   decode     the fused split-KV decode kernel, KV bytes read per second
  *   triad      membw's CPU triad (f32) at its headline working set, the better of ordinary and
  *              streaming stores, as `accelbench run --suite membw.triad` reports it
+ *   read       membw's read-only kernel at the same size (for information: what reads alone
+ *              reach; decode is a read stream)
  *
  * Every round runs each once, in rotating order, and prints one line "round <sgemm FLOP/s>
  * <prefill FLOP/s> <causal prefill FLOP/s> <decode KV B/s> <triad B/s>" for
@@ -39,14 +41,15 @@
 extern const ab_attn_impl ab_attention_cpu;
 extern const ab_membw_impl ab_membw_cpu;
 
-enum { SGEMM, PREFILL_NC, PREFILL_C, DECODE, TRIAD, NITEMS };
-static const char *const names[NITEMS] = {"sgemm_flops", "prefill_flops", "prefill_causal_flops",
-                                          "decode_kv_bandwidth", "triad_bandwidth"};
+enum { SGEMM, PREFILL_NC, PREFILL_C, DECODE, TRIAD, READ, NITEMS };
+static const char *const names[NITEMS] = {"sgemm_flops",         "prefill_flops",
+                                          "prefill_causal_flops", "decode_kv_bandwidth",
+                                          "triad_bandwidth",     "read_bandwidth"};
 
 typedef struct bench {
     void *dev;
     ab_attn_args pre, dec;
-    ab_membw_args triad;
+    ab_membw_args triad, read;
     float *A, *B, *C;
     int n;
 } bench;
@@ -84,6 +87,13 @@ static double measure(bench *b, int item)
         return ab_attn_flops(&b->pre.s) / time_attention(b, &b->pre);
     case DECODE:
         return ab_attn_kv_bytes(&b->dec.s, AB_ATTN_F32) / time_attention(b, &b->dec);
+    case READ: {
+        /* membw's read-only kernel (information: what reads alone reach here) */
+        long reps = 8;
+        double t0 = ab_now();
+        ab_membw_cpu.run(b->dev, &b->read, reps, err);
+        return (double)b->read.n * 4.0 * (double)reps / (ab_now() - t0);
+    }
     case TRIAD: {
         /* a batch of about 0.2 s per store flavour, the better one counts (the suite's
          * headline rule) */
@@ -202,6 +212,12 @@ int main(int argc, char **argv)
                               .c = ab_cpu_alloc(b.dev, tn * 4),
                               .partial = ab_cpu_alloc(b.dev, 4096), .npartial = 1};
     ab_membw_cpu.init(b.dev, &b.triad, err);
+    size_t rn = (size_t)(ws / 4);
+    b.read = (ab_membw_args){.kernel = AB_MB_READ, .f64 = false, .n = rn,
+                             .a = ab_cpu_alloc(b.dev, rn * 4), .b = ab_cpu_alloc(b.dev, 4096),
+                             .c = ab_cpu_alloc(b.dev, 4096),
+                             .partial = ab_cpu_alloc(b.dev, 4096), .npartial = 1};
+    ab_membw_cpu.init(b.dev, &b.read, err);
 
     printf("# %s, %d threads (pinned: %s), %s\n", info.name, cd->threads,
            cd->pinned ? "yes" : "no",
@@ -228,14 +244,14 @@ int main(int argc, char **argv)
     double *res[NITEMS];
     for (int i = 0; i < NITEMS; i++)
         res[i] = calloc((size_t)rounds, sizeof(double));
-    printf("# round   sgemm FLOP/s prefill FLOP/s causal FLOP/s decode KV B/s   triad B/s\n");
+    printf("# round   sgemm FLOP/s prefill FLOP/s causal FLOP/s decode KV B/s triad B/s read B/s\n");
     for (int r = 0; r < rounds; r++) {
         for (int k = 0; k < NITEMS; k++) {
             int item = (k + r) % NITEMS;
             res[item][r] = measure(&b, item);
         }
-        printf("round %.6g %.6g %.6g %.6g %.6g\n", res[SGEMM][r], res[PREFILL_NC][r],
-               res[PREFILL_C][r], res[DECODE][r], res[TRIAD][r]);
+        printf("round %.6g %.6g %.6g %.6g %.6g %.6g\n", res[SGEMM][r], res[PREFILL_NC][r],
+               res[PREFILL_C][r], res[DECODE][r], res[TRIAD][r], res[READ][r]);
         fflush(stdout);
     }
     for (int i = 0; i < NITEMS; i++)

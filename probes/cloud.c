@@ -36,9 +36,9 @@ static void dmi_read(const ab_probe_opts *o, dmi *d)
     struct {
         const char *name;
         char *buf;
-    } f[] = {{"sys_vendor", d->sys_vendor},         {"product_name", d->product_name},
+    } f[] = {{"sys_vendor", d->sys_vendor},           {"product_name", d->product_name},
              {"product_version", d->product_version}, {"bios_vendor", d->bios_vendor},
-             {"bios_version", d->bios_version},     {"chassis_asset_tag", d->chassis_asset_tag},
+             {"bios_version", d->bios_version},       {"chassis_asset_tag", d->chassis_asset_tag},
              {"board_asset_tag", d->board_asset_tag}, {"chassis_vendor", d->chassis_vendor}};
     for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
         char path[96], why[AB_ERRLEN];
@@ -58,8 +58,7 @@ static int cloud_init_get(const ab_probe_opts *o, const char *const *paths, char
     ab_probe_path(o, "/run/cloud-init/instance-data.json", file, sizeof(file));
     json_error_t je;
     json_t *doc = json_load_file(file, 0, &je);
-    if (!doc)
-        return -1;
+    if (!doc) return -1;
     int rc = -1;
     for (size_t i = 0; paths[i] && rc; i++) {
         char p[256];
@@ -140,7 +139,8 @@ json_t *ab_probe_cloud(const ab_probe_opts *o)
         "ds.meta_data.imds.compute.vmSize", /* Azure IMDS, as cached by cloud-init */
         "ds.meta_data.machine-type",        /* GCE datasource */
         "ds.meta_data.shape",               /* OCI datasource */
-        "v1.instance_type", NULL};
+        "v1.instance_type",
+        NULL};
     bool aws_nitro_name = strcmp(provider, "aws") == 0 && *d.product_name &&
                           strchr(d.product_name, '.') && !strstr(d.product_name, "HVM");
     if (aws_nitro_name) {
@@ -154,19 +154,22 @@ json_t *ab_probe_cloud(const ab_probe_opts *o)
         ab_field_set(c, "instance_type", json_string(slash ? slash + 1 : it), src);
     } else {
         static const char *const where[] = {
-            "aws", "the Xen-era DMI product_name is 'HVM domU'; the type is only in the metadata "
-                   "service (not queried: no network calls)",
-            "gcp", "GCP keeps the machine type out of DMI; it is only in the metadata server "
-                   "(not queried: no network calls) or cloud-init's cache, which is absent",
-            "azure", "Azure keeps the VM size out of DMI; it is only in IMDS (not queried: no "
-                     "network calls) or cloud-init's cache, which is absent",
-            "oci", "OCI keeps the shape out of DMI; it is only in the metadata service (not "
-                   "queried: no network calls) or cloud-init's cache, which is absent",
+            "aws",
+            "the Xen-era DMI product_name is 'HVM domU'; the type is only in the metadata "
+            "service (not queried: no network calls)",
+            "gcp",
+            "GCP keeps the machine type out of DMI; it is only in the metadata server "
+            "(not queried: no network calls) or cloud-init's cache, which is absent",
+            "azure",
+            "Azure keeps the VM size out of DMI; it is only in IMDS (not queried: no "
+            "network calls) or cloud-init's cache, which is absent",
+            "oci",
+            "OCI keeps the shape out of DMI; it is only in the metadata service (not "
+            "queried: no network calls) or cloud-init's cache, which is absent",
             NULL};
         const char *why = "the instance type is not in DMI and no cloud-init cache is present";
         for (size_t i = 0; where[i]; i += 2)
-            if (strcmp(where[i], provider) == 0)
-                why = where[i + 1];
+            if (strcmp(where[i], provider) == 0) why = where[i + 1];
         ab_field_unavailable(c, "instance_type", "%s", why);
     }
     static const char *const region_keys[] = {"v1.region", "v1.availability_zone", NULL};
@@ -176,8 +179,9 @@ json_t *ab_probe_cloud(const ab_probe_opts *o)
         snprintf(src, sizeof(src), "/run/cloud-init/instance-data.json %s", used);
         ab_field_set(c, "region", json_string(region), src);
     } else {
-        ab_field_unavailable(c, "region", "not in DMI; no cloud-init instance data "
-                                          "(/run/cloud-init/instance-data.json)");
+        ab_field_unavailable(c, "region",
+                             "not in DMI; no cloud-init instance data "
+                             "(/run/cloud-init/instance-data.json)");
     }
     return c;
 }

@@ -39,7 +39,7 @@ typedef struct interval {
 } interval;
 
 typedef struct thread_set {
-    int es;           /* PAPI event set, created by the thread that uses it */
+    int es; /* PAPI event set, created by the thread that uses it */
     pthread_t owner;
     int ok;           /* created and started */
     long long v[NEV]; /* counts of the last interval */
@@ -47,13 +47,13 @@ typedef struct thread_set {
 
 struct ab_counters {
     int nthreads;
-    bool use[NEV];                 /* event could be added on this machine */
-    char why[NEV][AB_ERRLEN];      /* why not */
+    bool use[NEV];            /* event could be added on this machine */
+    char why[NEV][AB_ERRLEN]; /* why not */
     int nuse;
     thread_set *ts;
-    interval *log;                 /* ring of the last LOG_CAP intervals */
+    interval *log; /* ring of the last LOG_CAP intervals */
     size_t head, count;
-    unsigned long failed;          /* intervals where a thread could not count */
+    unsigned long failed; /* intervals where a thread could not count */
     char version[32];
 };
 
@@ -64,15 +64,13 @@ static unsigned long self_id(void)
 
 static int papi_init(char *why)
 {
-    if (PAPI_is_initialized() != PAPI_NOT_INITED)
-        return 0;
+    if (PAPI_is_initialized() != PAPI_NOT_INITED) return 0;
     int v = PAPI_library_init(PAPI_VER_CURRENT);
     if (v != PAPI_VER_CURRENT)
-        return ab_err(why, "PAPI_library_init: %s", v > 0 ? "header/library version mismatch"
-                                                          : PAPI_strerror(v));
+        return ab_err(why, "PAPI_library_init: %s",
+                      v > 0 ? "header/library version mismatch" : PAPI_strerror(v));
     int rc = PAPI_thread_init(self_id);
-    if (rc != PAPI_OK)
-        return ab_err(why, "PAPI_thread_init: %s", PAPI_strerror(rc));
+    if (rc != PAPI_OK) return ab_err(why, "PAPI_thread_init: %s", PAPI_strerror(rc));
     return 0;
 }
 
@@ -80,8 +78,7 @@ static int papi_init(char *why)
 static int make_set(const ab_counters *c, int *es)
 {
     *es = PAPI_NULL;
-    if (PAPI_create_eventset(es) != PAPI_OK)
-        return -1;
+    if (PAPI_create_eventset(es) != PAPI_OK) return -1;
     for (int i = 0; i < NEV; i++)
         if (c->use[i] && PAPI_add_named_event(*es, events[i].papi) != PAPI_OK) {
             PAPI_cleanup_eventset(*es);
@@ -98,8 +95,7 @@ ab_counters *ab_counters_new(int nthreads, char *why)
         ab_err(why, "disabled by ACCELBENCH_PAPI=0");
         return NULL;
     }
-    if (papi_init(why) != 0)
-        return NULL;
+    if (papi_init(why) != 0) return NULL;
     ab_counters *c = calloc(1, sizeof(*c));
     if (!c) {
         ab_err(why, "out of memory");
@@ -132,13 +128,11 @@ ab_counters *ab_counters_new(int nthreads, char *why)
     }
     /* one line: the events grouped by the error PAPI gave ("A, B: Event does not exist") */
     for (int i = 0; i < NEV; i++) {
-        if (rcs[i] == PAPI_OK)
-            continue;
+        if (rcs[i] == PAPI_OK) continue;
         bool first = true;
         for (int k = 0; k < i; k++)
             first &= rcs[k] != rcs[i];
-        if (!first)
-            continue;
+        if (!first) continue;
         size_t n = strlen(all);
         snprintf(all + n, sizeof(all) - n, "%s", n ? "; " : "");
         for (int k = i; k < NEV; k++)
@@ -152,8 +146,7 @@ ab_counters *ab_counters_new(int nthreads, char *why)
     if (c->nuse) {
         long long v[NEV];
         rc = PAPI_start(es);
-        if (rc == PAPI_OK)
-            rc = PAPI_stop(es, v);
+        if (rc == PAPI_OK) rc = PAPI_stop(es, v);
         if (rc != PAPI_OK) {
             snprintf(all, sizeof(all), "PAPI_start: %s", PAPI_strerror(rc));
             c->nuse = 0;
@@ -167,10 +160,8 @@ ab_counters *ab_counters_new(int nthreads, char *why)
         FILE *f = fopen("/sys/bus/event_source/devices/cpu/type", "r");
         FILE *g = f ? NULL : fopen("/sys/bus/event_source/devices/cpu_core/type", "r");
         bool pmu = f || g;
-        if (f)
-            fclose(f);
-        if (g)
-            fclose(g);
+        if (f) fclose(f);
+        if (g) fclose(g);
         ab_err(why, "%s: no usable counter: %s%s", c->version, all,
                pmu ? "" : " (the kernel exposes no CPU PMU, as in most VMs)");
         free(c);
@@ -192,8 +183,7 @@ ab_counters *ab_counters_new(int nthreads, char *why)
 
 void ab_counters_free(ab_counters *c)
 {
-    if (!c)
-        return;
+    if (!c) return;
     /* event sets belong to their threads; PAPI releases them with the threads */
     free(c->ts);
     free(c->log);
@@ -202,8 +192,7 @@ void ab_counters_free(ab_counters *c)
 
 void ab_counters_thread_start(ab_counters *c, int tid)
 {
-    if (!c || tid < 0 || tid >= c->nthreads)
-        return;
+    if (!c || tid < 0 || tid >= c->nthreads) return;
     thread_set *t = &c->ts[tid];
     t->ok = 0;
     if (t->es == PAPI_NULL || !pthread_equal(t->owner, pthread_self())) {
@@ -219,12 +208,10 @@ void ab_counters_thread_start(ab_counters *c, int tid)
 
 void ab_counters_thread_stop(ab_counters *c, int tid)
 {
-    if (!c || tid < 0 || tid >= c->nthreads)
-        return;
+    if (!c || tid < 0 || tid >= c->nthreads) return;
     thread_set *t = &c->ts[tid];
     long long v[NEV] = {0};
-    if (t->ok && PAPI_stop(t->es, v) != PAPI_OK)
-        t->ok = 0;
+    if (t->ok && PAPI_stop(t->es, v) != PAPI_OK) t->ok = 0;
     /* PAPI returns the counts of the events in the set in the order they were added */
     int k = 0;
     for (int i = 0; i < NEV; i++)
@@ -233,8 +220,7 @@ void ab_counters_thread_stop(ab_counters *c, int tid)
 
 void ab_counters_interval(ab_counters *c, double t0, double t1)
 {
-    if (!c)
-        return;
+    if (!c) return;
     interval *e = &c->log[c->head];
     memset(e, 0, sizeof(*e));
     e->t0 = t0;
@@ -250,8 +236,7 @@ void ab_counters_interval(ab_counters *c, double t0, double t1)
         return;
     }
     c->head = (c->head + 1) % LOG_CAP;
-    if (c->count < LOG_CAP)
-        c->count++;
+    if (c->count < LOG_CAP) c->count++;
 }
 
 json_t *ab_counters_summary(ab_counters *c, double t0, double t1)
@@ -259,9 +244,10 @@ json_t *ab_counters_summary(ab_counters *c, double t0, double t1)
     json_t *o = json_object();
     json_object_set_new(o, "source", json_string(c->version));
     char scope[256];
-    snprintf(scope, sizeof(scope), "summed over the %d OpenMP team threads and every timed batch "
-                                   "in the result's window (warm-up, calibration and recorded "
-                                   "samples; setup and validation excluded)",
+    snprintf(scope, sizeof(scope),
+             "summed over the %d OpenMP team threads and every timed batch "
+             "in the result's window (warm-up, calibration and recorded "
+             "samples; setup and validation excluded)",
              c->nthreads);
     json_object_set_new(o, "scope", json_string(scope));
     long long sum[NEV] = {0};
@@ -269,8 +255,7 @@ json_t *ab_counters_summary(ab_counters *c, double t0, double t1)
     double timed = 0;
     for (size_t j = 0; j < c->count; j++) {
         const interval *e = &c->log[(c->head + LOG_CAP - c->count + j) % LOG_CAP];
-        if (e->t0 < t0 || e->t1 > t1)
-            continue;
+        if (e->t0 < t0 || e->t1 > t1) continue;
         k++;
         timed += e->t1 - e->t0;
         for (int i = 0; i < NEV; i++)
@@ -287,8 +272,7 @@ json_t *ab_counters_summary(ab_counters *c, double t0, double t1)
             ab_field_set(o, events[i].key, json_integer(sum[i]), events[i].papi);
     }
     if (c->use[0] && c->use[1] && k && sum[0] > 0)
-        ab_field_set(o, "ipc", json_real((double)sum[1] / (double)sum[0]),
-                     "instructions / cycles");
+        ab_field_set(o, "ipc", json_real((double)sum[1] / (double)sum[0]), "instructions / cycles");
     else
         ab_field_unavailable(o, "ipc", "needs both cycles and instructions");
     if (c->failed)
@@ -304,10 +288,26 @@ ab_counters *ab_counters_new(int nthreads, char *why)
     ab_err(why, "not built with PAPI (AB_PAPI=OFF or libpapi-dev missing at configure time)");
     return NULL;
 }
-void ab_counters_free(ab_counters *c) { (void)c; }
-void ab_counters_thread_start(ab_counters *c, int tid) { (void)c; (void)tid; }
-void ab_counters_thread_stop(ab_counters *c, int tid) { (void)c; (void)tid; }
-void ab_counters_interval(ab_counters *c, double t0, double t1) { (void)c; (void)t0; (void)t1; }
+void ab_counters_free(ab_counters *c)
+{
+    (void)c;
+}
+void ab_counters_thread_start(ab_counters *c, int tid)
+{
+    (void)c;
+    (void)tid;
+}
+void ab_counters_thread_stop(ab_counters *c, int tid)
+{
+    (void)c;
+    (void)tid;
+}
+void ab_counters_interval(ab_counters *c, double t0, double t1)
+{
+    (void)c;
+    (void)t0;
+    (void)t1;
+}
 json_t *ab_counters_summary(ab_counters *c, double t0, double t1)
 {
     (void)c;

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #define MAX_ZONES 16
-#define MAX_CPUS 1024
+#define MAX_CPUS  1024
 
 typedef struct rapl_zone {
     char path[512];           /* .../energy_uj */
@@ -32,8 +32,7 @@ typedef struct cpu_src {
 static int read_ull(const char *path, unsigned long long *v)
 {
     FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
+    if (!f) return -1;
     int ok = fscanf(f, "%llu", v) == 1;
     fclose(f);
     return ok ? 0 : -1;
@@ -53,21 +52,18 @@ static int find_rapl(const ab_probe_opts *o, cpu_src *c, char *why)
     while ((e = readdir(d)) && c->nz < MAX_ZONES) {
         unsigned a;
         char tail;
-        if (sscanf(e->d_name, "intel-rapl:%u%c", &a, &tail) != 1)
-            continue;
+        if (sscanf(e->d_name, "intel-rapl:%u%c", &a, &tail) != 1) continue;
         found++;
         rapl_zone *z = &c->z[c->nz];
         memset(z, 0, sizeof(*z));
         snprintf(z->path, sizeof(z->path), "%s/%s/energy_uj", dir, e->d_name);
         char p[600];
         snprintf(p, sizeof(p), "%s/%s/max_energy_range_uj", dir, e->d_name);
-        if (read_ull(p, &z->range) != 0)
-            z->range = 0;
+        if (read_ull(p, &z->range) != 0) z->range = 0;
         snprintf(p, sizeof(p), "%s/%s/name", dir, e->d_name);
         FILE *f = fopen(p, "r");
         if (f) {
-            if (!fgets(z->name, sizeof(z->name), f))
-                z->name[0] = '\0';
+            if (!fgets(z->name, sizeof(z->name), f)) z->name[0] = '\0';
             fclose(f);
             ab_trim(z->name);
         }
@@ -80,12 +76,11 @@ static int find_rapl(const ab_probe_opts *o, cpu_src *c, char *why)
         c->nz++;
     }
     closedir(d);
-    if (c->nz)
-        return 0;
-    if (denied)
-        return ab_err(why, "RAPL energy_uj is readable by root only on this kernel");
-    return ab_err(why, "%s", found ? "RAPL zones present but unreadable"
-                                   : "no RAPL package zone (intel-rapl:N) in /sys/class/powercap");
+    if (c->nz) return 0;
+    if (denied) return ab_err(why, "RAPL energy_uj is readable by root only on this kernel");
+    return ab_err(why, "%s",
+                  found ? "RAPL zones present but unreadable"
+                        : "no RAPL package zone (intel-rapl:N) in /sys/class/powercap");
 }
 
 static int cpu_read(void *ctx, ab_sample *s, char *err)
@@ -113,8 +108,7 @@ static int cpu_read(void *ctx, ab_sample *s, char *err)
         for (int i = 0; i < c->nz; i++) {
             rapl_zone *z = &c->z[i];
             unsigned long long v;
-            if (read_ull(z->path, &v) != 0)
-                continue;
+            if (read_ull(z->path, &v) != 0) continue;
             if (z->started) {
                 unsigned long long d = v >= z->last ? v - z->last
                                        : z->range   ? z->range - z->last + v /* wrapped */
@@ -131,8 +125,7 @@ static int cpu_read(void *ctx, ab_sample *s, char *err)
             ok++;
         }
     }
-    if (!ok)
-        return ab_err(err, "no cpufreq or RAPL reading");
+    if (!ok) return ab_err(err, "no cpufreq or RAPL reading");
     return 0;
 }
 
@@ -141,12 +134,10 @@ static void cpu_close(void *ctx)
     free(ctx);
 }
 
-int ab_cpu_source(const ab_probe_opts *o, const int *cpus, int n, ab_sample_source *src,
-                  char *why)
+int ab_cpu_source(const ab_probe_opts *o, const int *cpus, int n, ab_sample_source *src, char *why)
 {
     cpu_src *c = calloc(1, sizeof(*c));
-    if (!c)
-        return ab_err(why, "out of memory");
+    if (!c) return ab_err(why, "out of memory");
     char fwhy[AB_ERRLEN] = "", ewhy[AB_ERRLEN] = "";
     for (int i = 0; i < n && c->ncpu < MAX_CPUS; i++) {
         char p[160], full[4300];
@@ -169,21 +160,20 @@ int ab_cpu_source(const ab_probe_opts *o, const int *cpus, int n, ab_sample_sour
     src->ctx = c;
     src->read = cpu_read;
     src->close = cpu_close;
-    snprintf(src->clock_what, sizeof(src->clock_what), "mean scaling_cur_freq of the %d team "
-                                                       "cores",
+    snprintf(src->clock_what, sizeof(src->clock_what),
+             "mean scaling_cur_freq of the %d team "
+             "cores",
              c->ncpu);
     snprintf(src->energy_what, sizeof(src->energy_what), "RAPL package energy (%d zone%s)", c->nz,
              c->nz == 1 ? "" : "s");
-    if (!c->ncpu)
-        ab_strlcpy(src->why_clock, fwhy, sizeof(src->why_clock));
+    if (!c->ncpu) ab_strlcpy(src->why_clock, fwhy, sizeof(src->why_clock));
     ab_strlcpy(src->why_mem_clock, "not read on CPUs", sizeof(src->why_mem_clock));
     /* power is derived from energy on CPUs: report it through energy_j / mean_power_w only */
-    ab_strlcpy(src->why_power, c->nz ? "CPU power is reported as mean_power_w (from RAPL energy)"
-                                     : ewhy,
+    ab_strlcpy(src->why_power,
+               c->nz ? "CPU power is reported as mean_power_w (from RAPL energy)" : ewhy,
                sizeof(src->why_power));
     ab_strlcpy(src->why_temp, "not read on CPUs", sizeof(src->why_temp));
-    if (!c->nz)
-        ab_strlcpy(src->why_energy, ewhy, sizeof(src->why_energy));
+    if (!c->nz) ab_strlcpy(src->why_energy, ewhy, sizeof(src->why_energy));
     ab_strlcpy(src->why_throttle, "CPUs expose no per-sample throttle reason",
                sizeof(src->why_throttle));
     return 0;
@@ -193,8 +183,8 @@ json_t *ab_probe_power(const ab_probe_opts *o)
 {
     json_t *p = json_object();
     char why[AB_ERRLEN], buf[64];
-    if (ab_probe_read(o, "/sys/devices/system/cpu/cpu0/cpufreq/scaling_cur_freq", buf,
-                      sizeof(buf), why) == 0)
+    if (ab_probe_read(o, "/sys/devices/system/cpu/cpu0/cpufreq/scaling_cur_freq", buf, sizeof(buf),
+                      why) == 0)
         ab_field_set(p, "cpu_frequency", json_string("cpufreq scaling_cur_freq"),
                      "/sys/devices/system/cpu/cpuN/cpufreq");
     else

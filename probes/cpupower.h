@@ -13,7 +13,6 @@
 
 /* A source for the logical CPUs cpus[0..n). -1 with why when neither frequency nor energy is
  * readable. */
-int ab_cpu_source(const ab_probe_opts *o, const int *cpus, int n, ab_sample_source *src,
-                  char *why);
+int ab_cpu_source(const ab_probe_opts *o, const int *cpus, int n, ab_sample_source *src, char *why);
 
 #endif

@@ -12,13 +12,11 @@
 
 json_t *ab_field_new(json_t *value, const char *source)
 {
-    if (!value)
-        return ab_field_new_missing("error", "out of memory");
+    if (!value) return ab_field_new_missing("error", "out of memory");
     json_t *f = json_object();
     json_object_set_new(f, "status", json_string("ok"));
     json_object_set_new(f, "value", value);
-    if (source && *source)
-        json_object_set_new(f, "source", json_string(source));
+    if (source && *source) json_object_set_new(f, "source", json_string(source));
     return f;
 }
 
@@ -111,14 +109,12 @@ int ab_probe_read(const ab_probe_opts *o, const char *path, char *buf, size_t le
     ab_probe_path(o, path, full, sizeof(full));
     buf[0] = '\0';
     FILE *f = fopen(full, "r");
-    if (!f)
-        return ab_err(why, "%s: %s", path, strerror(errno));
+    if (!f) return ab_err(why, "%s: %s", path, strerror(errno));
     size_t n = fread(buf, 1, len - 1, f);
     int e = ferror(f) ? errno : 0;
     fclose(f);
     buf[n] = '\0';
-    if (e)
-        return ab_err(why, "%s: %s", path, strerror(e));
+    if (e) return ab_err(why, "%s: %s", path, strerror(e));
     /* sysfs strings may carry NULs (e.g. DMI padding): cut at the first */
     buf[strlen(buf)] = '\0';
     ab_trim(buf);

@@ -103,7 +103,8 @@ json_t *ab_probe_host_basic(void)
     long online = sysconf(_SC_NPROCESSORS_ONLN);
     json_object_set_new(o, "logical_cpus", json_integer(online));
     int cpus[AB_CPU_MAX_THREADS];
-    json_object_set_new(o, "cores_in_affinity", json_integer(ab_cpu_pick_cpus(cpus, AB_CPU_MAX_THREADS)));
+    json_object_set_new(o, "cores_in_affinity",
+                        json_integer(ab_cpu_pick_cpus(cpus, AB_CPU_MAX_THREADS)));
     long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
     if (pages > 0 && psz > 0)
         json_object_set_new(o, "memory_bytes", json_integer((json_int_t)pages * psz));
@@ -121,17 +122,14 @@ static int read_cpuinfo(const ab_probe_opts *o, char *buf, size_t len, char *why
     char path[4096];
     ab_probe_path(o, "/proc/cpuinfo", path, sizeof(path));
     FILE *f = fopen(path, "r");
-    if (!f)
-        return ab_err(why, "/proc/cpuinfo: %s", strerror(errno));
+    if (!f) return ab_err(why, "/proc/cpuinfo: %s", strerror(errno));
     size_t used = 0;
     char line[8192];
     buf[0] = '\0';
     while (fgets(line, sizeof(line), f)) {
-        if (line[0] == '\n' && used > 0)
-            break;
+        if (line[0] == '\n' && used > 0) break;
         size_t n = strlen(line);
-        if (used + n + 1 > len)
-            break;
+        if (used + n + 1 > len) break;
         memcpy(buf + used, line, n + 1);
         used += n;
     }
@@ -144,15 +142,12 @@ static int cpuinfo_get(const char *info, const char *key, char *out, size_t len)
 {
     size_t kl = strlen(key);
     for (const char *p = info; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
-        if (strncmp(p, key, kl) != 0 || (p[kl] != ' ' && p[kl] != '\t' && p[kl] != ':'))
-            continue;
+        if (strncmp(p, key, kl) != 0 || (p[kl] != ' ' && p[kl] != '\t' && p[kl] != ':')) continue;
         const char *c = strchr(p, ':');
         const char *e = strchr(p, '\n');
-        if (!c || (e && c > e))
-            continue;
+        if (!c || (e && c > e)) continue;
         size_t n = e ? (size_t)(e - c - 1) : strlen(c + 1);
-        if (n >= len)
-            n = len - 1;
+        if (n >= len) n = len - 1;
         memcpy(out, c + 1, n);
         out[n] = '\0';
         ab_trim(out);
@@ -167,8 +162,7 @@ static bool has_word(const char *list, const char *w)
     for (const char *p = list; (p = strstr(p, w)); p += wl) {
         bool start = p == list || p[-1] == ' ' || p[-1] == '\t';
         bool end = p[wl] == '\0' || p[wl] == ' ' || p[wl] == '\n' || p[wl] == '\t';
-        if (start && end)
-            return true;
+        if (start && end) return true;
     }
     return false;
 }
@@ -177,11 +171,10 @@ static void cpu_isa(json_t *cpu, const char *info)
 {
     /* The ISA extensions that change what a kernel can reach: wide vectors, FMA, the matrix
      * engines (AMX, SME) and the low-precision dot products. */
-    static const char *const x86[] = {"sse4_2",      "avx",         "avx2",     "fma",
-                                      "avx512f",     "avx512bw",    "avx512vl", "avx512_vnni",
-                                      "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16",
-                                      "amx_int8",    NULL};
-    static const char *const arm[] = {"asimd", "asimdhp", "sve", "sve2", "bf16",
+    static const char *const x86[] = {
+        "sse4_2",      "avx",         "avx2",        "fma",      "avx512f",  "avx512bw", "avx512vl",
+        "avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16", "amx_int8", NULL};
+    static const char *const arm[] = {"asimd", "asimdhp", "sve",  "sve2", "bf16",
                                       "i8mm",  "sme",     "sme2", NULL};
     char flags[8192];
     const char *const *want = NULL;
@@ -221,8 +214,10 @@ static void cpufreq_fields(const ab_probe_opts *o, json_t *cpu)
     if (ab_probe_read(o, path, buf, sizeof(buf), why) != 0) {
         /* no cpufreq driver at all: the same reason for every frequency fact */
         char r[AB_ERRLEN + 64];
-        snprintf(r, sizeof(r), "%s (no cpufreq driver: frequency is managed by the hypervisor "
-                               "or firmware)", why);
+        snprintf(r, sizeof(r),
+                 "%s (no cpufreq driver: frequency is managed by the hypervisor "
+                 "or firmware)",
+                 why);
         const char *keys[] = {"frequency_driver", "governor", "turbo", "frequency_mhz"};
         for (size_t i = 0; i < 4; i++)
             ab_field_unavailable(cpu, keys[i], "%s", r);
@@ -248,8 +243,9 @@ static void cpufreq_fields(const ab_probe_opts *o, json_t *cpu)
                 done = true;
             }
         if (!done)
-            ab_field_unavailable(cpu, "turbo", "neither intel_pstate/no_turbo nor cpufreq boost "
-                                               "in sysfs");
+            ab_field_unavailable(cpu, "turbo",
+                                 "neither intel_pstate/no_turbo nor cpufreq boost "
+                                 "in sysfs");
     }
     char lo[64], hi[64];
     char p1[256], p2[256];
@@ -277,8 +273,7 @@ static void meminfo_total(const ab_probe_opts *o, json_t *mem)
     }
     long long kb = -1;
     while (fgets(line, sizeof(line), f))
-        if (sscanf(line, "MemTotal: %lld kB", &kb) == 1)
-            break;
+        if (sscanf(line, "MemTotal: %lld kB", &kb) == 1) break;
     fclose(f);
     if (kb > 0)
         ab_field_set(mem, "total_bytes", json_integer(kb * 1024), "/proc/meminfo MemTotal");
@@ -296,8 +291,9 @@ static void dimm_speed(const ab_probe_opts *o, json_t *mem)
     ab_probe_path(o, "/sys/firmware/dmi/entries", dirpath, sizeof(dirpath));
     DIR *d = opendir(dirpath);
     if (!d) {
-        ab_field_unavailable(mem, "dimm_speed_mts", "/sys/firmware/dmi/entries: %s (no SMBIOS "
-                                                    "tables exposed)",
+        ab_field_unavailable(mem, "dimm_speed_mts",
+                             "/sys/firmware/dmi/entries: %s (no SMBIOS "
+                             "tables exposed)",
                              strerror(errno));
         return;
     }
@@ -305,8 +301,7 @@ static void dimm_speed(const ab_probe_opts *o, json_t *mem)
     int denied = 0, seen = 0;
     struct dirent *e;
     while ((e = readdir(d))) {
-        if (strncmp(e->d_name, "17-", 3) != 0)
-            continue;
+        if (strncmp(e->d_name, "17-", 3) != 0) continue;
         seen++;
         char p[4400];
         snprintf(p, sizeof(p), "%s/%s/raw", dirpath, e->d_name);
@@ -318,40 +313,37 @@ static void dimm_speed(const ab_probe_opts *o, json_t *mem)
         unsigned char r[256];
         size_t n = fread(r, 1, sizeof(r), f);
         fclose(f);
-        if (n < 0x17 || r[0] != 17)
-            continue;
+        if (n < 0x17 || r[0] != 17) continue;
         unsigned len = r[1];
         unsigned size = (unsigned)r[0x0C] | (unsigned)r[0x0D] << 8;
-        if (size == 0)
-            continue; /* empty slot */
+        if (size == 0) continue; /* empty slot */
         modules++;
         unsigned sp = (unsigned)r[0x15] | (unsigned)r[0x16] << 8;
         if (sp == 0xFFFF && len >= 0x58 && n >= 0x58)
             sp = (unsigned)(r[0x54] | r[0x55] << 8 | r[0x56] << 16 | (unsigned)r[0x57] << 24);
         unsigned cs = 0;
-        if (len >= 0x22 && n >= 0x22)
-            cs = (unsigned)r[0x20] | (unsigned)r[0x21] << 8;
+        if (len >= 0x22 && n >= 0x22) cs = (unsigned)r[0x20] | (unsigned)r[0x21] << 8;
         if (cs == 0xFFFF && len >= 0x5C && n >= 0x5C)
             cs = (unsigned)(r[0x58] | r[0x59] << 8 | r[0x5A] << 16 | (unsigned)r[0x5B] << 24);
-        if (sp > max_speed)
-            max_speed = sp;
-        if (cs > conf_speed)
-            conf_speed = cs;
+        if (sp > max_speed) max_speed = sp;
+        if (cs > conf_speed) conf_speed = cs;
     }
     closedir(d);
     if (modules == 0) {
         if (denied)
             ab_field_unavailable(mem, "dimm_speed_mts", "SMBIOS memory records need root to read");
         else
-            ab_field_unavailable(mem, "dimm_speed_mts", "%s", seen ? "no populated memory device "
-                                                                     "in SMBIOS"
-                                                                   : "no SMBIOS memory device "
-                                                                     "records (type 17)");
+            ab_field_unavailable(mem, "dimm_speed_mts", "%s",
+                                 seen ? "no populated memory device "
+                                        "in SMBIOS"
+                                      : "no SMBIOS memory device "
+                                        "records (type 17)");
         return;
     }
     if (!max_speed && !conf_speed) {
-        ab_field_unavailable(mem, "dimm_speed_mts", "SMBIOS reports the speed of %u modules as "
-                                                    "unknown",
+        ab_field_unavailable(mem, "dimm_speed_mts",
+                             "SMBIOS reports the speed of %u modules as "
+                             "unknown",
                              modules);
         return;
     }
@@ -388,22 +380,27 @@ static void thp(const ab_probe_opts *o, json_t *mem)
  * as a meaningless value. */
 static bool dmi_placeholder(const char *s)
 {
-    static const char *const junk[] = {"To be filled by O.E.M.", "To Be Filled By O.E.M.",
-                                       "Default string", "Not Specified", "Not Applicable",
-                                       "System Product Name", "System manufacturer", "None",
-                                       "0123456789", "Type1ProductConfigId", NULL};
+    static const char *const junk[] = {"To be filled by O.E.M.",
+                                       "To Be Filled By O.E.M.",
+                                       "Default string",
+                                       "Not Specified",
+                                       "Not Applicable",
+                                       "System Product Name",
+                                       "System manufacturer",
+                                       "None",
+                                       "0123456789",
+                                       "Type1ProductConfigId",
+                                       NULL};
     for (size_t i = 0; junk[i]; i++)
-        if (strcasecmp(s, junk[i]) == 0)
-            return true;
+        if (strcasecmp(s, junk[i]) == 0) return true;
     return false;
 }
 
 static void firmware(const ab_probe_opts *o, json_t *fw)
 {
-    static const char *const keys[] = {"bios_vendor",  "bios_version",    "bios_date",
-                                       "sys_vendor",   "product_name",    "product_version",
-                                       "board_vendor", "board_name",      "chassis_vendor",
-                                       NULL};
+    static const char *const keys[] = {
+        "bios_vendor",     "bios_version", "bios_date",  "sys_vendor",     "product_name",
+        "product_version", "board_vendor", "board_name", "chassis_vendor", NULL};
     for (size_t i = 0; keys[i]; i++) {
         char path[128], buf[256], why[AB_ERRLEN];
         snprintf(path, sizeof(path), "/sys/class/dmi/id/%s", keys[i]);
@@ -422,10 +419,8 @@ static int cpuid_hypervisor(char *name, size_t len)
 {
 #if defined(__x86_64__) || defined(__i386__)
     unsigned a, b, c, d;
-    if (!__get_cpuid(1, &a, &b, &c, &d))
-        return -1;
-    if (!(c & (1u << 31)))
-        return 0;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return -1;
+    if (!(c & (1u << 31))) return 0;
     __cpuid(0x40000000, a, b, c, d);
     char sig[13];
     memcpy(sig, &b, 4);
@@ -434,19 +429,18 @@ static int cpuid_hypervisor(char *name, size_t len)
     sig[12] = '\0';
     static const struct {
         const char *sig, *name;
-    } known[] = {{"KVMKVMKVM", "KVM"},         {"Microsoft Hv", "Hyper-V"},
-                 {"VMwareVMware", "VMware"},   {"XenVMMXenVMM", "Xen"},
+    } known[] = {{"KVMKVMKVM", "KVM"},           {"Microsoft Hv", "Hyper-V"},
+                 {"VMwareVMware", "VMware"},     {"XenVMMXenVMM", "Xen"},
                  {"TCGTCGTCGTCG", "QEMU (TCG)"}, {" lrpepyh  vr", "Parallels"},
                  {"VBoxVBoxVBox", "VirtualBox"}, {"bhyve bhyve ", "bhyve"},
-                 {"ACRNACRNACRN", "ACRN"},     {"QNXQVMBSQG", "QNX"}};
+                 {"ACRNACRNACRN", "ACRN"},       {"QNXQVMBSQG", "QNX"}};
     for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
         if (strncmp(sig, known[i].sig, strlen(known[i].sig)) == 0) {
             ab_strlcpy(name, known[i].name, len);
             return 1;
         }
     for (int i = 0; i < 12; i++)
-        if ((unsigned char)sig[i] < 32 || (unsigned char)sig[i] > 126)
-            sig[i] = '.';
+        if ((unsigned char)sig[i] < 32 || (unsigned char)sig[i] > 126) sig[i] = '.';
     snprintf(name, len, "unknown (cpuid signature '%s')", sig);
     return 1;
 #else
@@ -459,22 +453,14 @@ static int cpuid_hypervisor(char *name, size_t len)
 /* Hypervisor from the DMI system vendor / product (works from fixtures and on ARM). */
 static const char *dmi_hypervisor(const char *vendor, const char *product)
 {
-    if (strstr(vendor, "QEMU") || strstr(product, "KVM") || strstr(product, "QEMU"))
-        return "KVM";
-    if (strcmp(vendor, "Amazon EC2") == 0)
-        return "KVM (AWS Nitro)";
-    if (strcmp(vendor, "Google") == 0)
-        return "KVM (Google Compute Engine)";
-    if (strstr(vendor, "Microsoft") && strstr(product, "Virtual Machine"))
-        return "Hyper-V";
-    if (strstr(vendor, "VMware"))
-        return "VMware";
-    if (strcmp(vendor, "Xen") == 0 || strstr(product, "HVM domU"))
-        return "Xen";
-    if (strstr(vendor, "innotek") || strstr(product, "VirtualBox"))
-        return "VirtualBox";
-    if (strstr(vendor, "OpenStack") || strstr(product, "OpenStack"))
-        return "KVM (OpenStack)";
+    if (strstr(vendor, "QEMU") || strstr(product, "KVM") || strstr(product, "QEMU")) return "KVM";
+    if (strcmp(vendor, "Amazon EC2") == 0) return "KVM (AWS Nitro)";
+    if (strcmp(vendor, "Google") == 0) return "KVM (Google Compute Engine)";
+    if (strstr(vendor, "Microsoft") && strstr(product, "Virtual Machine")) return "Hyper-V";
+    if (strstr(vendor, "VMware")) return "VMware";
+    if (strcmp(vendor, "Xen") == 0 || strstr(product, "HVM domU")) return "Xen";
+    if (strstr(vendor, "innotek") || strstr(product, "VirtualBox")) return "VirtualBox";
+    if (strstr(vendor, "OpenStack") || strstr(product, "OpenStack")) return "KVM (OpenStack)";
     return NULL;
 }
 
@@ -485,8 +471,7 @@ static void virtualization(const ab_probe_opts *o, json_t *v, const char *cpuinf
     int r = -1;
     if (!ab_probe_fixture(o)) {
         r = cpuid_hypervisor(hv, sizeof(hv));
-        if (r >= 0)
-            src = "cpuid leaf 1 and 0x40000000";
+        if (r >= 0) src = "cpuid leaf 1 and 0x40000000";
     }
     ab_probe_read(o, "/sys/class/dmi/id/sys_vendor", vendor, sizeof(vendor), why);
     ab_probe_read(o, "/sys/class/dmi/id/product_name", product, sizeof(product), why);
@@ -517,8 +502,9 @@ static void virtualization(const ab_probe_opts *o, json_t *v, const char *cpuinf
         ab_field_set(v, "type", json_string("none"), src);
         ab_field_unavailable(v, "hypervisor", "bare metal: cpuid reports no hypervisor");
     } else {
-        ab_field_unavailable(v, "type", "no cpuid on this architecture and no hypervisor named in "
-                                        "DMI or /sys/hypervisor");
+        ab_field_unavailable(v, "type", "%s and no hypervisor named in DMI or /sys/hypervisor",
+                             ab_probe_fixture(o) ? "fixture replay: cpuid not read"
+                                                 : "no cpuid on this architecture");
         ab_field_unavailable(v, "hypervisor", "see type");
     }
 
@@ -586,12 +572,26 @@ static void os_release(const ab_probe_opts *o, json_t *host)
  * frequency drivers). Only these: the full command line can carry site secrets. */
 static void kernel_params(const ab_probe_opts *o, json_t *host)
 {
-    static const char *const keep[] = {"mitigations", "isolcpus", "nohz_full", "rcu_nocbs",
-                                       "hugepages", "hugepagesz", "default_hugepagesz",
-                                       "transparent_hugepage", "intel_pstate", "amd_pstate",
-                                       "iommu", "intel_iommu", "amd_iommu", "processor.max_cstate",
-                                       "intel_idle.max_cstate", "idle", "numa_balancing",
-                                       "nosmt", "pcie_aspm", NULL};
+    static const char *const keep[] = {"mitigations",
+                                       "isolcpus",
+                                       "nohz_full",
+                                       "rcu_nocbs",
+                                       "hugepages",
+                                       "hugepagesz",
+                                       "default_hugepagesz",
+                                       "transparent_hugepage",
+                                       "intel_pstate",
+                                       "amd_pstate",
+                                       "iommu",
+                                       "intel_iommu",
+                                       "amd_iommu",
+                                       "processor.max_cstate",
+                                       "intel_idle.max_cstate",
+                                       "idle",
+                                       "numa_balancing",
+                                       "nosmt",
+                                       "pcie_aspm",
+                                       NULL};
     char buf[4096], why[AB_ERRLEN];
     if (ab_probe_read(o, "/proc/cmdline", buf, sizeof(buf), why) != 0) {
         ab_field_unavailable(host, "kernel_params", "%s", why);
@@ -600,11 +600,9 @@ static void kernel_params(const ab_probe_opts *o, json_t *host)
     json_t *v = json_object();
     char *save = NULL;
     for (char *tok = strtok_r(buf, " \t\n", &save); tok; tok = strtok_r(NULL, " \t\n", &save)) {
-        if (strcmp(tok, "--") == 0)
-            break; /* what follows belongs to init, not the kernel */
+        if (strcmp(tok, "--") == 0) break; /* what follows belongs to init, not the kernel */
         char *eq = strchr(tok, '=');
-        if (eq)
-            *eq = '\0';
+        if (eq) *eq = '\0';
         for (size_t i = 0; keep[i]; i++)
             if (strcmp(tok, keep[i]) == 0)
                 json_object_set_new(v, tok, json_string(eq ? eq + 1 : ""));
@@ -666,8 +664,9 @@ json_t *ab_probe_host(const ab_probe_opts *o, ab_topo *topo, const char *topo_wh
         ab_field_unavailable(mem, "numa_nodes", "%s", topo_why);
     }
     if (fixture) {
-        ab_field_unavailable(cpu, "cores_in_affinity", "fixture replay: the affinity mask is "
-                                                       "this process's");
+        ab_field_unavailable(cpu, "cores_in_affinity",
+                             "fixture replay: the affinity mask is "
+                             "this process's");
     } else {
         int cpus[AB_CPU_MAX_THREADS];
         int n = ab_cpu_pick_cpus(cpus, AB_CPU_MAX_THREADS);

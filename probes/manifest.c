@@ -49,10 +49,10 @@ json_t *ab_manifest(const ab_probe_opts *o)
 
     if (o->no_vendor || ab_probe_fixture(o)) {
         const char *why = "not probed: fixture replay (vendor libraries describe this machine)";
-        static const char *const nv[] = {"library", "driver_version", "cuda_driver_version",
-                                         "nvml_version", "devices", NULL};
-        static const char *const rs[] = {"library", "driver_version", "rocm_smi_version",
-                                         "devices", NULL};
+        static const char *const nv[] = {"library",      "driver_version", "cuda_driver_version",
+                                         "nvml_version", "devices",        NULL};
+        static const char *const rs[] = {"library", "driver_version", "rocm_smi_version", "devices",
+                                         NULL};
         static const char *const cl[] = {"platforms", NULL};
         static const char *const ev[] = {"events", NULL};
         json_object_set_new(m, "nvml", skipped(nv, why));
@@ -77,12 +77,24 @@ json_t *ab_manifest(const ab_probe_opts *o)
 static void scalar(const json_t *v, FILE *f)
 {
     switch (json_typeof(v)) {
-    case JSON_STRING: fputs(json_string_value(v), f); break;
-    case JSON_INTEGER: fprintf(f, "%lld", (long long)json_integer_value(v)); break;
-    case JSON_REAL: fprintf(f, "%.6g", json_real_value(v)); break;
-    case JSON_TRUE: fputs("yes", f); break;
-    case JSON_FALSE: fputs("no", f); break;
-    case JSON_NULL: fputs("-", f); break;
+    case JSON_STRING:
+        fputs(json_string_value(v), f);
+        break;
+    case JSON_INTEGER:
+        fprintf(f, "%lld", (long long)json_integer_value(v));
+        break;
+    case JSON_REAL:
+        fprintf(f, "%.6g", json_real_value(v));
+        break;
+    case JSON_TRUE:
+        fputs("yes", f);
+        break;
+    case JSON_FALSE:
+        fputs("no", f);
+        break;
+    case JSON_NULL:
+        fputs("-", f);
+        break;
     default: {
         char *s = json_dumps(v, JSON_COMPACT);
         fputs(s ? s : "?", f);
@@ -98,6 +110,20 @@ static bool is_scalar(const json_t *v)
 
 static void value(const char *key, const json_t *v, FILE *f)
 {
+    if (strcmp(key, "nvlink") == 0 && json_is_array(v)) {
+        size_t i, active = 0;
+        json_t *l;
+        long long ver = 0;
+        json_array_foreach(v, i, l)
+        {
+            active += json_is_true(json_object_get(l, "active"));
+            if (json_integer_value(json_object_get(l, "version")) > ver)
+                ver = json_integer_value(json_object_get(l, "version"));
+        }
+        fprintf(f, "%zu links, %zu active", json_array_size(v), active);
+        if (ver) fprintf(f, ", NVLink version %lld", ver);
+        return;
+    }
     if (strcmp(key, "caches") == 0 && json_is_array(v)) {
         size_t i;
         json_t *c;
@@ -109,8 +135,10 @@ static void value(const char *key, const json_t *v, FILE *f)
             const char *t = json_string_value(json_object_get(c, "type"));
             fprintf(f, "%sL%lld%s %s x%lld", i ? ", " : "",
                     (long long)json_integer_value(json_object_get(c, "level")),
-                    strcmp(t, "data") == 0 ? "d" : strcmp(t, "instruction") == 0 ? "i" : "", b,
-                    (long long)json_integer_value(json_object_get(c, "instances")));
+                    strcmp(t, "data") == 0          ? "d"
+                    : strcmp(t, "instruction") == 0 ? "i"
+                                                    : "",
+                    b, (long long)json_integer_value(json_object_get(c, "instances")));
         }
         return;
     }
@@ -119,12 +147,10 @@ static void value(const char *key, const json_t *v, FILE *f)
         json_t *e;
         json_array_foreach(v, i, e)
         {
-            if (i)
-                fputs(", ", f);
+            if (i) fputs(", ", f);
             scalar(e, f);
         }
-        if (!json_array_size(v))
-            fputs("none", f);
+        if (!json_array_size(v)) fputs("none", f);
         return;
     }
     if (json_is_object(v)) {
@@ -155,14 +181,15 @@ static void print_obj(const json_t *o, int indent, FILE *f);
 static void print_entry(const char *key, const json_t *v, int indent, FILE *f)
 {
     const char *st = ab_field_status(v);
-    if (st && json_object_get(v, "status") && (json_object_get(v, "value") ||
-                                               json_object_get(v, "reason"))) {
+    if (st && json_object_get(v, "status") &&
+        (json_object_get(v, "value") || json_object_get(v, "reason"))) {
         fprintf(f, "%*s%-22s ", indent, "", key);
         if (strcmp(st, "ok") == 0) {
             const json_t *val = json_object_get(v, "value");
             /* a list of objects (devices, platforms) is printed as nested blocks */
             if (json_is_array(val) && json_array_size(val) &&
-                json_is_object(json_array_get(val, 0)) && strcmp(key, "caches") != 0) {
+                json_is_object(json_array_get(val, 0)) && strcmp(key, "caches") != 0 &&
+                strcmp(key, "nvlink") != 0) {
                 fputc('\n', f);
                 size_t i;
                 json_t *e;
@@ -201,8 +228,7 @@ static void print_entry(const char *key, const json_t *v, int indent, FILE *f)
         json_array_foreach(v, i, e)
         {
             fprintf(f, "%*s[%zu]\n", indent + 2, "", i);
-            if (json_is_object(e))
-                print_obj(e, indent + 4, f);
+            if (json_is_object(e)) print_obj(e, indent + 4, f);
         }
     } else {
         fprintf(f, "%*s%-22s ", indent, "", key);
@@ -239,8 +265,7 @@ void ab_manifest_print(const json_t *m, FILE *f)
         const json_t *s = json_object_get(m, sections[i].key);
         fprintf(f, "\n%s\n", sections[i].title);
         if (json_is_array(s)) {
-            if (!json_array_size(s))
-                fputs("  none found\n", f);
+            if (!json_array_size(s)) fputs("  none found\n", f);
             size_t k;
             json_t *e;
             json_array_foreach(s, k, e)

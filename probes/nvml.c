@@ -15,8 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef int nvret;                  /* nvmlReturn_t */
-typedef struct nvml_dev_st *nvdev;  /* nvmlDevice_t */
+typedef int nvret;                 /* nvmlReturn_t */
+typedef struct nvml_dev_st *nvdev; /* nvmlDevice_t */
 enum { NV_SUCCESS = 0, NV_ERR_NOT_SUPPORTED = 3, NV_ERR_NO_PERMISSION = 4 };
 enum { NV_CLOCK_GRAPHICS = 0, NV_CLOCK_SM = 1, NV_CLOCK_MEM = 2 };
 enum { NV_TEMP_GPU = 0 };
@@ -25,13 +25,13 @@ enum { NV_MEMORY_ERROR_CORRECTED = 0, NV_MEMORY_ERROR_UNCORRECTED = 1 };
 enum { NV_VOLATILE_ECC = 0, NV_AGGREGATE_ECC = 1 };
 #define NV_NVLINK_MAX_LINKS 18
 
-typedef struct nvpci {        /* nvmlPciInfo_t (v3 layout) */
+typedef struct nvpci { /* nvmlPciInfo_t (v3 layout) */
     char busIdLegacy[16];
     unsigned domain, bus, device, pciDeviceId, pciSubSystemId;
     char busId[32];
 } nvpci;
 
-typedef struct nvmem {        /* nvmlMemory_t */
+typedef struct nvmem { /* nvmlMemory_t */
     unsigned long long total, free, used;
 } nvmem;
 
@@ -85,8 +85,7 @@ static const char *lib_name(void)
 static void *sym(void *dl, const char *a, const char *b)
 {
     void *p = dlsym(dl, a);
-    if (!p && b)
-        p = dlsym(dl, b);
+    if (!p && b) p = dlsym(dl, b);
     return p;
 }
 
@@ -99,13 +98,13 @@ static int nvml_open(nvml_lib *l, char *why)
         const char *e = dlerror();
         return ab_err(why, "%s (no NVIDIA driver installed)", e ? e : l->path);
     }
-#define REQ(field, a, b)                                                                         \
-    do {                                                                                         \
-        *(void **)&l->field = sym(l->dl, a, b);                                                  \
-        if (!l->field) {                                                                         \
-            ab_err(why, "%s has no %s", l->path, a);                                             \
-            goto fail;                                                                           \
-        }                                                                                        \
+#define REQ(field, a, b)                                                                           \
+    do {                                                                                           \
+        *(void **)&l->field = sym(l->dl, a, b);                                                    \
+        if (!l->field) {                                                                           \
+            ab_err(why, "%s has no %s", l->path, a);                                               \
+            goto fail;                                                                             \
+        }                                                                                          \
     } while (0)
 #define OPT(field, a, b) (*(void **)&l->field = sym(l->dl, a, b))
     REQ(Init, "nvmlInit_v2", "nvmlInit");
@@ -162,8 +161,7 @@ fail:
 
 static void nvml_close(nvml_lib *l)
 {
-    if (!l->dl)
-        return;
+    if (!l->dl) return;
     l->Shutdown();
     dlclose(l->dl);
     l->dl = NULL;
@@ -191,28 +189,27 @@ static void nv_missing(json_t *o, const char *key, const char *fn)
     ab_field_unavailable(o, key, "this NVML has no %s", fn);
 }
 
-#define NV_STR(o, key, fnptr, fnname, dev, len)                                                  \
-    do {                                                                                         \
-        if (!(fnptr)) {                                                                          \
-            nv_missing(o, key, fnname);                                                          \
-            break;                                                                               \
-        }                                                                                        \
-        char b_[len] = "";                                                                       \
-        nvret r_ = (fnptr)(dev, b_, sizeof(b_));                                                 \
-        if (r_ == NV_SUCCESS && !*b_)                                                            \
-            ab_field_unavailable(o, key, "%s returned an empty string", fnname);                 \
-        else                                                                                     \
-            nv_field(l, o, key, r_, json_string(b_), fnname);                                    \
+#define NV_STR(o, key, fnptr, fnname, dev, len)                                                    \
+    do {                                                                                           \
+        if (!(fnptr)) {                                                                            \
+            nv_missing(o, key, fnname);                                                            \
+            break;                                                                                 \
+        }                                                                                          \
+        char b_[len] = "";                                                                         \
+        nvret r_ = (fnptr)(dev, b_, sizeof(b_));                                                   \
+        if (r_ == NV_SUCCESS && !*b_)                                                              \
+            ab_field_unavailable(o, key, "%s returned an empty string", fnname);                   \
+        else                                                                                       \
+            nv_field(l, o, key, r_, json_string(b_), fnname);                                      \
     } while (0)
 
 static const struct {
     unsigned long long bit;
     unsigned ab;
-} nv_thr[] = {{0x1ull, AB_THR_IDLE},        {0x2ull, AB_THR_APP_CLOCKS},
-              {0x4ull, AB_THR_SW_POWER},    {0x8ull, AB_THR_HW_SLOWDOWN},
-              {0x10ull, AB_THR_SYNC_BOOST}, {0x20ull, AB_THR_SW_THERMAL},
-              {0x40ull, AB_THR_HW_THERMAL}, {0x80ull, AB_THR_POWER_BRAKE},
-              {0x100ull, AB_THR_DISPLAY}};
+} nv_thr[] = {
+    {0x1ull, AB_THR_IDLE},        {0x2ull, AB_THR_APP_CLOCKS},   {0x4ull, AB_THR_SW_POWER},
+    {0x8ull, AB_THR_HW_SLOWDOWN}, {0x10ull, AB_THR_SYNC_BOOST},  {0x20ull, AB_THR_SW_THERMAL},
+    {0x40ull, AB_THR_HW_THERMAL}, {0x80ull, AB_THR_POWER_BRAKE}, {0x100ull, AB_THR_DISPLAY}};
 
 static uint32_t map_throttle(unsigned long long r)
 {
@@ -222,8 +219,7 @@ static uint32_t map_throttle(unsigned long long r)
             m |= nv_thr[i].ab;
             r &= ~nv_thr[i].bit;
         }
-    if (r)
-        m |= AB_THR_OTHER;
+    if (r) m |= AB_THR_OTHER;
     return m;
 }
 
@@ -231,22 +227,22 @@ static json_t *clock_triplet(const nvml_lib *l, nvdev d, int type)
 {
     json_t *o = json_object();
     unsigned v = 0;
-    if (l->DeviceGetClockInfo)
-        nv_field(l, o, "current", l->DeviceGetClockInfo(d, type, &v), json_integer(v),
-                 "nvmlDeviceGetClockInfo");
-    else
+    if (l->DeviceGetClockInfo) {
+        nvret r = l->DeviceGetClockInfo(d, type, &v);
+        nv_field(l, o, "current", r, json_integer(v), "nvmlDeviceGetClockInfo");
+    } else
         nv_missing(o, "current", "nvmlDeviceGetClockInfo");
     v = 0;
-    if (l->DeviceGetApplicationsClock)
-        nv_field(l, o, "application", l->DeviceGetApplicationsClock(d, type, &v),
-                 json_integer(v), "nvmlDeviceGetApplicationsClock");
-    else
+    if (l->DeviceGetApplicationsClock) {
+        nvret r = l->DeviceGetApplicationsClock(d, type, &v);
+        nv_field(l, o, "application", r, json_integer(v), "nvmlDeviceGetApplicationsClock");
+    } else
         nv_missing(o, "application", "nvmlDeviceGetApplicationsClock");
     v = 0;
-    if (l->DeviceGetMaxClockInfo)
-        nv_field(l, o, "max", l->DeviceGetMaxClockInfo(d, type, &v), json_integer(v),
-                 "nvmlDeviceGetMaxClockInfo");
-    else
+    if (l->DeviceGetMaxClockInfo) {
+        nvret r = l->DeviceGetMaxClockInfo(d, type, &v);
+        nv_field(l, o, "max", r, json_integer(v), "nvmlDeviceGetMaxClockInfo");
+    } else
         nv_missing(o, "max", "nvmlDeviceGetMaxClockInfo");
     return o;
 }
@@ -262,13 +258,12 @@ static json_t *device_json(const nvml_lib *l, unsigned idx, nvdev d)
     nvret rc = l->DeviceGetPciInfo(d, &pci);
     char canon[32];
     ab_pci_canon(pci.busId, canon, sizeof(canon));
-    nv_field(l, o, "pci_bus_id", rc == NV_SUCCESS && !*canon ? -1 : rc,
-             json_string(canon), "nvmlDeviceGetPciInfo_v3");
+    nv_field(l, o, "pci_bus_id", rc == NV_SUCCESS && !*canon ? -1 : rc, json_string(canon),
+             "nvmlDeviceGetPciInfo_v3");
     NV_STR(o, "vbios", l->DeviceGetVbiosVersion, "nvmlDeviceGetVbiosVersion", d, 64);
 
     json_t *ir = json_object();
-    NV_STR(ir, "image", l->DeviceGetInforomImageVersion, "nvmlDeviceGetInforomImageVersion", d,
-           32);
+    NV_STR(ir, "image", l->DeviceGetInforomImageVersion, "nvmlDeviceGetInforomImageVersion", d, 32);
     static const char *const objs[] = {"oem", "ecc", "power"};
     for (int k = 0; k < 3; k++) {
         if (!l->DeviceGetInforomVersion) {
@@ -294,8 +289,7 @@ static json_t *device_json(const nvml_lib *l, unsigned idx, nvdev d)
     if (l->DeviceGetTotalEccErrors) {
         json_t *e = json_object();
         static const char *const names[2][2] = {{"volatile_corrected", "aggregate_corrected"},
-                                                {"volatile_uncorrected",
-                                                 "aggregate_uncorrected"}};
+                                                {"volatile_uncorrected", "aggregate_uncorrected"}};
         for (int t = 0; t < 2; t++)
             for (int c = 0; c < 2; c++) {
                 unsigned long long n = 0;
@@ -358,8 +352,7 @@ static json_t *device_json(const nvml_lib *l, unsigned idx, nvdev d)
             int active = 0;
             nvret r = l->DeviceGetNvLinkState(d, k, &active);
             if (r != NV_SUCCESS) {
-                if (k == 0)
-                    first_rc = r;
+                if (k == 0) first_rc = r;
                 break; /* links are numbered densely: the first failure ends the list */
             }
             json_t *lk = json_object();
@@ -381,10 +374,10 @@ static json_t *device_json(const nvml_lib *l, unsigned idx, nvdev d)
     }
 
     unsigned v = 0;
-    if (l->DeviceGetTemperature)
-        nv_field(l, o, "temperature_c", l->DeviceGetTemperature(d, NV_TEMP_GPU, &v),
-                 json_integer(v), "nvmlDeviceGetTemperature");
-    else
+    if (l->DeviceGetTemperature) {
+        rc = l->DeviceGetTemperature(d, NV_TEMP_GPU, &v);
+        nv_field(l, o, "temperature_c", rc, json_integer(v), "nvmlDeviceGetTemperature");
+    } else
         nv_missing(o, "temperature_c", "nvmlDeviceGetTemperature");
     if (l->DeviceGetPowerUsage) {
         rc = l->DeviceGetPowerUsage(d, &v);
@@ -406,8 +399,7 @@ static json_t *device_json(const nvml_lib *l, unsigned idx, nvdev d)
         json_t *names = json_array();
         uint32_t m = map_throttle(r);
         for (unsigned b = 0; b < 16; b++)
-            if (m & (1u << b))
-                json_array_append_new(names, json_string(ab_throttle_name(1u << b)));
+            if (m & (1u << b)) json_array_append_new(names, json_string(ab_throttle_name(1u << b)));
         nv_field(l, o, "throttle_reasons", rc, names, "nvmlDeviceGetCurrentClocksEventReasons");
     } else {
         nv_missing(o, "throttle_reasons", "nvmlDeviceGetCurrentClocksEventReasons");
@@ -417,18 +409,20 @@ static json_t *device_json(const nvml_lib *l, unsigned idx, nvdev d)
     struct {
         const char *key, *fn;
         nvret (*f)(nvdev, unsigned *);
-    } lk[] = {{"current_generation", "nvmlDeviceGetCurrPcieLinkGeneration",
-               l->DeviceGetCurrPcieLinkGeneration},
-              {"current_width", "nvmlDeviceGetCurrPcieLinkWidth", l->DeviceGetCurrPcieLinkWidth},
-              {"max_generation", "nvmlDeviceGetMaxPcieLinkGeneration",
-               l->DeviceGetMaxPcieLinkGeneration},
-              {"max_width", "nvmlDeviceGetMaxPcieLinkWidth", l->DeviceGetMaxPcieLinkWidth}};
+    } lk[] = {
+        {"current_generation", "nvmlDeviceGetCurrPcieLinkGeneration",
+         l->DeviceGetCurrPcieLinkGeneration},
+        {"current_width", "nvmlDeviceGetCurrPcieLinkWidth", l->DeviceGetCurrPcieLinkWidth},
+        {"max_generation", "nvmlDeviceGetMaxPcieLinkGeneration", l->DeviceGetMaxPcieLinkGeneration},
+        {"max_width", "nvmlDeviceGetMaxPcieLinkWidth", l->DeviceGetMaxPcieLinkWidth}};
     for (int k = 0; k < 4; k++) {
         unsigned x = 0;
         if (!lk[k].f)
             nv_missing(link, lk[k].key, lk[k].fn);
-        else
-            nv_field(l, link, lk[k].key, lk[k].f(d, &x), json_integer(x), lk[k].fn);
+        else {
+            nvret r = lk[k].f(d, &x);
+            nv_field(l, link, lk[k].key, r, json_integer(x), lk[k].fn);
+        }
     }
     json_object_set_new(o, "pcie_link", link);
     if (l->DeviceGetMemoryInfo) {
@@ -459,8 +453,8 @@ json_t *ab_probe_nvml(void)
     char b[96];
     if (l.SystemGetDriverVersion) {
         b[0] = '\0';
-        nv_field(&l, o, "driver_version", l.SystemGetDriverVersion(b, sizeof(b)), json_string(b),
-                 "nvmlSystemGetDriverVersion");
+        nvret r = l.SystemGetDriverVersion(b, sizeof(b));
+        nv_field(&l, o, "driver_version", r, json_string(b), "nvmlSystemGetDriverVersion");
     } else {
         nv_missing(o, "driver_version", "nvmlSystemGetDriverVersion");
     }
@@ -475,8 +469,8 @@ json_t *ab_probe_nvml(void)
     }
     if (l.SystemGetNVMLVersion) {
         b[0] = '\0';
-        nv_field(&l, o, "nvml_version", l.SystemGetNVMLVersion(b, sizeof(b)), json_string(b),
-                 "nvmlSystemGetNVMLVersion");
+        nvret r = l.SystemGetNVMLVersion(b, sizeof(b));
+        nv_field(&l, o, "nvml_version", r, json_string(b), "nvmlSystemGetNVMLVersion");
     } else {
         nv_missing(o, "nvml_version", "nvmlSystemGetNVMLVersion");
     }
@@ -542,8 +536,7 @@ static int nv_read(void *ctx, ab_sample *s, char *err)
         s->throttle = map_throttle(r);
         s->throttle_valid = true;
     }
-    if (!ok)
-        return ab_err(err, "NVML returned no clock, power or energy reading");
+    if (!ok) return ab_err(err, "NVML returned no clock, power or energy reading");
     return 0;
 }
 
@@ -571,11 +564,9 @@ int ab_nvml_source(const char *pci_bus_id, ab_sample_source *src, char *why)
 {
     char want[32];
     ab_pci_canon(pci_bus_id, want, sizeof(want));
-    if (!*want)
-        return ab_err(why, "no PCI bus id to find the GPU in NVML");
+    if (!*want) return ab_err(why, "no PCI bus id to find the GPU in NVML");
     nv_src *c = calloc(1, sizeof(*c));
-    if (!c)
-        return ab_err(why, "out of memory");
+    if (!c) return ab_err(why, "out of memory");
     if (nvml_open(&c->l, why) != 0) {
         free(c);
         return -1;
@@ -619,11 +610,9 @@ int ab_nvml_source(const char *pci_bus_id, ab_sample_source *src, char *why)
                l->DeviceGetPowerUsage, "nvmlDeviceGetPowerUsage", src->why_power);
     probe_once(l, l->DeviceGetTemperature ? l->DeviceGetTemperature(c->d, NV_TEMP_GPU, &v) : 0,
                l->DeviceGetTemperature, "nvmlDeviceGetTemperature", src->why_temp);
-    probe_once(l,
-               l->DeviceGetTotalEnergyConsumption ? l->DeviceGetTotalEnergyConsumption(c->d, &e)
-                                                  : 0,
-               l->DeviceGetTotalEnergyConsumption, "nvmlDeviceGetTotalEnergyConsumption",
-               src->why_energy);
+    probe_once(
+        l, l->DeviceGetTotalEnergyConsumption ? l->DeviceGetTotalEnergyConsumption(c->d, &e) : 0,
+        l->DeviceGetTotalEnergyConsumption, "nvmlDeviceGetTotalEnergyConsumption", src->why_energy);
     probe_once(l, l->DeviceGetThrottleReasons ? l->DeviceGetThrottleReasons(c->d, &e) : 0,
                l->DeviceGetThrottleReasons, "nvmlDeviceGetCurrentClocksEventReasons",
                src->why_throttle);

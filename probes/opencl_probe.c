@@ -38,9 +38,10 @@ json_t *ab_probe_opencl(void)
     cl_int rc = clGetPlatformIDs(0, NULL, &np);
     if (rc != CL_SUCCESS || np == 0) {
         /* -1001 is the ICD loader's "no platform found" */
-        ab_field_unavailable(o, "platforms", "%s", rc == CL_SUCCESS || rc == -1001
-                                                       ? "no OpenCL platform (no ICD installed)"
-                                                       : "clGetPlatformIDs failed");
+        ab_field_unavailable(o, "platforms", "%s",
+                             rc == CL_SUCCESS || rc == -1001
+                                 ? "no OpenCL platform (no ICD installed)"
+                                 : "clGetPlatformIDs failed");
         return o;
     }
     cl_platform_id *ps = calloc(np, sizeof(*ps));
@@ -83,8 +84,9 @@ json_t *ab_probe_opencl(void)
 json_t *ab_probe_opencl(void)
 {
     json_t *o = json_object();
-    ab_field_unavailable(o, "platforms", "not built with OpenCL (AB_OPENCL=OFF or no OpenCL "
-                                         "headers at configure time)");
+    ab_field_unavailable(o, "platforms",
+                         "not built with OpenCL (AB_OPENCL=OFF or no OpenCL "
+                         "headers at configure time)");
     return o;
 }
 

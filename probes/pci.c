@@ -22,8 +22,7 @@ static int link_gen(const char *speed)
     double gt = atof(speed);
     static const double rates[] = {2.5, 5.0, 8.0, 16.0, 32.0, 64.0, 128.0};
     for (int i = 0; i < 7; i++)
-        if (gt > rates[i] * 0.9 && gt < rates[i] * 1.1)
-            return i + 1;
+        if (gt > rates[i] * 0.9 && gt < rates[i] * 1.1) return i + 1;
     return 0;
 }
 
@@ -42,8 +41,9 @@ static void link_field(const ab_probe_opts *o, const char *dev, json_t *link, co
     int gen = link_gen(speed);
     long w = atol(width);
     if (strstr(speed, "Unknown") || gen == 0 || w <= 0) {
-        ab_field_unavailable(link, key, "sysfs reports speed '%s', width '%s' (no PCIe link, e.g. "
-                                        "an emulated device)",
+        ab_field_unavailable(link, key,
+                             "sysfs reports speed '%s', width '%s' (no PCIe link, e.g. "
+                             "an emulated device)",
                              speed, width);
         return;
     }
@@ -57,8 +57,7 @@ static void link_field(const ab_probe_opts *o, const char *dev, json_t *link, co
 static bool gpu_class(unsigned vendor, unsigned cls)
 {
     bool v = vendor == 0x10de || vendor == 0x1002 || vendor == 0x1da3 || vendor == 0x8086;
-    if (vendor == 0x8086 && (cls >> 8) == 0x0300)
-        return false;
+    if (vendor == 0x8086 && (cls >> 8) == 0x0300) return false;
     return v && ((cls >> 16) == 0x03 || (cls >> 16) == 0x12);
 }
 
@@ -68,8 +67,7 @@ static json_t *find_by_bus(json_t *arr, const char *id)
     json_t *g;
     json_array_foreach(arr, i, g)
     {
-        if (strcmp(json_string_value(json_object_get(g, "pci_bus_id")), id) == 0)
-            return g;
+        if (strcmp(json_string_value(json_object_get(g, "pci_bus_id")), id) == 0) return g;
     }
     return NULL;
 }
@@ -84,27 +82,22 @@ json_t *ab_probe_accelerators(const ab_probe_opts *o, ab_topo *topo, const char 
     if (d) {
         struct dirent *e;
         while ((e = readdir(d))) {
-            if (e->d_name[0] == '.')
-                continue;
+            if (e->d_name[0] == '.') continue;
             char p[512], buf[64], why[AB_ERRLEN];
             unsigned vendor = 0, device = 0, cls = 0;
             snprintf(p, sizeof(p), "/sys/bus/pci/devices/%s/vendor", e->d_name);
-            if (ab_probe_read(o, p, buf, sizeof(buf), why) != 0)
-                continue;
+            if (ab_probe_read(o, p, buf, sizeof(buf), why) != 0) continue;
             vendor = (unsigned)strtoul(buf, NULL, 16);
             snprintf(p, sizeof(p), "/sys/bus/pci/devices/%s/class", e->d_name);
-            if (ab_probe_read(o, p, buf, sizeof(buf), why) != 0)
-                continue;
+            if (ab_probe_read(o, p, buf, sizeof(buf), why) != 0) continue;
             cls = (unsigned)strtoul(buf, NULL, 16);
-            if (!gpu_class(vendor, cls))
-                continue;
+            if (!gpu_class(vendor, cls)) continue;
             snprintf(p, sizeof(p), "/sys/bus/pci/devices/%s/device", e->d_name);
             if (ab_probe_read(o, p, buf, sizeof(buf), why) == 0)
                 device = (unsigned)strtoul(buf, NULL, 16);
             char id[32], hex[16];
             ab_pci_canon(e->d_name, id, sizeof(id));
-            if (!*id)
-                continue;
+            if (!*id) continue;
             json_t *g = json_object();
             json_object_set_new(g, "pci_bus_id", json_string(id));
             snprintf(hex, sizeof(hex), "0x%04x", vendor);
@@ -134,7 +127,20 @@ json_t *ab_probe_accelerators(const ab_probe_opts *o, ab_topo *topo, const char 
         json_decref(tg);
     }
 
-    /* 2. per device: link and locality, as fields */
+    /* 2. in bus order (readdir order is arbitrary): GPU 0 first, as the drivers number them */
+    size_t nl = json_array_size(list);
+    for (size_t a = 1; a < nl; a++)
+        for (size_t b = a; b > 0; b--) {
+            json_t *x = json_array_get(list, b - 1), *y = json_array_get(list, b);
+            if (strcmp(json_string_value(json_object_get(x, "pci_bus_id")),
+                       json_string_value(json_object_get(y, "pci_bus_id"))) <= 0)
+                break;
+            json_incref(x);
+            json_array_set(list, b - 1, y);
+            json_array_set_new(list, b, x);
+        }
+
+    /* 3. per device: link and locality, as fields */
     json_t *out = json_array();
     size_t i;
     json_t *g;
@@ -158,8 +164,9 @@ json_t *ab_probe_accelerators(const ab_probe_opts *o, ab_topo *topo, const char 
         if (json_object_get(g, "name"))
             ab_field_set(a, "name", json_deep_copy(json_object_get(g, "name")), "hwloc pci.ids");
         else
-            ab_field_unavailable(a, "name", "no PCI name database entry (see nvml/rocm_smi for "
-                                            "the model)");
+            ab_field_unavailable(a, "name",
+                                 "no PCI name database entry (see nvml/rocm_smi for "
+                                 "the model)");
         json_t *link = json_object();
         link_field(o, sysname, link, "current");
         link_field(o, sysname, link, "max");
@@ -170,8 +177,7 @@ json_t *ab_probe_accelerators(const ab_probe_opts *o, ab_topo *topo, const char 
         ab_locality loc;
         char lwhy[AB_ERRLEN] = "";
         int lrc = topo ? ab_topo_pci_locality(topo, id, &loc, lwhy) : -1;
-        if (!topo)
-            ab_strlcpy(lwhy, topo_why, sizeof(lwhy));
+        if (!topo) ab_strlcpy(lwhy, topo_why, sizeof(lwhy));
         if (lrc == 0 && loc.numa_node >= 0) {
             ab_field_set(a, "numa_node", json_integer(loc.numa_node), ab_topo_source(topo));
         } else if (ab_probe_read(o, p, buf, sizeof(buf), why) == 0) {
@@ -179,8 +185,9 @@ json_t *ab_probe_accelerators(const ab_probe_opts *o, ab_topo *topo, const char 
             if (n >= 0)
                 ab_field_set(a, "numa_node", json_integer(n), p);
             else
-                ab_field_unavailable(a, "numa_node", "the firmware assigns the device no NUMA node "
-                                                     "(sysfs numa_node = -1)");
+                ab_field_unavailable(a, "numa_node",
+                                     "the firmware assigns the device no NUMA node "
+                                     "(sysfs numa_node = -1)");
         } else {
             ab_field_unavailable(a, "numa_node", "%s; %s", lwhy, why);
         }

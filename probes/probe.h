@@ -23,7 +23,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#define AB_MANIFEST_SCHEMA "accelbench.manifest"
+#define AB_MANIFEST_SCHEMA  "accelbench.manifest"
 #define AB_MANIFEST_VERSION 1
 
 /* Host basics embedded in every run document as "host" (kept for readers of schema 1):

@@ -21,10 +21,10 @@
 
 typedef int rsret; /* rsmi_status_t */
 enum { RS_SUCCESS = 0, RS_NOT_SUPPORTED = 2, RS_PERMISSION = 4 };
-enum { RS_CLK_SYS = 0, RS_CLK_MEM = 4 };     /* rsmi_clk_type_t */
+enum { RS_CLK_SYS = 0, RS_CLK_MEM = 4 };                             /* rsmi_clk_type_t */
 enum { RS_TEMP_EDGE = 0, RS_TEMP_JUNCTION = 1, RS_TEMP_MEMORY = 2 }; /* rsmi_temperature_type_t */
-enum { RS_TEMP_CURRENT = 0 };                /* rsmi_temperature_metric_t */
-enum { RS_SW_COMP_DRIVER = 0 };              /* rsmi_sw_component_t */
+enum { RS_TEMP_CURRENT = 0 };                                        /* rsmi_temperature_metric_t */
+enum { RS_SW_COMP_DRIVER = 0 };                                      /* rsmi_sw_component_t */
 
 typedef struct rsver { /* rsmi_version_t */
     uint32_t major, minor, patch;
@@ -67,8 +67,7 @@ typedef struct rsmi_lib {
 static const char *rs_str(const rsmi_lib *l, rsret rc)
 {
     const char *s = NULL;
-    if (l->status_string && l->status_string(rc, &s) == RS_SUCCESS && s)
-        return s;
+    if (l->status_string && l->status_string(rc, &s) == RS_SUCCESS && s) return s;
     return "unknown ROCm SMI status";
 }
 
@@ -76,13 +75,12 @@ static int rsmi_open(rsmi_lib *l, char *why)
 {
     memset(l, 0, sizeof(*l));
     const char *env = getenv("ACCELBENCH_ROCM_SMI_LIB");
-    const char *cands[] = {env && *env ? env : NULL, "librocm_smi64.so", "librocm_smi64.so.7",
-                           "librocm_smi64.so.6", "librocm_smi64.so.5",
-                           "/opt/rocm/lib/librocm_smi64.so"};
+    const char *cands[] = {env && *env ? env : NULL, "librocm_smi64.so",
+                           "librocm_smi64.so.7",     "librocm_smi64.so.6",
+                           "librocm_smi64.so.5",     "/opt/rocm/lib/librocm_smi64.so"};
     char first[AB_ERRLEN] = "";
     for (size_t i = 0; i < sizeof(cands) / sizeof(cands[0]) && !l->dl; i++) {
-        if (!cands[i])
-            continue;
+        if (!cands[i]) continue;
         l->dl = dlopen(cands[i], RTLD_NOW | RTLD_LOCAL);
         if (l->dl)
             ab_strlcpy(l->path, cands[i], sizeof(l->path));
@@ -93,15 +91,14 @@ static int rsmi_open(rsmi_lib *l, char *why)
         if (env && *env && i == 0 && !l->dl)
             break; /* an explicit library that fails is the answer; do not fall back */
     }
-    if (!l->dl)
-        return ab_err(why, "%s (ROCm SMI not installed)", first);
-#define REQ(field, name)                                                                         \
-    do {                                                                                         \
-        *(void **)&l->field = dlsym(l->dl, name);                                                \
-        if (!l->field) {                                                                         \
-            ab_err(why, "%s has no %s", l->path, name);                                          \
-            goto fail;                                                                           \
-        }                                                                                        \
+    if (!l->dl) return ab_err(why, "%s (ROCm SMI not installed)", first);
+#define REQ(field, name)                                                                           \
+    do {                                                                                           \
+        *(void **)&l->field = dlsym(l->dl, name);                                                  \
+        if (!l->field) {                                                                           \
+            ab_err(why, "%s has no %s", l->path, name);                                            \
+            goto fail;                                                                             \
+        }                                                                                          \
     } while (0)
 #define OPT(field, name) (*(void **)&l->field = dlsym(l->dl, name))
     REQ(init, "rsmi_init");
@@ -129,8 +126,7 @@ static int rsmi_open(rsmi_lib *l, char *why)
     }
     rsver v;
     memset(&v, 0, sizeof(v));
-    if (l->version_get && l->version_get(&v) == RS_SUCCESS)
-        l->major = v.major;
+    if (l->version_get && l->version_get(&v) == RS_SUCCESS) l->major = v.major;
     return 0;
 fail:
     dlclose(l->dl);
@@ -140,8 +136,7 @@ fail:
 
 static void rsmi_close(rsmi_lib *l)
 {
-    if (!l->dl)
-        return;
+    if (!l->dl) return;
     l->shut_down();
     dlclose(l->dl);
     l->dl = NULL;
@@ -172,8 +167,7 @@ static rsret clock_mhz(const rsmi_lib *l, uint32_t dv, int type, double *mhz, do
     } f;
     memset(&f, 0, sizeof(f));
     rsret rc = l->clk_get(dv, type, &f);
-    if (rc != RS_SUCCESS)
-        return rc;
+    if (rc != RS_SUCCESS) return rc;
     uint32_t n, cur;
     const uint64_t *hz;
     uint32_t cap;
@@ -194,8 +188,7 @@ static rsret clock_mhz(const rsmi_lib *l, uint32_t dv, int type, double *mhz, do
     if (max_mhz) {
         uint64_t m = 0;
         for (uint32_t i = 0; i < n; i++)
-            if (hz[i] > m)
-                m = hz[i];
+            if (hz[i] > m) m = hz[i];
         *max_mhz = (double)m / 1e6;
     }
     return RS_SUCCESS;
@@ -210,8 +203,9 @@ static void clock_field(const rsmi_lib *l, json_t *o, const char *key, uint32_t 
     double cur = NAN, max = NAN;
     rsret rc = clock_mhz(l, dv, type, &cur, &max);
     if (rc == -1000) {
-        ab_field_error(o, key, "rsmi_dev_gpu_clk_freq_get: frequency table does not fit the "
-                               "ROCm SMI %u layout",
+        ab_field_error(o, key,
+                       "rsmi_dev_gpu_clk_freq_get: frequency table does not fit the "
+                       "ROCm SMI %u layout",
                        l->major);
         return;
     }
@@ -237,8 +231,7 @@ static rsret power_w(const rsmi_lib *l, uint32_t dv, double *w, const char **fn)
     if (l->power_ave_get) {
         *fn = "rsmi_dev_power_ave_get";
         rc = l->power_ave_get(dv, 0, &uw);
-        if (rc == RS_SUCCESS)
-            *w = (double)uw / 1e6;
+        if (rc == RS_SUCCESS) *w = (double)uw / 1e6;
     }
     return rc;
 }
@@ -248,10 +241,8 @@ static rsret temp_c(const rsmi_lib *l, uint32_t dv, double *c)
 {
     int64_t mc = 0;
     rsret rc = l->temp_get(dv, RS_TEMP_JUNCTION, RS_TEMP_CURRENT, &mc);
-    if (rc != RS_SUCCESS)
-        rc = l->temp_get(dv, RS_TEMP_EDGE, RS_TEMP_CURRENT, &mc);
-    if (rc == RS_SUCCESS)
-        *c = (double)mc / 1000.0;
+    if (rc != RS_SUCCESS) rc = l->temp_get(dv, RS_TEMP_EDGE, RS_TEMP_CURRENT, &mc);
+    if (rc == RS_SUCCESS) *c = (double)mc / 1000.0;
     return rc;
 }
 
@@ -285,10 +276,10 @@ json_t *ab_probe_rocm_smi(void)
     }
     ab_field_set(o, "library", json_string(l.path), "dlopen");
     char b[256] = "";
-    if (l.version_str_get)
-        rs_field(&l, o, "driver_version", l.version_str_get(RS_SW_COMP_DRIVER, b, sizeof(b)),
-                 json_string(b), "rsmi_version_str_get");
-    else
+    if (l.version_str_get) {
+        rsret r = l.version_str_get(RS_SW_COMP_DRIVER, b, sizeof(b));
+        rs_field(&l, o, "driver_version", r, json_string(b), "rsmi_version_str_get");
+    } else
         ab_field_unavailable(o, "driver_version", "this ROCm SMI has no rsmi_version_str_get");
     rsver v;
     memset(&v, 0, sizeof(v));
@@ -310,10 +301,10 @@ json_t *ab_probe_rocm_smi(void)
         json_t *d = json_object();
         json_object_set_new(d, "index", json_integer(i));
         char s[256] = "";
-        if (l.name_get)
-            rs_field(&l, d, "name", l.name_get(i, s, sizeof(s)), json_string(s),
-                     "rsmi_dev_name_get");
-        else
+        if (l.name_get) {
+            rc = l.name_get(i, s, sizeof(s));
+            rs_field(&l, d, "name", rc, json_string(s), "rsmi_dev_name_get");
+        } else
             ab_field_unavailable(d, "name", "this ROCm SMI has no rsmi_dev_name_get");
         uint64_t bdf = 0;
         rc = l.pci_id_get(i, &bdf);
@@ -328,17 +319,18 @@ json_t *ab_probe_rocm_smi(void)
             ab_field_unavailable(d, "unique_id", "this ROCm SMI has no rsmi_dev_unique_id_get");
         }
         s[0] = '\0';
-        if (l.vbios_get)
-            rs_field(&l, d, "vbios", l.vbios_get(i, s, sizeof(s)), json_string(s),
-                     "rsmi_dev_vbios_version_get");
-        else
+        if (l.vbios_get) {
+            rc = l.vbios_get(i, s, sizeof(s));
+            rs_field(&l, d, "vbios", rc, json_string(s), "rsmi_dev_vbios_version_get");
+        } else
             ab_field_unavailable(d, "vbios", "this ROCm SMI has no rsmi_dev_vbios_version_get");
         double x = NAN;
-        if (l.temp_get)
-            rs_field(&l, d, "temperature_c", temp_c(&l, i, &x), json_real(x),
-                     "rsmi_dev_temp_metric_get");
-        else
-            ab_field_unavailable(d, "temperature_c", "this ROCm SMI has no rsmi_dev_temp_metric_get");
+        if (l.temp_get) {
+            rc = temp_c(&l, i, &x);
+            rs_field(&l, d, "temperature_c", rc, json_real(x), "rsmi_dev_temp_metric_get");
+        } else
+            ab_field_unavailable(d, "temperature_c",
+                                 "this ROCm SMI has no rsmi_dev_temp_metric_get");
         const char *fn = "rsmi_dev_power_ave_get";
         rc = power_w(&l, i, &x, &fn);
         rs_field(&l, d, "power_w", rc, json_real(x), fn);
@@ -354,10 +346,10 @@ json_t *ab_probe_rocm_smi(void)
         clock_field(&l, clk, "gfx", i, RS_CLK_SYS);
         clock_field(&l, clk, "memory", i, RS_CLK_MEM);
         json_object_set_new(d, "clocks_mhz", clk);
-        if (l.energy_get)
-            rs_field(&l, d, "energy_counter_j", energy_j(&l, i, &x), json_real(x),
-                     "rsmi_dev_energy_count_get");
-        else
+        if (l.energy_get) {
+            rc = energy_j(&l, i, &x);
+            rs_field(&l, d, "energy_counter_j", rc, json_real(x), "rsmi_dev_energy_count_get");
+        } else
             ab_field_unavailable(d, "energy_counter_j",
                                  "this ROCm SMI has no rsmi_dev_energy_count_get");
         ab_field_unavailable(d, "throttle_reasons",
@@ -388,20 +380,17 @@ static int rs_read(void *ctx, ab_sample *s, char *err)
         s->clock_mhz = x;
         ok++;
     }
-    if (l->clk_get && clock_mhz(l, c->dv, RS_CLK_MEM, &x, NULL) == RS_SUCCESS)
-        s->mem_clock_mhz = x;
+    if (l->clk_get && clock_mhz(l, c->dv, RS_CLK_MEM, &x, NULL) == RS_SUCCESS) s->mem_clock_mhz = x;
     if (power_w(l, c->dv, &x, &fn) == RS_SUCCESS) {
         s->power_w = x;
         ok++;
     }
-    if (l->temp_get && temp_c(l, c->dv, &x) == RS_SUCCESS)
-        s->temp_c = x;
+    if (l->temp_get && temp_c(l, c->dv, &x) == RS_SUCCESS) s->temp_c = x;
     if (l->energy_get && energy_j(l, c->dv, &x) == RS_SUCCESS) {
         s->energy_j = x;
         ok++;
     }
-    if (!ok)
-        return ab_err(err, "ROCm SMI returned no clock, power or energy reading");
+    if (!ok) return ab_err(err, "ROCm SMI returned no clock, power or energy reading");
     return 0;
 }
 
@@ -431,11 +420,9 @@ int ab_rsmi_source(const char *pci_bus_id, ab_sample_source *src, char *why)
 {
     char want[32];
     ab_pci_canon(pci_bus_id, want, sizeof(want));
-    if (!*want)
-        return ab_err(why, "no PCI bus id to find the GPU in ROCm SMI");
+    if (!*want) return ab_err(why, "no PCI bus id to find the GPU in ROCm SMI");
     rs_src *c = calloc(1, sizeof(*c));
-    if (!c)
-        return ab_err(why, "out of memory");
+    if (!c) return ab_err(why, "out of memory");
     if (rsmi_open(&c->l, why) != 0) {
         free(c);
         return -1;
@@ -447,8 +434,7 @@ int ab_rsmi_source(const char *pci_bus_id, ab_sample_source *src, char *why)
         for (uint32_t i = 0; i < n && !found; i++) {
             uint64_t bdf;
             char s[32];
-            if (l->pci_id_get(i, &bdf) != RS_SUCCESS)
-                continue;
+            if (l->pci_id_get(i, &bdf) != RS_SUCCESS) continue;
             bdf_string(bdf, s, sizeof(s));
             if (strcmp(s, want) == 0) {
                 c->dv = i;
@@ -480,8 +466,9 @@ int ab_rsmi_source(const char *pci_bus_id, ab_sample_source *src, char *why)
            src->why_temp);
     why_of(l, l->energy_get ? energy_j(l, c->dv, &x) : 0, l->energy_get,
            "rsmi_dev_energy_count_get", src->why_energy);
-    snprintf(src->why_throttle, AB_ERRLEN, "ROCm SMI reports throttle status only inside the "
-                                           "versioned gpu_metrics table, which this build does "
-                                           "not decode");
+    snprintf(src->why_throttle, AB_ERRLEN,
+             "ROCm SMI reports throttle status only inside the "
+             "versioned gpu_metrics table, which this build does "
+             "not decode");
     return 0;
 }

@@ -16,16 +16,26 @@
 const char *ab_throttle_name(unsigned bit)
 {
     switch (bit) {
-    case AB_THR_IDLE: return "idle";
-    case AB_THR_APP_CLOCKS: return "applications_clocks_setting";
-    case AB_THR_SW_POWER: return "sw_power_cap";
-    case AB_THR_HW_SLOWDOWN: return "hw_slowdown";
-    case AB_THR_SYNC_BOOST: return "sync_boost";
-    case AB_THR_SW_THERMAL: return "sw_thermal_slowdown";
-    case AB_THR_HW_THERMAL: return "hw_thermal_slowdown";
-    case AB_THR_POWER_BRAKE: return "hw_power_brake_slowdown";
-    case AB_THR_DISPLAY: return "display_clock_setting";
-    default: return "other";
+    case AB_THR_IDLE:
+        return "idle";
+    case AB_THR_APP_CLOCKS:
+        return "applications_clocks_setting";
+    case AB_THR_SW_POWER:
+        return "sw_power_cap";
+    case AB_THR_HW_SLOWDOWN:
+        return "hw_slowdown";
+    case AB_THR_SYNC_BOOST:
+        return "sync_boost";
+    case AB_THR_SW_THERMAL:
+        return "sw_thermal_slowdown";
+    case AB_THR_HW_THERMAL:
+        return "hw_thermal_slowdown";
+    case AB_THR_POWER_BRAKE:
+        return "hw_power_brake_slowdown";
+    case AB_THR_DISPLAY:
+        return "display_clock_setting";
+    default:
+        return "other";
     }
 }
 
@@ -54,8 +64,7 @@ struct ab_sampler {
 ab_sampler *ab_sampler_new(double period_s, size_t capacity)
 {
     ab_sampler *s = calloc(1, sizeof(*s));
-    if (!s)
-        return NULL;
+    if (!s) return NULL;
     s->period = period_s > 0 ? period_s : 0.05;
     s->cap = capacity ? capacity : (size_t)1 << 16;
     pthread_mutex_init(&s->mu, NULL);
@@ -71,8 +80,7 @@ ab_sampler *ab_sampler_new(double period_s, size_t capacity)
 static dev_ring *find(const ab_sampler *s, const char *id)
 {
     for (size_t i = 0; i < s->ndev; i++)
-        if (strcmp(s->devs[i].id, id) == 0)
-            return (dev_ring *)&s->devs[i];
+        if (strcmp(s->devs[i].id, id) == 0) return (dev_ring *)&s->devs[i];
     return NULL;
 }
 
@@ -99,11 +107,9 @@ static dev_ring *add_dev(ab_sampler *s, const char *id, char *err)
 int ab_sampler_add(ab_sampler *s, const char *device_id, const ab_sample_source *src, char *err)
 {
     dev_ring *d = add_dev(s, device_id, err);
-    if (!d)
-        return -1;
+    if (!d) return -1;
     d->ring = calloc(s->cap, sizeof(*d->ring));
-    if (!d->ring)
-        return ab_err(err, "out of memory");
+    if (!d->ring) return ab_err(err, "out of memory");
     d->src = *src;
     d->has_src = true;
     s->ndev++;
@@ -113,8 +119,7 @@ int ab_sampler_add(ab_sampler *s, const char *device_id, const ab_sample_source 
 int ab_sampler_add_missing(ab_sampler *s, const char *device_id, const char *why)
 {
     dev_ring *d = add_dev(s, device_id, NULL);
-    if (!d)
-        return -1;
+    if (!d) return -1;
     ab_strlcpy(d->missing, why, sizeof(d->missing));
     s->ndev++;
     return 0;
@@ -128,10 +133,9 @@ bool ab_sampler_has(const ab_sampler *s, const char *device_id)
 /* Called with the mutex held. */
 static void sample_one(dev_ring *d, size_t cap)
 {
-    if (!d->has_src)
-        return;
-    ab_sample v = {.clock_mhz = NAN, .mem_clock_mhz = NAN, .power_w = NAN, .temp_c = NAN,
-                   .energy_j = NAN};
+    if (!d->has_src) return;
+    ab_sample v = {
+        .clock_mhz = NAN, .mem_clock_mhz = NAN, .power_w = NAN, .temp_c = NAN, .energy_j = NAN};
     char err[AB_ERRLEN] = "";
     double t0 = ab_now();
     if (d->src.read(d->src.ctx, &v, err) != 0) {
@@ -143,8 +147,7 @@ static void sample_one(dev_ring *d, size_t cap)
     v.t = 0.5 * (t0 + ab_now());
     d->ring[d->head] = v;
     d->head = (d->head + 1) % cap;
-    if (d->count < cap)
-        d->count++;
+    if (d->count < cap) d->count++;
 }
 
 static void *thread_main(void *arg)
@@ -191,11 +194,9 @@ int ab_sampler_start(ab_sampler *s, char *err)
     }
     s->stop = false;
     int rc = pthread_create(&s->th, NULL, thread_main, s);
-    if (rc == 0)
-        s->running = true;
+    if (rc == 0) s->running = true;
     pthread_mutex_unlock(&s->mu);
-    if (rc != 0)
-        return ab_err(err, "cannot start the sampler thread: %s", strerror(rc));
+    if (rc != 0) return ab_err(err, "cannot start the sampler thread: %s", strerror(rc));
     return 0;
 }
 
@@ -203,15 +204,13 @@ void ab_sampler_poll(ab_sampler *s, const char *device_id)
 {
     pthread_mutex_lock(&s->mu);
     dev_ring *d = find(s, device_id);
-    if (d)
-        sample_one(d, s->cap);
+    if (d) sample_one(d, s->cap);
     pthread_mutex_unlock(&s->mu);
 }
 
 void ab_sampler_stop(ab_sampler *s)
 {
-    if (!s)
-        return;
+    if (!s) return;
     pthread_mutex_lock(&s->mu);
     bool was = s->running;
     s->stop = true;
@@ -227,13 +226,11 @@ void ab_sampler_stop(ab_sampler *s)
 
 void ab_sampler_free(ab_sampler *s)
 {
-    if (!s)
-        return;
+    if (!s) return;
     ab_sampler_stop(s);
     for (size_t i = 0; i < s->ndev; i++) {
         dev_ring *d = &s->devs[i];
-        if (d->has_src && d->src.close)
-            d->src.close(d->src.ctx);
+        if (d->has_src && d->src.close) d->src.close(d->src.ctx);
         free(d->ring);
     }
     pthread_mutex_destroy(&s->mu);
@@ -279,8 +276,7 @@ json_t *ab_sampler_summary(ab_sampler *s, const char *device_id, double t0, doub
     size_t last = first;
     while (last < d->count && at(d, s->cap, last)->t <= t1)
         last++;
-    if (last < d->count)
-        last++; /* one past t1 */
+    if (last < d->count) last++; /* one past t1 */
     size_t n = last - first;
     ab_sample *v = n ? malloc(n * sizeof(*v)) : NULL;
     for (size_t i = 0; v && i < n; i++)
@@ -302,11 +298,26 @@ json_t *ab_sampler_summary(ab_sampler *s, const char *device_id, double t0, doub
 }
 
 typedef double (*getter)(const ab_sample *);
-static double g_clock(const ab_sample *s) { return s->clock_mhz; }
-static double g_mem(const ab_sample *s) { return s->mem_clock_mhz; }
-static double g_power(const ab_sample *s) { return s->power_w; }
-static double g_temp(const ab_sample *s) { return s->temp_c; }
-static double g_energy(const ab_sample *s) { return s->energy_j; }
+static double g_clock(const ab_sample *s)
+{
+    return s->clock_mhz;
+}
+static double g_mem(const ab_sample *s)
+{
+    return s->mem_clock_mhz;
+}
+static double g_power(const ab_sample *s)
+{
+    return s->power_w;
+}
+static double g_temp(const ab_sample *s)
+{
+    return s->temp_c;
+}
+static double g_energy(const ab_sample *s)
+{
+    return s->energy_j;
+}
 
 /* min / median / max of a quantity over the samples inside the window. */
 static void stat_field(json_t *o, const char *key, const char *why_missing, const char *what,
@@ -320,8 +331,7 @@ static void stat_field(json_t *o, const char *key, const char *why_missing, cons
     double *x = malloc((n ? n : 1) * sizeof(*x));
     size_t k = 0;
     for (size_t i = 0; x && i < n; i++)
-        if (v[i].t >= t0 && v[i].t <= t1 && isfinite(g(&v[i])))
-            x[k++] = g(&v[i]);
+        if (v[i].t >= t0 && v[i].t <= t1 && isfinite(g(&v[i]))) x[k++] = g(&v[i]);
     if (k == 0) {
         ab_field_unavailable(o, key, "%s", empty_why);
         free(x);
@@ -347,17 +357,12 @@ static double interp(const ab_sample *v, size_t n, double t, getter g)
 {
     const ab_sample *a = NULL, *b = NULL;
     for (size_t i = 0; i < n; i++) {
-        if (!isfinite(g(&v[i])))
-            continue;
-        if (v[i].t <= t)
-            a = &v[i];
-        if (v[i].t >= t && !b)
-            b = &v[i];
+        if (!isfinite(g(&v[i]))) continue;
+        if (v[i].t <= t) a = &v[i];
+        if (v[i].t >= t && !b) b = &v[i];
     }
-    if (!a || !b)
-        return NAN;
-    if (b->t == a->t)
-        return g(a);
+    if (!a || !b) return NAN;
+    if (b->t == a->t) return g(a);
     return g(a) + (g(b) - g(a)) * (t - a->t) / (b->t - a->t);
 }
 
@@ -386,8 +391,9 @@ static void energy_field(json_t *o, const ab_sample_source *src, const ab_sample
     if (counter) {
         e = b - a;
         if (e < 0) {
-            ab_field_error(o, "energy_j", "the energy counter went backwards (%.3f J): reset or "
-                                          "wrap-around inside the window",
+            ab_field_error(o, "energy_j",
+                           "the energy counter went backwards (%.3f J): reset or "
+                           "wrap-around inside the window",
                            e);
             ab_field_error(o, "mean_power_w", "see energy_j");
             return;
@@ -399,15 +405,15 @@ static void energy_field(json_t *o, const ab_sample_source *src, const ab_sample
         e = 0;
         double pt = t0, pp = a;
         for (size_t i = 0; i < n; i++) {
-            if (v[i].t <= t0 || v[i].t >= t1 || !isfinite(v[i].power_w))
-                continue;
+            if (v[i].t <= t0 || v[i].t >= t1 || !isfinite(v[i].power_w)) continue;
             e += 0.5 * (pp + v[i].power_w) * (v[i].t - pt);
             pt = v[i].t;
             pp = v[i].power_w;
         }
         e += 0.5 * (pp + b) * (t1 - pt);
-        snprintf(what, sizeof(what), "power samples integrated over the window (no energy "
-                                     "counter: %s)",
+        snprintf(what, sizeof(what),
+                 "power samples integrated over the window (no energy "
+                 "counter: %s)",
                  src->why_energy);
     }
     ab_field_set(o, "energy_j", json_real(e), what);
@@ -425,8 +431,7 @@ static void throttle_fields(json_t *o, const ab_sample_source *src, const ab_sam
     unsigned counts[16] = {0};
     size_t k = 0, limiting = 0;
     for (size_t i = 0; i < n; i++) {
-        if (v[i].t < t0 || v[i].t > t1 || !v[i].throttle_valid)
-            continue;
+        if (v[i].t < t0 || v[i].t > t1 || !v[i].throttle_valid) continue;
         k++;
         limiting += (v[i].throttle & AB_THR_LIMITING) != 0;
         for (unsigned b = 0; b < 16; b++)
@@ -440,8 +445,7 @@ static void throttle_fields(json_t *o, const ab_sample_source *src, const ab_sam
     json_t *reasons = json_array();
     char summary[512] = "";
     for (unsigned b = 0; b < 16; b++) {
-        if (!counts[b])
-            continue;
+        if (!counts[b]) continue;
         json_t *r = json_object();
         json_object_set_new(r, "reason", json_string(ab_throttle_name(1u << b)));
         json_object_set_new(r, "samples", json_integer(counts[b]));
@@ -479,11 +483,10 @@ json_t *ab_sampler_summarize(const ab_sample_source *src, const ab_sample *v, si
     static const char *const pw[] = {"median", "max", NULL};
     static const char *const tmax[] = {"max", NULL};
     stat_field(o, "clock_mhz", src->why_clock, src->clock_what, v, n, t0, t1, g_clock, mmm, empty);
-    stat_field(o, "memory_clock_mhz", src->why_mem_clock, "memory clock", v, n, t0, t1, g_mem,
-               mmm, empty);
-    stat_field(o, "power_w", src->why_power, "board power", v, n, t0, t1, g_power, pw, empty);
-    stat_field(o, "temperature_c", src->why_temp, "temperature", v, n, t0, t1, g_temp, tmax,
+    stat_field(o, "memory_clock_mhz", src->why_mem_clock, "memory clock", v, n, t0, t1, g_mem, mmm,
                empty);
+    stat_field(o, "power_w", src->why_power, "board power", v, n, t0, t1, g_power, pw, empty);
+    stat_field(o, "temperature_c", src->why_temp, "temperature", v, n, t0, t1, g_temp, tmax, empty);
     energy_field(o, src, v, n, t0, t1);
     throttle_fields(o, src, v, n, t0, t1, empty);
     return o;

@@ -24,26 +24,26 @@
 
 /* Throttle reasons, a superset of what the drivers report (NVML's clock event reasons map 1:1). */
 enum {
-    AB_THR_IDLE = 1u << 0,         /* nothing running: clocks lowered, not a slowdown */
-    AB_THR_APP_CLOCKS = 1u << 1,   /* application clocks setting caps the clock */
-    AB_THR_SW_POWER = 1u << 2,     /* software power cap (power limit) */
-    AB_THR_HW_SLOWDOWN = 1u << 3,  /* hardware slowdown (thermal or power brake) */
-    AB_THR_SYNC_BOOST = 1u << 4,   /* held to the clock of a sync-boost group */
-    AB_THR_SW_THERMAL = 1u << 5,   /* software thermal slowdown */
-    AB_THR_HW_THERMAL = 1u << 6,   /* hardware thermal slowdown */
-    AB_THR_POWER_BRAKE = 1u << 7,  /* external power brake */
-    AB_THR_DISPLAY = 1u << 8,      /* display clock setting */
-    AB_THR_OTHER = 1u << 15,       /* a reason this build does not name */
+    AB_THR_IDLE = 1u << 0,        /* nothing running: clocks lowered, not a slowdown */
+    AB_THR_APP_CLOCKS = 1u << 1,  /* application clocks setting caps the clock */
+    AB_THR_SW_POWER = 1u << 2,    /* software power cap (power limit) */
+    AB_THR_HW_SLOWDOWN = 1u << 3, /* hardware slowdown (thermal or power brake) */
+    AB_THR_SYNC_BOOST = 1u << 4,  /* held to the clock of a sync-boost group */
+    AB_THR_SW_THERMAL = 1u << 5,  /* software thermal slowdown */
+    AB_THR_HW_THERMAL = 1u << 6,  /* hardware thermal slowdown */
+    AB_THR_POWER_BRAKE = 1u << 7, /* external power brake */
+    AB_THR_DISPLAY = 1u << 8,     /* display clock setting */
+    AB_THR_OTHER = 1u << 15,      /* a reason this build does not name */
 };
 /* The reasons that mean the device ran slower than it could: they set `throttled`. */
-#define AB_THR_LIMITING                                                                          \
-    (AB_THR_SW_POWER | AB_THR_HW_SLOWDOWN | AB_THR_SW_THERMAL | AB_THR_HW_THERMAL |              \
+#define AB_THR_LIMITING                                                                            \
+    (AB_THR_SW_POWER | AB_THR_HW_SLOWDOWN | AB_THR_SW_THERMAL | AB_THR_HW_THERMAL |                \
      AB_THR_POWER_BRAKE)
 const char *ab_throttle_name(unsigned bit);
 
 typedef struct ab_sample {
-    double t;            /* CLOCK_MONOTONIC seconds */
-    double clock_mhz;    /* core clock (SM / GFX / mean CPU frequency); NAN when not read */
+    double t;         /* CLOCK_MONOTONIC seconds */
+    double clock_mhz; /* core clock (SM / GFX / mean CPU frequency); NAN when not read */
     double mem_clock_mhz;
     double power_w;
     double temp_c;
@@ -54,16 +54,16 @@ typedef struct ab_sample {
 
 /* What a source can read; the why_* strings say why a quantity is missing (empty: readable). */
 typedef struct ab_sample_source {
-    const char *name;  /* "nvml", "rocm_smi", "cpu-sysfs", "fake" */
+    const char *name; /* "nvml", "rocm_smi", "cpu-sysfs", "fake" */
     void *ctx;
     /* Fills the quantities it can (the caller pre-sets every double to NAN and t to now).
      * -1 with err when the read failed as a whole (the sample is dropped). */
     int (*read)(void *ctx, ab_sample *s, char *err);
     void (*close)(void *ctx);
-    char clock_what[64]; /* "SM clock", "GFX clock (sclk)", "mean of the team's cores" */
+    char clock_what[64];  /* "SM clock", "GFX clock (sclk)", "mean of the team's cores" */
     char energy_what[96]; /* "NVML total energy counter", "RAPL package energy" */
-    char why_clock[AB_ERRLEN], why_mem_clock[AB_ERRLEN], why_power[AB_ERRLEN],
-        why_temp[AB_ERRLEN], why_energy[AB_ERRLEN], why_throttle[AB_ERRLEN];
+    char why_clock[AB_ERRLEN], why_mem_clock[AB_ERRLEN], why_power[AB_ERRLEN], why_temp[AB_ERRLEN],
+        why_energy[AB_ERRLEN], why_throttle[AB_ERRLEN];
 } ab_sample_source;
 
 typedef struct ab_sampler ab_sampler;

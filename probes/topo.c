@@ -12,13 +12,11 @@ int ab_pci_parse(const char *busid, unsigned *dom, unsigned *bus, unsigned *dev,
 {
     unsigned d = 0, b, s, f;
     char tail;
-    if (!busid)
-        return -1;
+    if (!busid) return -1;
     /* NVML writes an 8-digit domain, sysfs and CUDA 4 digits, some tools none */
     if (sscanf(busid, "%x:%x:%x.%x%c", &d, &b, &s, &f, &tail) == 4 ||
         (d = 0, sscanf(busid, "%x:%x.%x%c", &b, &s, &f, &tail) == 3)) {
-        if (b > 0xff || s > 0x1f || f > 7)
-            return -1;
+        if (b > 0xff || s > 0x1f || f > 7) return -1;
         *dom = d;
         *bus = b;
         *dev = s;
@@ -83,8 +81,7 @@ fail:
 
 void ab_topo_free(ab_topo *t)
 {
-    if (!t)
-        return;
+    if (!t) return;
     hwloc_topology_destroy(t->h);
     free(t);
 }
@@ -103,9 +100,12 @@ static int count(ab_topo *t, hwloc_obj_type_t type)
 static const char *cache_type_name(hwloc_obj_cache_type_t ct)
 {
     switch (ct) {
-    case HWLOC_OBJ_CACHE_DATA: return "data";
-    case HWLOC_OBJ_CACHE_INSTRUCTION: return "instruction";
-    default: return "unified";
+    case HWLOC_OBJ_CACHE_DATA:
+        return "data";
+    case HWLOC_OBJ_CACHE_INSTRUCTION:
+        return "instruction";
+    default:
+        return "unified";
     }
 }
 
@@ -143,20 +143,17 @@ void ab_topo_cpu_fields(ab_topo *t, json_t *cpu, json_t *memory)
             int depth_count = hwloc_topology_get_depth(t->h);
             for (int d = 0; d < depth_count; d++) {
                 hwloc_obj_type_t ty = hwloc_get_depth_type(t->h, d);
-                if (!hwloc_obj_type_is_cache(ty))
-                    continue;
+                if (!hwloc_obj_type_is_cache(ty)) continue;
                 for (hwloc_obj_t o = hwloc_get_obj_by_depth(t->h, d, 0); o; o = o->next_cousin) {
                     const struct hwloc_cache_attr_s *c = &o->attr->cache;
                     bool instr = c->type == HWLOC_OBJ_CACHE_INSTRUCTION;
-                    if (c->depth != lvl || instr != (pass == 1))
-                        continue;
+                    if (c->depth != lvl || instr != (pass == 1)) continue;
                     unsigned k = 0;
                     for (; k < ng; k++)
                         if (g[k].ct == c->type && g[k].size == c->size && g[k].line == c->linesize)
                             break;
                     if (k == ng) {
-                        if (ng == 8)
-                            continue;
+                        if (ng == 8) continue;
                         g[ng++] = (grp){c->type, c->size, c->linesize,
                                         c->associativity > 0 ? (unsigned)c->associativity : 0, 0};
                     }
@@ -170,8 +167,7 @@ void ab_topo_cpu_fields(ab_topo *t, json_t *cpu, json_t *memory)
                 json_object_set_new(o, "size_bytes", json_integer((json_int_t)g[k].size));
                 json_object_set_new(o, "linesize_bytes", json_integer(g[k].line));
                 json_object_set_new(o, "instances", json_integer(g[k].n));
-                if (g[k].assoc)
-                    json_object_set_new(o, "associativity", json_integer(g[k].assoc));
+                if (g[k].assoc) json_object_set_new(o, "associativity", json_integer(g[k].assoc));
                 json_array_append_new(caches, o);
             }
         }
@@ -190,7 +186,8 @@ void ab_topo_cpu_fields(ab_topo *t, json_t *cpu, json_t *memory)
         json_t *n = json_object();
         char *cpus = NULL;
         json_object_set_new(n, "os_index", json_integer(o->os_index));
-        json_object_set_new(n, "memory_bytes", json_integer((json_int_t)o->attr->numanode.local_memory));
+        json_object_set_new(n, "memory_bytes",
+                            json_integer((json_int_t)o->attr->numanode.local_memory));
         if (hwloc_bitmap_list_asprintf(&cpus, o->cpuset) >= 0) {
             json_object_set_new(n, "cpus", json_string(cpus));
             free(cpus);
@@ -214,8 +211,7 @@ int ab_topo_pci_locality(ab_topo *t, const char *busid, ab_locality *loc, char *
         return ab_err(why, "'%s' is not a PCI bus id", busid ? busid : "");
     hwloc_obj_t o = hwloc_get_pcidev_by_busid(t->h, d, b, s, f);
     if (!o)
-        return ab_err(why, "PCI device %04x:%02x:%02x.%x is not in the hwloc topology", d, b, s,
-                      f);
+        return ab_err(why, "PCI device %04x:%02x:%02x.%x is not in the hwloc topology", d, b, s, f);
     hwloc_obj_t a = hwloc_get_non_io_ancestor_obj(t->h, o);
     if (!a || !a->cpuset)
         return ab_err(why, "hwloc gives PCI device %04x:%02x:%02x.%x no CPU locality", d, b, s, f);
@@ -235,8 +231,7 @@ int ab_topo_pci_locality(ab_topo *t, const char *busid, ab_locality *loc, char *
     int i;
     hwloc_bitmap_foreach_begin(i, a->cpuset)
     {
-        if (i < CPU_SETSIZE)
-            CPU_SET(i, &loc->set);
+        if (i < CPU_SETSIZE) CPU_SET(i, &loc->set);
     }
     hwloc_bitmap_foreach_end();
     snprintf(loc->where, sizeof(loc->where), "%s L#%u", hwloc_obj_type_string(a->type),
@@ -261,8 +256,7 @@ json_t *ab_topo_gpus(ab_topo *t)
     json_t *a = json_array();
     for (hwloc_obj_t o = hwloc_get_next_pcidev(t->h, NULL); o; o = hwloc_get_next_pcidev(t->h, o)) {
         const struct hwloc_pcidev_attr_s *p = &o->attr->pcidev;
-        if (!gpu_like(p))
-            continue;
+        if (!gpu_like(p)) continue;
         char id[32], hex[16];
         snprintf(id, sizeof(id), "%04x:%02x:%02x.%x", p->domain, p->bus, p->dev, p->func);
         json_t *g = json_object();
@@ -274,8 +268,7 @@ json_t *ab_topo_gpus(ab_topo *t)
         snprintf(hex, sizeof(hex), "0x%04x", p->class_id);
         json_object_set_new(g, "class", json_string(hex));
         const char *name = hwloc_obj_get_info_by_name(o, "PCIDevice");
-        if (name)
-            json_object_set_new(g, "name", json_string(name));
+        if (name) json_object_set_new(g, "name", json_string(name));
         json_array_append_new(a, g);
     }
     return a;

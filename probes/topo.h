@@ -26,12 +26,12 @@ const char *ab_topo_source(const ab_topo *t);
 void ab_topo_cpu_fields(ab_topo *t, json_t *cpu, json_t *memory);
 
 typedef struct ab_locality {
-    int numa_node;      /* first NUMA node local to the device; -1 when none is */
-    char numa_nodes[64];/* list form "0" or "0-1" */
-    char cpus[256];     /* logical CPUs near the device, list form "0-15,32-47" */
-    int ncores;         /* physical cores among them */
-    cpu_set_t set;      /* the same CPUs, for sched_setaffinity */
-    char where[64];     /* the non-I/O ancestor the device hangs off: "Package L#1", ... */
+    int numa_node;       /* first NUMA node local to the device; -1 when none is */
+    char numa_nodes[64]; /* list form "0" or "0-1" */
+    char cpus[256];      /* logical CPUs near the device, list form "0-15,32-47" */
+    int ncores;          /* physical cores among them */
+    cpu_set_t set;       /* the same CPUs, for sched_setaffinity */
+    char where[64];      /* the non-I/O ancestor the device hangs off: "Package L#1", ... */
 } ab_locality;
 
 /* Parses "0000:18:00.0" / "00000000:18:00.0" / "18:00.0" into its parts. 0 or -1. */

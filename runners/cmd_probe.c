@@ -47,16 +47,25 @@ int ab_cmd_probe(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (c) {
-        case 'j': as_json = true; break;
-        case 'r': o.root = optarg; break;
-        case 't': o.topology = optarg; break;
-        case 'h': probe_usage(stdout); return AB_EXIT_OK;
-        case ':': return ab_usage_error("probe", "option '%s' needs a value", argv[optind - 1]);
-        default: return ab_usage_error("probe", "unknown option '%s'", argv[optind - 1]);
+        case 'j':
+            as_json = true;
+            break;
+        case 'r':
+            o.root = optarg;
+            break;
+        case 't':
+            o.topology = optarg;
+            break;
+        case 'h':
+            probe_usage(stdout);
+            return AB_EXIT_OK;
+        case ':':
+            return ab_usage_error("probe", "option '%s' needs a value", argv[optind - 1]);
+        default:
+            return ab_usage_error("probe", "unknown option '%s'", argv[optind - 1]);
         }
     }
-    if (optind < argc)
-        return ab_usage_error("probe", "unexpected argument '%s'", argv[optind]);
+    if (optind < argc) return ab_usage_error("probe", "unexpected argument '%s'", argv[optind]);
     struct stat st;
     if (o.root && (stat(o.root, &st) != 0 || !S_ISDIR(st.st_mode)))
         return ab_usage_error("probe", "--root: '%s' is not a directory", o.root);
@@ -65,8 +74,7 @@ int ab_cmd_probe(int argc, char **argv)
     if (o.topology) {
         char why[AB_ERRLEN];
         ab_topo *t = ab_topo_load(o.topology, why);
-        if (!t)
-            return ab_usage_error("probe", "--topology: %s", why);
+        if (!t) return ab_usage_error("probe", "--topology: %s", why);
         ab_topo_free(t);
     }
     json_t *m = ab_manifest(&o);

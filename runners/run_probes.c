@@ -16,11 +16,9 @@
 
 static bool selected_dev(char *const *sel, const char *id)
 {
-    if (!sel)
-        return true;
+    if (!sel) return true;
     for (size_t i = 0; sel[i]; i++)
-        if (strcmp(sel[i], "all") == 0 || strcmp(sel[i], id) == 0)
-            return true;
+        if (strcmp(sel[i], "all") == 0 || strcmp(sel[i], id) == 0) return true;
     return false;
 }
 
@@ -43,8 +41,7 @@ static void annotate_manifest(json_t *manifest, const ab_platform *p)
     }
 }
 
-void ab_run_probes_init(ab_run_probes *rp, ab_platform *p, char *const *selected,
-                        json_t *manifest)
+void ab_run_probes_init(ab_run_probes *rp, ab_platform *p, char *const *selected, json_t *manifest)
 {
     memset(rp, 0, sizeof(*rp));
     rp->wall_minus_mono = ab_wall_time() - ab_now();
@@ -53,16 +50,13 @@ void ab_run_probes_init(ab_run_probes *rp, ab_platform *p, char *const *selected
     ab_probe_opts o;
     ab_probe_opts_env(&o);
     rp->topo = ab_topo_load(o.topology, rp->topo_why);
-    if (manifest)
-        annotate_manifest(manifest, p);
+    if (manifest) annotate_manifest(manifest, p);
 
     rp->sampler = ab_sampler_new(SAMPLER_PERIOD_S, 0);
-    if (!rp->sampler)
-        return;
+    if (!rp->sampler) return;
     for (size_t i = 0; i < p->ndevices; i++) {
         const ab_device *d = &p->devices[i];
-        if (!selected_dev(selected, d->id))
-            continue;
+        if (!selected_dev(selected, d->id)) continue;
         ab_sample_source src;
         char why[AB_ERRLEN] = "", err[AB_ERRLEN];
         int rc = -1;
@@ -76,8 +70,9 @@ void ab_run_probes_init(ab_run_probes *rp, ab_platform *p, char *const *selected
         } else if (strcmp(be, "hip") == 0) {
             rc = ab_rsmi_source(d->info.pci_bus_id, &src, why);
         } else {
-            snprintf(why, sizeof(why), "no sampler source for %s devices (a GPU behind OpenCL is "
-                                       "sampled under its cuda/hip id)",
+            snprintf(why, sizeof(why),
+                     "no sampler source for %s devices (a GPU behind OpenCL is "
+                     "sampled under its cuda/hip id)",
                      be);
         }
         if (rc == 0 && ab_sampler_add(rp->sampler, d->id, &src, err) != 0) {
@@ -91,8 +86,7 @@ void ab_run_probes_init(ab_run_probes *rp, ab_platform *p, char *const *selected
         }
     }
     char err[AB_ERRLEN];
-    if (ab_sampler_start(rp->sampler, err) != 0)
-        ab_log(AB_LOG_WARN, "sampler: %s", err);
+    if (ab_sampler_start(rp->sampler, err) != 0) ab_log(AB_LOG_WARN, "sampler: %s", err);
 }
 
 static void pin(ab_run_probes *rp, const char *id, const cpu_set_t *set, const char *cpus,
@@ -114,14 +108,12 @@ static void set_to_list(const cpu_set_t *s, char *buf, size_t len)
     size_t n = 0;
     buf[0] = '\0';
     for (int c = 0; c < CPU_SETSIZE && n + 16 < len; c++) {
-        if (!CPU_ISSET(c, s))
-            continue;
+        if (!CPU_ISSET(c, s)) continue;
         int e = c;
         while (e + 1 < CPU_SETSIZE && CPU_ISSET(e + 1, s))
             e++;
         n += (size_t)snprintf(buf + n, len - n, "%s%d", n ? "," : "", c);
-        if (e > c)
-            n += (size_t)snprintf(buf + n, len - n, "-%d", e);
+        if (e > c) n += (size_t)snprintf(buf + n, len - n, "-%d", e);
         c = e;
     }
 }
@@ -160,12 +152,13 @@ void ab_run_probes_before_device(ab_run_probes *rp, ab_device *d)
             pin(rp, d->id, &s, list, reason);
             return;
         }
-        snprintf(why, sizeof(why), "the CPUs near PCI %s (%s) are outside this process's "
-                                   "affinity",
+        snprintf(why, sizeof(why),
+                 "the CPUs near PCI %s (%s) are outside this process's "
+                 "affinity",
                  d->info.pci_bus_id, loc.cpus);
     } else if (!*why) {
-        snprintf(why, sizeof(why), "%s", !*d->info.pci_bus_id ? "device has no PCI bus id"
-                                                               : rp->topo_why);
+        snprintf(why, sizeof(why), "%s",
+                 !*d->info.pci_bus_id ? "device has no PCI bus id" : rp->topo_why);
     }
     /* no locality: the whole original mask (undoing a previous device's pinning) */
     if (rp->have_orig) {
@@ -178,16 +171,13 @@ void ab_run_probes_before_device(ab_run_probes *rp, ab_device *d)
 
 void ab_run_probes_attach(ab_run_probes *rp, ab_platform *p, ab_result *r)
 {
-    if (!r->device || r->nmetrics == 0 || r->status == AB_SKIP || !(r->time_spent > 0))
-        return;
+    if (!r->device || r->nmetrics == 0 || r->status == AB_SKIP || !(r->time_spent > 0)) return;
     double t0 = r->started - rp->wall_minus_mono, t1 = t0 + r->time_spent;
-    if (!r->extra)
-        r->extra = json_object();
+    if (!r->extra) r->extra = json_object();
     if (rp->sampler && ab_sampler_has(rp->sampler, r->device)) {
         ab_sampler_poll(rp->sampler, r->device); /* a sample after the window's end */
         json_t *s = ab_sampler_summary(rp->sampler, r->device, t0, t1);
-        if (s)
-            json_object_set_new(r->extra, "sampler", s);
+        if (s) json_object_set_new(r->extra, "sampler", s);
     }
     ab_device *d = ab_platform_device(p, r->device);
     if (d && d->h && strcmp(d->backend->name, "cpu") == 0) {
@@ -197,8 +187,7 @@ void ab_run_probes_attach(ab_run_probes *rp, ab_platform *p, ab_result *r)
                                          : ab_counters_missing(cd->counters_why));
     }
     json_t *aff = json_object_get(rp->affinity, r->device);
-    if (aff)
-        json_object_set(r->extra, "host_affinity", aff);
+    if (aff) json_object_set(r->extra, "host_affinity", aff);
 }
 
 void ab_run_probes_fini(ab_run_probes *rp)

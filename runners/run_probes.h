@@ -25,17 +25,16 @@ typedef struct ab_run_probes {
     ab_sampler *sampler;
     ab_topo *topo;
     char topo_why[AB_ERRLEN];
-    cpu_set_t orig;       /* the process's affinity before any device pinned a thread */
+    cpu_set_t orig; /* the process's affinity before any device pinned a thread */
     bool have_orig;
     double wall_minus_mono; /* maps result start times (wall clock) to the monotonic clock */
-    json_t *affinity;     /* device id -> {"cpus", "reason"} of the pinning done for it */
+    json_t *affinity;       /* device id -> {"cpus", "reason"} of the pinning done for it */
 } ab_run_probes;
 
 /* Call after ab_platform_init and before any device is opened. `selected` is the --device
  * list (NULL: all). Annotates manifest.accelerators[].devices with the run's device ids.
  * Never fails: what cannot be set up is recorded as a reason. */
-void ab_run_probes_init(ab_run_probes *rp, ab_platform *p, char *const *selected,
-                        json_t *manifest);
+void ab_run_probes_init(ab_run_probes *rp, ab_platform *p, char *const *selected, json_t *manifest);
 /* Before d's suites run: pins the calling thread for d. */
 void ab_run_probes_before_device(ab_run_probes *rp, ab_device *d);
 /* At emit: attaches extra.sampler, extra.counters and extra.host_affinity to r. */

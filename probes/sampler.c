@@ -390,11 +390,18 @@ static void energy_field(json_t *o, const ab_sample_source *src, const ab_sample
     char what[160];
     if (counter) {
         e = b - a;
+        /* a counter that decreases anywhere around the window was reset or wrapped: the
+         * difference of the edges would be meaningless */
+        double prev = NAN;
+        for (size_t i = 0; i < n && e >= 0; i++) {
+            if (!isfinite(v[i].energy_j)) continue;
+            if (isfinite(prev) && v[i].energy_j < prev) e = -1;
+            prev = v[i].energy_j;
+        }
         if (e < 0) {
             ab_field_error(o, "energy_j",
-                           "the energy counter went backwards (%.3f J): reset or "
-                           "wrap-around inside the window",
-                           e);
+                           "the energy counter went backwards around the window "
+                           "(reset or wrap-around)");
             ab_field_error(o, "mean_power_w", "see energy_j");
             return;
         }

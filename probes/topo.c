@@ -62,6 +62,9 @@ ab_topo *ab_topo_load(const char *xml, char *why)
     /* PCI devices and their OS devices are needed for GPU locality; bridges only as far as
      * they lead to them (KEEP_IMPORTANT), which keeps discovery fast */
     hwloc_topology_set_io_types_filter(t->h, HWLOC_TYPE_FILTER_KEEP_IMPORTANT);
+    /* hwloc drops instruction caches by default; lstopo (and a reader of the manifest) shows
+     * them */
+    hwloc_topology_set_icache_types_filter(t->h, HWLOC_TYPE_FILTER_KEEP_ALL);
     if (hwloc_topology_load(t->h) != 0) {
         ab_err(why, "hwloc_topology_load failed%s%s", xml ? " for " : "", xml ? xml : "");
         goto fail;

@@ -10,6 +10,7 @@
  *   ROCm SMI (6.x layout): 1 GPU at 0000:c1:00.0, 750 W, energy counter of 15.3 uJ ticks.
  *   $FAKE_GPU_FAIL_INIT=1: both initialisations fail (driver not loaded).
  */
+#define _POSIX_C_SOURCE 200809L
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>

@@ -62,6 +62,14 @@ ab_topo *ab_topo_load(const char *xml, char *why)
     /* PCI devices and their OS devices are needed for GPU locality; bridges only as far as
      * they lead to them (KEEP_IMPORTANT), which keeps discovery fast */
     hwloc_topology_set_io_types_filter(t->h, HWLOC_TYPE_FILTER_KEEP_IMPORTANT);
+    /* PCI devices and their locality come from the Linux component reading sysfs. The
+     * libpciaccess-based "pci" plugin would only add names from pci.ids, and it keeps a global
+     * name table it never frees (a leak under ASan in every run); the vendor plugins would
+     * initialise OpenCL, CUDA, NVML and ROCm SMI a second time. None is needed here. */
+    static const char *const skip[] = {"pci", "opencl", "cuda", "nvml", "rsmi", "levelzero",
+                                       "gl"};
+    for (size_t i = 0; i < sizeof(skip) / sizeof(skip[0]); i++)
+        hwloc_topology_set_components(t->h, HWLOC_TOPOLOGY_COMPONENTS_FLAG_BLACKLIST, skip[i]);
     /* hwloc drops instruction caches by default; lstopo (and a reader of the manifest) shows
      * them */
     hwloc_topology_set_icache_types_filter(t->h, HWLOC_TYPE_FILTER_KEEP_ALL);

@@ -165,8 +165,8 @@ json_t *ab_probe_accelerators(const ab_probe_opts *o, ab_topo *topo, const char 
             ab_field_set(a, "name", json_deep_copy(json_object_get(g, "name")), "hwloc pci.ids");
         else
             ab_field_unavailable(a, "name",
-                                 "no PCI name database entry (see nvml/rocm_smi for "
-                                 "the model)");
+                                 "PCI names are not looked up (the model is under nvml / "
+                                 "rocm_smi devices)");
         json_t *link = json_object();
         link_field(o, sysname, link, "current");
         link_field(o, sysname, link, "max");

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -193,7 +194,13 @@ int ab_sampler_start(ab_sampler *s, char *err)
         return 0;
     }
     s->stop = false;
+    /* the thread starts with every signal blocked, so SIGINT/SIGTERM reach the thread running
+     * the measurements (whose handler stops sampling after the current batch) */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
     int rc = pthread_create(&s->th, NULL, thread_main, s);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc == 0) s->running = true;
     pthread_mutex_unlock(&s->mu);
     if (rc != 0) return ab_err(err, "cannot start the sampler thread: %s", strerror(rc));

@@ -88,13 +88,8 @@ static int make_set(const ab_counters *c, int *es)
     return 0;
 }
 
-ab_counters *ab_counters_new(int nthreads, char *why)
+static ab_counters *counters_new(int nthreads, char *why)
 {
-    const char *env = getenv("ACCELBENCH_PAPI");
-    if (env && strcmp(env, "0") == 0) {
-        ab_err(why, "disabled by ACCELBENCH_PAPI=0");
-        return NULL;
-    }
     if (papi_init(why) != 0) return NULL;
     ab_counters *c = calloc(1, sizeof(*c));
     if (!c) {
@@ -282,7 +277,7 @@ json_t *ab_counters_summary(ab_counters *c, double t0, double t1)
 
 #else /* no PAPI */
 
-ab_counters *ab_counters_new(int nthreads, char *why)
+static ab_counters *counters_new(int nthreads, char *why)
 {
     (void)nthreads;
     ab_err(why, "not built with PAPI (AB_PAPI=OFF or libpapi-dev missing at configure time)");
@@ -317,6 +312,16 @@ json_t *ab_counters_summary(ab_counters *c, double t0, double t1)
 }
 
 #endif
+
+ab_counters *ab_counters_new(int nthreads, char *why)
+{
+    const char *env = getenv("ACCELBENCH_PAPI");
+    if (env && strcmp(env, "0") == 0) {
+        ab_err(why, "disabled by ACCELBENCH_PAPI=0");
+        return NULL;
+    }
+    return counters_new(nthreads, why);
+}
 
 json_t *ab_probe_counters(void)
 {

@@ -185,6 +185,10 @@ Test(probes, cloud_onprem_and_placeholders)
     cr_expect_str_eq(sval(m, "cloud.provider"), "none");
     cr_expect_str_eq(sval(m, "host.firmware.sys_vendor"), "Supermicro");
     cr_expect(strstr(reason(m, "host.firmware.product_version"), "placeholder") != NULL);
+    /* SMBIOS type 17: one populated module, the empty slot is not counted */
+    cr_expect_eq(ival(m, "host.memory.dimm_speed_mts.modules"), 1);
+    cr_expect_eq(ival(m, "host.memory.dimm_speed_mts.max"), 4800);
+    cr_expect_eq(ival(m, "host.memory.dimm_speed_mts.configured"), 4400);
     json_decref(m);
 }
 

@@ -5,6 +5,7 @@
 
 int ab_cmd_list(int argc, char **argv);
 int ab_cmd_run(int argc, char **argv);
+int ab_cmd_probe(int argc, char **argv);
 
 /* Build facts (generated at build time: build/gen/build_info.c). */
 extern const char ab_build_git_commit[];

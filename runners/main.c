@@ -28,6 +28,7 @@ static void usage(FILE *f)
           "commands:\n"
           "  list      backends (built/available/why not), devices, suites and their keys\n"
           "  run       run suites on devices and write a results folder\n"
+          "  probe     the machine manifest: topology, firmware, GPUs, clocks, power, counters\n"
           "\n"
           "'accelbench <command> --help' describes a command's options.\n"
           "exit codes: 0 all pass/skip, 1 a result failed or errored, 2 usage or input error,\n"
@@ -55,5 +56,7 @@ int main(int argc, char **argv)
         return ab_cmd_list(argc - 1, argv + 1);
     if (strcmp(cmd, "run") == 0)
         return ab_cmd_run(argc - 1, argv + 1);
+    if (strcmp(cmd, "probe") == 0)
+        return ab_cmd_probe(argc - 1, argv + 1);
     return ab_usage_error(NULL, "unknown command '%s'", cmd);
 }

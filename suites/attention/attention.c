@@ -502,23 +502,27 @@ static int row_cmp(const void *a, const void *b)
     return x->i < y->i ? -1 : x->i > y->i;
 }
 
-/* fp64 work budget for the reference (multiply-adds): about a second of host time. */
-#define REF_BUDGET (3.0e8)
+/* fp64 work budget for the reference (multiply-adds) by profile: quick 5·10⁷ (a smoke test,
+ * about 0.05 s of host time), standard 3·10⁸, full 10⁹ (about a second). */
+static double ref_budget(const char *profile)
+{
+    return strcmp(profile, "quick") == 0 ? 5e7 : strcmp(profile, "full") == 0 ? 1e9 : 3e8;
+}
 
 /* Picks the rows: all of them when the whole reference fits the budget ("small" cases);
  * otherwise the first and last rows and a spread of others in a spread of heads — the first
  * rows of a causal head are where masking errors are largest — plus pseudo-random rows. */
-static int reference_pick(const ab_attn_shape *s, reference *r)
+static int reference_pick(const ab_attn_shape *s, double budget, reference *r)
 {
     memset(r, 0, sizeof(*r));
     double row_cost = (double)s->kv_len * s->head_dim * 2.0;
     double total_rows = (double)s->batch * s->heads * (double)s->q_len;
     size_t want;
-    if (total_rows * row_cost <= REF_BUDGET) {
+    if (total_rows * row_cost <= budget) {
         want = (size_t)total_rows;
         r->all = true;
     } else {
-        want = (size_t)(REF_BUDGET / row_cost);
+        want = (size_t)(budget / row_cost);
         if (want < 16)
             want = 16;
     }
@@ -875,7 +879,8 @@ static ab_result *run_impl(ab_suite_ctx *ctx, const ab_attn_impl *impl, ab_attn_
         goto out;
     }
     if (!cb->ref_done) {
-        if (reference_pick(s, &cb->ref) != 0 || reference_compute(s, t, &cb->ref, err) != 0) {
+        if (reference_pick(s, ref_budget(ctx->opt->profile), &cb->ref) != 0 ||
+            reference_compute(s, t, &cb->ref, err) != 0) {
             ab_result_set_status(r, AB_ERROR, "validation: %s", *err ? err : "out of memory");
             goto out;
         }

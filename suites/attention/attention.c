@@ -8,6 +8,7 @@
 #include "attention.h"
 
 #include "../suite.h"
+#include "../tokens/model.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -141,7 +142,8 @@ static const char *const keys[] = {"attention.prefill", "attention.decode", NULL
 static const ab_param_desc params[] = {
     {"dtype", "LIST", "element types: f32, bf16, f16 (default f32 on CPU/OpenCL, bf16 on GPUs)"},
     {"preset", "NAME",
-     "llama3-8b (32 query heads, 8 KV heads, d 128; the default) or llama3-70b (64/8/128)"},
+     "model shape: llama3-8b (32 query heads, 8 KV heads, d 128; the default), llama3-70b "
+     "(64/8/128), or any other model preset"},
     {"batch", "LIST", "sequences per call (default: prefill 1, decode by profile)"},
     {"heads", "N", "query heads (default from --preset)"},
     {"kv-heads", "N", "KV heads, dividing --heads (default from --preset)"},
@@ -163,13 +165,9 @@ static const ab_param_desc params[] = {
 #define AMP_QK 2.0f
 #define AMP_V 1.0f
 
-static const struct {
-    const char *name;
-    int heads, kv_heads, head_dim;
-} presets[] = {
-    {"llama3-8b", 32, 8, 128},
-    {"llama3-70b", 64, 8, 128},
-};
+/* Shapes come from the model presets the tokens suite uses (suites/tokens/model.h), so one
+ * --preset means the same model to every suite. */
+#define DEFAULT_PRESET "llama3-8b"
 
 #define MAXL 16
 
@@ -273,18 +271,14 @@ static int plan_make(const ab_options *o, plan *p, char *err)
         p->dt_none = !p->dt_given;
     }
     p->preset = ab_opt_param(o, "preset");
-    size_t pi = 0;
-    if (p->preset) {
-        for (pi = 0; pi < sizeof(presets) / sizeof(presets[0]); pi++)
-            if (strcmp(presets[pi].name, p->preset) == 0)
-                break;
-        if (pi == sizeof(presets) / sizeof(presets[0]))
-            return ab_err(err, "--preset: unknown model '%s' (llama3-8b, llama3-70b)", p->preset);
-    } else {
-        p->preset = presets[0].name;
-    }
-    p->heads = presets[pi].heads;
-    p->kv_heads = presets[pi].kv_heads;
+    if (!p->preset)
+        p->preset = DEFAULT_PRESET;
+    ab_llm model;
+    if (ab_llm_preset(p->preset, &model) != 0)
+        return ab_err(err, "--preset: unknown model '%s' (%s)", p->preset,
+                      ab_llm_preset_names());
+    p->heads = model.heads;
+    p->kv_heads = model.kv_heads;
     long x;
     const char *v;
     if ((v = ab_opt_param(o, "heads"))) {
@@ -313,7 +307,7 @@ static int plan_make(const ab_options *o, plan *p, char *err)
         p->hd[i] = (int)tmp[i];
     }
     if (!p->nhd) {
-        p->hd[0] = presets[pi].head_dim;
+        p->hd[0] = model.head_dim;
         p->nhd = 1;
     }
     if (parse_long_list(o, "batch", 1, 65536, false, p->batch, &p->nbatch, err) != 0 ||

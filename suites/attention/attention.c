@@ -307,8 +307,12 @@ static int plan_make(const ab_options *o, plan *p, char *err)
         p->hd[i] = (int)tmp[i];
     }
     if (!p->nhd) {
-        p->hd[0] = model.head_dim;
-        p->nhd = 1;
+        /* the model's head dimension; the full profile adds 64 (the issue's other common size)
+         * when the model's is not 64 */
+        p->hd[p->nhd++] = model.head_dim;
+        if (strcmp(o->profile, "full") == 0 && model.head_dim != 64 &&
+            !ab_opt_param(o, "preset"))
+            p->hd[p->nhd++] = 64;
     }
     if (parse_long_list(o, "batch", 1, 65536, false, p->batch, &p->nbatch, err) != 0 ||
         parse_long_list(o, "seq", 0, 0, true, p->seq, &p->nseq, err) != 0 ||

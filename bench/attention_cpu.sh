@@ -10,11 +10,11 @@
 #     kernel of membw, f32, at its headline working set, in the same process, interleaved).
 # The C side (attention_cpu_bench, the suite's own kernels, validated against fp64 before it
 # prints) and PyTorch alternate for several outer rounds; every figure is a median of all rounds.
-#   bench/attention_cpu.sh [outer rounds] [inner rounds]      (default 3 and 3)
+#   bench/attention_cpu.sh [outer rounds] [inner rounds]      (default 5 and 2)
 # Needs OpenBLAS (AB_OPENBLAS) and Debian's python3-torch (scripts/install-deps.sh --bench).
 source "$(dirname "$0")/common.sh"
-outer=${1:-3}
-inner=${2:-3}
+outer=${1:-5}
+inner=${2:-2}
 HEADS=32 SEQ=2048 D=128 KV=32768
 "$PY" -c 'import torch' 2>/dev/null || { echo "python3-torch missing: scripts/install-deps.sh --bench" >&2; exit 2; }
 grep -q AB_HAVE_OPENBLAS "$BUILD/compile_commands.json" 2>/dev/null ||

@@ -429,7 +429,10 @@ AVX2 static void exp_block_avx2(float *St, const float *m, float *rowsum)
 AVX2 static inline void mk_pv_6x16(const float *Pt, const float *V, int d, int jn, float *O,
                                    const float *alpha)
 {
+    /* the loops over r are unrolled explicitly: the accumulators must live in registers, and
+     * GCC at -O2 would otherwise keep the c[][] array on the stack */
     __m256 c[6][2];
+#pragma GCC unroll 6
     for (int r = 0; r < 6; r++) {
         __m256 a = _mm256_broadcast_ss(alpha + r);
         c[r][0] = _mm256_mul_ps(a, _mm256_loadu_ps(O + (size_t)r * d));
@@ -439,12 +442,14 @@ AVX2 static inline void mk_pv_6x16(const float *Pt, const float *V, int d, int j
         __m256 v0 = _mm256_loadu_ps(V + (size_t)j * d);
         __m256 v1 = _mm256_loadu_ps(V + (size_t)j * d + 8);
         const float *p = Pt + (size_t)j * BR;
+#pragma GCC unroll 6
         for (int r = 0; r < 6; r++) {
             __m256 b = _mm256_broadcast_ss(p + r);
             c[r][0] = _mm256_fmadd_ps(b, v0, c[r][0]);
             c[r][1] = _mm256_fmadd_ps(b, v1, c[r][1]);
         }
     }
+#pragma GCC unroll 6
     for (int r = 0; r < 6; r++) {
         _mm256_storeu_ps(O + (size_t)r * d, c[r][0]);
         _mm256_storeu_ps(O + (size_t)r * d + 8, c[r][1]);
@@ -489,6 +494,7 @@ AVX2 static void dots_avx2(const float *q, const float *K, int d, int n, float *
     int j = 0;
     for (; j + 4 <= n; j += 4) {
         __m256 a[4][2];
+#pragma GCC unroll 4
         for (int r = 0; r < 4; r++) {
             const float *kr = K + (size_t)(j + r) * d;
             a[r][0] = _mm256_setzero_ps();

@@ -155,26 +155,8 @@ void ab_step_opts_default(ab_step_opts *o)
     o->noise_k = 3.0;
 }
 
-/* Robust spread of log(y) around the medians of the two segments [lo, mid) and [mid, hi). */
-static double residual_sigma(const double *ly, size_t lo, size_t mid, size_t hi)
-{
-    size_t n = hi - lo;
-    double *r = malloc(n * sizeof(*r));
-    if (!r)
-        return NAN;
-    double ml = ab_median(ly + lo, mid - lo), mr = ab_median(ly + mid, hi - mid);
-    for (size_t i = lo; i < hi; i++)
-        r[i - lo] = ly[i] - (i < mid ? ml : mr);
-    /* the residuals are centred by construction: their MAD about 0 is the spread */
-    for (size_t i = 0; i < n; i++)
-        r[i] = fabs(r[i]);
-    double s = 1.4826 * ab_median(r, n);
-    free(r);
-    return s;
-}
-
-static void segment(const double *ly, size_t lo, size_t hi, const ab_step_opts *o, size_t *at,
-                    size_t max, size_t *found)
+static void segment(const double *ly, size_t lo, size_t hi, const ab_step_opts *o, double sigma,
+                    size_t *at, size_t max, size_t *found)
 {
     size_t m = o->min_segment < 2 ? 2 : o->min_segment;
     if (hi - lo < 2 * m || *found >= max)
@@ -195,13 +177,12 @@ static void segment(const double *ly, size_t lo, size_t hi, const ab_step_opts *
     }
     if (!best || !(best_p < o->alpha))
         return;
-    double sigma = residual_sigma(ly, lo, best, hi);
     if (!(best_eff > log1p(o->min_effect)) || !(best_eff > o->noise_k * sigma))
         return;
-    segment(ly, lo, best, o, at, max, found);
+    segment(ly, lo, best, o, sigma, at, max, found);
     if (*found < max)
         at[(*found)++] = best;
-    segment(ly, best, hi, o, at, max, found);
+    segment(ly, best, hi, o, sigma, at, max, found);
 }
 
 size_t ab_step_changes(const double *y, size_t n, const ab_step_opts *o, size_t *at, size_t max)
@@ -219,8 +200,20 @@ size_t ab_step_changes(const double *y, size_t n, const ab_step_opts *o, size_t 
         /* ratios, not differences, are what matter for rates and times: work in logs */
         ly[i] = log(y[i]);
     }
+    /* The run-to-run noise from successive differences: a step adds one large difference, which
+     * the median ignores, whereas the spread about segment medians would be inflated by any step
+     * not yet found. For independent noise, a difference has sqrt(2) times the spread. */
+    double *d = malloc((n - 1) * sizeof(*d));
+    if (!d) {
+        free(ly);
+        return 0;
+    }
+    for (size_t i = 0; i + 1 < n; i++)
+        d[i] = fabs(ly[i + 1] - ly[i]);
+    double sigma = 1.4826 * ab_median(d, n - 1) / M_SQRT2;
+    free(d);
     size_t found = 0;
-    segment(ly, 0, n, o, at, max, &found);
+    segment(ly, 0, n, o, sigma, at, max, &found);
     free(ly);
     /* segment() appends in order (left side, split, right side), so at[] is ascending */
     return found;

@@ -52,8 +52,8 @@ typedef struct ab_step_opts {
     size_t min_segment; /* fewest points on each side of a step (>= 2) */
     double alpha;       /* U-test level for one step */
     double min_effect;  /* |log ratio of segment medians| must exceed log(1 + min_effect) */
-    double noise_k;     /* ... and noise_k times the robust spread of the points around their
-                           segment medians */
+    double noise_k;     /* ... and noise_k times the run-to-run noise: the robust spread of
+                           successive differences, divided by sqrt(2) */
 } ab_step_opts;
 
 void ab_step_opts_default(ab_step_opts *o);

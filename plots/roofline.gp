@@ -8,7 +8,7 @@ set title chart_title noenhanced
 set xlabel "arithmetic intensity (FLOP/byte)"
 set ylabel y_label noenhanced
 set logscale xy 10
-set key outside right top vertical
+set key below left vertical maxrows 4
 min(a, b) = a < b ? a : b
 @SETUP@
 do for [fmt in formats] {

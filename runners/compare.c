@@ -671,7 +671,7 @@ void ab_cmp_write_summary(const ab_cmp *c, FILE *f, bool md)
             const ab_cmp_noise *nz = &c->noise[k];
             if (nz->run != j)
                 continue;
-            fprintf(f, "%s  %s: ", md ? "  - " : "", nz->model);
+            fprintf(f, "%s%s: ", md ? "  - " : "  ", nz->model);
             if (isfinite(nz->sigma))
                 fprintf(f, "noise between the runs ±%.1f%% (robust spread over %zu metrics), "
                            "so the minimum effect is %.1f%%; ",

@@ -932,6 +932,9 @@ static int roofline_charts(ab_charts *c, ab_run *const *runs, size_t n, const ch
             }
         if (!(bw > 0))
             bw = bw_all; /* no headline: the best bandwidth measured on the model */
+        /* a cache-aware roofline: the headline bandwidth (memory, the largest working set) and,
+         * when caches are much faster, the best bandwidth measured at any size */
+        double bw_cache = bw_all > 1.2 * bw ? bw_all : 0.0;
         if (!(bw > 0) && !(ds_bw > 0)) {
             json_decref(series);
             continue; /* no memory roof: not a roofline */
@@ -993,9 +996,12 @@ static int roofline_charts(ab_charts *c, ab_run *const *runs, size_t n, const ch
         }
         char bwl[48], fll[48];
         fprintf(sf, "set xrange [%.6g:%.6g]\n", lo, hi);
-        fprintf(sf, "set yrange [%.6g:%.6g]\n", fmin(pmin, bwmax * lo) / f / 2.0, top / f * 2.0);
+        fprintf(sf, "set yrange [%.6g:%.6g]\n", fmin(pmin, bwmax * lo) / f / 2.0,
+                fmax(top, bw_cache * hi) / f * 2.0);
         fprintf(sf, "bw_measured = %.6g   # %s, best measured bandwidth (B/s / %g)\n", bw / f,
                 model, f);
+        fprintf(sf, "bw_cache = %.6g      # best bandwidth at any working set; 0: not drawn\n",
+                bw_cache / f);
         fprintf(sf, "fl_measured = %.6g   # best measured FLOP rate; 0: none measured\n", fl / f);
         fprintf(sf, "bw_datasheet = %.6g  # 0: no datasheet figure\n",
                 isfinite(ds_bw) ? ds_bw / f : 0.0);
@@ -1013,8 +1019,15 @@ static int roofline_charts(ab_charts *c, ab_run *const *runs, size_t n, const ch
                     bwl, fll);
         } else {
             fprintf(pf, "bw_measured * x with lines lw 2 lc rgb \"#333333\" title "
-                        "\"measured memory roof: %s\"",
+                        "\"measured memory roof (headline): %s\"",
                     bwl);
+        }
+        if (bw_cache > 0) {
+            char cl[48];
+            ab_format_value(bw_cache, "B/s", cl, sizeof(cl));
+            fprintf(pf, ", %s with lines lw 1.5 dt 3 lc rgb \"#333333\" title \"measured cache "
+                        "roof: %s\"",
+                    fl > 0 ? "min(bw_cache * x, fl_measured)" : "bw_cache * x", cl);
         }
         if (isfinite(ds_bw) || isfinite(ds_fl)) {
             char a[48] = "", b[48] = "";

@@ -2,12 +2,12 @@
 # SPDX-License-Identifier: MIT
 # The test command (README): installs what the tests need, builds every backend this machine can
 # compile with warnings as errors (CPU, OpenCL; CUDA and HIP compile-only without a GPU), and runs
-# the whole test suite through CTest.
+# the whole test suite through CTest. Chromium is installed for the HTML report test.
 #   scripts/test.sh              build in build-test/ and run the tests
 #   scripts/test.sh --sanitize   the same with AddressSanitizer + UBSan, in build-asan/
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-deps.sh --hip
+scripts/install-deps.sh --hip --browser
 if [ "${1:-}" = "--sanitize" ]; then
   dir=build-asan
   cfg=(-DCMAKE_BUILD_TYPE=Debug -DAB_SANITIZE=address,undefined -DAB_CUDA=OFF -DAB_HIP=OFF)

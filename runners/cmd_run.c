@@ -494,6 +494,8 @@ int ab_cmd_run(int argc, char **argv)
         default_run_id(id, sizeof(id));
     if (make_run_dir(o.out_dir, id, sizeof(id), rn.dir, sizeof(rn.dir), err) != 0) {
         json_decref(host);
+        if (rn.have_peaks)
+            ab_peaks_free(&rn.peaks);
         rc = ab_usage_error("run", "--out: %s", err);
         goto out_platform;
     }

@@ -575,3 +575,55 @@ Test(compare_cli, real_runs_align, .timeout = 300)
     ab_proc_free(&p);
     free(dir);
 }
+
+/* Must-show 2 on real data: a real run as the baseline and a copy whose samples for one headline
+ * metric are 30 % slower (x 0.7). The metric is the headline with the least sample spread, so a
+ * busy machine's noise within the run cannot hide the shift from a 5-against-5 rank test. */
+Test(gate_cli, real_run_thirty_percent_slower, .timeout = 300)
+{
+    char *dir = ab_test_tmpdir("realgate");
+    char out[600];
+    snprintf(out, sizeof(out), "%s/results", dir);
+    ab_proc p;
+    cr_assert_eq(ab_test_run(&p, 0,
+                             (const char *[]){"run", "--suite", "membw", "--device", "cpu",
+                                              "--profile", "quick", "--sweep", "none",
+                                              "--min-time", "0.005", "--out", out, "--run-id",
+                                              "base", "-q", NULL}),
+                 0);
+    cr_assert_eq(p.status, 0, "%s", p.err);
+    ab_proc_free(&p);
+    char base[700], slow[700], junit[700];
+    snprintf(base, sizeof(base), "%s/base/run.json", out);
+    snprintf(slow, sizeof(slow), "%s/slow.json", dir);
+    snprintf(junit, sizeof(junit), "%s/junit.xml", dir);
+    char err[AB_ERRLEN];
+    ab_run *run = ab_run_read(base, err);
+    cr_assert_not_null(run, "%s", err);
+    ab_result *pick = NULL;
+    for (size_t i = 0; i < run->nresults; i++) {
+        ab_result *r = run->results[i];
+        if (r->headline && r->status == AB_PASS && r->nmetrics &&
+            (!pick || r->metrics[0].stats.cv < pick->metrics[0].stats.cv))
+            pick = r;
+    }
+    cr_assert_not_null(pick, "no headline result");
+    for (size_t k = 0; k < pick->metrics[0].nsamples; k++)
+        pick->metrics[0].samples[k] *= 0.7;
+    free(run->id);
+    run->id = strdup("slow");
+    char label[256];
+    snprintf(label, sizeof(label), "worse: %s %s", pick->key, pick->impl);
+    cr_assert_eq(ab_run_write(run, slow, err), 0, "%s", err);
+    ab_run_free(run);
+    cr_assert_eq(ab_test_run(&p, 0, (const char *[]){"gate", base, slow, "--junit", junit, NULL}),
+                 0);
+    cr_expect_eq(p.status, 3, "exit %d: %s %s", p.status, p.out, p.err);
+    cr_expect(strstr(p.err, label) != NULL, "'%s' not in: %s", label, p.err);
+    ab_proc_free(&p);
+    char *x = slurp(junit);
+    cr_assert_not_null(x);
+    cr_expect_eq(count(x, "<failure "), 1, "%s", x);
+    free(x);
+    free(dir);
+}

@@ -8,6 +8,8 @@ set title chart_title noenhanced
 set xlabel "arithmetic intensity (FLOP/byte)"
 set ylabel y_label noenhanced
 set logscale xy 10
+set format x "%g"
+set format y "%g"
 set key below left vertical maxrows 4
 min(a, b) = a < b ? a : b
 @SETUP@

@@ -26,7 +26,7 @@ static const char css[] =
     "th,td{border:1px solid var(--line);padding:3px 7px;text-align:left;vertical-align:top}"
     "th{background:var(--alt);position:sticky;top:0;cursor:pointer;user-select:none}"
     "th.sorted-asc::after{content:' \\25B2'}th.sorted-desc::after{content:' \\25BC'}"
-    "td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}"
+    "td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}"
     "tbody tr:nth-child(even){background:var(--alt)}"
     "tr.worse,tr.worse td{background:var(--worse)}tr.better,tr.better td{background:var(--better)}"
     "tr.fail td,tr.error td{background:var(--worse)}tr.skip td{color:var(--muted)}"

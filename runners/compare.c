@@ -227,6 +227,12 @@ static void fill_cell(ab_cmp_cell *cell, const ab_result *r, const ab_metric *m)
     cell->peak_fraction = peak_fraction(r, m, cell->value);
 }
 
+static int cmp_dbl(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
 static bool comparable(const ab_cmp_cell *a, const ab_cmp_cell *b)
 {
     return a->r && b->r && a->m && b->m && a->r->status == AB_PASS && b->r->status == AB_PASS &&
@@ -275,9 +281,17 @@ static int measure_noise(ab_cmp *c, size_t j)
         if (n) {
             nz->shift = ab_median(lr, n);
             if (n >= AB_CMP_MIN_NOISE_METRICS) {
+                /* Two estimates of sigma that agree for normal noise: the scaled MAD (robust to
+                 * half the metrics having really changed) and the 90th percentile of the absolute
+                 * deviations / 1.645 (robust to a tenth). The larger applies: a shared machine's
+                 * noise has heavier tails than the normal law the factor k assumes, and the
+                 * percentile sees them where the MAD does not. */
                 for (size_t k = 0; k < n; k++)
-                    lr[k] -= nz->shift;
-                nz->sigma = ab_mad_sigma(lr, n);
+                    lr[k] = fabs(lr[k] - nz->shift);
+                qsort(lr, n, sizeof(*lr), cmp_dbl);
+                double mad = 1.4826 * ab_quantile_sorted(lr, n, 0.5);
+                double q90 = ab_quantile_sorted(lr, n, 0.9) / 1.6449;
+                nz->sigma = mad > q90 ? mad : q90;
             }
         }
         free(lr);

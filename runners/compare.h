@@ -76,7 +76,8 @@ typedef struct ab_cmp_noise {
     size_t run;
     char *model;
     size_t n;       /* aligned metrics used */
-    double sigma;   /* 1.4826 * MAD of the log ratios about their median */
+    double sigma;   /* spread of the log ratios about their median: the larger of 1.4826 * MAD
+                       and the 90th percentile of the absolute deviations / 1.645 */
     double shift;   /* median log ratio: a run-wide shift (machine busier or quieter, or a change
                        that affects everything) */
 } ab_cmp_noise;

@@ -35,6 +35,7 @@ void ab_run_free(ab_run *run)
     json_decref(run->argv);
     json_decref(run->settings);
     json_decref(run->host);
+    json_decref(run->manifest);
     json_decref(run->backends);
     json_decref(run->devices);
     for (size_t i = 0; i < run->nresults; i++)
@@ -336,6 +337,8 @@ json_t *ab_run_to_json(const ab_run *run)
     json_object_set_new(o, "complete", json_boolean(run->complete));
     json_object_set_new(o, "interrupted", json_boolean(run->interrupted));
     json_object_set(o, "host", run->host);
+    if (run->manifest)
+        json_object_set(o, "manifest", run->manifest);
     json_object_set(o, "backends", run->backends);
     json_object_set(o, "devices", run->devices);
     json_t *rs = json_array();
@@ -646,6 +649,15 @@ ab_run *ab_run_from_json(const json_t *doc, char *err)
         !(run->backends = get_json(&c, doc, "backends", JSON_ARRAY, &rc)) || rc ||
         !(run->devices = get_json(&c, doc, "devices", JSON_ARRAY, &rc)) || rc)
         goto fail;
+    /* the manifest is optional (documents before it existed); kept as is when present */
+    json_t *man = json_object_get(doc, "manifest");
+    if (man && !json_is_null(man)) {
+        if (!json_is_object(man)) {
+            ab_err(err, "manifest: expected an object");
+            goto fail;
+        }
+        run->manifest = json_incref(man);
+    }
     json_t *rs = json_object_get(doc, "results");
     if (!json_is_array(rs)) {
         ab_err(err, "results: missing or not an array");

@@ -15,6 +15,7 @@
 #include "gate.h"
 #include "history.h"
 #include "output.h"
+#include "run_probes.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -45,6 +46,8 @@ typedef struct runner {
     char json_path[PATH_MAX];
     int io_failed;
     bool quiet;
+    ab_run_probes probes; /* manifest, sampler, counters, pinning (run_probes.h) */
+    ab_platform *platform;
 } runner;
 
 static void run_usage(FILE *f)
@@ -150,6 +153,7 @@ static int emit(ab_suite_ctx *ctx, ab_result *r)
 {
     runner *rn = ctx->runner;
     char err[AB_ERRLEN];
+    ab_run_probes_attach(&rn->probes, rn->platform, r);
     attach_peak(rn, r);
     if (ab_run_add(rn->run, r, err) != 0) {
         ab_log(AB_LOG_ERROR, "%s", err);
@@ -497,17 +501,21 @@ int ab_cmd_run(int argc, char **argv)
         if (rn.have_peaks)
             ab_peaks_free(&rn.peaks);
         rc = ab_usage_error("run", "--out: %s", err);
-        goto out_platform;
+        goto out_run; /* frees the peaks table (rn.run is still NULL) */
     }
     snprintf(rn.json_path, sizeof(rn.json_path), "%s/run.json", rn.dir);
     rn.run = ab_run_new();
     if (!rn.run) {
         json_decref(host);
         rc = AB_EXIT_FAIL;
-        goto out_platform;
+        goto out_run;
     }
     rn.run->id = ab_strdup(id);
     fill_run_header(rn.run, argc, argv, &o, &p, host);
+    /* the manifest and the sampler, before any device is opened (opening pins threads) */
+    rn.platform = &p;
+    rn.run->manifest = ab_manifest(NULL);
+    ab_run_probes_init(&rn.probes, &p, devices, rn.run->manifest);
     if (write_doc(&rn) != 0) {
         /* nothing measured yet: leave no half-made folder behind */
         rmdir(rn.dir);
@@ -525,6 +533,7 @@ int ab_cmd_run(int argc, char **argv)
             continue;
         any_device = true;
         char oerr[AB_ERRLEN] = "";
+        ab_run_probes_before_device(&rn.probes, d);
         bool opened = ab_device_open(d, oerr) == 0;
         for (const ab_suite *const *s = ab_suites(); *s && !ab_interrupted(); s++) {
             if (!suite_selected(suites, *s))
@@ -616,6 +625,7 @@ int ab_cmd_run(int argc, char **argv)
     else
         rc = gate_rc;
 out_run:
+    ab_run_probes_fini(&rn.probes);
     ab_run_free(rn.run);
     if (rn.have_peaks)
         ab_peaks_free(&rn.peaks);

@@ -5,6 +5,7 @@
 
 int ab_cmd_list(int argc, char **argv);
 int ab_cmd_run(int argc, char **argv);
+int ab_cmd_probe(int argc, char **argv);
 /* runners: comparison, regression gate, history, charts, HTML report */
 int ab_cmd_compare(int argc, char **argv);
 int ab_cmd_gate(int argc, char **argv);

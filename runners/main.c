@@ -28,6 +28,7 @@ static void usage(FILE *f)
           "commands:\n"
           "  list      backends (built/available/why not), devices, suites and their keys\n"
           "  run       run suites on devices and write a results folder\n"
+          "  probe     the machine manifest: topology, firmware, GPUs, clocks, power, counters\n"
           "  compare   put runs side by side: value, % of peak, ratio, verdict\n"
           "  gate      regression gate: exit 3 when a metric got worse beyond noise\n"
           "  history   record runs in a database; trends and step changes\n"
@@ -60,6 +61,8 @@ int main(int argc, char **argv)
         return ab_cmd_list(argc - 1, argv + 1);
     if (strcmp(cmd, "run") == 0)
         return ab_cmd_run(argc - 1, argv + 1);
+    if (strcmp(cmd, "probe") == 0)
+        return ab_cmd_probe(argc - 1, argv + 1);
     /* runners */
     static const struct {
         const char *name;

@@ -39,7 +39,8 @@ if command -v apt-get >/dev/null 2>&1; then
   pkgs=(build-essential cmake ninja-build pkg-config git
         libjansson-dev libcsv-dev libhwloc-dev hwloc libpapi-dev papi-tools libopenblas-dev
         ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo
-        libcriterion-dev gnuplot-nox libsqlite3-dev sqlite3 libxml2-utils)
+        libcriterion-dev gnuplot-nox libsqlite3-dev sqlite3 libxml2-utils
+        python3-jsonschema)  # the manifest schema test (probe_manifest)
   [ $want_hip = 1 ] && pkgs+=(hipcc libamdhip64-dev)
   [ $want_bench = 1 ] && pkgs+=(clpeak python3-numpy python3-torch likwid)
   [ $want_browser = 1 ] && pkgs+=(chromium)
@@ -58,7 +59,8 @@ if command -v apt-get >/dev/null 2>&1; then
 elif command -v dnf >/dev/null 2>&1; then
   pkgs=(gcc gcc-c++ make cmake ninja-build pkgconf-pkg-config git
         jansson-devel libcsv-devel hwloc-devel hwloc papi-devel openblas-devel
-        ocl-icd-devel opencl-headers pocl clinfo criterion-devel gnuplot sqlite-devel libxml2)
+        ocl-icd-devel opencl-headers pocl clinfo criterion-devel gnuplot sqlite-devel libxml2
+        python3-jsonschema)
   [ $want_hip = 1 ] && pkgs+=(hipcc rocm-hip-devel)
   [ $want_bench = 1 ] && pkgs+=(clpeak python3-numpy python3-torch likwid)
   [ $want_browser = 1 ] && pkgs+=(chromium)

@@ -654,6 +654,8 @@ ab_run *ab_history_baseline(ab_history *h, long last, const char *exclude_id, ch
     out->profile = ab_strdup(newest->profile);
     json_decref(out->host);
     out->host = json_deep_copy(newest->host);
+    if (newest->manifest)
+        out->manifest = json_deep_copy(newest->manifest);
     json_t *ids_json = json_array();
     for (size_t i = 0; i < nids; i++)
         json_array_append_new(ids_json, json_string(ids[i]));

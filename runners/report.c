@@ -37,7 +37,8 @@ static const char css[] =
     "table.kv table.kv{min-width:0;margin:0}"
     ".warn{background:#fff4d6;border:1px solid #e6c36a;padding:.5em 1em;border-radius:4px}"
     "details{margin:.4em 0}summary{cursor:pointer;font-weight:600}"
-    ".null{color:var(--muted);font-style:italic}code{font-size:12px}";
+    ".null{color:var(--muted);font-style:italic}.err{color:#b00020}.src{color:var(--muted);"
+    "font-size:11px}code{font-size:12px}";
 
 /* Sortable tables: click a header to sort by that column (numbers by value). Also marks the page
  * as rendered, which the browser test checks. */
@@ -111,6 +112,26 @@ static void json_html(FILE *f, const char *key, const json_t *v, int depth)
 {
     if (depth > 8) {
         fputs("…", f);
+        return;
+    }
+    /* a probe fact (results/MANIFEST.md): {status: ok, value, source} or {status: unavailable |
+     * error, reason}, shown as the value and where it came from, or as why there is none */
+    const char *st = json_string_value(json_object_get(v, "status"));
+    if (st && json_object_get(v, "value") && strcmp(st, "ok") == 0) {
+        json_html(f, key, json_object_get(v, "value"), depth + 1);
+        const char *src = json_string_value(json_object_get(v, "source"));
+        if (src) {
+            fputs(" <span class=\"src\">(", f);
+            esc(f, src);
+            fputs(")</span>", f);
+        }
+        return;
+    }
+    if (st && (strcmp(st, "unavailable") == 0 || strcmp(st, "error") == 0) &&
+        json_is_string(json_object_get(v, "reason"))) {
+        fprintf(f, "<span class=\"%s\">%s: ", strcmp(st, "error") == 0 ? "err" : "null", st);
+        esc(f, json_string_value(json_object_get(v, "reason")));
+        fputs("</span>", f);
         return;
     }
     if (json_is_object(v)) {
@@ -650,7 +671,12 @@ static void machine_section(FILE *f, ab_run *const *runs, size_t n, char *const 
         const ab_run *r = runs[j];
         fprintf(f, "<details%s><summary>[%zu] ", j == 0 ? " open" : "", j + 1);
         esc(f, labels[j]);
-        fputs("</summary>\n<h3>Host</h3>", f);
+        fputs("</summary>\n", f);
+        if (r->manifest) {
+            fputs("<h3>Probe manifest</h3>", f);
+            json_html(f, NULL, r->manifest, 0);
+        }
+        fputs("\n<h3>Host</h3>", f);
         json_html(f, NULL, r->host, 0);
         fputs("\n<h3>Devices</h3>", f);
         json_html(f, NULL, r->devices, 0);

@@ -160,6 +160,11 @@ Test(report, renders_any_manifest_escaped, .timeout = 120)
                                   "GPU <b>0</b>", "clocks_mhz", "sm", 1980, "mem", 2619, "name",
                                   "GPU 1", "clocks_mhz", "sm", 1755, "<script>alert(1)</script>",
                                   "x\"y'z&", "memory_bytes", (json_int_t)1 << 34));
+    /* a probe manifest: facts with status, value/reason and source (results/MANIFEST.md) */
+    run->manifest = json_pack("{s:s,s:{s:{s:s,s:s,s:s},s:{s:s,s:s}}}", "schema",
+                              "accelbench.manifest", "host", "hostname", "status", "ok", "value",
+                              "box<1>", "source", "/proc/sys/kernel/hostname", "governor",
+                              "status", "unavailable", "reason", "no cpufreq driver");
     run->results[0]->extra = json_pack("{s:{s:[f,f,f],s:s}}", "sampler", "power_w", 301.5, 302.25,
                                        299.0, "throttle", "none");
     char path[700], html[700];
@@ -185,6 +190,11 @@ Test(report, renders_any_manifest_escaped, .timeout = 120)
     cr_expect(strstr(h, "power_w") && strstr(h, "302.25"), "extra.sampler rendered");
     cr_expect(strstr(h, "<title>T &lt;&amp;&gt;</title>") != NULL);
     cr_expect(strstr(h, "manifest&lt;run&gt;") != NULL);
+    cr_expect(strstr(h, "<h3>Probe manifest</h3>") != NULL);
+    cr_expect(strstr(h, "box&lt;1&gt; <span class=\"src\">(/proc/sys/kernel/hostname)</span>") !=
+                  NULL,
+              "a fact shows its value and source");
+    cr_expect(strstr(h, "unavailable: no cpufreq driver") != NULL);
     free(h);
     cr_expect_eq(browser_check(html, NULL, &p), 0, "console errors: %s %s", p.out, p.err);
     ab_proc_free(&p);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "rundoc.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -451,6 +452,8 @@ static int read_stats(rd *c, const json_t *o, ab_stats *s)
         get_num(c, o, "p90", false, &s->p90) || get_num(c, o, "p99", false, &s->p99) ||
         get_num(c, o, "cv", false, &s->cv))
         return -1;
+    if (isfinite(n) && (n < 0 || n > 1e18))
+        return rd_fail(c, "n", "out of range");
     s->n = isfinite(n) && n > 0 ? (size_t)n : 0;
     return 0;
 }
@@ -546,6 +549,13 @@ static ab_result *read_result(rd *c, const json_t *o)
             get_num(c, smp, "iters_per_sample", false, &ips) ||
             get_num(c, smp, "time_spent_s", false, &ts))
             goto fail;
+        /* out-of-range counts are refused: converting them would be undefined behaviour
+         * (found by fuzz/fuzz_rundoc.c) */
+        if ((isfinite(w) && (w < 0 || w > INT_MAX)) ||
+            (isfinite(ips) && (ips < 0 || ips > 1e18))) {
+            rd_fail(c, "sampling", "warmup_runs or iters_per_sample out of range");
+            goto fail;
+        }
         r->warmup_runs = isfinite(w) ? (int)w : 0;
         r->iters_per_sample = isfinite(ips) ? (long)ips : 0;
         r->time_spent = isfinite(ts) ? ts : 0.0;

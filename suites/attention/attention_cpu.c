@@ -980,15 +980,6 @@ static const char *cpu_describe(void *dev, ab_attn_kind kind, ab_attn_dtype dt,
     return pc->name;
 }
 
-/* The fused kernels for other CPU code (a transformer step): same contract as run(), one call. */
-int ab_attn_cpu_forward(const ab_cpu_dev *dev, ab_attn_kind kind, const ab_attn_args *a,
-                        char *err);
-int ab_attn_cpu_forward(const ab_cpu_dev *dev, ab_attn_kind kind, const ab_attn_args *a,
-                        char *err)
-{
-    return cpu_run((void *)dev, kind, a, 1, err);
-}
-
 const ab_attn_impl ab_attention_cpu = {
     .supports = cpu_supports,
     .workspace = cpu_workspace,

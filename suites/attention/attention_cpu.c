@@ -551,8 +551,8 @@ AVX2 static float softmax_step_avx2(float *sc, int n, float *m, float *alpha)
     return sum;
 }
 
-/* o = α·o + Σ_j p[j]·V[j]: rows in address order, two at a time; o (at most 1 KiB) stays in
- * L1 and is loaded and stored once per pair of rows */
+/* o = α·o + Σ_j p[j]·V[j]: rows in address order, four at a time; o (at most 1 KiB) stays in
+ * L1 and is loaded and stored once per four rows */
 AVX2 static void axpy_rows_avx2(float *o, float alpha, const float *p, const float *V, int d,
                                 int n)
 {
@@ -560,14 +560,16 @@ AVX2 static void axpy_rows_avx2(float *o, float alpha, const float *p, const flo
     for (int c = 0; c < d; c += 8)
         _mm256_storeu_ps(o + c, _mm256_mul_ps(a, _mm256_loadu_ps(o + c)));
     int j = 0;
-    for (; j + 2 <= n; j += 2) {
-        const float *v0 = V + (size_t)j * d, *v1 = v0 + d;
+    for (; j + 4 <= n; j += 4) {
+        const float *v0 = V + (size_t)j * d, *v1 = v0 + d, *v2 = v1 + d, *v3 = v2 + d;
         __m256 b0 = _mm256_broadcast_ss(p + j), b1 = _mm256_broadcast_ss(p + j + 1);
+        __m256 b2 = _mm256_broadcast_ss(p + j + 2), b3 = _mm256_broadcast_ss(p + j + 3);
         for (int c = 0; c < d; c += 8) {
-            __m256 x = _mm256_loadu_ps(o + c);
-            x = _mm256_fmadd_ps(b0, _mm256_loadu_ps(v0 + c), x);
-            x = _mm256_fmadd_ps(b1, _mm256_loadu_ps(v1 + c), x);
-            _mm256_storeu_ps(o + c, x);
+            __m256 x = _mm256_fmadd_ps(b0, _mm256_loadu_ps(v0 + c), _mm256_loadu_ps(o + c));
+            __m256 y = _mm256_mul_ps(b1, _mm256_loadu_ps(v1 + c));
+            x = _mm256_fmadd_ps(b2, _mm256_loadu_ps(v2 + c), x);
+            y = _mm256_fmadd_ps(b3, _mm256_loadu_ps(v3 + c), y);
+            _mm256_storeu_ps(o + c, _mm256_add_ps(x, y));
         }
     }
     for (; j < n; j++) {

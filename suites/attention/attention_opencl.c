@@ -198,8 +198,13 @@ static int run_decode(ab_ocl_dev *d, cl_program p, const ab_attn_args *a, long i
             ARG(kc, 3, rows);
     size_t g1[2] = {(size_t)nsplit, (size_t)s->batch * s->kv_heads};
     size_t g2[1] = {round_up((size_t)rows * s->head_dim, 64)};
+    /* On a CPU driver every (chunk, KV head) work-item is its own work-group, so the driver
+     * spreads them over its threads (left to itself PoCL put all of them in one group, one
+     * core); GPUs choose for themselves. */
+    size_t one[2] = {1, 1};
+    const size_t *l1 = (d->type & CL_DEVICE_TYPE_CPU) ? one : NULL;
     for (long it = 0; !r && it < iters; it++)
-        r = ab_ocl_launch(d, kd, 2, g1, NULL, err) || ab_ocl_launch(d, kc, 1, g2, NULL, err);
+        r = ab_ocl_launch(d, kd, 2, g1, l1, err) || ab_ocl_launch(d, kc, 1, g2, NULL, err);
     if (kd)
         clReleaseKernel(kd);
     if (kc)

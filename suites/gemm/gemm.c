@@ -21,16 +21,20 @@ static const char *const keys[] = {"gemm.square", "gemm.llama3_8b", "gemm.llama3
                                    "gemm.custom", NULL};
 
 static const ab_param_desc params[] = {
-    {"dtype", "LIST", "f64,f32,tf32,bf16,f16,e4m3,e5m2,i8 (default all; e5m2 is A e5m2 x B e4m3)"},
+    {"dtype", "LIST", "f64,f32,tf32,bf16,f16,e4m3,e5m2,i8 (default: quick f32,bf16,e4m3,i8; "
+                      "otherwise all; e5m2 is A e5m2 x B e4m3)"},
     {"shape", "LIST", "explicit GEMM shapes, N or MxNxK (replaces the sweep and shape sets)"},
     {"shape-set", "LIST", "square, llama3_8b, llama3_70b or all (default: quick square,llama3_8b; "
                           "otherwise all)"},
     {"shape-file", "FILE", "shape-set table (default data/gemm-shape-sets.csv)"},
-    {"tokens", "LIST", "token counts (M) for the LLM shape sets (default 1,16,128,1024,8192)"},
+    {"square-max", "N", "largest size of the square sweep (default: what the profile, the time "
+                        "budget and memory allow)"},
+    {"tokens", "LIST", "token counts (M) for the LLM shape sets (default: quick 1,128,8192; "
+                       "otherwise 1,16,128,1024,8192)"},
     {"layout", "LIST", "NN, NT (B stored N x K, y = x W^T), TN (default: quick NT; else all)"},
     {"impl", "LIST", "vendor, portable (default both)"},
     {"gemm-budget", "SEC", "longest single multiply the sweep and shape sets attempt (default "
-                           "0.25, 2, 20 s by profile)"},
+                           "0.1, 2, 20 s by profile)"},
     {NULL, NULL, NULL},
 };
 
@@ -114,7 +118,10 @@ static int plan_make(const ab_options *o, gplan *p, char *err)
     memset(p, 0, sizeof(*p));
     bool quick = strcmp(o->profile, "quick") == 0;
     const char *dt = ab_opt_param(o, "dtype");
-    if (!dt) {
+    if (!dt && quick) {
+        /* one type of each family: classic f32, bf16 (LLMs), fp8, int8 */
+        p->dtype[AB_DT_F32] = p->dtype[AB_DT_BF16] = p->dtype[AB_DT_E4M3] = p->dtype[AB_DT_I8] = true;
+    } else if (!dt) {
         for (int i = 0; i < AB_DT_COUNT; i++)
             p->dtype[i] = true;
     } else {
@@ -145,15 +152,16 @@ static int plan_make(const ab_options *o, gplan *p, char *err)
         if (ab_parse_double(bu, "--gemm-budget", &p->budget, err) != 0)
             return -1;
     } else {
-        p->budget = quick ? 0.25 : strcmp(o->profile, "standard") == 0 ? 2.0 : 20.0;
+        p->budget = quick ? 0.1 : strcmp(o->profile, "standard") == 0 ? 2.0 : 20.0;
     }
     const char *sh = ab_opt_param(o, "shape");
     const char *ss = ab_opt_param(o, "shape-set"), *tk = ab_opt_param(o, "tokens");
     const char *sf = ab_opt_param(o, "shape-file");
     if (sh) {
-        if (ss || tk || sf)
+        const char *sm = ab_opt_param(o, "square-max");
+        if (ss || tk || sf || sm)
             return ab_err(err, "--shape replaces the shape sets: drop --%s",
-                          ss ? "shape-set" : tk ? "tokens" : "shape-file");
+                          ss ? "shape-set" : tk ? "tokens" : sf ? "shape-file" : "square-max");
         p->custom = true;
         return ab_gemm_parse_shapes(sh, &p->shapes, &p->nshapes, err);
     }
@@ -174,6 +182,10 @@ static int plan_make(const ab_options *o, gplan *p, char *err)
             tokens[ntok++] = t;
         }
         ab_strv_free(v);
+    } else if (quick) {
+        static const int64_t def[] = {1, 128, 8192}; /* decode, a short and a long prefill */
+        memcpy(tokens, def, sizeof(def));
+        ntok = sizeof(def) / sizeof(def[0]);
     } else {
         static const int64_t def[] = {1, 16, 128, 1024, 8192};
         memcpy(tokens, def, sizeof(def));
@@ -187,6 +199,22 @@ static int plan_make(const ab_options *o, gplan *p, char *err)
     const int64_t *sq;
     size_t nsq;
     square_sizes(o->profile, &sq, &nsq);
+    const char *smax = ab_opt_param(o, "square-max");
+    if (smax) {
+        long v;
+        char e3[AB_ERRLEN];
+        if (ab_parse_long(smax, "--square-max", 1, 2147483647L, &v, e3) != 0) {
+            free(layers);
+            return ab_err(err, "%s", e3);
+        }
+        while (nsq > 0 && sq[nsq - 1] > v)
+            nsq--;
+        if (nsq == 0) {
+            free(layers);
+            return ab_err(err, "--square-max: %ld is below the smallest square size, %lld", v,
+                          (long long)sq[0]);
+        }
+    }
     int rc = ab_gemm_expand_sets(ss ? ss : quick ? "square,llama3_8b" : "all", layers, nl, tokens,
                                  ntok, sq, nsq, &p->shapes, &p->nshapes, err);
     free(layers);
@@ -245,6 +273,7 @@ typedef struct gstate {
     bool usable[AB_GEMM_NIMPL][AB_DT_COUNT]; /* implementation present and dtype supported */
     ab_gemm_type out[AB_GEMM_NIMPL][AB_DT_COUNT];
     double rate[AB_GEMM_NIMPL][AB_DT_COUNT]; /* best FLOP/s seen, for the time estimate */
+    double bw[AB_GEMM_NIMPL][AB_DT_COUNT];   /* best B/s seen on skinny shapes */
     int headline_layout;
     /* the latest passing square result per implementation and dtype, held back until the
      * sweep ends so the largest one can be marked as the headline */
@@ -576,6 +605,9 @@ static void update_rate(gstate *st, int impl, ab_dtype dt, const ab_result *r)
     double v = r->metrics[0].stats.median;
     if (v > st->rate[impl][dt])
         st->rate[impl][dt] = v;
+    const ab_metric *m = ab_result_metric(r, "bandwidth");
+    if (m && m->stats.median > st->bw[impl][dt])
+        st->bw[impl][dt] = m->stats.median;
 }
 
 static int emit_or_hold(gstate *st, ab_result *r, int impl, ab_dtype dt, bool square_headline)
@@ -746,11 +778,18 @@ static int run_shape_dtype(gstate *st, const ab_gemm_shape *sh, ab_dtype dt)
     bool tf32;
     dtype_inputs(dt, &ta, &tb, &tf32);
     double flop = 2.0 * (double)sh->m * (double)sh->n * (double)sh->k;
+    double in_bytes = ((double)sh->m + (double)sh->n) * (double)sh->k *
+                      (double)ab_gemm_type_size(ta);
     for (int i = 0; i < AB_GEMM_NIMPL && rc == 0; i++) {
         bool est_over = false;
         double est = 0.0;
+        /* the time a multiply should take at the best rates seen so far on this device: an
+         * optimistic estimate (never skips what would fit), refined once skinny shapes have
+         * shown the memory bandwidth */
         if (st->usable[i][dt] && !p->custom && st->rate[i][dt] > 0) {
             est = flop / st->rate[i][dt];
+            if (st->bw[i][dt] > 0 && in_bytes / st->bw[i][dt] > est)
+                est = in_bytes / st->bw[i][dt];
             est_over = est > p->budget;
         }
         for (int l = 0; l < L_COUNT && rc == 0; l++) {
@@ -773,8 +812,8 @@ static int run_shape_dtype(gstate *st, const ab_gemm_shape *sh, ab_dtype dt)
             } else if (est_over) {
                 char msg[AB_ERRLEN];
                 snprintf(msg, sizeof(msg),
-                         "estimated %.3g s per multiply at the %.4g GFLOP/s measured so far, over "
-                         "the %.3g s budget of the %s profile (--gemm-budget)",
+                         "estimated %.3g s per multiply from the rates measured so far (%.4g "
+                         "GFLOP/s), over the %.3g s budget of the %s profile (--gemm-budget)",
                          est, st->rate[i][dt] / 1e9, p->budget, ctx->opt->profile);
                 rc = emit_case_skip(st, sh, dt, i, l, msg);
             } else {

@@ -307,14 +307,14 @@ static size_t compute_size(ab_gemm_type a)
 static int port_dtype_ok(void *dev, const ab_gemm_op *op, char *why)
 {
     (void)dev;
-    if (op->a != op->b)
-        return ab_err(why, "the portable kernel multiplies equal input types (%s x %s asked)",
-                      ab_gemm_type_name(op->a), ab_gemm_type_name(op->b));
-    if (op->a == AB_GT_F32 && op->tf32)
-        return ab_err(why, "CPUs have no TF32 arithmetic (a matrix-unit format)");
     if (op->a == AB_GT_E4M3 || op->a == AB_GT_E5M2)
         return ab_err(why, "the portable kernel has no fp8 path (fp8 is a matrix-unit format; "
                            "measured through the vendor library)");
+    if (op->a == AB_GT_F32 && op->tf32)
+        return ab_err(why, "CPUs have no TF32 arithmetic (a matrix-unit format)");
+    if (op->a != op->b)
+        return ab_err(why, "the portable kernel multiplies equal input types (%s x %s asked)",
+                      ab_gemm_type_name(op->a), ab_gemm_type_name(op->b));
     ab_gemm_type want = op->a == AB_GT_F64 ? AB_GT_F64 : op->a == AB_GT_I8 ? AB_GT_I32 : AB_GT_F32;
     if (op->c != want)
         return ab_err(why, "the portable kernel writes %s inputs as %s, not %s",
@@ -435,6 +435,8 @@ typedef struct blas_plan {
 static int blas_dtype_ok(void *dev, const ab_gemm_op *op, char *why)
 {
     (void)dev;
+    if (op->a == AB_GT_E4M3 || op->a == AB_GT_E5M2)
+        return ab_err(why, "OpenBLAS has no fp8 GEMM");
     if (op->a != op->b)
         return ab_err(why, "OpenBLAS multiplies equal input types (%s x %s asked)",
                       ab_gemm_type_name(op->a), ab_gemm_type_name(op->b));

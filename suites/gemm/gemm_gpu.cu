@@ -236,14 +236,14 @@ ab_gemm_type port_out(ab_gemm_type a)
 int port_dtype_ok(void *dev, const ab_gemm_op *op, char *why)
 {
     (void)dev;
+    if (op->a == AB_GT_E4M3 || op->a == AB_GT_E5M2)
+        return gpu_fail(why, "the portable kernel has no fp8 path (a matrix-unit format; "
+                             "measured through the vendor library)");
     if (op->a != op->b)
         return gpu_fail(why, "the portable kernel multiplies equal input types (%s x %s asked)",
                         ab_gemm_type_name(op->a), ab_gemm_type_name(op->b));
     if (op->a == AB_GT_F32 && op->tf32)
         return gpu_fail(why, "the portable kernel has no TF32 path (a matrix-unit format; "
-                             "measured through the vendor library)");
-    if (op->a == AB_GT_E4M3 || op->a == AB_GT_E5M2)
-        return gpu_fail(why, "the portable kernel has no fp8 path (a matrix-unit format; "
                              "measured through the vendor library)");
     if (op->c != port_out(op->a))
         return gpu_fail(why, "the portable kernel writes %s inputs as %s, not %s",

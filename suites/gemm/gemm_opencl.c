@@ -71,14 +71,14 @@ static int ocl_fill(void *dev, void *buf, ab_gemm_type t, size_t count, uint64_t
 static int ocl_dtype_ok(void *dev, const ab_gemm_op *op, char *why)
 {
     const ab_ocl_dev *d = dev;
+    if (op->a == AB_GT_E4M3 || op->a == AB_GT_E5M2)
+        return ab_err(why, "the portable kernel has no fp8 path (a matrix-unit format; measured "
+                           "through the vendor library)");
     if (op->a != op->b)
         return ab_err(why, "the portable kernel multiplies equal input types (%s x %s asked)",
                       ab_gemm_type_name(op->a), ab_gemm_type_name(op->b));
     if (op->a == AB_GT_F32 && op->tf32)
         return ab_err(why, "the portable kernel has no TF32 path (a matrix-unit format; measured "
-                           "through the vendor library)");
-    if (op->a == AB_GT_E4M3 || op->a == AB_GT_E5M2)
-        return ab_err(why, "the portable kernel has no fp8 path (a matrix-unit format; measured "
                            "through the vendor library)");
     if (op->a == AB_GT_F64 && !d->fp64)
         return ab_err(why, "device has no double precision (cl_khr_fp64)");

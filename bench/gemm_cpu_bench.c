@@ -191,16 +191,23 @@ int main(int argc, char **argv)
             m[c][k] = ab_median(res[c][k], (size_t)rounds);
     printf("%-6s %14.1f %14.1f %14.1f %14.1f %14.1f %14.1f\n", "median", m[VS][0], m[VS][1],
            m[VD][0], m[VD][1], m[PS][0], m[PS][1]);
+    /* Two estimates of the ratio: of the medians, and the median of the per-round ratios. The
+     * second pairs measurements taken seconds apart, under the same load, so the drift of a
+     * shared machine cancels in each pair; it is the verdict. */
     static const double target[NCMP] = {0.97, 0.97, 0.40};
     long sizes[NCMP] = {nv, nv, np};
     int bad = 0;
-    for (int c = 0; c < NCMP; c++) {
-        double ratio = m[c][0] / m[c][1];
-        printf("ratio %-15s %ld^3 / direct = %.3f (target >= %.2f) %s; max |C diff| / max |C| = "
-               "%.1e\n",
-               names[c], sizes[c], ratio, target[c], ratio >= target[c] ? "ok" : "BELOW",
+    double *pr = calloc((size_t)rounds, sizeof(double));
+    for (int c = 0; c < NCMP && pr; c++) {
+        for (int r = 0; r < rounds; r++)
+            pr[r] = res[c][0][r] / res[c][1][r];
+        double paired = ab_median(pr, (size_t)rounds), ratio = m[c][0] / m[c][1];
+        printf("ratio %-15s %ld^3 / direct: paired %.3f (target >= %.2f) %s; of medians %.3f; "
+               "max |C diff| / max |C| = %.1e\n",
+               names[c], sizes[c], paired, target[c], paired >= target[c] ? "ok" : "BELOW", ratio,
                max_rel_diff(&s[c]));
-        bad |= ratio < target[c];
+        bad |= paired < target[c];
     }
+    free(pr);
     return bad ? 3 : 0;
 }

@@ -215,6 +215,139 @@ DEFINE_PACKERS(float, f32, bf16, cv_bf16)
 DEFINE_PACKERS(float, f32, f16, cv_f16)
 DEFINE_PACKERS(int32_t, i32, i8, cv_i8)
 
+/* ---- skinny products (decode: M <= SKINNY_M rows) --------------------------------------------
+ * With a handful of rows every element of B is used M times only: the product is a stream over
+ * B, and packing it (or computing a 6-row tile for one row) costs more than the multiply. Here
+ * op(A), small, is converted once into a contiguous buffer and B is read exactly once, in its
+ * own storage order, by threads that split the columns (no barriers besides the one after A):
+ *   NN/TN (B stored K x N): row k of B updates a block of C's columns held in L1;
+ *   NT    (B stored N x K): rows of B are dot products with the rows of A, along K in vectors. */
+#define SKINNY_M 4
+#define SK_L1 16384 /* bytes of C accumulators per column block (NN) */
+
+#define AI __attribute__((always_inline)) static inline
+
+#define DEFINE_SKINNY(T, S, V, SRC, CV)                                                            \
+    static void sk_a_##S##_##SRC(const ab_gemm_op *op, const void *A, long k0, long k1, T *dst)    \
+    {                                                                                              \
+        for (long i = 0; i < op->m; i++)                                                           \
+            for (long k = k0; k < k1; k++)                                                         \
+                dst[i * op->k + k] = CV(A, A_IDX(op, i, k));                                       \
+    }                                                                                              \
+    AI V ldv_##S##_##SRC(const void *p, size_t idx)                                                \
+    {                                                                                              \
+        T tmp[S##_VL];                                                                             \
+        for (int l = 0; l < S##_VL; l++)                                                           \
+            tmp[l] = CV(p, idx + (size_t)l);                                                       \
+        V v;                                                                                       \
+        memcpy(&v, tmp, sizeof(v));                                                                \
+        return v;                                                                                  \
+    }                                                                                              \
+    /* NT: out[i][jj] = sum_k a[i][k] * B[(j+jj)*ldb + k], MM rows x JN columns in registers */  \
+    AI void sk_nt_blk_##S##_##SRC(const T *a, long K, const void *B, size_t ldb, long j, int MM,   \
+                                  int JN, T out[SKINNY_M][8])                                      \
+    {                                                                                              \
+        V acc[SKINNY_M][8];                                                                        \
+        for (int i = 0; i < MM; i++)                                                               \
+            for (int q = 0; q < JN; q++)                                                           \
+                acc[i][q] = (V){0};                                                                \
+        long k = 0;                                                                                \
+        for (; k + S##_VL <= K; k += S##_VL) {                                                     \
+            V va[SKINNY_M];                                                                        \
+            for (int i = 0; i < MM; i++)                                                           \
+                memcpy(&va[i], a + (size_t)i * (size_t)K + (size_t)k, sizeof(V));                  \
+            for (int q = 0; q < JN; q++) {                                                         \
+                V vb = ldv_##S##_##SRC(B, (size_t)(j + q) * ldb + (size_t)k);                      \
+                for (int i = 0; i < MM; i++)                                                       \
+                    acc[i][q] += va[i] * vb;                                                       \
+            }                                                                                      \
+        }                                                                                          \
+        for (int i = 0; i < MM; i++)                                                               \
+            for (int q = 0; q < JN; q++) {                                                         \
+                T sum = 0;                                                                         \
+                for (int l = 0; l < S##_VL; l++)                                                   \
+                    sum += acc[i][q][l];                                                           \
+                for (long kk = k; kk < K; kk++)                                                    \
+                    sum += a[(size_t)i * (size_t)K + (size_t)kk] *                                 \
+                           CV(B, (size_t)(j + q) * ldb + (size_t)kk);                              \
+                out[i][q] = sum;                                                                   \
+            }                                                                                      \
+    }                                                                                              \
+    /* NN/TN: acc[i][0..jn) += a[i][k] * B[k][jb..jb+jn) for every k */                            \
+    AI void sk_nn_blk_##S##_##SRC(const ab_gemm_op *op, const T *a, const void *B, long jb,        \
+                                  long jn, int MM, T *acc)                                         \
+    {                                                                                              \
+        const long K = (long)op->k;                                                                \
+        for (long k = 0; k < K; k++) {                                                             \
+            const size_t base = B_IDX(op, k, jb);                                                  \
+            T av[SKINNY_M];                                                                        \
+            for (int i = 0; i < MM; i++)                                                           \
+                av[i] = a[(size_t)i * (size_t)K + (size_t)k];                                      \
+            _Pragma("omp simd") for (long j = 0; j < jn; j++)                                      \
+            {                                                                                      \
+                T b = CV(B, base + (size_t)j);                                                     \
+                for (int i = 0; i < MM; i++)                                                       \
+                    acc[(size_t)i * (size_t)jn + (size_t)j] += av[i] * b;                          \
+            }                                                                                      \
+        }                                                                                          \
+    }                                                                                              \
+    static void sk_cols_##S##_##SRC(const ab_gemm_op *op, const T *a, const void *B, T *C, long j0, \
+                                    long j1)                                                       \
+    {                                                                                              \
+        const int M = (int)op->m;                                                                  \
+        const T alpha = (T)op->alpha, beta = (T)op->beta;                                          \
+        const size_t ldc = (size_t)op->ldc;                                                        \
+        if (op->tb) {                                                                              \
+            /* columns per register block: MM x JN accumulators + MM + 1 vectors fit 16 */        \
+            static const int jn_of[SKINNY_M + 1] = {0, 8, 6, 4, 2};                                \
+            T out[SKINNY_M][8];                                                                    \
+            for (long j = j0; j < j1;) {                                                           \
+                int jn = j1 - j >= jn_of[M] ? jn_of[M] : 1;                                        \
+                switch (M * 16 + jn) {                                                             \
+                case 1 * 16 + 8: sk_nt_blk_##S##_##SRC(a, op->k, B, op->ldb, j, 1, 8, out); break; \
+                case 2 * 16 + 6: sk_nt_blk_##S##_##SRC(a, op->k, B, op->ldb, j, 2, 6, out); break; \
+                case 3 * 16 + 4: sk_nt_blk_##S##_##SRC(a, op->k, B, op->ldb, j, 3, 4, out); break; \
+                case 4 * 16 + 2: sk_nt_blk_##S##_##SRC(a, op->k, B, op->ldb, j, 4, 2, out); break; \
+                case 1 * 16 + 1: sk_nt_blk_##S##_##SRC(a, op->k, B, op->ldb, j, 1, 1, out); break; \
+                case 2 * 16 + 1: sk_nt_blk_##S##_##SRC(a, op->k, B, op->ldb, j, 2, 1, out); break; \
+                case 3 * 16 + 1: sk_nt_blk_##S##_##SRC(a, op->k, B, op->ldb, j, 3, 1, out); break; \
+                default: sk_nt_blk_##S##_##SRC(a, op->k, B, op->ldb, j, 4, 1, out); break;        \
+                }                                                                                  \
+                for (int i = 0; i < M; i++)                                                        \
+                    for (int q = 0; q < jn; q++) {                                                 \
+                        T *c = C + (size_t)i * ldc + (size_t)(j + q);                              \
+                        *c = beta == 0 ? alpha * out[i][q] : alpha * out[i][q] + beta * *c;        \
+                    }                                                                              \
+                j += jn;                                                                           \
+            }                                                                                      \
+            return;                                                                                \
+        }                                                                                          \
+        T acc[SK_L1 / sizeof(T)] __attribute__((aligned(64)));                                     \
+        const long jbw = (long)(SK_L1 / sizeof(T)) / M;                                            \
+        for (long jb = j0; jb < j1; jb += jbw) {                                                   \
+            long jn = j1 - jb < jbw ? j1 - jb : jbw;                                               \
+            memset(acc, 0, (size_t)M * (size_t)jn * sizeof(T));                                    \
+            switch (M) {                                                                           \
+            case 1: sk_nn_blk_##S##_##SRC(op, a, B, jb, jn, 1, acc); break;                        \
+            case 2: sk_nn_blk_##S##_##SRC(op, a, B, jb, jn, 2, acc); break;                        \
+            case 3: sk_nn_blk_##S##_##SRC(op, a, B, jb, jn, 3, acc); break;                        \
+            default: sk_nn_blk_##S##_##SRC(op, a, B, jb, jn, 4, acc); break;                       \
+            }                                                                                      \
+            for (int i = 0; i < M; i++)                                                            \
+                for (long j = 0; j < jn; j++) {                                                    \
+                    T *c = C + (size_t)i * ldc + (size_t)(jb + j);                                 \
+                    T v = acc[(size_t)i * (size_t)jn + (size_t)j];                                 \
+                    *c = beta == 0 ? alpha * v : alpha * v + beta * *c;                            \
+                }                                                                                  \
+        }                                                                                          \
+    }
+
+DEFINE_SKINNY(double, f64, v_f64, f64, cv_f64)
+DEFINE_SKINNY(float, f32, v_f32, f32, cv_f32)
+DEFINE_SKINNY(float, f32, v_f32, bf16, cv_bf16)
+DEFINE_SKINNY(float, f32, v_f32, f16, cv_f16)
+DEFINE_SKINNY(int32_t, i32, v_i32, i8, cv_i8)
+
 /* ---- the portable plan and driver --------------------------------------------------------- */
 
 typedef struct port_plan {
@@ -225,7 +358,12 @@ typedef struct port_plan {
     void *bpack;
     size_t panels_per_thread;
     void *apack[AB_CPU_MAX_THREADS]; /* MC x KC per thread */
+    void *askinny;                   /* op(A) converted, M x K, when M <= SKINNY_M */
 } port_plan;
+
+/* Skinny products, called by every thread of the team: A converted cooperatively, then each
+ * thread its columns. */
+#define SKINNY_DRIVE(T, S, SRC)                                                                        do {                                                                                                   const ab_gemm_op *op = &pl->op;                                                                    int t = omp_get_thread_num(), nth = omp_get_num_threads();                                         size_t klo, khi, jlo, jhi;                                                                         ab_cpu_chunk((size_t)op->k, nth, t, 64, &klo, &khi);                                               ab_cpu_chunk((size_t)op->n, nth, t, 64, &jlo, &jhi);                                               for (int64_t z = 0; z < op->batch; z++) {                                                              const char *Az = (const char *)a + (size_t)(z * op->stride_a) * ab_gemm_type_size(op->a);             const char *Bz = (const char *)b + (size_t)(z * op->stride_b) * ab_gemm_type_size(op->b);             T *Cz = (T *)c + z * op->stride_c;                                                                 sk_a_##S##_##SRC(op, Az, (long)klo, (long)khi, pl->askinny);                                       _Pragma("omp barrier");                                                                            if (jhi > jlo)                                                                                         sk_cols_##S##_##SRC(op, pl->askinny, Bz, Cz, (long)jlo, (long)jhi);                            _Pragma("omp barrier"); /* A is converted again for the next batch entry */                   }                                                                                              } while (0)
 
 /* The blocked loops for one compute type. Called by every thread of the team. */
 #define DEFINE_DRIVER(T, S)                                                                        \
@@ -337,6 +475,7 @@ static void port_release(void *plan)
     if (!pl)
         return;
     ab_cpu_free(pl->bpack);
+    ab_cpu_free(pl->askinny);
     for (int i = 0; i < pl->threads; i++)
         ab_cpu_free(pl->apack[i]);
     free(pl);
@@ -361,6 +500,8 @@ static int port_prepare(void *dev, const ab_gemm_op *op, void **plan, char *err)
     bool ok = pl->bpack != NULL;
     for (int i = 0; i < pl->threads && ok; i++)
         ok = (pl->apack[i] = ab_cpu_alloc(d, (size_t)L2_A + (size_t)KC * MRX * es)) != NULL;
+    if (ok && op->m <= SKINNY_M)
+        ok = (pl->askinny = ab_cpu_alloc(d, (size_t)(op->m * op->k) * es)) != NULL;
     if (!ok) {
         port_release(pl);
         return ab_err(err, "cpu: out of memory for packing buffers");
@@ -374,6 +515,20 @@ static int port_run(void *plan, void *a, void *b, void *c, char *err)
     (void)err;
     port_plan *pl = plan;
     ab_gemm_type src = pl->op.a;
+    if (pl->askinny) {
+#pragma omp parallel num_threads(pl->threads)
+        {
+            switch (src) {
+            case AB_GT_F64: SKINNY_DRIVE(double, f64, f64); break;
+            case AB_GT_F32: SKINNY_DRIVE(float, f32, f32); break;
+            case AB_GT_BF16: SKINNY_DRIVE(float, f32, bf16); break;
+            case AB_GT_F16: SKINNY_DRIVE(float, f32, f16); break;
+            case AB_GT_I8: SKINNY_DRIVE(int32_t, i32, i8); break;
+            default: break;
+            }
+        }
+        return 0;
+    }
 #pragma omp parallel num_threads(pl->threads)
     {
         switch (src) {
@@ -393,9 +548,15 @@ static void port_describe(void *plan, char *buf, size_t len)
     const port_plan *pl = plan;
     size_t es = compute_size(pl->op.a);
     int mr = MRX, nr = 2 * VB / (int)es;
-    snprintf(buf, len, "accelbench packed kernel: %dx%d register tile of %d-byte vectors, KC %d, "
-                       "MC %d, NC %d, %d threads",
-             mr, nr, VB, KC, (int)(L2_A / (KC * (int)es)) / mr * mr, NC, pl->threads);
+    if (pl->askinny)
+        snprintf(buf, len, "accelbench streaming kernel for M <= %d (%s): B read once in its own "
+                           "order, %d-byte vectors, %d threads",
+                 SKINNY_M, pl->op.tb ? "dot products along K" : "rows of B into C blocks in L1",
+                 VB, pl->threads);
+    else
+        snprintf(buf, len, "accelbench packed kernel: %dx%d register tile of %d-byte vectors, KC %d, "
+                           "MC %d, NC %d, %d threads",
+                 mr, nr, VB, KC, (int)(L2_A / (KC * (int)es)) / mr * mr, NC, pl->threads);
 }
 
 static const ab_gemm_impl port_impl = {

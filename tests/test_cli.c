@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <jansson.h>
+#include <unistd.h>
 
 #include "core/ab.h"
 #include "helpers.h"
@@ -126,4 +127,46 @@ Test(cli, list_reports_backends)
     cr_expect_gt(json_array_size(json_object_get(o, "devices")), 0);
     json_decref(o);
     ab_proc_free(&p);
+}
+
+/* On a machine without the vendor's driver, each GPU backend is listed as unavailable with the
+ * reason (or as not built, with the reason the configure step gave). */
+static void expect_gpu_backend_reason(const char *name, const char *driver_missing_reason,
+                                      const char *device_node)
+{
+    ab_proc p;
+    cr_assert_eq(ab_test_run(&p, 0, (const char *[]){"list", "--json", NULL}), 0);
+    cr_assert_eq(p.status, 0, "%s", p.err);
+    json_t *o = json_loads(p.out, 0, NULL);
+    cr_assert_not_null(o);
+    json_t *b = NULL, *it;
+    size_t i;
+    json_array_foreach(json_object_get(o, "backends"), i, it)
+    {
+        if (strcmp(json_string_value(json_object_get(it, "name")), name) == 0)
+            b = it;
+    }
+    cr_assert_not_null(b, "no %s backend listed", name);
+    bool built = json_is_true(json_object_get(b, "built"));
+    bool avail = json_is_true(json_object_get(b, "available"));
+    const char *why = json_string_value(json_object_get(b, "reason"));
+    if (!built) {
+        cr_expect(why && strncmp(why, "not built: ", 11) == 0, "%s: reason '%s'", name, why);
+    } else if (access(device_node, F_OK) != 0) {
+        /* the driver is absent here: the backend must say so, not claim a device */
+        cr_expect(!avail, "%s available without %s", name, device_node);
+        cr_expect(why && strstr(why, driver_missing_reason), "%s: reason '%s'", name, why);
+    }
+    json_decref(o);
+    ab_proc_free(&p);
+}
+
+Test(cli, hip_unavailable_without_amd_gpu)
+{
+    expect_gpu_backend_reason("hip", "no AMD GPU driver", "/dev/kfd");
+}
+
+Test(cli, cuda_unavailable_without_nvidia_driver)
+{
+    expect_gpu_backend_reason("cuda", "no NVIDIA driver", "/dev/nvidiactl");
 }

@@ -136,3 +136,57 @@ Test(peaks, peak_for_a_metric)
     cr_expect_eq(row, -1);
     ab_peaks_free(&p);
 }
+
+#include "core/prices.h"
+
+Test(prices, shipped_sheet_loads_and_matches)
+{
+    ab_prices p;
+    char err[AB_ERRLEN] = "";
+    cr_assert_eq(ab_prices_load(NULL, &p, err), 0, "%s", err);
+    ab_price pr;
+    char why[AB_ERRLEN] = "";
+    /* by instance type: the p5.48xlarge capacity block, 8 GPUs */
+    cr_assert_eq(ab_prices_lookup(&p, "aws", "p5.48xlarge", "NVIDIA H100 80GB HBM3", &pr, why), 0,
+                 "%s", why);
+    cr_expect_float_eq(pr.usd_per_device_hour, 39.33 / 8, 1e-12);
+    cr_expect_str_eq(pr.terms, "capacity-block");
+    cr_expect(*pr.source && *pr.date);
+    cr_expect_gt(pr.line, 1);
+    /* by provider when the instance type is unknown */
+    cr_assert_eq(ab_prices_lookup(&p, "gcp", NULL, "NVIDIA H100 80GB HBM3", &pr, why), 0, "%s",
+                 why);
+    cr_expect_float_eq(pr.usd_per_device_hour, 3.00, 1e-12);
+    /* nothing is guessed without a provider */
+    cr_expect_eq(ab_prices_lookup(&p, NULL, NULL, "NVIDIA H100 80GB HBM3", &pr, why), -1);
+    cr_expect(strstr(why, "no price is guessed") != NULL, "%s", why);
+    /* an instance type whose accelerator is not this device does not match */
+    cr_expect_eq(ab_prices_lookup(&p, "aws", "p5.48xlarge", "AMD EPYC", &pr, why), -1);
+    ab_prices_free(&p);
+}
+
+static void expect_price_error(const char *row, const char *needle)
+{
+    char text[1024];
+    snprintf(text, sizeof(text),
+             "provider,instance_type,accelerator,count,usd_per_hour,terms,source,date,notes\n"
+             "aws,x.large,H100,8,10,on-demand,src,2026-01,\n%s\n",
+             row);
+    char *path = write_file(text);
+    ab_prices p;
+    char err[AB_ERRLEN] = "";
+    cr_expect_eq(ab_prices_load(path, &p, err), -1, "accepted %s", row);
+    cr_expect(strstr(err, needle) != NULL, "error '%s' lacks '%s'", err, needle);
+    cr_expect(strstr(err, path) != NULL, "error '%s' does not name the file", err);
+    free(path);
+}
+
+Test(prices, malformed_rows_name_file_and_line)
+{
+    expect_price_error("aws,y.large,H100,8,-3,on-demand,src,2026-01,", ":3: usd_per_hour: '-3'");
+    expect_price_error("aws,y.large,H100,8,cheap,on-demand,src,2026-01,", ":3: usd_per_hour");
+    expect_price_error("aws,y.large,H100,0,3,on-demand,src,2026-01,", ":3: count");
+    expect_price_error("aws,y.large,H100,8,3,on-demand,,2026-01,", ":3: source is empty");
+    expect_price_error("aws,y.large,H100,8,3,on-demand,src,,", ":3: date is empty");
+    expect_price_error("aws,y.large,H100,8,3", ":3: 5 fields");
+}

@@ -435,14 +435,14 @@ int ab_cmd_run(int argc, char **argv)
     if (make_run_dir(o.out_dir, id, sizeof(id), rn.dir, sizeof(rn.dir), err) != 0) {
         json_decref(host);
         rc = ab_usage_error("run", "--out: %s", err);
-        goto out_platform;
+        goto out_run; /* frees the peak table (rn.run is still NULL) */
     }
     snprintf(rn.json_path, sizeof(rn.json_path), "%s/run.json", rn.dir);
     rn.run = ab_run_new();
     if (!rn.run) {
         json_decref(host);
         rc = AB_EXIT_FAIL;
-        goto out_platform;
+        goto out_run;
     }
     rn.run->id = ab_strdup(id);
     fill_run_header(rn.run, argc, argv, &o, &p, host);

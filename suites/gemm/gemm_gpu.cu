@@ -653,9 +653,12 @@ ab_gemm_backend make_backend()
     memset(&b, 0, sizeof(b));
 #if HAVE_LT
     b.impl[AB_GEMM_VENDOR] = &lt_impl;
+#elif defined(AB_GPU_HIP) && defined(AB_HIP_BLAS_INSTALLED)
+    b.absent[AB_GEMM_VENDOR] = "accelbench has no hipBLASLt/rocBLAS path yet (the libraries are "
+                               "installed; see the AMD issue)";
 #elif defined(AB_GPU_HIP)
-    b.absent[AB_GEMM_VENDOR] = "built without hipBLASLt or rocBLAS (not found when the HIP plugin "
-                               "was configured)";
+    b.absent[AB_GEMM_VENDOR] = "neither hipBLASLt nor rocBLAS was found when the HIP plugin was "
+                               "built (and accelbench has no path for them yet)";
 #else
     b.absent[AB_GEMM_VENDOR] = "built without cuBLASLt (the CUDA toolkit at configure time had "
                                "none)";

@@ -155,4 +155,31 @@ ab_gemm(const long M, const long N, const long K, __global const AT *A, const lo
         }
     }
 }
+
+// Skinny products (M <= 4 rows: decoding): the tile above would compute 64 rows for one. One
+// work-item per column of C keeps every row's sum; B is read once (coalesced across
+// work-items for NN/TN, where its rows are contiguous), A's few values are shared by all.
+__kernel void ab_gemm_skinny(const long M, const long N, const long K, __global const AT *A,
+                             const long sam, const long sak, const long bsa, __global const BT *B,
+                             const long sbk, const long sbn, const long bsb, __global CT *C,
+                             const long ldc, const long bsc, const ST alpha, const ST beta)
+{
+    const long j = get_global_id(0), bz = get_global_id(1);
+    if (j >= N)
+        return;
+    A += bz * bsa;
+    B += bz * bsb;
+    C += bz * bsc;
+    ACC acc[4] = {(ACC)0, (ACC)0, (ACC)0, (ACC)0};
+    for (long k = 0; k < K; k++) {
+        ACC b = (ACC)LOAD_B(B, k * sbk + j * sbn);
+        for (int i = 0; i < 4; i++)
+            if (i < M)
+                acc[i] += (ACC)LOAD_A(A, i * sam + k * sak) * b;
+    }
+    for (int i = 0; i < 4 && i < M; i++) {
+        __global CT *c = C + i * ldc + j;
+        *c = beta == (ST)0 ? (CT)(alpha * acc[i]) : (CT)(alpha * acc[i] + beta * *c);
+    }
+}
 #endif

@@ -221,6 +221,87 @@ __global__ void __launch_bounds__(NTHREADS)
     }
 }
 
+/* Skinny products (M <= SKINNY_M rows: decoding). The 128-row tile would compute 128 rows for
+ * one; here B is streamed once with coalesced loads and A's few rows are shared:
+ *   NN/TN (B rows contiguous): one thread per column of C, all rows' sums in registers;
+ *   NT (B stored N x K): 32 threads per column walk K together (consecutive addresses), and
+ *   reduce their partial sums through shared memory (no warp shuffles: the same code serves
+ *   32- and 64-wide SIMT). */
+constexpr int SKINNY_M = 4, SK_THREADS = 256, SK_GROUP = 32;
+
+template <int KIND>
+__global__ void __launch_bounds__(SK_THREADS)
+    k_skinny_nn(const typename traits<KIND>::in_t *__restrict__ A,
+                const typename traits<KIND>::in_t *__restrict__ B, typename traits<KIND>::out_t *C,
+                pargs p)
+{
+    typedef traits<KIND> T;
+    typedef typename T::acc_t acc_t;
+    const int64_t j = (int64_t)blockIdx.x * SK_THREADS + threadIdx.x;
+    if (j >= p.n)
+        return;
+    A += (int64_t)blockIdx.y * p.bsa;
+    B += (int64_t)blockIdx.y * p.bsb;
+    C += (int64_t)blockIdx.y * p.bsc;
+    acc_t acc[SKINNY_M] = {0, 0, 0, 0};
+    for (int64_t k = 0; k < p.k; k++) {
+        acc_t b = T::load(B, (size_t)(k * p.sbk + j * p.sbn));
+#pragma unroll
+        for (int i = 0; i < SKINNY_M; i++)
+            if (i < p.m)
+                acc[i] += T::load(A, (size_t)(i * p.sam + k * p.sak)) * b;
+    }
+    const acc_t alpha = (acc_t)p.alpha, beta = (acc_t)p.beta;
+    for (int i = 0; i < SKINNY_M && i < p.m; i++) {
+        typename T::out_t *c = C + i * p.ldc + j;
+        *c = beta == (acc_t)0 ? alpha * acc[i] : alpha * acc[i] + beta * *c;
+    }
+}
+
+template <int KIND>
+__global__ void __launch_bounds__(SK_THREADS)
+    k_skinny_nt(const typename traits<KIND>::in_t *__restrict__ A,
+                const typename traits<KIND>::in_t *__restrict__ B, typename traits<KIND>::out_t *C,
+                pargs p)
+{
+    typedef traits<KIND> T;
+    typedef typename T::acc_t acc_t;
+    __shared__ acc_t red[SKINNY_M][SK_THREADS];
+    const int g = threadIdx.x / SK_GROUP, lane = threadIdx.x % SK_GROUP;
+    const int64_t j = (int64_t)blockIdx.x * (SK_THREADS / SK_GROUP) + g;
+    A += (int64_t)blockIdx.y * p.bsa;
+    B += (int64_t)blockIdx.y * p.bsb;
+    C += (int64_t)blockIdx.y * p.bsc;
+    acc_t acc[SKINNY_M] = {0, 0, 0, 0};
+    if (j < p.n)
+        for (int64_t k = lane; k < p.k; k += SK_GROUP) {
+            acc_t b = T::load(B, (size_t)(k * p.sbk + j * p.sbn));
+#pragma unroll
+            for (int i = 0; i < SKINNY_M; i++)
+                if (i < p.m)
+                    acc[i] += T::load(A, (size_t)(i * p.sam + k * p.sak)) * b;
+        }
+#pragma unroll
+    for (int i = 0; i < SKINNY_M; i++)
+        red[i][threadIdx.x] = acc[i];
+    __syncthreads();
+    for (int off = SK_GROUP / 2; off > 0; off >>= 1) {
+        if (lane < off)
+#pragma unroll
+            for (int i = 0; i < SKINNY_M; i++)
+                red[i][threadIdx.x] += red[i][threadIdx.x + off];
+        __syncthreads();
+    }
+    if (lane != 0 || j >= p.n)
+        return;
+    const acc_t alpha = (acc_t)p.alpha, beta = (acc_t)p.beta;
+    for (int i = 0; i < SKINNY_M && i < p.m; i++) {
+        typename T::out_t *c = C + i * p.ldc + j;
+        acc_t v = red[i][threadIdx.x];
+        *c = beta == (acc_t)0 ? alpha * v : alpha * v + beta * *c;
+    }
+}
+
 struct port_plan {
     ab_gemm_op op;
     ab_gpu_dev *d;
@@ -277,37 +358,42 @@ int port_prepare(void *dev, const ab_gemm_op *op, void **plan, char *err)
     pl->p.sbk = op->tb ? 1 : op->ldb, pl->p.sbn = op->tb ? op->ldb : 1, pl->p.bsb = op->stride_b;
     pl->p.ldc = op->ldc, pl->p.bsc = op->stride_c;
     pl->p.alpha = op->alpha, pl->p.beta = op->beta;
-    pl->grid = dim3((unsigned)((op->n + BN - 1) / BN), (unsigned)((op->m + BM - 1) / BM),
-                    (unsigned)op->batch);
+    if (op->m <= SKINNY_M)
+        pl->grid = dim3((unsigned)(op->tb ? (op->n + SK_THREADS / SK_GROUP - 1) / (SK_THREADS / SK_GROUP)
+                                          : (op->n + SK_THREADS - 1) / SK_THREADS),
+                        (unsigned)op->batch);
+    else
+        pl->grid = dim3((unsigned)((op->n + BN - 1) / BN), (unsigned)((op->m + BM - 1) / BM),
+                        (unsigned)op->batch);
     *plan = pl;
     return 0;
+}
+
+template <int KIND>
+void launch(const port_plan *pl, const void *a, const void *b, void *c)
+{
+    typedef typename traits<KIND>::in_t in_t;
+    typedef typename traits<KIND>::out_t out_t;
+    gpuStream_t s = pl->d->stream;
+    const in_t *A = (const in_t *)a, *B = (const in_t *)b;
+    out_t *C = (out_t *)c;
+    if (pl->op.m > SKINNY_M)
+        k_gemm<KIND><<<pl->grid, NTHREADS, 0, s>>>(A, B, C, pl->p);
+    else if (pl->op.tb)
+        k_skinny_nt<KIND><<<pl->grid, SK_THREADS, 0, s>>>(A, B, C, pl->p);
+    else
+        k_skinny_nn<KIND><<<pl->grid, SK_THREADS, 0, s>>>(A, B, C, pl->p);
 }
 
 int port_run(void *plan, void *a, void *b, void *c, char *err)
 {
     port_plan *pl = (port_plan *)plan;
-    gpuStream_t s = pl->d->stream;
     switch (pl->op.a) {
-    case AB_GT_F64:
-        k_gemm<AB_GT_F64><<<pl->grid, NTHREADS, 0, s>>>((const double *)a, (const double *)b,
-                                                         (double *)c, pl->p);
-        break;
-    case AB_GT_F32:
-        k_gemm<AB_GT_F32><<<pl->grid, NTHREADS, 0, s>>>((const float *)a, (const float *)b,
-                                                         (float *)c, pl->p);
-        break;
-    case AB_GT_BF16:
-        k_gemm<AB_GT_BF16><<<pl->grid, NTHREADS, 0, s>>>((const uint16_t *)a, (const uint16_t *)b,
-                                                          (float *)c, pl->p);
-        break;
-    case AB_GT_F16:
-        k_gemm<AB_GT_F16><<<pl->grid, NTHREADS, 0, s>>>((const uint16_t *)a, (const uint16_t *)b,
-                                                         (float *)c, pl->p);
-        break;
-    case AB_GT_I8:
-        k_gemm<AB_GT_I8><<<pl->grid, NTHREADS, 0, s>>>((const int8_t *)a, (const int8_t *)b,
-                                                        (int *)c, pl->p);
-        break;
+    case AB_GT_F64: launch<AB_GT_F64>(pl, a, b, c); break;
+    case AB_GT_F32: launch<AB_GT_F32>(pl, a, b, c); break;
+    case AB_GT_BF16: launch<AB_GT_BF16>(pl, a, b, c); break;
+    case AB_GT_F16: launch<AB_GT_F16>(pl, a, b, c); break;
+    case AB_GT_I8: launch<AB_GT_I8>(pl, a, b, c); break;
     default: return gpu_fail(err, AB_GPU_NAME ": no portable kernel for %s", ab_gemm_type_name(pl->op.a));
     }
     GPU_TRY(gpuGetLastError(), "launch gemm");
@@ -322,6 +408,13 @@ void port_release(void *plan)
 void port_describe(void *plan, char *buf, size_t len)
 {
     const port_plan *pl = (const port_plan *)plan;
+    if (pl->op.m <= SKINNY_M) {
+        snprintf(buf, len, "accelbench " AB_GPU_VENDOR_RUNTIME " SIMT kernel for M <= %d: %s, %s "
+                           "accumulation, no matrix units",
+                 SKINNY_M, pl->op.tb ? "32 threads per column along K" : "one thread per column",
+                 pl->op.a == AB_GT_F64 ? "f64" : pl->op.a == AB_GT_I8 ? "i32" : "f32");
+        return;
+    }
     snprintf(buf, len, "accelbench " AB_GPU_VENDOR_RUNTIME " SIMT kernel: %dx%d tile per block "
                        "of %d threads, %dx%d per thread, depth %d, %s accumulation, no matrix "
                        "units",

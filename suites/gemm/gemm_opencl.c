@@ -17,6 +17,7 @@ extern const char ab_gemm_cl_source[];
 
 #define TS 64  /* C tile per work-group (gemm.cl) */
 #define RTS 16 /* work-items per tile dimension */
+#define SKINNY_M 4 /* at most this many rows: ab_gemm_skinny, one work-item per column */
 
 static int get_program(ab_ocl_dev *d, int kind, cl_program *p, char *err)
 {
@@ -146,10 +147,11 @@ static int ocl_prepare(void *dev, const ab_gemm_op *op, void **plan, char *err)
     pl->op = *op;
     pl->d = d;
     cl_int rc;
-    pl->k = clCreateKernel(p, "ab_gemm", &rc);
+    const char *kname = op->m <= SKINNY_M ? "ab_gemm_skinny" : "ab_gemm";
+    pl->k = clCreateKernel(p, kname, &rc);
     if (rc != CL_SUCCESS) {
         free(pl);
-        return ab_err(err, "opencl: clCreateKernel(ab_gemm): %s", ab_ocl_strerror(rc));
+        return ab_err(err, "opencl: clCreateKernel(%s): %s", kname, ab_ocl_strerror(rc));
     }
     /* everything but the buffers is fixed for the plan */
     cl_long M = op->m, N = op->n, K = op->k;
@@ -177,6 +179,11 @@ static int ocl_run(void *plan, void *a, void *b, void *c, char *err)
     if (arg(pl->k, 3, sizeof(ma), &ma, err) || arg(pl->k, 7, sizeof(mb), &mb, err) ||
         arg(pl->k, 11, sizeof(mc), &mc, err))
         return -1;
+    if (pl->op.m <= SKINNY_M) {
+        size_t gws[2] = {(size_t)((pl->op.n + 63) / 64 * 64), (size_t)pl->op.batch};
+        size_t lws[2] = {64, 1};
+        return ab_ocl_launch(pl->d, pl->k, 2, gws, lws, err);
+    }
     size_t gws[3] = {(size_t)((pl->op.n + TS - 1) / TS) * RTS,
                      (size_t)((pl->op.m + TS - 1) / TS) * RTS, (size_t)pl->op.batch};
     size_t lws[3] = {RTS, RTS, 1};
@@ -189,10 +196,15 @@ static void ocl_describe(void *plan, char *buf, size_t len)
     char name[128] = "", ver[64] = "";
     clGetDeviceInfo(pl->d->device, CL_DEVICE_NAME, sizeof(name) - 1, name, NULL);
     clGetDeviceInfo(pl->d->device, CL_DRIVER_VERSION, sizeof(ver) - 1, ver, NULL);
-    snprintf(buf, len, "accelbench OpenCL tiled kernel: %dx%d tile per work-group, 4x4 per "
-                       "work-item, depth 16, %s accumulation; %s, driver %s",
-             TS, TS,
-             pl->op.a == AB_GT_F64 ? "f64" : pl->op.a == AB_GT_I8 ? "i32" : "f32", name, ver);
+    const char *acc = pl->op.a == AB_GT_F64 ? "f64" : pl->op.a == AB_GT_I8 ? "i32" : "f32";
+    if (pl->op.m <= SKINNY_M)
+        snprintf(buf, len, "accelbench OpenCL kernel for M <= %d: one work-item per column, %s "
+                           "accumulation; %s, driver %s",
+                 SKINNY_M, acc, name, ver);
+    else
+        snprintf(buf, len, "accelbench OpenCL tiled kernel: %dx%d tile per work-group, 4x4 per "
+                           "work-item, depth 16, %s accumulation; %s, driver %s",
+                 TS, TS, acc, name, ver);
 }
 
 static const ab_gemm_impl ocl_impl = {

@@ -4,9 +4,16 @@
  *
  * vendor:   OpenBLAS through CBLAS: dgemm, sgemm, and sbgemm (bf16 in, f32 out) where the
  *           installed OpenBLAS exports it (looked up at run time, so a build against one
- *           OpenBLAS uses sbgemm wherever the library at hand has it). OpenBLAS keeps its own
- *           thread pool; it is set to the CPU backend's thread count, and the call is made from
- *           the main thread outside any OpenMP region, as an application would make it.
+ *           OpenBLAS uses sbgemm wherever the library at hand has it). Threads: Debian's default
+ *           OpenBLAS (libopenblas-dev) is the pthreads build, with its own pool beside the CPU
+ *           backend's pinned OpenMP team. Oversubscription is avoided by never running both at
+ *           once: OpenBLAS is called from the main thread outside any OpenMP region, its pool is
+ *           set to the backend's thread count (one per core), and the other pool's idle spinning
+ *           after a switch falls into the warm-up. That is also how an application gets
+ *           OpenBLAS's best figure (bench/gemm_cpu.sh measures direct calls in the same
+ *           process, same pool, same thread count). The OpenMP flavour would share one pool,
+ *           but switching the system's libopenblas alternative changes every program on the
+ *           machine, so the default flavour stays.
  * portable: accelbench's own kernel, the BLIS/GotoBLAS design: B is packed into KC x NR
  *           micro-panels (kept in the last-level cache), A into MC x KC blocks of MR-row panels
  *           (kept in L2), and an MR x NR register-tile micro-kernel runs over them. The micro-

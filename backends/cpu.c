@@ -6,6 +6,7 @@
 #include "cpu.h"
 
 #include "../core/ab.h"
+#include "../probes/counters.h"
 #include "omp_compat.h"
 
 #include <errno.h>
@@ -252,13 +253,16 @@ static int cpu_open(void *be, int idx, void **devp, char *err)
             ok = 0;
     }
     d->pinned = ok && !user_bind;
+    d->counters = ab_counters_new(threads, d->counters_why);
     *devp = d;
     return 0;
 }
 
 static void cpu_close(void *dev)
 {
-    free(dev);
+    ab_cpu_dev *d = dev;
+    ab_counters_free(d->counters);
+    free(d);
 }
 
 /* Large buffers come straight from mmap so their pages are untouched (malloc may hand back pages
@@ -355,17 +359,33 @@ static int cpu_sync(void *dev, char *err)
     return 0;
 }
 
+/* With counters, every team thread starts its own counting before the first clock read and
+ * stops after the last, so the counting costs stay outside the timed interval. */
 static int cpu_timer_start(void *dev, char *err)
 {
     (void)err;
-    ((ab_cpu_dev *)dev)->timer_t0 = ab_now();
+    ab_cpu_dev *d = dev;
+    if (d->counters) {
+        ab_counters *c = d->counters;
+#pragma omp parallel num_threads(d->threads)
+        ab_counters_thread_start(c, omp_get_thread_num());
+    }
+    d->timer_t0 = ab_now();
     return 0;
 }
 
 static int cpu_timer_stop(void *dev, double *seconds, char *err)
 {
     (void)err;
-    *seconds = ab_now() - ((ab_cpu_dev *)dev)->timer_t0;
+    ab_cpu_dev *d = dev;
+    double t1 = ab_now();
+    *seconds = t1 - d->timer_t0;
+    if (d->counters) {
+        ab_counters *c = d->counters;
+#pragma omp parallel num_threads(d->threads)
+        ab_counters_thread_stop(c, omp_get_thread_num());
+        ab_counters_interval(c, d->timer_t0, t1);
+    }
     return 0;
 }
 

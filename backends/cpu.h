@@ -12,6 +12,10 @@ typedef struct ab_cpu_dev {
     int cpus[AB_CPU_MAX_THREADS]; /* logical CPU each thread is pinned to (-1: not pinned) */
     bool pinned;                  /* every thread was pinned successfully */
     double timer_t0;              /* timer_start stamp */
+    /* Hardware counters around every timed batch (probes/counters.h): NULL when unavailable,
+     * with the reason in counters_why. The runner sums them over each result's window. */
+    struct ab_counters *counters;
+    char counters_why[256];
 } ab_cpu_dev;
 
 extern const ab_backend_ops ab_backend_cpu;

@@ -45,12 +45,14 @@ int ab_measure(const ab_sampling *s, ab_timed_fn fn, void *arg, ab_timing *t, ch
     t->per_iter = calloc((size_t)samples, sizeof(double));
     if (!t->per_iter)
         return ab_err(err, "out of memory");
-    double sec = 0.0;
+    double sec = 0.0, best = 0.0; /* best: fastest seconds per iteration observed */
     int warm = s->warmup > 0 ? s->warmup : 1;
     for (int i = 0; i < warm; i++) {
         if (fn(arg, 1, &sec, err))
             goto fail;
         t->warmup_runs++;
+        if (sec > 0.0 && (best == 0.0 || sec < best))
+            best = sec;
         if (ab_interrupted()) {
             t->interrupted = true;
             goto done;
@@ -68,6 +70,8 @@ int ab_measure(const ab_sampling *s, ab_timed_fn fn, void *arg, ab_timing *t, ch
         if (fn(arg, iters, &sec, err))
             goto fail;
         t->warmup_runs++;
+        if (sec > 0.0 && (best == 0.0 || sec / (double)iters < best))
+            best = sec / (double)iters;
         if (ab_interrupted()) {
             t->interrupted = true;
             goto done;
@@ -82,14 +86,34 @@ int ab_measure(const ab_sampling *s, ab_timed_fn fn, void *arg, ab_timing *t, ch
         double next = ceil((double)iters * grow);
         iters = next > (double)max_iters ? max_iters : (long)next;
     }
+    /* A batch stretched by a stall (the OS descheduling a thread on a busy machine) can reach
+     * min_time with too few iterations, and then every sample measures stalls, not the kernel.
+     * Size the batch from the fastest time per iteration seen so far instead. */
+    if (best > 0.0 && iters < max_iters) {
+        double want = ceil(s->min_time / best);
+        if (want > (double)iters)
+            iters = want > (double)max_iters ? max_iters : (long)want;
+    }
     t->iters = iters;
     double sampling_start = ab_now();
+    int recalibrations = 0;
     for (int k = 0; k < samples; k++) {
         if (fn(arg, iters, &sec, err))
             goto fail;
         if (!(sec > 0.0) || !isfinite(sec)) {
             ab_err(err, "timer returned %g s for %ld iterations", sec, iters);
             goto fail;
+        }
+        /* The first sample came out far shorter than min_time: every calibration batch was
+         * stretched by stalls. Grow the batch, discard this one as warm-up, and start again. */
+        if (t->n == 0 && sec < 0.5 * s->min_time && recalibrations < 3 && iters < max_iters) {
+            double next = ceil((double)iters * s->min_time * 1.2 / sec);
+            iters = next > (double)max_iters ? max_iters : (long)next;
+            t->iters = iters;
+            t->warmup_runs++;
+            recalibrations++;
+            k--;
+            continue;
         }
         t->per_iter[t->n++] = sec / (double)iters;
         if (ab_interrupted()) {

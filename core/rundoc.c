@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "rundoc.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +35,7 @@ void ab_run_free(ab_run *run)
     json_decref(run->argv);
     json_decref(run->settings);
     json_decref(run->host);
+    json_decref(run->manifest);
     json_decref(run->backends);
     json_decref(run->devices);
     for (size_t i = 0; i < run->nresults; i++)
@@ -335,6 +337,8 @@ json_t *ab_run_to_json(const ab_run *run)
     json_object_set_new(o, "complete", json_boolean(run->complete));
     json_object_set_new(o, "interrupted", json_boolean(run->interrupted));
     json_object_set(o, "host", run->host);
+    if (run->manifest)
+        json_object_set(o, "manifest", run->manifest);
     json_object_set(o, "backends", run->backends);
     json_object_set(o, "devices", run->devices);
     json_t *rs = json_array();
@@ -448,6 +452,8 @@ static int read_stats(rd *c, const json_t *o, ab_stats *s)
         get_num(c, o, "p90", false, &s->p90) || get_num(c, o, "p99", false, &s->p99) ||
         get_num(c, o, "cv", false, &s->cv))
         return -1;
+    if (isfinite(n) && (n < 0 || n > 1e18))
+        return rd_fail(c, "n", "out of range");
     s->n = isfinite(n) && n > 0 ? (size_t)n : 0;
     return 0;
 }
@@ -543,6 +549,13 @@ static ab_result *read_result(rd *c, const json_t *o)
             get_num(c, smp, "iters_per_sample", false, &ips) ||
             get_num(c, smp, "time_spent_s", false, &ts))
             goto fail;
+        /* out-of-range counts are refused: converting them would be undefined behaviour
+         * (found by fuzz/fuzz_rundoc.c) */
+        if ((isfinite(w) && (w < 0 || w > INT_MAX)) ||
+            (isfinite(ips) && (ips < 0 || ips > 1e18))) {
+            rd_fail(c, "sampling", "warmup_runs or iters_per_sample out of range");
+            goto fail;
+        }
         r->warmup_runs = isfinite(w) ? (int)w : 0;
         r->iters_per_sample = isfinite(ips) ? (long)ips : 0;
         r->time_spent = isfinite(ts) ? ts : 0.0;
@@ -636,6 +649,15 @@ ab_run *ab_run_from_json(const json_t *doc, char *err)
         !(run->backends = get_json(&c, doc, "backends", JSON_ARRAY, &rc)) || rc ||
         !(run->devices = get_json(&c, doc, "devices", JSON_ARRAY, &rc)) || rc)
         goto fail;
+    /* the manifest is optional (documents before it existed); kept as is when present */
+    json_t *man = json_object_get(doc, "manifest");
+    if (man && !json_is_null(man)) {
+        if (!json_is_object(man)) {
+            ab_err(err, "manifest: expected an object");
+            goto fail;
+        }
+        run->manifest = json_incref(man);
+    }
     json_t *rs = json_object_get(doc, "results");
     if (!json_is_array(rs)) {
         ab_err(err, "results: missing or not an array");

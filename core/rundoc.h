@@ -53,7 +53,9 @@ typedef struct ab_run {
     char *profile;
     json_t *argv;     /* array of strings */
     json_t *settings; /* object: min_time, samples, threads, ... */
-    json_t *host;     /* object: host basics and the probe manifest */
+    json_t *host;     /* object: host basics (flat strings, kept for schema-1 readers) */
+    json_t *manifest; /* object: the probe manifest (probes/probe.h, results/MANIFEST.md);
+                       * NULL in documents written before it existed */
     json_t *backends; /* array of {name, built, available, reason} */
     json_t *devices;  /* array of device descriptions */
     double start_time, end_time; /* epoch seconds; end_time 0 while running */

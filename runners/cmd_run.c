@@ -12,7 +12,10 @@
 #include "../probes/probe.h"
 #include "../suites/suite.h"
 #include "commands.h"
+#include "gate.h"
+#include "history.h"
 #include "output.h"
+#include "run_probes.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -31,6 +34,7 @@ enum {
     OPT_RUN_ID = 1000,
     OPT_CORRUPT,
     OPT_BASELINE,
+    OPT_RECORD,
     OPT_SUITE_PARAM = 2000, /* + index into the collected suite parameter names */
 };
 
@@ -42,6 +46,8 @@ typedef struct runner {
     char json_path[PATH_MAX];
     int io_failed;
     bool quiet;
+    ab_run_probes probes; /* manifest, sampler, counters, pinning (run_probes.h) */
+    ab_platform *platform;
 } runner;
 
 static void run_usage(FILE *f)
@@ -65,6 +71,14 @@ static void run_usage(FILE *f)
           "  -v, --verbose        debug logging\n"
           "      --help           this text\n"
           "\n"
+          "regression gate and history (README, \"The nightly gate\"):\n"
+          "      --baseline RUN   after the run, judge it against RUN (run.json or folder): exit\n"
+          "                       3 when a metric is worse beyond noise; gate.md in the folder\n"
+          "      --record         add the finished run to the history database (--db)\n",
+          f);
+    fputs(ab_gate_help, f);
+    fputs(ab_gate_stat_help, f);
+    fputs("\n"
           "suite parameters:\n",
           f);
     for (const ab_suite *const *s = ab_suites(); *s; s++)
@@ -76,8 +90,8 @@ static void run_usage(FILE *f)
           "      --test-corrupt KEY  damage KEY's output before validation (proves it fails)\n"
           "\n"
           "exit codes: 0 all pass/skip, 1 a result failed or errored, 2 usage or input error\n"
-          "(nothing written), 4 results could not be written, 130 interrupted (partial results\n"
-          "kept, marked interrupted)\n",
+          "(nothing written), 3 regression against --baseline, 4 results could not be written,\n"
+          "130 interrupted (partial results kept, marked interrupted)\n",
           f);
 }
 
@@ -139,6 +153,7 @@ static int emit(ab_suite_ctx *ctx, ab_result *r)
 {
     runner *rn = ctx->runner;
     char err[AB_ERRLEN];
+    ab_run_probes_attach(&rn->probes, rn->platform, r);
     attach_peak(rn, r);
     if (ab_run_add(rn->run, r, err) != 0) {
         ab_log(AB_LOG_ERROR, "%s", err);
@@ -164,6 +179,33 @@ static int write_text(const char *path, int (*fn)(const ab_run *, FILE *), const
         rc = ab_write_file_atomic(path, buf, len, err);
     else
         ab_err(err, "cannot format %s", path);
+    free(buf);
+    return rc;
+}
+
+/* runners: judges the finished run against the baseline; the verdict goes to stdout (after the
+ * summary) and to gate.md in the run folder. Returns the gate's exit code. */
+static int run_gate(ab_run *baseline, ab_run *run, const ab_gate_opts *g, const char *dir)
+{
+    char err[AB_ERRLEN] = "";
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f)
+        return AB_EXIT_FAIL;
+    fprintf(f, "\n## Regression gate: %s against %s\n\n", run->id, baseline->id);
+    int rc = ab_gate_judge(baseline, run, g, f, true, false, err);
+    fclose(f);
+    fwrite(buf, 1, len, stdout);
+    fflush(stdout);
+    if (rc == AB_EXIT_USAGE || rc == AB_EXIT_IO)
+        fprintf(stderr, "accelbench run: gate: %s\n", err);
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof(path), "%s/gate.md", dir);
+    if (ab_write_file_atomic(path, buf, len, err) != 0) {
+        ab_log(AB_LOG_ERROR, "%s", err);
+        rc = AB_EXIT_IO;
+    }
     free(buf);
     return rc;
 }
@@ -295,7 +337,7 @@ int ab_cmd_run(int argc, char **argv)
 {
     const char *pnames[AB_MAX_PARAMS];
     size_t npn = collect_params(pnames, AB_MAX_PARAMS);
-    struct option opts[16 + AB_MAX_PARAMS];
+    struct option opts[16 + AB_GATE_NOPTIONS + 1 + AB_MAX_PARAMS];
     size_t no = 0;
     opts[no++] = (struct option){"suite", required_argument, NULL, 's'};
     opts[no++] = (struct option){"device", required_argument, NULL, 'd'};
@@ -308,6 +350,10 @@ int ab_cmd_run(int argc, char **argv)
     opts[no++] = (struct option){"verbose", no_argument, NULL, 'v'};
     opts[no++] = (struct option){"help", no_argument, NULL, 'h'};
     opts[no++] = (struct option){"test-corrupt", required_argument, NULL, OPT_CORRUPT};
+    /* runners: regression gate and history */
+    opts[no++] = (struct option){"record", no_argument, NULL, OPT_RECORD};
+    for (size_t i = 0; i < AB_GATE_NOPTIONS; i++)
+        opts[no++] = ab_gate_long_options[i];
     for (size_t i = 0; i < npn; i++)
         opts[no++] = (struct option){pnames[i], required_argument, NULL, OPT_SUITE_PARAM + (int)i};
     opts[no] = (struct option){NULL, 0, NULL, 0};
@@ -319,6 +365,10 @@ int ab_cmd_run(int argc, char **argv)
     const char *suite_arg = NULL, *device_arg = NULL, *repeat_arg = NULL, *mintime_arg = NULL;
     const char *run_id_arg = NULL;
     bool quiet = false;
+    ab_gate_opts gate;
+    ab_gate_opts_default(&gate);
+    bool record = false;
+    ab_run *baseline = NULL;
     char err[AB_ERRLEN] = "";
     int c, rc = AB_EXIT_OK;
     opterr = 0;
@@ -336,9 +386,15 @@ int ab_cmd_run(int argc, char **argv)
         case 'h': run_usage(stdout); return AB_EXIT_OK;
         case OPT_RUN_ID: run_id_arg = optarg; break;
         case OPT_CORRUPT: o.corrupt = optarg; break;
+        case OPT_RECORD: record = true; break;
         case ':': return ab_usage_error("run", "option '%s' needs a value", argv[optind - 1]);
         case '?': return ab_usage_error("run", "unknown option '%s'", argv[optind - 1]);
         default:
+            if (c >= AB_GATE_OPT_BASE && c < AB_GATE_OPT_END) {
+                if (ab_gate_parse_option(c, optarg, &gate, err) < 0)
+                    return ab_usage_error("run", "%s", err);
+                break;
+            }
             if (c >= OPT_SUITE_PARAM && c < OPT_SUITE_PARAM + (int)npn) {
                 const char *name = pnames[c - OPT_SUITE_PARAM];
                 if (ab_opt_param(&o, name))
@@ -375,6 +431,14 @@ int ab_cmd_run(int argc, char **argv)
         return ab_usage_error("run", "--run-id: '%s' is not a plain folder name", run_id_arg);
     if (!*o.out_dir)
         return ab_usage_error("run", "--out: empty path");
+    /* runners: the baseline is read before anything runs, so a bad one costs nothing */
+    if (gate.junit && !gate.baseline && !gate.last)
+        return ab_usage_error("run", "--junit needs --baseline RUN or --baseline-last N");
+    if (gate.baseline || gate.last) {
+        if (!(baseline = ab_gate_baseline(&gate, NULL, err)))
+            return ab_usage_error("run", "%s%s", gate.baseline ? "--baseline: " : "--baseline-last: ",
+                                  err);
+    }
 
     char **suites = NULL, **devices = NULL;
     if (suite_arg) {
@@ -434,8 +498,10 @@ int ab_cmd_run(int argc, char **argv)
         default_run_id(id, sizeof(id));
     if (make_run_dir(o.out_dir, id, sizeof(id), rn.dir, sizeof(rn.dir), err) != 0) {
         json_decref(host);
+        if (rn.have_peaks)
+            ab_peaks_free(&rn.peaks);
         rc = ab_usage_error("run", "--out: %s", err);
-        goto out_run; /* frees the peak table (rn.run is still NULL) */
+        goto out_run; /* frees the peaks table (rn.run is still NULL) */
     }
     snprintf(rn.json_path, sizeof(rn.json_path), "%s/run.json", rn.dir);
     rn.run = ab_run_new();
@@ -446,6 +512,10 @@ int ab_cmd_run(int argc, char **argv)
     }
     rn.run->id = ab_strdup(id);
     fill_run_header(rn.run, argc, argv, &o, &p, host);
+    /* the manifest and the sampler, before any device is opened (opening pins threads) */
+    rn.platform = &p;
+    rn.run->manifest = ab_manifest(NULL);
+    ab_run_probes_init(&rn.probes, &p, devices, rn.run->manifest);
     if (write_doc(&rn) != 0) {
         /* nothing measured yet: leave no half-made folder behind */
         rmdir(rn.dir);
@@ -463,6 +533,7 @@ int ab_cmd_run(int argc, char **argv)
             continue;
         any_device = true;
         char oerr[AB_ERRLEN] = "";
+        ab_run_probes_before_device(&rn.probes, d);
         bool opened = ab_device_open(d, oerr) == 0;
         for (const ab_suite *const *s = ab_suites(); *s && !ab_interrupted(); s++) {
             if (!suite_selected(suites, *s))
@@ -528,13 +599,33 @@ int ab_cmd_run(int argc, char **argv)
     bool bad = false;
     for (size_t i = 0; i < run->nresults; i++)
         bad |= run->results[i]->status == AB_FAIL || run->results[i]->status == AB_ERROR;
+    /* runners: the gate against --baseline, then the history */
+    int gate_rc = AB_EXIT_OK;
+    if (baseline && !run->interrupted)
+        gate_rc = run_gate(baseline, run, &gate, rn.dir);
+    if (record && !run->interrupted) {
+        ab_history *h = NULL;
+        bool added = false;
+        const char *db = gate.db ? gate.db : ab_history_default_path();
+        if (ab_history_open(db, true, &h, err) != 0 ||
+            ab_history_add(h, run, rn.json_path, false, &added, err) != 0) {
+            ab_log(AB_LOG_ERROR, "%s", err);
+            rn.io_failed = 1;
+        } else if (!quiet) {
+            fprintf(stderr, "accelbench: recorded %s in %s\n", run->id, db);
+        }
+        ab_history_close(h);
+    }
     if (run->interrupted)
         rc = AB_EXIT_INTERRUPTED;
-    else if (rn.io_failed)
+    else if (rn.io_failed || gate_rc == AB_EXIT_IO)
         rc = AB_EXIT_IO;
+    else if (bad)
+        rc = AB_EXIT_FAIL;
     else
-        rc = bad ? AB_EXIT_FAIL : AB_EXIT_OK;
+        rc = gate_rc;
 out_run:
+    ab_run_probes_fini(&rn.probes);
     ab_run_free(rn.run);
     if (rn.have_peaks)
         ab_peaks_free(&rn.peaks);
@@ -543,5 +634,6 @@ out_platform:
 out_args:
     ab_strv_free(suites);
     ab_strv_free(devices);
+    ab_run_free(baseline);
     return rc;
 }

@@ -5,6 +5,13 @@
 
 int ab_cmd_list(int argc, char **argv);
 int ab_cmd_run(int argc, char **argv);
+int ab_cmd_probe(int argc, char **argv);
+/* runners: comparison, regression gate, history, charts, HTML report */
+int ab_cmd_compare(int argc, char **argv);
+int ab_cmd_gate(int argc, char **argv);
+int ab_cmd_history(int argc, char **argv);
+int ab_cmd_plot(int argc, char **argv);
+int ab_cmd_report(int argc, char **argv);
 
 /* Build facts (generated at build time: build/gen/build_info.c). */
 extern const char ab_build_git_commit[];

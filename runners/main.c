@@ -28,6 +28,12 @@ static void usage(FILE *f)
           "commands:\n"
           "  list      backends (built/available/why not), devices, suites and their keys\n"
           "  run       run suites on devices and write a results folder\n"
+          "  probe     the machine manifest: topology, firmware, GPUs, clocks, power, counters\n"
+          "  compare   put runs side by side: value, % of peak, ratio, verdict\n"
+          "  gate      regression gate: exit 3 when a metric got worse beyond noise\n"
+          "  history   record runs in a database; trends and step changes\n"
+          "  plot      gnuplot charts (PNG, SVG, with their .gp and data files)\n"
+          "  report    one self-contained HTML report of one or more runs\n"
           "\n"
           "'accelbench <command> --help' describes a command's options.\n"
           "exit codes: 0 all pass/skip, 1 a result failed or errored, 2 usage or input error,\n"
@@ -55,5 +61,17 @@ int main(int argc, char **argv)
         return ab_cmd_list(argc - 1, argv + 1);
     if (strcmp(cmd, "run") == 0)
         return ab_cmd_run(argc - 1, argv + 1);
+    if (strcmp(cmd, "probe") == 0)
+        return ab_cmd_probe(argc - 1, argv + 1);
+    /* runners */
+    static const struct {
+        const char *name;
+        int (*fn)(int, char **);
+    } runners[] = {{"compare", ab_cmd_compare}, {"gate", ab_cmd_gate},
+                   {"history", ab_cmd_history}, {"plot", ab_cmd_plot},
+                   {"report", ab_cmd_report}};
+    for (size_t i = 0; i < sizeof(runners) / sizeof(runners[0]); i++)
+        if (strcmp(cmd, runners[i].name) == 0)
+            return runners[i].fn(argc - 1, argv + 1);
     return ab_usage_error(NULL, "unknown command '%s'", cmd);
 }

@@ -139,8 +139,7 @@ static void md_cell(FILE *f, const char *s)
     fputs(" |", f);
 }
 
-/* Parameters for display: byte counts (keys ending in working_set / bytes / size) in IEC units. */
-static char *params_display(const json_t *params)
+char *ab_params_display(const json_t *params)
 {
     json_t *copy = json_deep_copy(params);
     const char *k;
@@ -169,7 +168,7 @@ static const ab_metric *primary_metric(const ab_result *r)
 
 static void md_result_row(FILE *f, const ab_result *r, bool with_status)
 {
-    char *params = params_display(r->params);
+    char *params = ab_params_display(r->params);
     const ab_metric *m = primary_metric(r);
     char med[48] = "-", cv[24] = "-";
     if (m) {
@@ -247,7 +246,7 @@ int ab_write_markdown(const ab_run *run, FILE *f)
 
 void ab_print_progress(const ab_result *r, FILE *f)
 {
-    char *params = params_display(r->params);
+    char *params = ab_params_display(r->params);
     const ab_metric *m = primary_metric(r);
     char med[48] = "";
     if (m)

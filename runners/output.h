@@ -15,6 +15,9 @@ void ab_format_value(double v, const char *unit, char *buf, size_t len);
 int ab_write_csv(const ab_run *run, FILE *f);
 /* Human summary: header, backends, headline table, all results. */
 int ab_write_markdown(const ab_run *run, FILE *f);
+/* Parameters for display, keys sorted: byte counts (keys ending in working_set / bytes / size)
+ * in IEC units ("dtype=f64 working_set=128 MiB"). Caller frees. */
+char *ab_params_display(const json_t *params);
 /* One progress line for a finished result (stderr). */
 void ab_print_progress(const ab_result *r, FILE *f);
 

@@ -25,6 +25,11 @@ log "membw on cuda:0 (standard profile)"
 $AB run --device cuda:0 --suite membw --profile standard --out "$OUT/results" --run-id gpu \
   --quiet > "$OUT/summary-membw.md"
 echo "exit $?"
+log "probes (issue 7): manifest, per-result energy / clocks / throttling"
+$AB probe > "$OUT/probe.txt" 2>&1; echo "probe exit $?"
+sed -n '/^Accelerators/,/^OpenCL/p' "$OUT/probe.txt" | head -80
+$AB probe --json > "$OUT/manifest.json"
+python3 scripts/gpu-probe-check.py "$OUT/results/gpu/run.json" 2>&1 | tee "$OUT/probe-check.txt"
 log "PyTorch references (same script)"
 python3 bench/torch_gpu_ref.py membw 2>&1 | tee "$OUT/torch-ref.txt"
 cp "$OUT/results/gpu/run.json" "$OUT/run.json" 2>/dev/null

@@ -34,6 +34,11 @@ static void append(char **buf, size_t *len, const char *data, size_t n)
 
 int ab_test_run(ab_proc *p, double interrupt_after, const char *const *argv)
 {
+    return ab_test_exec(p, interrupt_after, AB_TEST_BINARY, argv);
+}
+
+int ab_test_exec(ab_proc *p, double interrupt_after, const char *prog, const char *const *argv)
+{
     memset(p, 0, sizeof(*p));
     int po[2], pe[2];
     if (pipe(po) || pipe(pe))
@@ -50,10 +55,10 @@ int ab_test_run(ab_proc *p, double interrupt_after, const char *const *argv)
         while (argv[n])
             n++;
         const char **args = calloc(n + 2, sizeof(*args));
-        args[0] = AB_TEST_BINARY;
+        args[0] = prog;
         for (size_t i = 0; i < n; i++)
             args[i + 1] = argv[i];
-        execv(AB_TEST_BINARY, (char *const *)args);
+        execv(prog, (char *const *)args);
         _exit(127);
     }
     close(po[1]);

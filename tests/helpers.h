@@ -15,6 +15,8 @@ typedef struct ab_proc {
 /* Runs the built accelbench (AB_TEST_BINARY) with the NULL-terminated argv (argv[0] excluded).
  * When interrupt_after > 0, sends SIGINT after that many seconds. */
 int ab_test_run(ab_proc *p, double interrupt_after, const char *const *argv);
+/* The same for any program (a path); argv excludes argv[0]. */
+int ab_test_exec(ab_proc *p, double interrupt_after, const char *prog, const char *const *argv);
 void ab_proc_free(ab_proc *p);
 /* Number of lines in s (a final line without newline counts). */
 size_t ab_count_lines(const char *s);

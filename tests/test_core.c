@@ -142,3 +142,26 @@ Test(measure, propagates_errors)
     ab_timing_free(&t);
     cr_expect_eq(ab_sampling_profile("turbo", &s), -1);
 }
+
+/* The warm-up and calibration launches stall (a busy machine): 50 ms on top of 10 us per
+ * iteration. Recorded batches must still last min_time at the real per-iteration speed. */
+static int stalling_kernel(void *arg, long iters, double *sec, char *err)
+{
+    (void)err;
+    long *calls = arg;
+    (*calls)++;
+    *sec = (*calls <= 3 ? 0.05 : 0.0) + 1e-5 * (double)iters;
+    return 0;
+}
+
+Test(measure, calibration_ignores_stalls)
+{
+    ab_sampling s = {.min_time = 0.02, .samples = 3, .warmup = 2, .max_time = 0, .max_iters = 1L << 30};
+    ab_timing t;
+    long calls = 0;
+    char err[AB_ERRLEN];
+    cr_assert_eq(ab_measure(&s, stalling_kernel, &calls, &t, err), 0);
+    cr_expect_geq(t.iters * 1e-5, 0.02, "batch of %ld iterations is shorter than min_time", t.iters);
+    cr_expect_float_eq(t.per_iter[0], 1e-5, 1e-9);
+    ab_timing_free(&t);
+}

@@ -69,7 +69,11 @@ static void expect_all_pass(const ab_run *run, const char *device, size_t min_re
         const ab_metric *m = ab_result_metric(r, "bandwidth");
         cr_assert_not_null(m, "%s: no bandwidth metric", r->key);
         cr_expect_str_eq(m->unit, "B/s");
-        cr_expect_gt(m->stats.median, 1e8, "%s: %g B/s is not plausible", r->key, m->stats.median);
+        /* a plausibility floor for the large (headline) sizes only: tiny working sets measure
+         * launch and scheduling costs too, which an overloaded machine inflates without bound */
+        if (r->headline)
+            cr_expect_gt(m->stats.median, 1e8, "%s: %g B/s is not plausible", r->key,
+                         m->stats.median);
         cr_expect_eq(m->nsamples, m->stats.n);
         cr_expect_geq(m->nsamples, 3);
         headlines += r->headline;

@@ -17,6 +17,9 @@
 
 static const char *const kernel_names[AB_MB_NKERNELS] = {"copy", "scale", "add",  "triad",
                                                          "dot",  "read",  "write"};
+/* floating-point operations per element (the roofline places a kernel at FLOPs / bytes):
+ * scale q*c, add a+b, triad b+q*c, dot a*b accumulated, read a accumulated */
+static const int kernel_flops[AB_MB_NKERNELS] = {0, 1, 1, 2, 2, 1, 0};
 /* arrays each kernel streams, and which of them it writes */
 static const bool kernel_writes[AB_MB_NKERNELS] = {true, true, true, true, false, false, true};
 static const char *const kernel_formula[AB_MB_NKERNELS] = {
@@ -409,6 +412,9 @@ static ab_result *run_kernel_case(ab_suite_ctx *ctx, mb_case *c, uint64_t ws, vo
     if (is_cpu_backend(c->dev))
         ab_result_param_int(r, "threads", ((const ab_cpu_dev *)c->dev->h)->threads);
     json_object_set_new(r->extra, "bytes_per_iter", json_integer((json_int_t)bytes));
+    if (kernel_flops[k])
+        json_object_set_new(r->extra, "flops_per_iter",
+                            json_integer((json_int_t)kernel_flops[k] * (json_int_t)a->n));
     char err[AB_ERRLEN] = "";
     double t0 = ab_now();
     if (c->impl->init(c->dev->h, a, err) != 0) {

@@ -1,0 +1,1197 @@
+/* SPDX-License-Identifier: MIT */
+#include "plot.h"
+
+#include "output.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* The templates in plots/, embedded at build time (CMakeLists.txt, ab_embed). */
+extern const char ab_tpl_style[], ab_tpl_sweep[], ab_tpl_bars[], ab_tpl_roofline[], ab_tpl_trend[];
+
+/* ------------------------------------------------------------------ helpers */
+
+void ab_display_scale(const char *unit, double maxabs, double *factor, char *label, size_t len)
+{
+    *factor = 1.0;
+    if (!unit)
+        unit = "";
+    if (strcmp(unit, "s") == 0) {
+        if (maxabs >= 1.0 || !(maxabs > 0))
+            snprintf(label, len, "s");
+        else if (maxabs >= 1e-3)
+            *factor = 1e-3, snprintf(label, len, "ms");
+        else
+            *factor = 1e-6, snprintf(label, len, "us");
+        return;
+    }
+    static const struct {
+        double f;
+        const char *p;
+    } pre[] = {{1e15, "P"}, {1e12, "T"}, {1e9, "G"}, {1e6, "M"}, {1e3, "k"}};
+    bool prefixable = strcmp(unit, "B/s") == 0 || strcmp(unit, "FLOP/s") == 0 ||
+                      strcmp(unit, "OP/s") == 0 || strcmp(unit, "B") == 0 ||
+                      strcmp(unit, "tokens/s") == 0;
+    if (prefixable)
+        for (size_t i = 0; i < sizeof(pre) / sizeof(pre[0]); i++)
+            if (maxabs >= pre[i].f) {
+                *factor = pre[i].f;
+                snprintf(label, len, "%s%s", pre[i].p, unit);
+                return;
+            }
+    snprintf(label, len, "%s", unit);
+}
+
+const char *ab_gnuplot_path(void)
+{
+    static char found[4096];
+    const char *e = getenv("AB_GNUPLOT");
+    if (e)
+        return *e && access(e, X_OK) == 0 ? e : NULL;
+    const char *path = getenv("PATH");
+    if (!path)
+        path = "/usr/bin:/bin";
+    char *copy = ab_strdup(path);
+    if (!copy)
+        return NULL;
+    const char *res = NULL;
+    for (char *save = NULL, *d = strtok_r(copy, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+        snprintf(found, sizeof(found), "%s/gnuplot", *d ? d : ".");
+        if (access(found, X_OK) == 0) {
+            res = found;
+            break;
+        }
+    }
+    free(copy);
+    return res;
+}
+
+/* A gnuplot string literal in double quotes: backslash and quote escaped. */
+static void gp_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; s && *s; s++) {
+        if (*s == '"' || *s == '\\')
+            fputc('\\', f);
+        if (*s == '\n')
+            fputs("\\n", f);
+        else
+            fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+/* A quoted string in a data file: gnuplot has no escape there, so quotes become apostrophes. */
+static void dat_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; s && *s; s++)
+        fputc(*s == '"' ? '\'' : (*s == '\n' ? ' ' : *s), f);
+    fputc('"', f);
+}
+
+/* File stems: letters, digits, '.', '-', '_' only. */
+static char *stem(const char *kind, const char *a, const char *b)
+{
+    char *s = ab_asprintf("%s-%s%s%s", kind, a ? a : "", b ? "-" : "", b ? b : "");
+    for (char *p = s; p && *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '.' || *p == '-' || *p == '_'))
+            *p = '_';
+    return s;
+}
+
+static char *run_labels_one(ab_run *const *runs, size_t n, size_t j)
+{
+    const char *id = runs[j]->id ? runs[j]->id : "run";
+    size_t dup = 1;
+    for (size_t k = 0; k < j; k++)
+        dup += strcmp(runs[k]->id ? runs[k]->id : "run", id) == 0;
+    (void)n;
+    return dup > 1 ? ab_asprintf("%s#%zu", id, dup) : ab_strdup(id);
+}
+
+static int add_chart(ab_charts *c, const char *name, const char *title, const char *kind)
+{
+    ab_chart *v = realloc(c->v, (c->n + 1) * sizeof(*v));
+    if (!v)
+        return -1;
+    c->v = v;
+    ab_chart *ch = &v[c->n++];
+    ch->name = ab_strdup(name);
+    ch->title = ab_strdup(title);
+    ch->kind = ab_strdup(kind);
+    ch->rendered = false;
+    return ch->name && ch->title && ch->kind ? 0 : -1;
+}
+
+void ab_charts_free(ab_charts *c)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        free(c->v[i].name);
+        free(c->v[i].title);
+        free(c->v[i].kind);
+    }
+    free(c->v);
+    memset(c, 0, sizeof(*c));
+}
+
+/* Writes <dir>/<name>.gp from a template: @HEADER@, @STYLE@, @SETUP@, @PLOT@ replaced. */
+static int write_gp(const char *dir, const char *name, const char *tpl, const char *header,
+                    const char *setup, const char *plot, char *err)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f)
+        return ab_err(err, "out of memory");
+    for (const char *p = tpl; *p;) {
+        const char *rep = NULL;
+        size_t skip = 0;
+        static const char *const tags[] = {"@HEADER@", "@STYLE@", "@SETUP@", "@PLOT@"};
+        const char *vals[] = {header, ab_tpl_style, setup ? setup : "", plot ? plot : ""};
+        for (int t = 0; t < 4 && *p == '@'; t++)
+            if (strncmp(p, tags[t], strlen(tags[t])) == 0) {
+                rep = vals[t];
+                skip = strlen(tags[t]);
+            }
+        if (rep) {
+            fputs(rep, f);
+            p += skip;
+        } else {
+            fputc(*p++, f);
+        }
+    }
+    fclose(f);
+    char *path = ab_asprintf("%s/%s.gp", dir, name);
+    int rc = path ? ab_write_file_atomic(path, buf, len, err) : ab_err(err, "out of memory");
+    free(path);
+    free(buf);
+    return rc;
+}
+
+static int write_dat(const char *dir, const char *name, const char *buf, size_t len, char *err)
+{
+    char *path = ab_asprintf("%s/%s.dat", dir, name);
+    int rc = path ? ab_write_file_atomic(path, buf, len, err) : ab_err(err, "out of memory");
+    free(path);
+    return rc;
+}
+
+/* The common header of a generated script: where it came from, how to rerun it, variables. */
+static char *gp_header(const char *name, const char *title, const char *ylabel,
+                       const char *xlabel, const char *extra)
+{
+    if (!name)
+        return NULL;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f)
+        return NULL;
+    fprintf(f, "# generated by accelbench %s; data in %s.dat beside this file.\n"
+               "# Restyle freely and rerun: gnuplot %s.gp   (writes %s.png and %s.svg;\n"
+               "# gnuplot -e \"formats='svg'\" %s.gp for one format)\n",
+            AB_VERSION, name, name, name, name, name);
+    fputs("name = ", f);
+    gp_str(f, name);
+    fputs("\ndata = ", f);
+    char *dn = ab_asprintf("%s.dat", name);
+    gp_str(f, dn ? dn : name);
+    free(dn);
+    fputs("\nchart_title = ", f);
+    gp_str(f, title);
+    fputs("\ny_label = ", f);
+    gp_str(f, ylabel ? ylabel : "");
+    fputs("\nx_label = ", f);
+    gp_str(f, xlabel ? xlabel : "");
+    fputc('\n', f);
+    if (extra)
+        fputs(extra, f);
+    fclose(f);
+    return buf;
+}
+
+/* Runs gnuplot on <dir>/<name>.gp in dir. 0 when both images were written. */
+static int render(const char *gnuplot, const char *dir, const char *name, char *err)
+{
+    char *gp = ab_asprintf("%s.gp", name);
+    char *log = ab_asprintf("%s/%s.log", dir, name);
+    if (!gp || !log) {
+        free(gp);
+        free(log);
+        return ab_err(err, "out of memory");
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        free(gp);
+        free(log);
+        return ab_err(err, "fork: %s", strerror(errno));
+    }
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int nul = open("/dev/null", O_RDWR);
+        if (fd >= 0) {
+            dup2(fd, 2);
+            close(fd);
+        }
+        if (nul >= 0) {
+            dup2(nul, 0);
+            dup2(nul, 1);
+            close(nul);
+        }
+        if (chdir(dir) != 0)
+            _exit(126);
+        execl(gnuplot, gnuplot, gp, (char *)NULL);
+        _exit(127);
+    }
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    int rc = 0;
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        char line[160] = "";
+        FILE *lf = fopen(log, "r");
+        if (lf) {
+            if (!fgets(line, sizeof(line), lf))
+                line[0] = '\0';
+            fclose(lf);
+        }
+        line[strcspn(line, "\n")] = '\0';
+        rc = ab_err(err, "gnuplot failed on %s/%s.gp%s%s", dir, name, *line ? ": " : "", line);
+    } else {
+        unlink(log);
+        char *png = ab_asprintf("%s/%s.png", dir, name), *svg = ab_asprintf("%s/%s.svg", dir, name);
+        if (!png || !svg || access(png, R_OK) != 0 || access(svg, R_OK) != 0)
+            rc = ab_err(err, "gnuplot wrote no image for %s/%s.gp", dir, name);
+        free(png);
+        free(svg);
+    }
+    free(gp);
+    free(log);
+    return rc;
+}
+
+static void render_all(ab_charts *c, const char *dir, size_t from)
+{
+    const char *gp = ab_gnuplot_path();
+    if (!gp) {
+        c->skipped = true;
+        snprintf(c->warning, sizeof(c->warning),
+                 "gnuplot not found: plots skipped (the .gp and .dat files are in %s; install "
+                 "gnuplot-nox and run 'gnuplot NAME.gp' there)",
+                 dir);
+        return;
+    }
+    for (size_t i = from; i < c->n; i++) {
+        char err[AB_ERRLEN];
+        if (render(gp, dir, c->v[i].name, err) == 0) {
+            c->v[i].rendered = true;
+        } else if (!c->skipped) {
+            c->skipped = true;
+            snprintf(c->warning, sizeof(c->warning), "%s", err);
+        }
+    }
+}
+
+static bool bytes_param(const char *k)
+{
+    size_t n = strlen(k);
+    return (n >= 11 && strcmp(k + n - 11, "working_set") == 0) ||
+           (n >= 5 && strcmp(k + n - 5, "bytes") == 0) ||
+           (n >= 4 && strcmp(k + n - 4, "size") == 0);
+}
+
+static int cmp_dbl(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* ------------------------------------------------------------------ sweep charts */
+
+typedef struct {
+    size_t run;
+    const ab_result *r;
+    const ab_metric *m;
+    char *series;  /* series key */
+    double x;
+} item;
+
+typedef struct {
+    char *key, *metric, *unit;
+    item *it;
+    size_t n;
+} group;
+
+/* The preferred x parameter names, in order; otherwise the numeric parameter with the most
+ * distinct values. */
+static const char *const x_hints[] = {"working_set", "size", "bytes", "seq_len", "seqlen",
+                                      "sequence_length", "context", "tokens", "batch", "m",
+                                      "n", "k", NULL};
+
+static size_t distinct_numeric(const group *g, const char *k)
+{
+    double *v = malloc((g->n ? g->n : 1) * sizeof(*v));
+    if (!v)
+        return 0;
+    for (size_t i = 0; i < g->n; i++) {
+        json_t *p = json_object_get(g->it[i].r->params, k);
+        if (!json_is_number(p)) {
+            free(v);
+            return 0;
+        }
+        v[i] = json_number_value(p);
+    }
+    qsort(v, g->n, sizeof(*v), cmp_dbl);
+    size_t d = g->n ? 1 : 0;
+    for (size_t i = 1; i < g->n; i++)
+        d += v[i] != v[i - 1];
+    free(v);
+    return d;
+}
+
+static const char *choose_x(const group *g)
+{
+    const ab_result *r0 = g->it[0].r;
+    const char *best = NULL;
+    size_t bestd = 0;
+    for (size_t h = 0; x_hints[h]; h++)
+        if (json_is_number(json_object_get(r0->params, x_hints[h])) &&
+            distinct_numeric(g, x_hints[h]) >= 3)
+            return x_hints[h];
+    const char *k;
+    json_t *v;
+    json_object_foreach(r0->params, k, v)
+    {
+        size_t d = json_is_number(v) ? distinct_numeric(g, k) : 0;
+        if (d >= 3 && (d > bestd || (d == bestd && best && strcmp(k, best) < 0))) {
+            best = k;
+            bestd = d;
+        }
+    }
+    return best;
+}
+
+static char *series_base(const item *it, bool multi_run, char *const *labels)
+{
+    const ab_result *r = it->r;
+    json_t *o = json_object();
+    const char *k;
+    json_t *v;
+    json_object_foreach(r->params, k, v)
+    {
+        if (json_is_string(v))
+            json_object_set(o, k, v);
+    }
+    char *p = ab_params_brief(o);
+    json_decref(o);
+    char *s = ab_asprintf("%s%s%s|%s|%s|%s", multi_run ? "[" : "",
+                          multi_run ? labels[it->run] : "", multi_run ? "]" : "",
+                          r->device_name ? r->device_name : "?", r->impl ? r->impl : "",
+                          p ? p : "");
+    free(p);
+    return s;
+}
+
+/* A readable series title: "[run] impl f64 batch=8 (device)". */
+static char *series_title(const item *it, bool multi_run, bool multi_dev, char *const *labels,
+                          char *const *extra_keys, size_t nextra)
+{
+    const ab_result *r = it->r;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f)
+        return NULL;
+    if (multi_run)
+        fprintf(f, "[%s] ", labels[it->run]);
+    if (r->impl && strcmp(r->impl, "default") != 0)
+        fprintf(f, "%s ", r->impl);
+    const char *k;
+    json_t *v;
+    json_object_foreach(r->params, k, v)
+    {
+        if (json_is_string(v))
+            fprintf(f, "%s ", json_string_value(v));
+    }
+    for (size_t i = 0; i < nextra; i++) {
+        json_t *pv = json_object_get(r->params, extra_keys[i]);
+        if (json_is_integer(pv))
+            fprintf(f, "%s=%lld ", extra_keys[i], (long long)json_integer_value(pv));
+        else if (json_is_number(pv))
+            fprintf(f, "%s=%g ", extra_keys[i], json_number_value(pv));
+    }
+    if (multi_dev)
+        fprintf(f, "(%s) ", r->device_name ? r->device_name : "?");
+    fclose(f);
+    if (len && buf[len - 1] == ' ')
+        buf[len - 1] = '\0';
+    if (buf && !*buf) {
+        free(buf);
+        buf = ab_strdup(r->key);
+    }
+    return buf;
+}
+
+static int cmp_item(const void *a, const void *b)
+{
+    const item *x = a, *y = b;
+    int c = strcmp(x->series, y->series);
+    if (c)
+        return c;
+    return (x->x > y->x) - (x->x < y->x);
+}
+
+static int sweep_chart(ab_charts *c, const char *dir, group *g, bool multi_run,
+                       char *const *labels, char *err)
+{
+    const char *xk = choose_x(g);
+    if (!xk)
+        return 0;
+    /* the series: device, implementation, text parameters, plus every other numeric parameter
+     * that is not determined by x within those (n follows working_set and dtype; a batch size
+     * does not) */
+    char **bases = calloc(g->n, sizeof(*bases));
+    char **extra = NULL;
+    size_t nextra = 0;
+    int rc = -1;
+    if (!bases)
+        return ab_err(err, "out of memory");
+    for (size_t i = 0; i < g->n; i++) {
+        g->it[i].x = json_number_value(json_object_get(g->it[i].r->params, xk));
+        if (!(bases[i] = series_base(&g->it[i], multi_run, labels)))
+            goto out;
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach(g->it[0].r->params, k, v)
+    {
+        if (!json_is_number(v) || strcmp(k, xk) == 0)
+            continue;
+        bool dependent = true;
+        for (size_t a = 0; a < g->n && dependent; a++)
+            for (size_t b = a + 1; b < g->n && dependent; b++) {
+                if (g->it[a].x != g->it[b].x || strcmp(bases[a], bases[b]) != 0)
+                    continue;
+                json_t *pa = json_object_get(g->it[a].r->params, k);
+                json_t *pb = json_object_get(g->it[b].r->params, k);
+                dependent = pa && pb && json_equal(pa, pb);
+            }
+        if (!dependent) {
+            char **ne = realloc(extra, (nextra + 1) * sizeof(*ne));
+            if (!ne)
+                goto out;
+            extra = ne;
+            extra[nextra++] = (char *)k;
+        }
+    }
+    bool multi_dev = false;
+    for (size_t i = 1; i < g->n; i++) {
+        const char *a = g->it[0].r->device_name, *b = g->it[i].r->device_name;
+        multi_dev |= (a && b) ? strcmp(a, b) != 0 : a != b;
+    }
+    for (size_t i = 0; i < g->n; i++) {
+        char *t = series_title(&g->it[i], multi_run, multi_dev, labels, extra, nextra);
+        if (!t)
+            goto out;
+        g->it[i].series = t;
+    }
+    qsort(g->it, g->n, sizeof(*g->it), cmp_item);
+    double maxv = 0.0;
+    for (size_t i = 0; i < g->n; i++)
+        maxv = fmax(maxv, fabs(g->it[i].m->stats.max));
+    double f;
+    char ylab[64];
+    ab_display_scale(g->unit, maxv, &f, ylab, sizeof(ylab));
+    char *dat = NULL;
+    size_t dlen = 0;
+    FILE *df = open_memstream(&dat, &dlen);
+    if (!df)
+        goto out;
+    fprintf(df, "# accelbench sweep: %s %s (%s) against %s; one block per series:\n"
+                "# %s, median, min, max (of the samples)\n",
+            g->key, g->metric, ylab, xk, xk);
+    size_t nseries = 0;
+    for (size_t i = 0; i < g->n; i++) {
+        if (i == 0 || strcmp(g->it[i].series, g->it[i - 1].series) != 0) {
+            if (i)
+                fputs("\n\n", df);
+            dat_str(df, g->it[i].series);
+            fputs(" \"median\" \"min\" \"max\"\n", df);
+            nseries++;
+        }
+        const ab_stats *s = &g->it[i].m->stats;
+        fprintf(df, "%.17g %.6g %.6g %.6g\n", g->it[i].x, s->median / f, s->min / f, s->max / f);
+    }
+    fclose(df);
+    /* x axis: byte sizes and powers of two on a log2 scale with readable tics */
+    double *xs = malloc(g->n * sizeof(*xs));
+    if (!xs) {
+        free(dat);
+        goto out;
+    }
+    size_t nx = 0;
+    bool pow2 = true, positive = true;
+    for (size_t i = 0; i < g->n; i++)
+        xs[nx++] = g->it[i].x;
+    qsort(xs, nx, sizeof(*xs), cmp_dbl);
+    size_t u = 0;
+    for (size_t i = 0; i < nx; i++)
+        if (!u || xs[i] != xs[u - 1])
+            xs[u++] = xs[i];
+    for (size_t i = 0; i < u; i++) {
+        positive &= xs[i] > 0;
+        pow2 &= xs[i] > 0 && xs[i] == ldexp(1.0, (int)lround(log2(xs[i])));
+    }
+    char *setup = NULL;
+    size_t slen = 0;
+    FILE *sf = open_memstream(&setup, &slen);
+    if (!sf) {
+        free(xs);
+        free(dat);
+        goto out;
+    }
+    bool isbytes = bytes_param(xk);
+    if (positive && u >= 2 && xs[u - 1] / xs[0] > 16.0)
+        fprintf(sf, "set logscale x %d\n", (isbytes || pow2) ? 2 : 10);
+    if (u <= 24 && (isbytes || pow2)) {
+        fputs("set xtics (", sf);
+        for (size_t i = 0; i < u; i++) {
+            char lab[32];
+            if (isbytes && xs[i] >= 1 && xs[i] < 1.2e18)
+                ab_format_bytes((uint64_t)xs[i], lab, sizeof(lab));
+            else
+                snprintf(lab, sizeof(lab), "%g", xs[i]);
+            fprintf(sf, "%s\"%s\" %.17g", i ? ", " : "", lab, xs[i]);
+        }
+        fputs(")\n", sf);
+    }
+    fclose(sf);
+    free(xs);
+    char *name = stem("sweep", g->key, g->metric);
+    char *title = ab_asprintf("%s %s vs %s", g->key, g->metric, xk);
+    char *ylabel = ab_asprintf("%s (%s)", g->metric, ylab);
+    char *xlabel = ab_asprintf("%s%s", xk, isbytes ? " (bytes)" : "");
+    char *extra_vars = ab_asprintf("nseries = %zu\n", nseries);
+    char *hdr = name && title && ylabel && xlabel && extra_vars
+                    ? gp_header(name, title, ylabel, xlabel, extra_vars)
+                    : NULL;
+    if (!hdr)
+        ab_err(err, "out of memory");
+    else if (write_dat(dir, name, dat, dlen, err) == 0 &&
+             write_gp(dir, name, ab_tpl_sweep, hdr, setup, NULL, err) == 0 &&
+             add_chart(c, name, title, "sweep") == 0)
+        rc = 0;
+    free(hdr);
+    free(extra_vars);
+    free(xlabel);
+    free(ylabel);
+    free(title);
+    free(name);
+    free(setup);
+    free(dat);
+out:
+    for (size_t i = 0; i < g->n; i++) {
+        free(bases[i]);
+        free(g->it[i].series);
+        g->it[i].series = NULL;
+    }
+    free(bases);
+    free(extra);
+    return rc;
+}
+
+static int sweep_charts(ab_charts *c, ab_run *const *runs, size_t n, const char *dir,
+                        char *const *labels, char *err)
+{
+    group *gs = NULL;
+    size_t ng = 0;
+    json_t *map = json_object();
+    int rc = 0;
+    for (size_t j = 0; j < n && rc == 0; j++)
+        for (size_t i = 0; i < runs[j]->nresults && rc == 0; i++) {
+            const ab_result *r = runs[j]->results[i];
+            if (r->status != AB_PASS || !r->key)
+                continue;
+            for (size_t m = 0; m < r->nmetrics; m++) {
+                const ab_metric *mt = &r->metrics[m];
+                char *gk = ab_asprintf("%s|%s|%s", r->key, mt->name, mt->unit);
+                if (!gk) {
+                    rc = ab_err(err, "out of memory");
+                    break;
+                }
+                json_t *ix = json_object_get(map, gk);
+                size_t gi;
+                if (ix) {
+                    gi = (size_t)json_integer_value(ix);
+                } else {
+                    group *v = realloc(gs, (ng + 1) * sizeof(*v));
+                    if (!v) {
+                        free(gk);
+                        rc = ab_err(err, "out of memory");
+                        break;
+                    }
+                    gs = v;
+                    gi = ng++;
+                    gs[gi] = (group){(char *)r->key, mt->name, mt->unit, NULL, 0};
+                    json_object_set_new(map, gk, json_integer((json_int_t)gi));
+                }
+                free(gk);
+                item *it = realloc(gs[gi].it, (gs[gi].n + 1) * sizeof(*it));
+                if (!it) {
+                    rc = ab_err(err, "out of memory");
+                    break;
+                }
+                gs[gi].it = it;
+                it[gs[gi].n++] = (item){j, r, mt, NULL, 0.0};
+            }
+        }
+    for (size_t g = 0; g < ng && rc == 0; g++)
+        rc = sweep_chart(c, dir, &gs[g], n > 1, labels, err);
+    for (size_t g = 0; g < ng; g++)
+        free(gs[g].it);
+    free(gs);
+    json_decref(map);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ headline bars */
+
+/* "membw.triad streaming f64": the key, the implementation and the text parameters' values. */
+static char *case_label(const ab_result *r)
+{
+    char *p = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&p, &len);
+    if (!f)
+        return NULL;
+    const char *k;
+    json_t *v;
+    json_object_foreach(r->params, k, v)
+    {
+        if (json_is_string(v))
+            fprintf(f, "%s%s", len ? " " : "", json_string_value(v));
+        fflush(f);
+    }
+    fclose(f);
+    char *s = ab_asprintf("%s%s%s%s%s", r->key, r->impl && strcmp(r->impl, "default") ? " " : "",
+                          r->impl && strcmp(r->impl, "default") ? r->impl : "", p && *p ? " " : "",
+                          p ? p : "");
+    free(p);
+    return s;
+}
+
+static int headline_charts(ab_charts *c, ab_run *const *runs, size_t n, const char *dir,
+                           char *const *labels, char *err)
+{
+    /* units among headline metrics (and anything counted in tokens, which is a headline by
+     * nature: tokens/s, tokens per $) */
+    json_t *units = json_array();
+    for (size_t j = 0; j < n; j++)
+        for (size_t i = 0; i < runs[j]->nresults; i++) {
+            const ab_result *r = runs[j]->results[i];
+            if (r->status != AB_PASS)
+                continue;
+            for (size_t m = 0; m < r->nmetrics; m++) {
+                const char *u = r->metrics[m].unit;
+                if (!r->headline && !strstr(u, "token"))
+                    continue;
+                bool seen = false;
+                for (size_t k = 0; k < json_array_size(units) && !seen; k++)
+                    seen = strcmp(json_string_value(json_array_get(units, k)), u) == 0;
+                if (!seen)
+                    json_array_append_new(units, json_string(u));
+            }
+        }
+    int rc = 0;
+    for (size_t ui = 0; ui < json_array_size(units) && rc == 0; ui++) {
+        const char *unit = json_string_value(json_array_get(units, ui));
+        /* rows: case labels; columns: run (and device when a run has several) */
+        json_t *rows = json_array(), *cols = json_array(), *cells = json_object();
+        bool multi_dev = false;
+        const char *dev0 = NULL;
+        double maxv = 0.0;
+        for (size_t j = 0; j < n; j++)
+            for (size_t i = 0; i < runs[j]->nresults; i++) {
+                const ab_result *r = runs[j]->results[i];
+                if (r->status != AB_PASS)
+                    continue;
+                for (size_t m = 0; m < r->nmetrics; m++) {
+                    const ab_metric *mt = &r->metrics[m];
+                    if (strcmp(mt->unit, unit) != 0 || (!r->headline && !strstr(unit, "token")))
+                        continue;
+                    if (!dev0)
+                        dev0 = r->device;
+                    else if (r->device && strcmp(dev0, r->device) != 0)
+                        multi_dev = true;
+                }
+            }
+        for (size_t j = 0; j < n; j++)
+            for (size_t i = 0; i < runs[j]->nresults; i++) {
+                const ab_result *r = runs[j]->results[i];
+                if (r->status != AB_PASS)
+                    continue;
+                for (size_t m = 0; m < r->nmetrics; m++) {
+                    const ab_metric *mt = &r->metrics[m];
+                    if (strcmp(mt->unit, unit) != 0 || (!r->headline && !strstr(unit, "token")))
+                        continue;
+                    char *rl = case_label(r);
+                    char *full = r->nmetrics > 1 ? ab_asprintf("%s %s", rl, mt->name) : NULL;
+                    const char *row = full ? full : rl;
+                    char *col = n > 1 ? (multi_dev ? ab_asprintf("%s %s (%s)", labels[j],
+                                                                 r->device, r->device_name
+                                                                                ? r->device_name
+                                                                                : "?")
+                                                   : ab_asprintf("%s", labels[j]))
+                                      : ab_asprintf("%s (%s)", r->device,
+                                                    r->device_name ? r->device_name : "?");
+                    if (!rl || !col) {
+                        free(rl);
+                        free(full);
+                        free(col);
+                        continue;
+                    }
+                    size_t ri = 0, ci = 0;
+                    while (ri < json_array_size(rows) &&
+                           strcmp(json_string_value(json_array_get(rows, ri)), row) != 0)
+                        ri++;
+                    if (ri == json_array_size(rows))
+                        json_array_append_new(rows, json_string(row));
+                    while (ci < json_array_size(cols) &&
+                           strcmp(json_string_value(json_array_get(cols, ci)), col) != 0)
+                        ci++;
+                    if (ci == json_array_size(cols))
+                        json_array_append_new(cols, json_string(col));
+                    char cell[48];
+                    snprintf(cell, sizeof(cell), "%zu,%zu", ri, ci);
+                    if (!json_object_get(cells, cell))
+                        json_object_set_new(cells, cell, json_real(mt->stats.median));
+                    maxv = fmax(maxv, fabs(mt->stats.median));
+                    free(rl);
+                    free(full);
+                    free(col);
+                }
+            }
+        double f;
+        char ylab[64];
+        ab_display_scale(unit, maxv, &f, ylab, sizeof(ylab));
+        char *dat = NULL;
+        size_t dlen = 0;
+        FILE *df = open_memstream(&dat, &dlen);
+        if (!df) {
+            rc = ab_err(err, "out of memory");
+        } else {
+            fprintf(df, "# accelbench headline figures in %s (medians); one row per case, one "
+                        "column per run/device\n\"case\"",
+                    ylab);
+            for (size_t ci = 0; ci < json_array_size(cols); ci++) {
+                fputc(' ', df);
+                dat_str(df, json_string_value(json_array_get(cols, ci)));
+            }
+            fputc('\n', df);
+            for (size_t ri = 0; ri < json_array_size(rows); ri++) {
+                dat_str(df, json_string_value(json_array_get(rows, ri)));
+                for (size_t ci = 0; ci < json_array_size(cols); ci++) {
+                    char cell[48];
+                    snprintf(cell, sizeof(cell), "%zu,%zu", ri, ci);
+                    json_t *v = json_object_get(cells, cell);
+                    if (v)
+                        fprintf(df, " %.6g", json_real_value(v) / f);
+                    else
+                        fputs(" -", df);
+                }
+                fputc('\n', df);
+            }
+            fclose(df);
+            char *name = stem("headline", unit, NULL);
+            char *title = ab_asprintf("Headline figures (%s)", ylab);
+            /* wide enough for the clusters; set before the style computes the terminals */
+            double wpx = 40.0 * (double)json_array_size(rows) * (double)json_array_size(cols);
+            char *extra = ab_asprintf("ncols = %zu\nwidth = %d\n", json_array_size(cols),
+                                      (int)fmin(1800.0, fmax(960.0, wpx)));
+            char *hdr = name && title && extra ? gp_header(name, title, ylab, "", extra) : NULL;
+            char *setup = ab_strdup("");
+            if (!hdr || !setup)
+                rc = ab_err(err, "out of memory");
+            else if (write_dat(dir, name, dat, dlen, err) != 0 ||
+                     write_gp(dir, name, ab_tpl_bars, hdr, setup, NULL, err) != 0 ||
+                     add_chart(c, name, title, "headline") != 0)
+                rc = -1;
+            free(setup);
+            free(hdr);
+            free(extra);
+            free(title);
+            free(name);
+            free(dat);
+        }
+        json_decref(rows);
+        json_decref(cols);
+        json_decref(cells);
+    }
+    json_decref(units);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ roofline */
+
+static bool is_flops_unit(const char *u)
+{
+    return strcmp(u, "FLOP/s") == 0 || strcmp(u, "OP/s") == 0;
+}
+
+/* A roofline point of a result: arithmetic intensity (FLOP/byte) and FLOP rate. */
+static bool roof_point(const ab_result *r, double *ai, double *perf)
+{
+    double fl = json_number_value(json_object_get(r->extra, "flops_per_iter"));
+    double by = json_number_value(json_object_get(r->extra, "bytes_per_iter"));
+    double fps = NAN, bps = NAN;
+    for (size_t m = 0; m < r->nmetrics; m++) {
+        if (is_flops_unit(r->metrics[m].unit) && isnan(fps))
+            fps = r->metrics[m].stats.median;
+        if (strcmp(r->metrics[m].unit, "B/s") == 0 && isnan(bps))
+            bps = r->metrics[m].stats.median;
+    }
+    if (fl > 0 && by > 0) {
+        *ai = fl / by;
+        *perf = isfinite(fps) ? fps : (isfinite(bps) ? bps * *ai : NAN);
+    } else if (isfinite(fps) && isfinite(bps) && bps > 0) {
+        *ai = fps / bps;
+        *perf = fps;
+    } else {
+        return false;
+    }
+    return *ai > 0 && *perf > 0 && isfinite(*ai) && isfinite(*perf);
+}
+
+static int roofline_charts(ab_charts *c, ab_run *const *runs, size_t n, const char *dir,
+                           char *const *labels, char *err)
+{
+    json_t *models = json_array();
+    for (size_t j = 0; j < n; j++)
+        for (size_t i = 0; i < runs[j]->nresults; i++) {
+            const ab_result *r = runs[j]->results[i];
+            double ai, perf;
+            if (r->status != AB_PASS || !r->device_name || !roof_point(r, &ai, &perf))
+                continue;
+            bool seen = false;
+            for (size_t k = 0; k < json_array_size(models) && !seen; k++)
+                seen = strcmp(json_string_value(json_array_get(models, k)), r->device_name) == 0;
+            if (!seen)
+                json_array_append_new(models, json_string(r->device_name));
+        }
+    int rc = 0;
+    for (size_t mi = 0; mi < json_array_size(models) && rc == 0; mi++) {
+        const char *model = json_string_value(json_array_get(models, mi));
+        double bw = 0, bw_all = 0, fl = 0, ds_bw = NAN, ds_fl = NAN;
+        const char *ds_fl_col = NULL;
+        double aimin = INFINITY, aimax = 0, pmax = 0, pmin = INFINITY;
+        json_t *series = json_array(); /* case keys */
+        for (size_t j = 0; j < n; j++)
+            for (size_t i = 0; i < runs[j]->nresults; i++) {
+                const ab_result *r = runs[j]->results[i];
+                if (r->status != AB_PASS || !r->device_name || strcmp(r->device_name, model))
+                    continue;
+                for (size_t m = 0; m < r->nmetrics; m++) {
+                    const ab_metric *mt = &r->metrics[m];
+                    if (strcmp(mt->unit, "B/s") == 0) {
+                        bw_all = fmax(bw_all, mt->stats.median);
+                        if (r->headline)
+                            bw = fmax(bw, mt->stats.median);
+                    }
+                    if (is_flops_unit(mt->unit))
+                        fl = fmax(fl, mt->stats.median);
+                }
+                json_t *pk = json_object_get(r->extra, "peak");
+                const char *pu = json_string_value(json_object_get(pk, "unit"));
+                double pv = json_number_value(json_object_get(pk, "value"));
+                if (pu && pv > 0 && strcmp(pu, "B/s") == 0)
+                    ds_bw = pv;
+                if (pu && pv > 0 && is_flops_unit(pu) && !(pv <= ds_fl)) {
+                    ds_fl = pv;
+                    ds_fl_col = json_string_value(json_object_get(pk, "column"));
+                }
+                double ai, perf;
+                if (roof_point(r, &ai, &perf)) {
+                    aimin = fmin(aimin, ai);
+                    aimax = fmax(aimax, ai);
+                    pmax = fmax(pmax, perf);
+                    pmin = fmin(pmin, perf);
+                    bool seen = false;
+                    for (size_t k = 0; k < json_array_size(series) && !seen; k++)
+                        seen = strcmp(json_string_value(json_array_get(series, k)), r->key) == 0;
+                    if (!seen)
+                        json_array_append_new(series, json_string(r->key));
+                }
+            }
+        if (!(bw > 0))
+            bw = bw_all; /* no headline: the best bandwidth measured on the model */
+        /* a cache-aware roofline: the headline bandwidth (memory, the largest working set) and,
+         * when caches are much faster, the best bandwidth measured at any size */
+        double bw_cache = bw_all > 1.2 * bw ? bw_all : 0.0;
+        if (!(bw > 0) && !(ds_bw > 0)) {
+            json_decref(series);
+            continue; /* no memory roof: not a roofline */
+        }
+        double top = fmax(fmax(fl, pmax), isfinite(ds_fl) ? ds_fl : 0.0);
+        double f;
+        char ylab[64];
+        ab_display_scale("FLOP/s", top, &f, ylab, sizeof(ylab));
+        char *dat = NULL;
+        size_t dlen = 0;
+        FILE *df = open_memstream(&dat, &dlen);
+        if (!df) {
+            rc = ab_err(err, "out of memory");
+            json_decref(series);
+            break;
+        }
+        fprintf(df, "# accelbench roofline points on %s: one block per case key:\n"
+                    "# intensity (FLOP/byte), rate (%s)\n",
+                model, ylab);
+        for (size_t s = 0; s < json_array_size(series); s++) {
+            const char *key = json_string_value(json_array_get(series, s));
+            if (s)
+                fputs("\n\n", df);
+            dat_str(df, key);
+            fprintf(df, " \"rate (%s)\"\n", ylab);
+            for (size_t j = 0; j < n; j++)
+                for (size_t i = 0; i < runs[j]->nresults; i++) {
+                    const ab_result *r = runs[j]->results[i];
+                    double ai, perf;
+                    if (r->status == AB_PASS && r->device_name && !strcmp(r->device_name, model) &&
+                        !strcmp(r->key, key) && roof_point(r, &ai, &perf))
+                        fprintf(df, "%.6g %.6g\n", ai, perf / f);
+                }
+        }
+        fclose(df);
+        /* x range: the points and the ridge points, with room either side */
+        double lo = aimin, hi = aimax;
+        double bwmax = fmax(bw, isfinite(ds_bw) ? ds_bw : 0.0);
+        if (fl > 0)
+            lo = fmin(lo, fl / bwmax), hi = fmax(hi, fl / fmax(bw, 1.0));
+        if (isfinite(ds_fl) && isfinite(ds_bw))
+            hi = fmax(hi, ds_fl / ds_bw);
+        lo /= 4.0;
+        hi *= 4.0;
+        char *setup = NULL, *plot = NULL;
+        size_t sl = 0, pl = 0;
+        FILE *sf = open_memstream(&setup, &sl), *pf = open_memstream(&plot, &pl);
+        if (!sf || !pf) {
+            if (sf)
+                fclose(sf);
+            if (pf)
+                fclose(pf);
+            free(setup);
+            free(plot);
+            free(dat);
+            json_decref(series);
+            rc = ab_err(err, "out of memory");
+            break;
+        }
+        char bwl[48], fll[48];
+        fprintf(sf, "set xrange [%.6g:%.6g]\n", lo, hi);
+        fprintf(sf, "set yrange [%.6g:%.6g]\n", fmin(pmin, bwmax * lo) / f / 2.0,
+                fmax(top, bw_cache * hi) / f * 2.0);
+        fprintf(sf, "bw_measured = %.6g   # %s, best measured bandwidth (B/s / %g)\n", bw / f,
+                model, f);
+        fprintf(sf, "bw_cache = %.6g      # best bandwidth at any working set; 0: not drawn\n",
+                bw_cache / f);
+        fprintf(sf, "fl_measured = %.6g   # best measured FLOP rate; 0: none measured\n", fl / f);
+        fprintf(sf, "bw_datasheet = %.6g  # 0: no datasheet figure\n",
+                isfinite(ds_bw) ? ds_bw / f : 0.0);
+        fprintf(sf, "fl_datasheet = %.6g  # 0: no datasheet figure\n",
+                isfinite(ds_fl) ? ds_fl / f : 0.0);
+        fputs("plot ", pf);
+        for (size_t s = 0; s < json_array_size(series); s++)
+            fprintf(pf, "data index %zu using 1:2 with points pt %zu ps 1.3 title columnheader(1), ",
+                    s, 5 + 2 * (s % 4));
+        ab_format_value(bw, "B/s", bwl, sizeof(bwl));
+        if (fl > 0) {
+            ab_format_value(fl, "FLOP/s", fll, sizeof(fll));
+            fprintf(pf, "min(bw_measured * x, fl_measured) with lines lw 2 lc rgb \"#333333\" "
+                        "title \"measured roof: %s, %s\"",
+                    bwl, fll);
+        } else {
+            fprintf(pf, "bw_measured * x with lines lw 2 lc rgb \"#333333\" title "
+                        "\"measured memory roof (headline): %s\"",
+                    bwl);
+        }
+        if (bw_cache > 0) {
+            char cl[48];
+            ab_format_value(bw_cache, "B/s", cl, sizeof(cl));
+            fprintf(pf, ", %s with lines lw 1.5 dt 3 lc rgb \"#333333\" title \"measured cache "
+                        "roof: %s\"",
+                    fl > 0 ? "min(bw_cache * x, fl_measured)" : "bw_cache * x", cl);
+        }
+        if (isfinite(ds_bw) || isfinite(ds_fl)) {
+            char a[48] = "", b[48] = "";
+            if (isfinite(ds_bw))
+                ab_format_value(ds_bw, "B/s", a, sizeof(a));
+            if (isfinite(ds_fl))
+                ab_format_value(ds_fl, "FLOP/s", b, sizeof(b));
+            const char *expr = isfinite(ds_bw) && isfinite(ds_fl)
+                                   ? "min(bw_datasheet * x, fl_datasheet)"
+                                   : (isfinite(ds_bw) ? "bw_datasheet * x" : "fl_datasheet");
+            fprintf(pf, ", %s with lines lw 2 dt 2 lc rgb \"#999999\" title \"datasheet: %s%s%s%s%s%s\"",
+                    expr, a, *a && *b ? ", " : "", b, ds_fl_col ? " (" : "",
+                    ds_fl_col ? ds_fl_col : "", ds_fl_col ? ")" : "");
+        }
+        fputc('\n', pf);
+        fclose(sf);
+        fclose(pf);
+        char *name = stem("roofline", model, NULL);
+        char *title = ab_asprintf("Roofline: %s", model);
+        char *hdr = name && title ? gp_header(name, title, ylab, "", NULL) : NULL;
+        if (!hdr)
+            rc = ab_err(err, "out of memory");
+        else if (write_dat(dir, name, dat, dlen, err) != 0 ||
+                 write_gp(dir, name, ab_tpl_roofline, hdr, setup, plot, err) != 0 ||
+                 add_chart(c, name, title, "roofline") != 0)
+            rc = -1;
+        free(hdr);
+        free(title);
+        free(name);
+        free(setup);
+        free(plot);
+        free(dat);
+        json_decref(series);
+    }
+    (void)labels;
+    json_decref(models);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ entry points */
+
+int ab_plot_runs(ab_run *const *runs, size_t n, const char *dir, ab_charts *out, char *err)
+{
+    memset(out, 0, sizeof(*out));
+    if (ab_mkdir_p(dir, err) != 0)
+        return -1;
+    char **labels = calloc(n ? n : 1, sizeof(*labels));
+    if (!labels)
+        return ab_err(err, "out of memory");
+    int rc = 0;
+    for (size_t j = 0; j < n && rc == 0; j++)
+        if (!(labels[j] = run_labels_one(runs, n, j)))
+            rc = ab_err(err, "out of memory");
+    if (rc == 0)
+        rc = sweep_charts(out, runs, n, dir, labels, err);
+    if (rc == 0)
+        rc = headline_charts(out, runs, n, dir, labels, err);
+    if (rc == 0)
+        rc = roofline_charts(out, runs, n, dir, labels, err);
+    for (size_t j = 0; j < n; j++)
+        free(labels[j]);
+    free(labels);
+    if (rc == 0)
+        render_all(out, dir, 0);
+    return rc;
+}
+
+int ab_plot_trend(const ab_trend_series *s, size_t n, const char *dir, const char *name,
+                  ab_charts *out, char *err)
+{
+    if (ab_mkdir_p(dir, err) != 0)
+        return -1;
+    if (!n)
+        return ab_err(err, "no series to plot");
+    size_t from = out->n;
+    double maxv = 0;
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < s[i].npts; k++)
+            if (isfinite(s[i].pts[k].max))
+                maxv = fmax(maxv, fabs(s[i].pts[k].max));
+    double f;
+    char ylab[64];
+    ab_display_scale(s[0].unit, maxv, &f, ylab, sizeof(ylab));
+    char *dat = NULL, *setup = NULL;
+    size_t dl = 0, sl = 0;
+    FILE *df = open_memstream(&dat, &dl), *sf = open_memstream(&setup, &sl);
+    if (!df || !sf) {
+        if (df)
+            fclose(df);
+        if (sf)
+            fclose(sf);
+        free(dat);
+        free(setup);
+        return ab_err(err, "out of memory");
+    }
+    fprintf(df, "# accelbench history trend: one block per series:\n"
+                "# run start (epoch s), median, min, max (%s)\n",
+            ylab);
+    size_t arrows = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            fputs("\n\n", df);
+        char *params = NULL;
+        json_t *pj = s[i].params ? json_loads(s[i].params, 0, NULL) : NULL;
+        if (pj)
+            params = ab_params_display(pj);
+        json_decref(pj);
+        char *t = ab_asprintf("%s %s %s %s [%s]", s[i].key, s[i].impl ? s[i].impl : "",
+                              params ? params : "", s[i].metric,
+                              s[i].device_name ? s[i].device_name : "?");
+        free(params);
+        dat_str(df, t ? t : "?");
+        free(t);
+        fputs(" \"median\" \"min\" \"max\"\n", df);
+        for (size_t k = 0; k < s[i].npts; k++) {
+            const ab_trend_point *p = &s[i].pts[k];
+            fprintf(df, "%.3f %.6g %.6g %.6g\n", p->start_epoch, p->median / f,
+                    isfinite(p->min) ? p->min / f : p->median / f,
+                    isfinite(p->max) ? p->max / f : p->median / f);
+        }
+        for (size_t k = 0; k < s[i].nsteps; k++) {
+            size_t at = s[i].steps[k];
+            /* the step lies between the last point before it and the first after */
+            double x = 0.5 * (s[i].pts[at - 1].start_epoch + s[i].pts[at].start_epoch);
+            fprintf(sf, "set arrow %zu from %.3f, graph 0 to %.3f, graph 1 nohead dt 2 lw 1.5 "
+                        "lc rgb \"#D55E00\"\n",
+                    ++arrows, x, x);
+        }
+    }
+    /* about six time tics whatever the span (gnuplot's own choice crowds short spans) */
+    double t0 = INFINITY, t1 = -INFINITY;
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < s[i].npts; k++) {
+            t0 = fmin(t0, s[i].pts[k].start_epoch);
+            t1 = fmax(t1, s[i].pts[k].start_epoch);
+        }
+    double span = t1 - t0;
+    fprintf(sf, "time_format = \"%s\"\n", span < 2 * 86400.0 ? "%m-%d %H:%M:%S" : "%Y-%m-%d");
+    fputs("set format x time_format\n", sf);
+    if (span > 0) {
+        fprintf(sf, "set xtics %.0f\n", fmax(1.0, ceil(span / 6.0)));
+        fprintf(sf, "set xrange [%.3f:%.3f]\n", t0 - span / 20.0, t1 + span / 20.0);
+    }
+    fclose(df);
+    fclose(sf);
+    char *title = ab_asprintf("History: %s %s%s", s[0].key, s[0].metric,
+                              arrows ? " (dashed: step changes)" : "");
+    char *ylabel = ab_asprintf("%s (%s)", s[0].metric, ylab);
+    char *extra = ab_asprintf("nseries = %zu\n", n);
+    char *hdr = title && ylabel && extra ? gp_header(name, title, ylabel, "", extra) : NULL;
+    int rc = 0;
+    if (!hdr)
+        rc = ab_err(err, "out of memory");
+    else if (write_dat(dir, name, dat, dl, err) != 0 ||
+             write_gp(dir, name, ab_tpl_trend, hdr, setup, NULL, err) != 0 ||
+             add_chart(out, name, title, "trend") != 0)
+        rc = -1;
+    free(hdr);
+    free(extra);
+    free(ylabel);
+    free(title);
+    free(setup);
+    free(dat);
+    if (rc == 0)
+        render_all(out, dir, from);
+    return rc;
+}

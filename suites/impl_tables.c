@@ -3,25 +3,32 @@
 #include <string.h>
 
 #include "membw/membw.h"
+#include "gemm/gemm.h"
 
 extern const ab_membw_impl ab_membw_cpu;
+extern const ab_gemm_backend ab_gemm_cpu;
 
 const void *ab_cpu_suite_impl(const char *suite);
 const void *ab_cpu_suite_impl(const char *suite)
 {
     if (strcmp(suite, "membw") == 0)
         return &ab_membw_cpu;
+    if (strcmp(suite, "gemm") == 0)
+        return &ab_gemm_cpu;
     return NULL;
 }
 
 #ifdef AB_HAVE_OPENCL
 extern const ab_membw_impl ab_membw_opencl;
+extern const ab_gemm_backend ab_gemm_opencl;
 
 const void *ab_opencl_suite_impl(const char *suite);
 const void *ab_opencl_suite_impl(const char *suite)
 {
     if (strcmp(suite, "membw") == 0)
         return &ab_membw_opencl;
+    if (strcmp(suite, "gemm") == 0)
+        return &ab_gemm_opencl;
     return NULL;
 }
 #endif

@@ -4,9 +4,11 @@
 #include <string.h>
 
 extern const ab_suite ab_suite_membw;
+extern const ab_suite ab_suite_gemm;
 
 static const ab_suite *const registry[] = {
     &ab_suite_membw,
+    &ab_suite_gemm,
     NULL,
 };
 

@@ -8,6 +8,7 @@
 
 #include "../backend.h"
 #include "../../suites/membw/membw.h"
+#include "../../suites/gemm/gemm.h"
 
 #include <dlfcn.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 extern const ab_membw_impl ab_membw_gpu;
+extern const ab_gemm_backend ab_gemm_gpu;
 
 namespace {
 
@@ -244,6 +246,8 @@ const void *be_suite_impl(const char *suite)
 {
     if (strcmp(suite, "membw") == 0)
         return &ab_membw_gpu;
+    if (strcmp(suite, "gemm") == 0)
+        return &ab_gemm_gpu;
     return NULL;
 }
 

@@ -21,6 +21,7 @@
 
 #include "gemm.h"
 
+#include <dlfcn.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -443,11 +444,81 @@ const ab_gemm_impl port_impl = make_port();
 
 constexpr size_t LT_WORKSPACE = 32u << 20;
 
+/* cuBLASLt is loaded with dlopen on first use rather than linked: the plugin (and with it membw
+ * and the portable kernels) then still loads on a machine that has the driver but not the
+ * cuBLAS libraries, and only the vendor GEMM path becomes a skip naming the missing library. */
+struct lt_api_t {
+    bool tried, ok;
+    char why[256];
+    decltype(&cublasLtCreate) Create;
+    decltype(&cublasLtDestroy) Destroy;
+    decltype(&cublasLtGetStatusString) GetStatusString;
+    decltype(&cublasLtGetVersion) GetVersion;
+    decltype(&cublasLtMatmul) Matmul;
+    decltype(&cublasLtMatmulAlgoConfigGetAttribute) MatmulAlgoConfigGetAttribute;
+    decltype(&cublasLtMatmulAlgoGetHeuristic) MatmulAlgoGetHeuristic;
+    decltype(&cublasLtMatmulDescCreate) MatmulDescCreate;
+    decltype(&cublasLtMatmulDescDestroy) MatmulDescDestroy;
+    decltype(&cublasLtMatmulDescSetAttribute) MatmulDescSetAttribute;
+    decltype(&cublasLtMatmulPreferenceCreate) MatmulPreferenceCreate;
+    decltype(&cublasLtMatmulPreferenceDestroy) MatmulPreferenceDestroy;
+    decltype(&cublasLtMatmulPreferenceSetAttribute) MatmulPreferenceSetAttribute;
+    decltype(&cublasLtMatrixLayoutCreate) MatrixLayoutCreate;
+    decltype(&cublasLtMatrixLayoutDestroy) MatrixLayoutDestroy;
+    decltype(&cublasLtMatrixLayoutSetAttribute) MatrixLayoutSetAttribute;
+};
+
+#define LT_STR2(x) #x
+#define LT_STR(x) LT_STR2(x)
+
+lt_api_t &lt()
+{
+    static lt_api_t a;
+    if (a.tried)
+        return a;
+    a.tried = true;
+    const char *names[] = {"libcublasLt.so." LT_STR(CUBLAS_VER_MAJOR), "libcublasLt.so"};
+    void *h = NULL;
+    for (const char *n : names)
+        if ((h = dlopen(n, RTLD_NOW | RTLD_LOCAL)))
+            break;
+    if (!h) {
+        const char *e = dlerror();
+        snprintf(a.why, sizeof(a.why), "cuBLASLt not loadable (%s)", e ? e : "not found");
+        return a;
+    }
+#define LT_SYM(f)                                                                                  \
+    if (!(a.f = (decltype(a.f))dlsym(h, "cublasLt" #f))) {                                         \
+        snprintf(a.why, sizeof(a.why), "cuBLASLt has no cublasLt%s", #f);                          \
+        return a;                                                                                  \
+    }
+        LT_SYM(Create);
+        LT_SYM(Destroy);
+        LT_SYM(GetStatusString);
+        LT_SYM(GetVersion);
+        LT_SYM(Matmul);
+        LT_SYM(MatmulAlgoConfigGetAttribute);
+        LT_SYM(MatmulAlgoGetHeuristic);
+        LT_SYM(MatmulDescCreate);
+        LT_SYM(MatmulDescDestroy);
+        LT_SYM(MatmulDescSetAttribute);
+        LT_SYM(MatmulPreferenceCreate);
+        LT_SYM(MatmulPreferenceDestroy);
+        LT_SYM(MatmulPreferenceSetAttribute);
+        LT_SYM(MatrixLayoutCreate);
+        LT_SYM(MatrixLayoutDestroy);
+        LT_SYM(MatrixLayoutSetAttribute);
+#undef LT_SYM
+    a.ok = true;
+    return a;
+}
+
+
 #define LT_TRY(call, what)                                                                         \
     do {                                                                                           \
         cublasStatus_t s_ = (call);                                                                \
         if (s_ != CUBLAS_STATUS_SUCCESS) {                                                         \
-            gpu_fail(err, "cublasLt: %s: %s", what, cublasLtGetStatusString(s_));                  \
+            gpu_fail(err, "cublasLt: %s: %s", what, lt().GetStatusString(s_));                  \
             goto fail;                                                                             \
         }                                                                                          \
     } while (0)
@@ -535,27 +606,27 @@ void lt_destroy(lt_plan *p)
     if (p->ws)
         (void)cudaFree(p->ws);
     if (p->pref)
-        cublasLtMatmulPreferenceDestroy(p->pref);
+        lt().MatmulPreferenceDestroy(p->pref);
     if (p->lc)
-        cublasLtMatrixLayoutDestroy(p->lc);
+        lt().MatrixLayoutDestroy(p->lc);
     if (p->ly)
-        cublasLtMatrixLayoutDestroy(p->ly);
+        lt().MatrixLayoutDestroy(p->ly);
     if (p->lx)
-        cublasLtMatrixLayoutDestroy(p->lx);
+        lt().MatrixLayoutDestroy(p->lx);
     if (p->desc)
-        cublasLtMatmulDescDestroy(p->desc);
+        lt().MatmulDescDestroy(p->desc);
     if (p->h)
-        cublasLtDestroy(p->h);
+        lt().Destroy(p->h);
     free(p);
 }
 
 int lt_set_batch(cublasLtMatrixLayout_t l, int64_t batch, int64_t stride)
 {
     int32_t b = (int32_t)batch;
-    if (cublasLtMatrixLayoutSetAttribute(l, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &b, sizeof(b)) !=
+    if (lt().MatrixLayoutSetAttribute(l, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &b, sizeof(b)) !=
         CUBLAS_STATUS_SUCCESS)
         return -1;
-    return cublasLtMatrixLayoutSetAttribute(l, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET,
+    return lt().MatrixLayoutSetAttribute(l, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET,
                                             &stride, sizeof(stride)) == CUBLAS_STATUS_SUCCESS
                ? 0
                : -1;
@@ -583,37 +654,37 @@ int lt_build(ab_gpu_dev *d, const ab_gemm_op *op, lt_plan **out, char *err)
             gpu_fail(err, "cuda: set device");
             goto fail;
         }
-        LT_TRY(cublasLtCreate(&p->h), "create handle");
-        LT_TRY(cublasLtMatmulDescCreate(&p->desc, p->t.compute, p->t.scale), "matmul descriptor");
-        LT_TRY(cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_TRANSA, &tx, sizeof(tx)),
+        LT_TRY(lt().Create(&p->h), "create handle");
+        LT_TRY(lt().MatmulDescCreate(&p->desc, p->t.compute, p->t.scale), "matmul descriptor");
+        LT_TRY(lt().MatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_TRANSA, &tx, sizeof(tx)),
                "transa");
-        LT_TRY(cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_TRANSB, &ty, sizeof(ty)),
+        LT_TRY(lt().MatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_TRANSB, &ty, sizeof(ty)),
                "transb");
-        LT_TRY(cublasLtMatrixLayoutCreate(&p->lx, p->t.b, op->tb ? op->k : op->n,
+        LT_TRY(lt().MatrixLayoutCreate(&p->lx, p->t.b, op->tb ? op->k : op->n,
                                           op->tb ? op->n : op->k, op->ldb),
                "layout of B");
-        LT_TRY(cublasLtMatrixLayoutCreate(&p->ly, p->t.a, op->ta ? op->m : op->k,
+        LT_TRY(lt().MatrixLayoutCreate(&p->ly, p->t.a, op->ta ? op->m : op->k,
                                           op->ta ? op->k : op->m, op->lda),
                "layout of A");
-        LT_TRY(cublasLtMatrixLayoutCreate(&p->lc, p->t.c, op->n, op->m, op->ldc), "layout of C");
+        LT_TRY(lt().MatrixLayoutCreate(&p->lc, p->t.c, op->n, op->m, op->ldc), "layout of C");
         if (op->batch > 1 && (lt_set_batch(p->lx, op->batch, op->stride_b) ||
                               lt_set_batch(p->ly, op->batch, op->stride_a) ||
                               lt_set_batch(p->lc, op->batch, op->stride_c))) {
             gpu_fail(err, "cublasLt: batch attributes");
             goto fail;
         }
-        LT_TRY(cublasLtMatmulPreferenceCreate(&p->pref), "preference");
-        LT_TRY(cublasLtMatmulPreferenceSetAttribute(p->pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
+        LT_TRY(lt().MatmulPreferenceCreate(&p->pref), "preference");
+        LT_TRY(lt().MatmulPreferenceSetAttribute(p->pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
                                                     &ws, sizeof(ws)),
                "workspace preference");
-        cublasStatus_t s = cublasLtMatmulAlgoGetHeuristic(p->h, p->desc, p->lx, p->ly, p->lc, p->lc,
+        cublasStatus_t s = lt().MatmulAlgoGetHeuristic(p->h, p->desc, p->lx, p->ly, p->lc, p->lc,
                                                           p->pref, 1, &p->heur, &found);
         if (s != CUBLAS_STATUS_SUCCESS || found == 0) {
             gpu_fail(err, "cuBLASLt has no algorithm for %s %s x %s -> %s, %lldx%lldx%lld %s (%s)",
                      AB_GPU_NAME, ab_gemm_type_name(op->a), ab_gemm_type_name(op->b),
                      ab_gemm_type_name(op->c), (long long)op->m, (long long)op->n,
                      (long long)op->k, op->ta ? "TN" : op->tb ? "NT" : "NN",
-                     s != CUBLAS_STATUS_SUCCESS ? cublasLtGetStatusString(s) : "none returned");
+                     s != CUBLAS_STATUS_SUCCESS ? lt().GetStatusString(s) : "none returned");
             lt_destroy(p);
             return 1;
         }
@@ -628,6 +699,8 @@ fail:
 int lt_dtype_ok(void *dev, const ab_gemm_op *op, char *why)
 {
     ab_gpu_dev *d = (ab_gpu_dev *)dev;
+    if (!lt().ok)
+        return gpu_fail(why, "%s", lt().why);
     lt_types t;
     if (lt_map(op, &t, why) != 0)
         return -1;
@@ -688,11 +761,11 @@ int lt_run(void *plan, void *a, void *b, void *c, char *err)
     const void *beta = p->t.scale == CUDA_R_64F ? (const void *)&p->beta_d
                        : p->t.scale == CUDA_R_32I ? (const void *)&p->beta_i
                                                   : (const void *)&p->beta_f;
-    cublasStatus_t s = cublasLtMatmul(p->h, p->desc, alpha, b, p->lx, a, p->ly, beta, c, p->lc, c,
+    cublasStatus_t s = lt().Matmul(p->h, p->desc, alpha, b, p->lx, a, p->ly, beta, c, p->lc, c,
                                       p->lc, &p->heur.algo, p->ws, p->heur.workspaceSize,
                                       p->d->stream);
     if (s != CUBLAS_STATUS_SUCCESS)
-        return gpu_fail(err, "cublasLtMatmul: %s", cublasLtGetStatusString(s));
+        return gpu_fail(err, "cublasLtMatmul: %s", lt().GetStatusString(s));
     return 0;
 }
 
@@ -710,16 +783,16 @@ void lt_describe(void *plan, char *buf, size_t len)
     int32_t id = -1, splitk = -1;
     uint32_t tile = 0, stages = 0;
     size_t got = 0;
-    cublasLtMatmulAlgoConfigGetAttribute(&p->heur.algo, CUBLASLT_ALGO_CONFIG_ID, &id, sizeof(id), &got);
-    cublasLtMatmulAlgoConfigGetAttribute(&p->heur.algo, CUBLASLT_ALGO_CONFIG_TILE_ID, &tile,
+    lt().MatmulAlgoConfigGetAttribute(&p->heur.algo, CUBLASLT_ALGO_CONFIG_ID, &id, sizeof(id), &got);
+    lt().MatmulAlgoConfigGetAttribute(&p->heur.algo, CUBLASLT_ALGO_CONFIG_TILE_ID, &tile,
                                          sizeof(tile), &got);
-    cublasLtMatmulAlgoConfigGetAttribute(&p->heur.algo, CUBLASLT_ALGO_CONFIG_STAGES_ID, &stages,
+    lt().MatmulAlgoConfigGetAttribute(&p->heur.algo, CUBLASLT_ALGO_CONFIG_STAGES_ID, &stages,
                                          sizeof(stages), &got);
-    cublasLtMatmulAlgoConfigGetAttribute(&p->heur.algo, CUBLASLT_ALGO_CONFIG_SPLITK_NUM, &splitk,
+    lt().MatmulAlgoConfigGetAttribute(&p->heur.algo, CUBLASLT_ALGO_CONFIG_SPLITK_NUM, &splitk,
                                          sizeof(splitk), &got);
     snprintf(buf, len, "cuBLASLt %zu (heuristic's first choice: algo %d, tile id %u, stages id "
                        "%u, split-k %d, waves %.2f, workspace %zu of %zu bytes)",
-             cublasLtGetVersion(), (int)id, tile, stages, (int)splitk, (double)p->heur.wavesCount,
+             lt().GetVersion(), (int)id, tile, stages, (int)splitk, (double)p->heur.wavesCount,
              p->heur.workspaceSize, LT_WORKSPACE);
 }
 

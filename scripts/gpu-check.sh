@@ -31,9 +31,47 @@ sed -n '/^Accelerators/,/^OpenCL/p' "$OUT/probe.txt" | head -80
 $AB probe --json > "$OUT/manifest.json"
 python3 scripts/gpu-probe-check.py "$OUT/results/gpu/run.json" 2>&1 | tee "$OUT/probe-check.txt"
 log "PyTorch references (same script)"
-python3 bench/torch_gpu_ref.py 2>&1 | tee "$OUT/torch-ref.txt"
+python3 bench/torch_gpu_ref.py membw 2>&1 | tee "$OUT/torch-ref.txt"
 cp "$OUT/results/gpu/run.json" "$OUT/run.json" 2>/dev/null
 grep -E "membw.(triad|d2d|h2d|d2h|copy)" "$OUT/summary-membw.md" | head -20
+
+# ---- gemm (issue 3, must-show 3) -----------------------------------------------------------------
+log "gemm on cuda:0 at 8192^3: every dtype, NN and NT (fp8 and int8 take NT), vendor and portable"
+$AB run --device cuda:0 --suite gemm.custom --shape 8192 --layout NN,NT --profile standard \
+  --out "$OUT/results" --run-id gemm-8192 --quiet > "$OUT/summary-gemm-8192.md"
+echo "exit $?"
+log "PyTorch bf16 and fp8 matmul at 8192^3 (same script)"
+python3 bench/torch_gpu_ref.py gemm 2>&1 | tee "$OUT/torch-gemm.txt"
+log "accelbench vs torch (target: cuBLASLt bf16 >= 0.97x torch.matmul)"
+python3 - "$OUT/results/gemm-8192/results.csv" "$OUT/torch-gemm.txt" <<'PYEOF'
+import csv, re, sys
+rows = {}
+for r in csv.DictReader(open(sys.argv[1])):
+    if r["metric"] != "throughput" or r["key"] != "gemm.custom":
+        continue
+    p = dict(kv.split("=", 1) for kv in r["params"].split(" ") if "=" in kv)
+    rows[(r["impl"], p["dtype"], p["layout"])] = r
+torch = {}
+for line in open(sys.argv[2]):
+    m = re.match(r"torch (bf16 matmul|fp8 e4m3 _scaled_mm) \d+\^3 (NN|NT): ([\d.]+) TFLOP/s", line)
+    if m:
+        torch[("bf16" if m.group(1).startswith("bf16") else "e4m3", m.group(2))] = float(m.group(3))
+for (impl, dt, lay), r in sorted(rows.items()):
+    v = float(r["median"]) / 1e12 if r["median"] else float("nan")
+    ref = torch.get((dt, lay)) if impl == "vendor" else None
+    extra = "  vs torch %.1f: ratio %.3f%s" % (ref, v / ref, "" if v / ref >= 0.97 or dt != "bf16"
+                                                else "  BELOW 0.97") if ref else ""
+    print("%-8s %-4s %s: %-4s %8.1f T%s/s%s%s" % (impl, dt, lay, r["status"], v,
+          "OP" if dt == "i8" else "FLOP", extra, "  (" + r["reason"] + ")" if r["reason"] else ""))
+PYEOF
+grep -E "skip" "$OUT/summary-gemm-8192.md" | head -20
+log "gemm quick profile on cuda:0 (square sweep, Llama-3-8B shapes)"
+$AB run --device cuda:0 --suite gemm --profile quick --out "$OUT/results" --run-id gemm-quick \
+  --quiet > "$OUT/summary-gemm-quick.md"
+echo "exit $?"
+grep -E "results:| fail | error " "$OUT/summary-gemm-quick.md" | head -20
+cp "$OUT/results/gemm-8192/run.json" "$OUT/run-gemm-8192.json" 2>/dev/null
+cp "$OUT/results/gemm-quick/run.json" "$OUT/run-gemm-quick.json" 2>/dev/null
 
 # ---- attention (issue 4, must-show 3) ----------------------------------------------------------
 # Fused bf16 prefill (llama3-8b shape: 32 query heads, 8 KV heads, d 128) beside PyTorch's

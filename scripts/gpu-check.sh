@@ -72,3 +72,43 @@ echo "exit $?"
 grep -E "results:| fail | error " "$OUT/summary-gemm-quick.md" | head -20
 cp "$OUT/results/gemm-8192/run.json" "$OUT/run-gemm-8192.json" 2>/dev/null
 cp "$OUT/results/gemm-quick/run.json" "$OUT/run-gemm-quick.json" 2>/dev/null
+
+# ---- attention (issue 4, must-show 3) ----------------------------------------------------------
+# Fused bf16 prefill (llama3-8b shape: 32 query heads, 8 KV heads, d 128) beside PyTorch's
+# scaled_dot_product_attention timed in this same script, plus the naive and cuDNN paths and
+# decode (KV bytes/s beside the HBM peak, extra.peak in run.json). Target: accelbench fused
+# latency within 2x of torch's (stretch 1.25x).
+log "attention prefill on cuda:0 (bf16, llama3-8b shape)"
+$AB run --device cuda:0 --suite attention.prefill --dtype bf16 --preset llama3-8b \
+  --seq 2048,8192 --batch 1 --profile standard --out "$OUT/results" --run-id attn-prefill \
+  --quiet > "$OUT/summary-attention-prefill.md"
+echo "exit $?"
+log "PyTorch SDPA, same shapes (same script)"
+python3 bench/attention_torch_gpu.py bf16 1 32 8 128 2048,8192 2>&1 | tee "$OUT/torch-sdpa.txt"
+log "attention: accelbench fused vs torch SDPA"
+python3 - "$OUT/results/attn-prefill/results.csv" "$OUT/torch-sdpa.txt" <<'PY' | tee "$OUT/attention-vs-sdpa.txt"
+import csv, sys
+ab = {}
+for r in csv.DictReader(open(sys.argv[1])):
+    if r["key"] == "attention.prefill" and r["metric"] in ("latency", ""):
+        p = dict(kv.split("=") for kv in r["params"].split())
+        ab[(r["impl"], p["seq"], p["causal"])] = (r["status"], float(r["median"] or "nan"), r["reason"])
+for line in open(sys.argv[2]):
+    if not line.startswith("sdpa"):
+        continue
+    _, seq, causal, t, *_ = line.split()
+    seq, causal, t = seq.split("=")[1], causal.split("=")[1], float(t)
+    for impl in ("fused", "vendor", "naive"):
+        st, lat, why = ab.get((impl, seq, causal), ("missing", float("nan"), ""))
+        ratio = lat / t
+        verdict = "" if impl != "fused" else ("  ok (<= 2x)" if ratio <= 2 else "  ABOVE 2x") + \
+            ("  stretch met (<= 1.25x)" if ratio <= 1.25 else "")
+        print("seq %5s causal %-3s %-6s %-4s %9.3f ms  torch %9.3f ms  ratio %5.2f%s %s"
+              % (seq, causal, impl, st, lat * 1e3, t * 1e3, ratio, verdict, why))
+PY
+log "attention decode on cuda:0 (bf16, llama3-8b shape)"
+$AB run --device cuda:0 --suite attention.decode --dtype bf16 --preset llama3-8b \
+  --kv-len 8k,32k,128k --batch 1,16,64 --profile standard --out "$OUT/results" \
+  --run-id attn-decode --quiet > "$OUT/summary-attention-decode.md"
+echo "exit $?"
+grep -E "attention" "$OUT/summary-attention-prefill.md" "$OUT/summary-attention-decode.md" | head -60

@@ -3,10 +3,12 @@
 #include <string.h>
 
 #include "membw/membw.h"
+#include "attention/attention.h"
 #include "gemm/gemm.h"
 
 extern const ab_membw_impl ab_membw_cpu;
 extern const ab_gemm_backend ab_gemm_cpu;
+extern const ab_attn_impl ab_attention_cpu;
 
 const void *ab_cpu_suite_impl(const char *suite);
 const void *ab_cpu_suite_impl(const char *suite)
@@ -15,12 +17,15 @@ const void *ab_cpu_suite_impl(const char *suite)
         return &ab_membw_cpu;
     if (strcmp(suite, "gemm") == 0)
         return &ab_gemm_cpu;
+    if (strcmp(suite, "attention") == 0)
+        return &ab_attention_cpu;
     return NULL;
 }
 
 #ifdef AB_HAVE_OPENCL
 extern const ab_membw_impl ab_membw_opencl;
 extern const ab_gemm_backend ab_gemm_opencl;
+extern const ab_attn_impl ab_attention_opencl;
 
 const void *ab_opencl_suite_impl(const char *suite);
 const void *ab_opencl_suite_impl(const char *suite)
@@ -29,6 +34,8 @@ const void *ab_opencl_suite_impl(const char *suite)
         return &ab_membw_opencl;
     if (strcmp(suite, "gemm") == 0)
         return &ab_gemm_opencl;
+    if (strcmp(suite, "attention") == 0)
+        return &ab_attention_opencl;
     return NULL;
 }
 #endif

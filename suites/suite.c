@@ -5,10 +5,12 @@
 
 extern const ab_suite ab_suite_membw;
 extern const ab_suite ab_suite_gemm;
+extern const ab_suite ab_suite_attention;
 
 static const ab_suite *const registry[] = {
     &ab_suite_membw,
     &ab_suite_gemm,
+    &ab_suite_attention,
     NULL,
 };
 

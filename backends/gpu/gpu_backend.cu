@@ -9,6 +9,7 @@
 #include "../backend.h"
 #include "../../suites/membw/membw.h"
 #include "../../suites/gemm/gemm.h"
+#include "../../suites/attention/attention.h"
 
 #include <dlfcn.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 
 extern const ab_membw_impl ab_membw_gpu;
 extern const ab_gemm_backend ab_gemm_gpu;
+extern const ab_attn_impl ab_attention_gpu;
 
 namespace {
 
@@ -248,6 +250,8 @@ const void *be_suite_impl(const char *suite)
         return &ab_membw_gpu;
     if (strcmp(suite, "gemm") == 0)
         return &ab_gemm_gpu;
+    if (strcmp(suite, "attention") == 0)
+        return &ab_attention_gpu;
     return NULL;
 }
 

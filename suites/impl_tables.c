@@ -5,10 +5,12 @@
 #include "membw/membw.h"
 #include "attention/attention.h"
 #include "gemm/gemm.h"
+#include "tokens/tokens.h"
 
 extern const ab_membw_impl ab_membw_cpu;
 extern const ab_gemm_backend ab_gemm_cpu;
 extern const ab_attn_impl ab_attention_cpu;
+extern const ab_tok_ops ab_tokens_cpu;
 
 const void *ab_cpu_suite_impl(const char *suite);
 const void *ab_cpu_suite_impl(const char *suite)
@@ -19,6 +21,8 @@ const void *ab_cpu_suite_impl(const char *suite)
         return &ab_gemm_cpu;
     if (strcmp(suite, "attention") == 0)
         return &ab_attention_cpu;
+    if (strcmp(suite, "tokens") == 0)
+        return &ab_tokens_cpu;
     return NULL;
 }
 

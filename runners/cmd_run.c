@@ -10,6 +10,7 @@
 #include "../core/peaks.h"
 #include "../core/rundoc.h"
 #include "../probes/probe.h"
+#include "../probes/sampler.h"
 #include "../suites/suite.h"
 #include "commands.h"
 #include "gate.h"
@@ -147,6 +148,34 @@ static void attach_peak(const runner *rn, ab_result *r)
     json_object_set_new(o, "source", json_string(ab_peaks_str(&rn->peaks, row, "source")));
     json_object_set_new(o, "accessed", json_string(ab_peaks_str(&rn->peaks, row, "accessed")));
     json_object_set_new(r->extra, "peak", o);
+}
+
+/* ab_suite_ctx.energy: the sampler's energy field over the window */
+static int ctx_energy(ab_suite_ctx *ctx, double t0, double t1, double *joules, char *what,
+                      char *why)
+{
+    runner *rn = ctx->runner;
+    ab_sampler *s = rn->probes.sampler;
+    *what = 0;
+    if (!ctx->dev)
+        return ab_err(why, "no device");
+    if (!s || !ab_sampler_has(s, ctx->dev->id))
+        return ab_err(why, "the run's sampler does not cover %s", ctx->dev->id);
+    ab_sampler_poll(s, ctx->dev->id);
+    json_t *sum = ab_sampler_summary(s, ctx->dev->id, t0, t1);
+    json_t *f = json_object_get(sum, "energy_j");
+    json_t *v = ab_field_value(f);
+    int rc;
+    if (v && json_is_number(v) && json_number_value(v) > 0) {
+        *joules = json_number_value(v);
+        snprintf(what, 96, "%s", json_string_value(json_object_get(f, "source")) ?: "sampler");
+        rc = 0;
+    } else {
+        const char *reason = json_string_value(json_object_get(f, "reason"));
+        rc = ab_err(why, "%s", reason ? reason : "no energy reading over the window");
+    }
+    json_decref(sum);
+    return rc;
 }
 
 static int emit(ab_suite_ctx *ctx, ab_result *r)
@@ -538,7 +567,13 @@ int ab_cmd_run(int argc, char **argv)
         for (const ab_suite *const *s = ab_suites(); *s && !ab_interrupted(); s++) {
             if (!suite_selected(suites, *s))
                 continue;
-            ab_suite_ctx ctx = {.opt = &o, .suite = *s, .dev = d, .emit = emit, .runner = &rn};
+            ab_suite_ctx ctx = {.opt = &o,
+                                .suite = *s,
+                                .dev = d,
+                                .emit = emit,
+                                .runner = &rn,
+                                .manifest = rn.run->manifest,
+                                .energy = ctx_energy};
             if (!opened) {
                 ab_result *r = ab_suite_result(&ctx, (*s)->name, "none");
                 if (r)

@@ -64,6 +64,14 @@ struct ab_suite_ctx {
     /* Set by the runner: records r (taking ownership) and prints progress. */
     int (*emit)(ab_suite_ctx *ctx, ab_result *r);
     void *runner;
+    /* The run's probe manifest (results/MANIFEST.md), e.g. for the cloud instance type; may be
+     * NULL (tests, or a runner without probes). */
+    const json_t *manifest;
+    /* Set by the runner when it samples ctx->dev: the device's energy over [t0, t1]
+     * (CLOCK_MONOTONIC seconds, ab_now()) in *joules and where it was read in `what` (96 bytes);
+     * -1 with the reason in why when no energy reading covers the window. May be NULL. */
+    int (*energy)(ab_suite_ctx *ctx, double t0, double t1, double *joules, char *what,
+                  char *why);
 };
 
 /* NULL-terminated registry of all suites. */

@@ -172,7 +172,7 @@ static uint64_t pow2_at_least(uint64_t v)
  * kernels pay a fixed cost per launch inside the timed command (PoCL measured 15-20 % slower at
  * 128 MiB than at 1 GiB, interleaved in one process), which a long kernel amortises. Never more
  * than a quarter of the device's memory. */
-static uint64_t headline_ws(const ab_device *d)
+uint64_t ab_membw_headline_ws(const ab_device *d)
 {
     bool cpu = strcmp(d->backend->name, "cpu") == 0;
     uint64_t llc = d->info.cache_bytes ? d->info.cache_bytes : (cpu ? 32u << 20 : 64u << 20);
@@ -743,7 +743,7 @@ static int membw_run(ab_suite_ctx *ctx)
         plan_free(&p);
         return ab_emit(ctx, r);
     }
-    uint64_t top = headline_ws(dev);
+    uint64_t top = ab_membw_headline_ws(dev);
     for (int di = 1; di >= 0 && rc == 0; di--) { /* f64 first */
         bool f64 = di == 1;
         if (!p.dtype[di])

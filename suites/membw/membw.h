@@ -22,6 +22,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define AB_MEMBW_START_A 0.1
 #define AB_MEMBW_START_B 0.2
@@ -81,5 +82,13 @@ typedef struct ab_membw_impl {
      * backend's timer, which waits for completion. */
     int (*run)(void *dev, const ab_membw_args *a, long iters, char *err);
 } ab_membw_impl;
+
+#if !defined(__CUDACC__) && !defined(__HIPCC__)
+struct ab_device;
+/* The headline working set (bytes over all arrays a kernel streams) on a device: the smallest
+ * power of two >= 4x the last-level cache, at least 64 MiB on the CPU backend and 1 GiB through a
+ * runtime, at most a quarter of the device's memory. Also the tokens suite's roofline size. */
+uint64_t ab_membw_headline_ws(const struct ab_device *d);
+#endif
 
 #endif

@@ -1,0 +1,790 @@
+/* SPDX-License-Identifier: MIT */
+/* The decoder on one device (step.h). */
+#include "step.h"
+
+#include "../../core/ab.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { W_QKV = 0, W_O, W_GU, W_DOWN, W_N1, W_N2, W_PER_LAYER };
+enum { G_QKV = 0, G_O, G_GU, G_DOWN, G_HEAD, G_COUNT };
+
+/* Seeds: the weights of layer i, matrix w; the final norm and head; the caches; the input. */
+static uint64_t wseed(int layer, int w)
+{
+    return 0x7000u + (uint64_t)layer * 16u + (uint64_t)w;
+}
+#define SEED_NF 0x6001u
+#define SEED_HEAD 0x6002u
+#define SEED_H 0x6003u
+static uint64_t kseed(int layer)
+{
+    return 0x9000u + 2u * (uint64_t)layer;
+}
+static uint64_t vseed(int layer)
+{
+    return 0x9001u + 2u * (uint64_t)layer;
+}
+/* cache and input amplitudes: powers of two keep ab_attn_gen exact in f32 */
+#define AMP_KV 1.0f
+#define AMP_H 1.0f
+
+typedef struct layer_w {
+    void *w[W_PER_LAYER];
+    void *kc, *vc; /* caches of the current phase */
+} layer_w;
+
+struct ab_tok_model {
+    const ab_device *dev;
+    const ab_backend_ops *ops;
+    void *h;
+    ab_llm m;
+    int k;
+    ab_tok_type wt, ot, kt;
+    const ab_gemm_backend *gb;
+    const ab_gemm_impl *gi;
+    const ab_attn_impl *ai;
+    const ab_tok_ops *to;
+    layer_w *L;
+    void *nf, *head;
+    ab_tok_phase *phase; /* the one live phase (it owns the caches) */
+};
+
+struct ab_tok_phase {
+    ab_tok_model *mdl;
+    const ab_gemm_impl *gi;
+    int batch, seq;
+    long pos0, cache_len, T;
+    long head_row0, head_rows;
+    void *hbuf, *x, *qkv, *q, *o, *xo, *y, *gu, *a, *logits, *work;
+    bool gather; /* o needs the head gather (prefill, or the KV type differs from wt) */
+    void *plan[G_COUNT];
+    ab_gemm_op op[G_COUNT];
+    ab_attn_args *attn; /* per layer (the caches differ) */
+    bool *prepared;
+};
+
+static ab_gemm_type gtype(ab_tok_type t)
+{
+    return t == AB_TT_BF16 ? AB_GT_BF16 : AB_GT_F32;
+}
+
+static ab_attn_dtype atype(ab_tok_type t)
+{
+    return t == AB_TT_BF16 ? AB_ATTN_BF16 : AB_ATTN_F32;
+}
+
+static const char *tname(ab_tok_type t)
+{
+    return t == AB_TT_BF16 ? "bf16" : "f32";
+}
+
+static int qdim(const ab_llm *m)
+{
+    return m->heads * m->head_dim;
+}
+
+static int qkvdim(const ab_llm *m)
+{
+    return (m->heads + 2 * m->kv_heads) * m->head_dim;
+}
+
+/* shape (out features N, in features K) of each per-layer weight */
+static void wshape(const ab_llm *m, int w, long *n, long *k)
+{
+    switch (w) {
+    case W_QKV: *n = qkvdim(m), *k = m->d_model; break;
+    case W_O: *n = m->d_model, *k = qdim(m); break;
+    case W_GU: *n = 2L * m->ffn, *k = m->d_model; break;
+    case W_DOWN: *n = m->d_model, *k = m->ffn; break;
+    default: *n = m->d_model, *k = 1; break; /* norms */
+    }
+}
+
+double ab_tok_layer_weight_bytes(const ab_llm *m, ab_tok_type wt)
+{
+    double e = 0;
+    for (int w = 0; w < W_PER_LAYER; w++) {
+        long n, k;
+        wshape(m, w, &n, &k);
+        e += (double)n * (double)k;
+    }
+    return e * (double)ab_tok_type_size(wt);
+}
+
+double ab_tok_head_weight_bytes(const ab_llm *m, ab_tok_type wt)
+{
+    return ((double)m->vocab + 1.0) * m->d_model * (double)ab_tok_type_size(wt);
+}
+
+double ab_tok_layer_cache_bytes(const ab_llm *m, ab_tok_type kt, int batch, long cache_len)
+{
+    return 2.0 * batch * m->kv_heads * (double)cache_len * m->head_dim *
+           (double)ab_tok_type_size(kt);
+}
+
+double ab_tok_phase_act_bytes(const ab_llm *m, ab_tok_type wt, int batch, int seq)
+{
+    double T = (double)batch * seq, e = 4.0; /* outputs may be f32 */
+    double per = 4.0 * m->d_model                                   /* h */
+                 + e * (m->d_model > qdim(m) ? m->d_model : qdim(m)) /* x */
+                 + e * qkvdim(m) + 3.0 * e * qdim(m)                 /* qkv, q, o, xo */
+                 + e * m->d_model + e * 2.0 * m->ffn + e * m->ffn;   /* y, gu, a */
+    (void)wt;
+    return T * per + (double)(seq > 1 ? 1 : T) * m->vocab * e;
+}
+
+int ab_tok_model_layers_run(const ab_tok_model *mdl)
+{
+    return mdl->k;
+}
+ab_tok_type ab_tok_model_kv_type(const ab_tok_model *mdl)
+{
+    return mdl->kt;
+}
+ab_tok_type ab_tok_model_out_type(const ab_tok_model *mdl)
+{
+    return mdl->ot;
+}
+
+static int alloc(ab_tok_model *mdl, size_t bytes, void **p, char *err)
+{
+    char e[AB_ERRLEN];
+    if (mdl->ops->mem_alloc(mdl->h, bytes ? bytes : 64, p, e) != 0) {
+        *p = NULL;
+        snprintf(err, AB_ERRLEN, "cannot allocate %.1f MiB on %s: %s", bytes / 1048576.0,
+                 mdl->dev->id, e);
+        return AB_TOK_SKIP;
+    }
+    return 0;
+}
+
+static void dfree(ab_tok_model *mdl, void *p)
+{
+    if (p)
+        mdl->ops->mem_free(mdl->h, p);
+}
+
+static ab_gemm_op linear_op(const ab_tok_model *mdl, long tokens, long n, long k)
+{
+    ab_gemm_op op = {.a = gtype(mdl->wt), .b = gtype(mdl->wt), .c = gtype(mdl->ot),
+                     .ta = false, .tb = true, .m = tokens, .n = n, .k = k,
+                     .lda = k, .ldb = k, .ldc = n, .batch = 1,
+                     /* 1/sqrt(K) keeps activations near unit scale, layer after layer */
+                     .alpha = 1.0 / sqrt((double)k), .beta = 0.0};
+    return op;
+}
+
+int ab_tok_model_new(const ab_device *dev, const ab_llm *m, ab_tok_type wt, int impl,
+                     int layers_run, ab_tok_model **out, char *err)
+{
+    *out = NULL;
+    const ab_backend_ops *ops = dev->backend->ops;
+    const ab_gemm_backend *gb = ops->suite_impl("gemm");
+    const ab_attn_impl *ai = ops->suite_impl("attention");
+    const ab_tok_ops *to = ops->suite_impl("tokens");
+    if (!gb || !ai || !to) {
+        snprintf(err, AB_ERRLEN, "the %s backend has no %s kernels", dev->backend->name,
+                 !gb ? "GEMM" : !ai ? "attention" : "decoder (RMSNorm/RoPE/SwiGLU)");
+        return AB_TOK_SKIP;
+    }
+    const ab_gemm_impl *gi = gb->impl[impl];
+    if (!gi) {
+        snprintf(err, AB_ERRLEN, "no %s GEMM on %s: %s", impl == AB_GEMM_VENDOR ? "vendor" : "portable",
+                 dev->id, gb->absent[impl] ? gb->absent[impl] : "not built");
+        return AB_TOK_SKIP;
+    }
+    if (layers_run < 1 || layers_run > m->layers) {
+        snprintf(err, AB_ERRLEN, "layers to run %d outside 1..%d", layers_run, m->layers);
+        return -1;
+    }
+    if (m->head_dim > 512) {
+        snprintf(err, AB_ERRLEN, "head_dim %d above the decoder kernels' 512", m->head_dim);
+        return AB_TOK_SKIP;
+    }
+    ab_tok_model *mdl = calloc(1, sizeof(*mdl));
+    if (!mdl)
+        return ab_err(err, "out of memory");
+    mdl->dev = dev, mdl->ops = ops, mdl->h = dev->h, mdl->m = *m, mdl->k = layers_run;
+    mdl->gb = gb, mdl->gi = gi, mdl->ai = ai, mdl->to = to, mdl->wt = wt;
+    /* GEMM output type: wt when the implementation writes it (cuBLASLt), else f32 */
+    char why[AB_ERRLEN];
+    mdl->ot = wt;
+    ab_gemm_op probe = linear_op(mdl, 16, m->d_model, m->d_model);
+    if (gi->dtype_ok(dev->h, &probe, why) != 0) {
+        mdl->ot = AB_TT_F32;
+        probe = linear_op(mdl, 16, m->d_model, m->d_model);
+        if (gi->dtype_ok(dev->h, &probe, why) != 0) {
+            free(mdl);
+            snprintf(err, AB_ERRLEN, "%s GEMM: %s", tname(wt), why);
+            return AB_TOK_SKIP;
+        }
+    }
+    /* KV type: wt when the attention kernels compute in it, else f32 */
+    ab_attn_shape as = {.batch = 1, .heads = m->heads, .kv_heads = m->kv_heads,
+                        .head_dim = m->head_dim, .q_len = 1, .kv_len = 64, .causal = false,
+                        .scale = 1.0f};
+    mdl->kt = wt;
+    if (ai->supports(dev->h, AB_ATTN_FUSED, atype(wt), &as, why) != 0) {
+        mdl->kt = AB_TT_F32;
+        if (ai->supports(dev->h, AB_ATTN_FUSED, AB_ATTN_F32, &as, why) != 0) {
+            free(mdl);
+            snprintf(err, AB_ERRLEN, "attention: %s", why);
+            return AB_TOK_SKIP;
+        }
+    }
+    int rc = 0;
+    if (!(mdl->L = calloc((size_t)layers_run, sizeof(*mdl->L)))) {
+        free(mdl);
+        return ab_err(err, "out of memory");
+    }
+    size_t es = ab_tok_type_size(wt);
+    for (int i = 0; i < layers_run && rc == 0; i++)
+        for (int w = 0; w < W_PER_LAYER && rc == 0; w++) {
+            long n, k;
+            wshape(m, w, &n, &k);
+            size_t cnt = (size_t)n * (size_t)k;
+            rc = alloc(mdl, cnt * es, &mdl->L[i].w[w], err);
+            if (rc == 0 && gb->fill(dev->h, mdl->L[i].w[w], gtype(wt), cnt, wseed(i, w), why) != 0)
+                rc = ab_err(err, "filling weights: %s", why);
+        }
+    size_t hc = (size_t)m->vocab * (size_t)m->d_model;
+    if (rc == 0)
+        rc = alloc(mdl, (size_t)m->d_model * es, &mdl->nf, err);
+    if (rc == 0)
+        rc = alloc(mdl, hc * es, &mdl->head, err);
+    if (rc == 0 && (gb->fill(dev->h, mdl->nf, gtype(wt), (size_t)m->d_model, SEED_NF, why) != 0 ||
+                    gb->fill(dev->h, mdl->head, gtype(wt), hc, SEED_HEAD, why) != 0))
+        rc = ab_err(err, "filling weights: %s", why);
+    if (rc != 0) {
+        ab_tok_model_free(mdl);
+        return rc;
+    }
+    *out = mdl;
+    return 0;
+}
+
+void ab_tok_model_free(ab_tok_model *mdl)
+{
+    if (!mdl)
+        return;
+    if (mdl->phase)
+        ab_tok_phase_free(mdl->phase);
+    for (int i = 0; mdl->L && i < mdl->k; i++)
+        for (int w = 0; w < W_PER_LAYER; w++)
+            dfree(mdl, mdl->L[i].w[w]);
+    dfree(mdl, mdl->nf);
+    dfree(mdl, mdl->head);
+    free(mdl->L);
+    free(mdl);
+}
+
+json_t *ab_tok_model_describe(const ab_tok_model *mdl, int impl)
+{
+    ab_gemm_op op = linear_op(mdl, 16, mdl->m.d_model, mdl->m.d_model);
+    char buf[256] = "";
+    void *plan = NULL;
+    char e[AB_ERRLEN];
+    const ab_gemm_impl *gi = mdl->gb->impl[impl] ? mdl->gb->impl[impl] : mdl->gi;
+    if (gi->prepare(mdl->h, &op, &plan, e) == 0) {
+        gi->describe(plan, buf, sizeof(buf));
+        gi->release(plan);
+    }
+    ab_attn_shape as = {.batch = 1, .heads = mdl->m.heads, .kv_heads = mdl->m.kv_heads,
+                        .head_dim = mdl->m.head_dim, .q_len = 1, .kv_len = 64, .scale = 1.0f};
+    json_t *o = json_object();
+    json_object_set_new(o, "gemm", json_sprintf("%s: %s", gi->name, buf));
+    json_object_set_new(
+        o, "attention",
+        json_sprintf("fused: %s", mdl->ai->describe(mdl->h, AB_ATTN_FUSED, atype(mdl->kt), &as)));
+    json_object_set_new(o, "kernels", json_string(mdl->to->describe(mdl->h)));
+    json_object_set_new(o, "weights", json_string(tname(mdl->wt)));
+    json_object_set_new(o, "gemm_output", json_string(tname(mdl->ot)));
+    json_object_set_new(o, "kv_cache", json_string(tname(mdl->kt)));
+    json_object_set_new(o, "residual", json_string("f32"));
+    return o;
+}
+
+/* ---- phases -------------------------------------------------------------------------------- */
+
+void ab_tok_phase_free(ab_tok_phase *ph)
+{
+    if (!ph)
+        return;
+    ab_tok_model *mdl = ph->mdl;
+    for (int g = 0; g < G_COUNT; g++)
+        if (ph->plan[g])
+            ph->gi->release(ph->plan[g]);
+    for (int i = 0; i < mdl->k; i++) {
+        if (ph->attn && ph->prepared && ph->prepared[i] && mdl->ai->release)
+            mdl->ai->release(mdl->h, AB_ATTN_FUSED, &ph->attn[i]);
+        dfree(mdl, mdl->L[i].kc);
+        dfree(mdl, mdl->L[i].vc);
+        mdl->L[i].kc = mdl->L[i].vc = NULL;
+    }
+    void *bufs[] = {ph->hbuf, ph->x, ph->qkv, ph->q, ph->o, ph->xo, ph->y, ph->gu, ph->a, ph->logits, ph->work};
+    for (size_t i = 0; i < sizeof(bufs) / sizeof(bufs[0]); i++)
+        dfree(mdl, bufs[i]);
+    free(ph->attn);
+    free(ph->prepared);
+    if (mdl->phase == ph)
+        mdl->phase = NULL;
+    free(ph);
+}
+
+int ab_tok_phase_new(ab_tok_model *mdl, int impl, int batch, int seq, long pos0, long cache_len,
+                     ab_tok_phase **out, char *err)
+{
+    *out = NULL;
+    const ab_llm *m = &mdl->m;
+    const ab_gemm_impl *gi = impl >= 0 && impl < AB_GEMM_NIMPL ? mdl->gb->impl[impl] : NULL;
+    if (!gi) {
+        snprintf(err, AB_ERRLEN, "no %s GEMM on %s", impl == AB_GEMM_VENDOR ? "vendor" : "portable",
+                 mdl->dev->id);
+        return AB_TOK_SKIP;
+    }
+    if (batch < 1 || seq < 1 || pos0 < 0 || pos0 + seq > cache_len)
+        return ab_err(err, "impossible phase: batch %d, %d tokens at position %ld, cache %ld",
+                      batch, seq, pos0, cache_len);
+    if (seq > 1 && batch != 1)
+        return ab_err(err, "prefill runs one sequence at a time (batch %d asked)", batch);
+    if (mdl->phase)
+        ab_tok_phase_free(mdl->phase);
+    ab_tok_phase *ph = calloc(1, sizeof(*ph));
+    if (!ph)
+        return ab_err(err, "out of memory");
+    mdl->phase = ph;
+    ph->gi = gi;
+    ph->mdl = mdl, ph->batch = batch, ph->seq = seq, ph->pos0 = pos0, ph->cache_len = cache_len;
+    ph->T = (long)batch * seq;
+    ph->head_row0 = seq > 1 ? ph->T - 1 : 0;
+    ph->head_rows = seq > 1 ? 1 : ph->T;
+    ph->gather = seq > 1 || mdl->kt != mdl->wt;
+    char why[AB_ERRLEN];
+    const size_t T = (size_t)ph->T, we = ab_tok_type_size(mdl->wt),
+                 oe = ab_tok_type_size(mdl->ot), ke = ab_tok_type_size(mdl->kt);
+    const size_t D = (size_t)m->d_model, Q = (size_t)qdim(m), F = (size_t)m->ffn;
+    int rc = 0;
+#define A(ptr, bytes)                                                                              \
+    do {                                                                                           \
+        if (rc == 0)                                                                               \
+            rc = alloc(mdl, (bytes), &(ptr), err);                                                 \
+    } while (0)
+    A(ph->hbuf, T * D * 4);
+    A(ph->x, T * (D > Q ? D : Q) * we);
+    A(ph->qkv, T * (size_t)qkvdim(m) * oe);
+    A(ph->q, T * Q * ke);
+    A(ph->o, T * Q * ke);
+    if (ph->gather)
+        A(ph->xo, T * Q * we);
+    A(ph->y, T * D * oe);
+    A(ph->gu, T * 2 * F * oe);
+    A(ph->a, T * F * we);
+    A(ph->logits, (size_t)ph->head_rows * (size_t)m->vocab * oe);
+    ab_attn_shape as = {.batch = batch, .heads = m->heads, .kv_heads = m->kv_heads,
+                        .head_dim = m->head_dim, .q_len = seq, .kv_len = cache_len,
+                        .causal = seq > 1, .scale = (float)(1.0 / sqrt((double)m->head_dim))};
+    if (rc == 0 && mdl->ai->supports(mdl->h, AB_ATTN_FUSED, atype(mdl->kt), &as, why) != 0) {
+        snprintf(err, AB_ERRLEN, "attention at this shape: %s", why);
+        rc = AB_TOK_SKIP;
+    }
+    size_t ws = rc == 0 ? mdl->ai->workspace(mdl->h, AB_ATTN_FUSED, atype(mdl->kt), &as) : 0;
+    if (ws)
+        A(ph->work, ws);
+    size_t cc = (size_t)batch * (size_t)m->kv_heads * (size_t)cache_len * (size_t)m->head_dim;
+    if (rc == 0 && (!(ph->attn = calloc((size_t)mdl->k, sizeof(*ph->attn))) ||
+                    !(ph->prepared = calloc((size_t)mdl->k, sizeof(bool)))))
+        rc = ab_err(err, "out of memory");
+    for (int i = 0; i < mdl->k && rc == 0; i++) {
+        A(mdl->L[i].kc, cc * ke);
+        A(mdl->L[i].vc, cc * ke);
+        if (rc == 0 &&
+            (mdl->to->fill(mdl->h, mdl->L[i].kc, mdl->kt, cc, kseed(i), AMP_KV, why) != 0 ||
+             mdl->to->fill(mdl->h, mdl->L[i].vc, mdl->kt, cc, vseed(i), AMP_KV, why) != 0))
+            rc = ab_err(err, "filling the KV cache: %s", why);
+        if (rc != 0)
+            break;
+        ph->attn[i] = (ab_attn_args){.s = as, .dtype = atype(mdl->kt), .q = ph->q,
+                                     .k = mdl->L[i].kc, .v = mdl->L[i].vc, .o = ph->o,
+                                     .work = ph->work};
+        if (mdl->ai->prepare) {
+            if (mdl->ai->prepare(mdl->h, AB_ATTN_FUSED, &ph->attn[i], why) != 0) {
+                snprintf(err, AB_ERRLEN, "attention: %s", why);
+                rc = AB_TOK_SKIP;
+            } else {
+                ph->prepared[i] = true;
+            }
+        }
+    }
+#undef A
+    if (rc == 0 && (mdl->to->fill(mdl->h, ph->hbuf, AB_TT_F32, T * D, SEED_H, AMP_H, why) != 0 ||
+                    mdl->to->fill(mdl->h, ph->y, mdl->ot, T * D, SEED_H + 1, 0.0f, why) != 0))
+        rc = ab_err(err, "filling activations: %s", why);
+    /* the GEMM plans: one per projection shape, shared by the layers */
+    long shapes[G_COUNT][3] = {{ph->T, qkvdim(m), m->d_model},
+                               {ph->T, m->d_model, qdim(m)},
+                               {ph->T, 2L * m->ffn, m->d_model},
+                               {ph->T, m->d_model, m->ffn},
+                               {ph->head_rows, m->vocab, m->d_model}};
+    for (int g = 0; g < G_COUNT && rc == 0; g++) {
+        ph->op[g] = linear_op(mdl, shapes[g][0], shapes[g][1], shapes[g][2]);
+        if (gi->dtype_ok(mdl->h, &ph->op[g], why) != 0 || gi->supports(mdl->h, &ph->op[g], why) != 0) {
+            snprintf(err, AB_ERRLEN, "GEMM %ldx%ldx%ld: %s", shapes[g][0], shapes[g][1],
+                     shapes[g][2], why);
+            rc = AB_TOK_SKIP;
+        } else if (gi->prepare(mdl->h, &ph->op[g], &ph->plan[g], why) != 0) {
+            ph->plan[g] = NULL;
+            snprintf(err, AB_ERRLEN, "GEMM plan %ldx%ldx%ld: %s", shapes[g][0], shapes[g][1],
+                     shapes[g][2], why);
+            rc = AB_TOK_SKIP;
+        }
+    }
+    if (rc == 0 && mdl->ops->sync(mdl->h, why) != 0)
+        rc = ab_err(err, "%s", why);
+    if (rc != 0) {
+        ab_tok_phase_free(ph);
+        return rc;
+    }
+    *out = ph;
+    return 0;
+}
+
+/* one layer; `add` adds the previous block's output y to the residual stream first */
+static int run_layer(ab_tok_phase *ph, int i, bool add, char *err)
+{
+    ab_tok_model *mdl = ph->mdl;
+    const ab_llm *m = &mdl->m;
+    const ab_tok_ops *to = mdl->to;
+    const ab_gemm_impl *gi = ph->gi;
+    void *h = mdl->h;
+    layer_w *L = &mdl->L[i];
+    ab_tok_rope rp = {.batch = ph->batch, .seq = ph->seq, .heads = m->heads,
+                      .kv_heads = m->kv_heads, .head_dim = m->head_dim, .pos0 = ph->pos0,
+                      .cache_len = ph->cache_len, .qkv_type = mdl->ot, .out_type = mdl->kt};
+    if (to->add_rmsnorm(h, 0, ph->T, m->d_model, ph->hbuf, add ? ph->y : NULL, mdl->ot,
+                        L->w[W_N1], mdl->wt, AB_TOK_EPS, ph->x, mdl->wt, err) ||
+        gi->run(ph->plan[G_QKV], ph->x, L->w[W_QKV], ph->qkv, err) ||
+        to->rope_scatter(h, &rp, ph->qkv, ph->q, L->kc, L->vc, err) ||
+        mdl->ai->run(h, AB_ATTN_FUSED, &ph->attn[i], 1, err))
+        return -1;
+    void *xo = ph->o;
+    if (ph->gather) {
+        if (to->gather_heads(h, ph->batch, ph->seq, m->heads, m->head_dim, ph->o, mdl->kt, ph->xo,
+                             mdl->wt, err))
+            return -1;
+        xo = ph->xo;
+    }
+    if (gi->run(ph->plan[G_O], xo, L->w[W_O], ph->y, err) ||
+        to->add_rmsnorm(h, 0, ph->T, m->d_model, ph->hbuf, ph->y, mdl->ot, L->w[W_N2], mdl->wt,
+                        AB_TOK_EPS, ph->x, mdl->wt, err) ||
+        gi->run(ph->plan[G_GU], ph->x, L->w[W_GU], ph->gu, err) ||
+        to->swiglu(h, ph->T, m->ffn, ph->gu, mdl->ot, ph->a, mdl->wt, err) ||
+        gi->run(ph->plan[G_DOWN], ph->a, L->w[W_DOWN], ph->y, err))
+        return -1;
+    return 0;
+}
+
+int ab_tok_phase_layers(ab_tok_phase *ph, char *err)
+{
+    for (int i = 0; i < ph->mdl->k; i++)
+        if (run_layer(ph, i, true, err) != 0)
+            return -1;
+    return 0;
+}
+
+static int run_head(ab_tok_phase *ph, bool add, char *err)
+{
+    ab_tok_model *mdl = ph->mdl;
+    if (mdl->to->add_rmsnorm(mdl->h, ph->head_row0, ph->head_rows, mdl->m.d_model, ph->hbuf,
+                             add ? ph->y : NULL, mdl->ot, mdl->nf, mdl->wt, AB_TOK_EPS, ph->x,
+                             mdl->wt, err) ||
+        ph->gi->run(ph->plan[G_HEAD], ph->x, mdl->head, ph->logits, err))
+        return -1;
+    return 0;
+}
+
+int ab_tok_phase_head(ab_tok_phase *ph, char *err)
+{
+    return run_head(ph, true, err);
+}
+
+/* ---- validation ---------------------------------------------------------------------------- */
+
+static double rnd(ab_tok_type t, double v)
+{
+    return t == AB_TT_BF16 ? (double)ab_bf16_to_f32(ab_f32_to_bf16((float)v)) : (double)(float)v;
+}
+
+static double wval(ab_tok_type t, uint64_t seed, size_t i)
+{
+    return ab_gemm_decode(gtype(t), ab_gemm_value_bits(gtype(t), seed, i));
+}
+
+/* out[r][n] = round_ot(alpha * sum_k W[n][k] x[r][k]) for R rows; W regenerated from its seed */
+static void ref_linear(ab_tok_type wt, ab_tok_type ot, uint64_t seed, long N, long K,
+                       const double *x, int R, double *out)
+{
+    double alpha = 1.0 / sqrt((double)K);
+    double *w = malloc((size_t)K * sizeof(double));
+    for (long n = 0; n < N; n++) {
+        for (long k = 0; k < K; k++)
+            w[k] = wval(wt, seed, (size_t)n * (size_t)K + (size_t)k);
+        for (int r = 0; r < R; r++) {
+            double s = 0;
+            const double *xr = x + (size_t)r * (size_t)K;
+            for (long k = 0; k < K; k++)
+                s += w[k] * xr[k];
+            out[(size_t)r * (size_t)N + (size_t)n] = rnd(ot, alpha * s);
+        }
+    }
+    free(w);
+}
+
+static void ref_rmsnorm(const double *h, int d, ab_tok_type wt, uint64_t wseed_, double *x)
+{
+    double ss = 0;
+    for (int j = 0; j < d; j++)
+        ss += h[j] * h[j];
+    double inv = 1.0 / sqrt(ss / d + (double)AB_TOK_EPS);
+    for (int j = 0; j < d; j++)
+        x[j] = rnd(wt, h[j] * inv * wval(wt, wseed_, (size_t)j));
+}
+
+static void ref_rope(double *x, int dh, long pos)
+{
+    int half = dh / 2;
+    for (int i = 0; i < half; i++) {
+        double ang = (double)pos * pow(AB_TOK_ROPE_THETA, -2.0 * i / dh);
+        double x0 = x[i], x1 = x[i + half];
+        x[i] = x0 * cos(ang) - x1 * sin(ang);
+        x[i + half] = x0 * sin(ang) + x1 * cos(ang);
+    }
+}
+
+static double *fetch(ab_tok_phase *ph, void *buf, size_t elem_off, size_t n, ab_tok_type t,
+                     char *err)
+{
+    ab_tok_model *mdl = ph->mdl;
+    size_t es = ab_tok_type_size(t);
+    void *host = malloc(n * es);
+    double *out = malloc(n * sizeof(double));
+    if (!host || !out) {
+        free(host), free(out);
+        ab_err(err, "out of host memory");
+        return NULL;
+    }
+    if (mdl->ops->copy(mdl->h, AB_COPY_D2H, host, buf, elem_off * es, n * es, err) != 0 ||
+        mdl->ops->sync(mdl->h, err) != 0) {
+        free(host), free(out);
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++)
+        out[i] = t == AB_TT_BF16 ? ab_bf16_to_f32(((uint16_t *)host)[i]) : ((float *)host)[i];
+    free(host);
+    return out;
+}
+
+/* max |a - b| / rms(b) over n values */
+static double nerr(const double *a, const double *b, size_t n)
+{
+    double ss = 0, mx = 0;
+    for (size_t i = 0; i < n; i++) {
+        ss += b[i] * b[i];
+        double e = fabs(a[i] - b[i]);
+        if (!(e <= mx)) /* NaN counts as infinitely wrong */
+            mx = isnan(e) ? INFINITY : e;
+    }
+    double rms = sqrt(ss / (double)n);
+    return rms > 0 ? mx / rms : mx;
+}
+
+json_t *ab_tok_phase_validate(ab_tok_phase *ph, bool *ok, char *err)
+{
+    ab_tok_model *mdl = ph->mdl;
+    const ab_llm *m = &mdl->m;
+    const int D = m->d_model, H = m->heads, G = m->kv_heads, Dh = m->head_dim, F = m->ffn;
+    const int QKV = qkvdim(m), Q = qdim(m);
+    char why[AB_ERRLEN];
+    *ok = false;
+    /* rows to check: decode: first, middle and last sequence; prefill: tokens 0, 3 and 7 (the
+     * causal reference for token s needs the keys of tokens 0..s only) */
+    long rows[3];
+    int R = 0;
+    if (ph->seq == 1) {
+        long c[3] = {0, ph->T / 2, ph->T - 1};
+        for (int i = 0; i < 3; i++)
+            if (R == 0 || c[i] != rows[R - 1])
+                rows[R++] = c[i];
+    } else {
+        long c[3] = {0, 3, 7};
+        for (int i = 0; i < 3; i++)
+            if (c[i] < ph->seq)
+                rows[R++] = c[i];
+    }
+    /* fresh input, layer 0 once without the residual add */
+    if (mdl->to->fill(mdl->h, ph->hbuf, AB_TT_F32, (size_t)ph->T * D, SEED_H, AMP_H, why) != 0) {
+        ab_err(err, "filling the input: %s", why);
+        return NULL;
+    }
+    if (run_layer(ph, 0, false, err) != 0 || mdl->ops->sync(mdl->h, err) != 0)
+        return NULL;
+    /* tokens whose K/V the reference needs: prefill 0..max row, decode the rows themselves */
+    long nsrc = ph->seq == 1 ? R : rows[R - 1] + 1;
+    long *src = malloc((size_t)nsrc * sizeof(long));
+    double *h0 = malloc((size_t)nsrc * D * sizeof(double));
+    double *x = malloc((size_t)nsrc * D * sizeof(double));
+    double *qkv = malloc((size_t)nsrc * QKV * sizeof(double));
+    double *hr = malloc((size_t)R * D * sizeof(double)), *yr = malloc((size_t)R * D * sizeof(double));
+    double *o = malloc((size_t)R * Q * sizeof(double)), *y = malloc((size_t)R * D * sizeof(double));
+    double *x2 = malloc((size_t)R * D * sizeof(double));
+    double *gu = malloc((size_t)R * 2 * F * sizeof(double)), *a = malloc((size_t)R * F * sizeof(double));
+    long maxkv = ph->pos0 + (ph->seq == 1 ? 1 : rows[R - 1] + 1);
+    double *sc = malloc((size_t)maxkv * sizeof(double));
+    double *kk = malloc((size_t)maxkv * Dh * sizeof(double)), *vv = malloc((size_t)maxkv * Dh * sizeof(double));
+    json_t *res = NULL;
+    if (!src || !h0 || !x || !qkv || !hr || !yr || !o || !y || !x2 || !gu || !a || !sc || !kk || !vv) {
+        ab_err(err, "out of host memory");
+        goto out;
+    }
+    for (long i = 0; i < nsrc; i++)
+        src[i] = ph->seq == 1 ? rows[i] : i;
+    for (long i = 0; i < nsrc; i++) {
+        for (int j = 0; j < D; j++)
+            h0[i * D + j] = ab_attn_gen(SEED_H, (uint64_t)src[i] * D + j, AMP_H);
+        ref_rmsnorm(h0 + i * D, D, mdl->wt, wseed(0, W_N1), x + i * D);
+    }
+    ref_linear(mdl->wt, mdl->ot, wseed(0, W_QKV), QKV, D, x, (int)nsrc, qkv);
+    for (long i = 0; i < nsrc; i++) { /* RoPE on q and k heads, then the KV type */
+        long pos = ph->pos0 + (ph->seq == 1 ? 0 : src[i]);
+        for (int hh = 0; hh < H + G; hh++)
+            ref_rope(qkv + i * QKV + (size_t)hh * Dh, Dh, pos);
+        for (int j = 0; j < QKV; j++)
+            qkv[i * QKV + j] = rnd(mdl->kt, qkv[i * QKV + j]);
+    }
+    double scale = (double)(float)(1.0 / sqrt((double)Dh));
+    for (int r = 0; r < R; r++) {
+        long si = ph->seq == 1 ? r : rows[r]; /* index into src */
+        long b = ph->seq == 1 ? rows[r] : 0;
+        long nk = ph->pos0 + (ph->seq == 1 ? 1 : rows[r] + 1);
+        for (int hh = 0; hh < H; hh++) {
+            int g = hh / (H / G);
+            for (long j = 0; j < nk; j++) {
+                for (int i = 0; i < Dh; i++) {
+                    double kvv, vvv;
+                    if (j < ph->pos0) { /* the pre-filled context */
+                        uint64_t idx = (((uint64_t)b * G + g) * ph->cache_len + j) * Dh + i;
+                        kvv = rnd(mdl->kt, ab_attn_gen(kseed(0), idx, AMP_KV));
+                        vvv = rnd(mdl->kt, ab_attn_gen(vseed(0), idx, AMP_KV));
+                    } else {
+                        long t = ph->seq == 1 ? si : j - ph->pos0;
+                        kvv = qkv[t * QKV + (size_t)(H + g) * Dh + i];
+                        vvv = qkv[t * QKV + (size_t)(H + G + g) * Dh + i];
+                    }
+                    kk[j * Dh + i] = kvv, vv[j * Dh + i] = vvv;
+                }
+            }
+            const double *qv = qkv + si * QKV + (size_t)hh * Dh;
+            double mx = -INFINITY, den = 0;
+            for (long j = 0; j < nk; j++) {
+                double s = 0;
+                for (int i = 0; i < Dh; i++)
+                    s += qv[i] * kk[j * Dh + i];
+                sc[j] = s * scale;
+                if (sc[j] > mx)
+                    mx = sc[j];
+            }
+            for (long j = 0; j < nk; j++)
+                den += (sc[j] = exp(sc[j] - mx));
+            for (int i = 0; i < Dh; i++) {
+                double s = 0;
+                for (long j = 0; j < nk; j++)
+                    s += sc[j] * vv[j * Dh + i];
+                o[(size_t)r * Q + (size_t)hh * Dh + i] = rnd(mdl->wt, rnd(mdl->kt, s / den));
+            }
+        }
+    }
+    ref_linear(mdl->wt, mdl->ot, wseed(0, W_O), D, Q, o, R, y);
+    for (int r = 0; r < R; r++) {
+        long si = ph->seq == 1 ? r : rows[r];
+        for (int j = 0; j < D; j++)
+            hr[r * D + j] = (double)(float)(h0[si * D + j] + y[r * D + j]);
+        ref_rmsnorm(hr + r * D, D, mdl->wt, wseed(0, W_N2), x2 + r * D);
+    }
+    ref_linear(mdl->wt, mdl->ot, wseed(0, W_GU), 2L * F, D, x2, R, gu);
+    for (int r = 0; r < R; r++)
+        for (int j = 0; j < F; j++) {
+            double g = gu[(size_t)r * 2 * F + j], u = gu[(size_t)r * 2 * F + F + j];
+            a[(size_t)r * F + j] = rnd(mdl->wt, g / (1.0 + exp(-g)) * u);
+        }
+    ref_linear(mdl->wt, mdl->ot, wseed(0, W_DOWN), D, F, a, R, yr);
+    /* compare */
+    double tol = mdl->wt == AB_TT_BF16 || mdl->kt == AB_TT_BF16 ? 5e-2 : 1e-2;
+    double worst_h = 0, worst_y = 0;
+    for (int r = 0; r < R; r++) {
+        double *dh = fetch(ph, ph->hbuf, (size_t)rows[r] * D, (size_t)D, AB_TT_F32, err);
+        double *dy = dh ? fetch(ph, ph->y, (size_t)rows[r] * D, (size_t)D, mdl->ot, err) : NULL;
+        if (!dh || !dy) {
+            free(dh);
+            goto out;
+        }
+        double eh = nerr(dh, hr + r * D, (size_t)D), ey = nerr(dy, yr + r * D, (size_t)D);
+        if (!(eh <= worst_h))
+            worst_h = eh;
+        if (!(ey <= worst_y))
+            worst_y = ey;
+        free(dh);
+        free(dy);
+    }
+    /* the head: final norm + LM head over the device's residual stream, 16 vocabulary columns */
+    if (run_head(ph, false, err) != 0 || mdl->ops->sync(mdl->h, err) != 0)
+        goto out;
+    double worst_l = 0;
+    {
+        long hrow = ph->head_row0 + (ph->head_rows > 1 ? ph->head_rows - 1 : 0);
+        double *dh = fetch(ph, ph->hbuf, (size_t)hrow * D, (size_t)D, AB_TT_F32, err);
+        double *dl = dh ? fetch(ph, ph->logits, (size_t)(hrow - ph->head_row0) * m->vocab,
+                                (size_t)m->vocab, mdl->ot, err)
+                        : NULL;
+        if (!dh || !dl) {
+            free(dh);
+            goto out;
+        }
+        double xn[16384 * 4], ref[16], got[16];
+        double *xf = D <= (int)(sizeof(xn) / sizeof(xn[0])) ? xn : malloc((size_t)D * sizeof(double));
+        ref_rmsnorm(dh, D, mdl->wt, SEED_NF, xf);
+        for (int c = 0; c < 16; c++) {
+            long n = (long)((double)c * (m->vocab - 1) / 15.0);
+            double s = 0;
+            for (int k = 0; k < D; k++)
+                s += wval(mdl->wt, SEED_HEAD, (size_t)n * D + k) * xf[k];
+            ref[c] = rnd(mdl->ot, s / sqrt((double)D));
+            got[c] = dl[n];
+        }
+        worst_l = nerr(got, ref, 16);
+        if (xf != xn)
+            free(xf);
+        free(dh);
+        free(dl);
+    }
+    *ok = worst_h <= tol && worst_y <= tol && worst_l <= tol;
+    res = json_object();
+    json_object_set_new(res, "method",
+                        json_string("layer 0 and the LM head against an fp64 host reference "
+                                    "with the device's rounding points; error = max |device - "
+                                    "reference| / rms(reference)"));
+    json_t *jr = json_array();
+    for (int r = 0; r < R; r++)
+        json_array_append_new(jr, json_integer(rows[r]));
+    json_object_set_new(res, "tokens", jr);
+    json_object_set_new(res, "residual_after_attention", json_real(worst_h));
+    json_object_set_new(res, "mlp_output", json_real(worst_y));
+    json_object_set_new(res, "logits_16_columns", json_real(worst_l));
+    json_object_set_new(res, "tolerance", json_real(tol));
+    json_object_set_new(res, "passed", json_boolean(*ok));
+out:
+    free(src), free(h0), free(x), free(qkv), free(hr), free(yr), free(o), free(y), free(x2);
+    free(gu), free(a), free(sc), free(kk), free(vv);
+    return res;
+}

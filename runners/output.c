@@ -190,6 +190,102 @@ static void md_result_row(FILE *f, const ab_result *r, bool with_status)
     free(params);
 }
 
+/* extra.<obj>.<key> as a number, NAN when absent (an "unavailable" object has none) */
+static double extra_num(const ab_result *r, const char *obj, const char *sub, const char *key)
+{
+    json_t *o = json_object_get(r->extra, obj);
+    if (sub)
+        o = json_object_get(o, sub);
+    json_t *v = json_object_get(o, key);
+    return json_is_number(v) ? json_number_value(v) : NAN;
+}
+
+enum { NUM_G4, NUM_USD, NUM_PCT };
+static void md_num(FILE *f, double v, int kind)
+{
+    fputs(" | ", f);
+    if (!isfinite(v))
+        fputs("—", f);
+    else if (kind == NUM_USD)
+        fprintf(f, "%.2f", v);
+    else if (kind == NUM_PCT)
+        fprintf(f, "%.0f%%", v);
+    else
+        fprintf(f, "%.4g", v);
+}
+
+/* The tokens suite's table: one row per prefill or decode point, with cost, energy and the
+ * roofline fractions; a dash where a figure is unavailable (the notes below say why). */
+static void md_tokens_table(const ab_run *run, FILE *f)
+{
+    bool any = false;
+    for (size_t i = 0; i < run->nresults && !any; i++)
+        any = strcmp(run->results[i]->suite, "tokens") == 0 && run->results[i]->status == AB_PASS;
+    if (!any)
+        return;
+    fputs("## Tokens per second, per dollar, per kWh\n\n"
+          "| device | model | dtype | point | $/hour | tok/s | TTFT/TPOT p50 | tok/s/user | "
+          "tokens per $ | $ per Mtok | tokens per kWh | % roofline (measured) | % roofline "
+          "(datasheet) |\n"
+          "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+          f);
+    const char *cost_why = NULL, *energy_why = NULL, *sheet_why = NULL, *scaling = NULL;
+    for (size_t i = 0; i < run->nresults; i++) {
+        const ab_result *r = run->results[i];
+        if (strcmp(r->suite, "tokens") != 0 || r->status != AB_PASS)
+            continue;
+        bool prefill = strcmp(r->key, "tokens.prefill") == 0;
+        const char *model = json_string_value(json_object_get(r->params, "model"));
+        const char *dtype = json_string_value(json_object_get(r->params, "dtype"));
+        json_int_t batch = json_integer_value(json_object_get(r->params, "batch"));
+        json_int_t len = json_integer_value(
+            json_object_get(r->params, prefill ? "input_len" : "context"));
+        const ab_metric *tps = ab_result_metric(r, "tokens_per_s");
+        const ab_metric *lat = ab_result_metric(r, prefill ? "ttft" : "tpot");
+        const ab_metric *tpu = ab_result_metric(r, "tokens_per_s_per_user");
+        char point[64], lat_s[32] = "—";
+        if (prefill)
+            snprintf(point, sizeof(point), "prefill %lld", (long long)len);
+        else
+            snprintf(point, sizeof(point), "decode b%lld @ %lld", (long long)batch,
+                     (long long)len);
+        if (lat)
+            ab_format_value(lat->stats.median, "s", lat_s, sizeof(lat_s));
+        fprintf(f, "| %s | %s | %s | %s", r->device ? r->device : "?", model ? model : "?",
+                dtype ? dtype : "?", point);
+        md_num(f, extra_num(r, "cost", NULL, "usd_per_hour"), NUM_USD);
+        md_num(f, tps ? tps->stats.median : NAN, NUM_G4);
+        fprintf(f, " | %s", lat_s);
+        md_num(f, tpu ? tpu->stats.median : NAN, NUM_G4);
+        md_num(f, extra_num(r, "cost", NULL, "tokens_per_usd"), NUM_G4);
+        md_num(f, extra_num(r, "cost", NULL, "usd_per_mtok"), NUM_G4);
+        md_num(f, extra_num(r, "energy", NULL, "tokens_per_kwh"), NUM_G4);
+        md_num(f, 100.0 * extra_num(r, "roofline", "measured", "fraction"), NUM_PCT);
+        md_num(f, 100.0 * extra_num(r, "roofline", "datasheet", "fraction"), NUM_PCT);
+        fputs(" |\n", f);
+        json_t *e = r->extra;
+        if (!cost_why)
+            cost_why = json_string_value(json_object_get(json_object_get(e, "cost"), "reason"));
+        if (!energy_why)
+            energy_why = json_string_value(json_object_get(json_object_get(e, "energy"), "reason"));
+        if (!sheet_why)
+            sheet_why = json_string_value(json_object_get(
+                json_object_get(json_object_get(e, "roofline"), "datasheet"), "reason"));
+        if (!scaling)
+            scaling = json_string_value(json_object_get(e, "scaling"));
+    }
+    fputc('\n', f);
+    if (scaling)
+        fprintf(f, "- scaling: %s\n", scaling);
+    if (cost_why)
+        fprintf(f, "- no price: %s\n", cost_why);
+    if (energy_why)
+        fprintf(f, "- no energy: %s\n", energy_why);
+    if (sheet_why)
+        fprintf(f, "- no datasheet roofline: %s\n", sheet_why);
+    fputc('\n', f);
+}
+
 int ab_write_markdown(const ab_run *run, FILE *f)
 {
     char ts[40];
@@ -236,6 +332,7 @@ int ab_write_markdown(const ab_run *run, FILE *f)
                 md_result_row(f, run->results[i], false);
         fputc('\n', f);
     }
+    md_tokens_table(run, f);
     fputs("## All results\n\n| device | status | key | impl | params | median | CV | note |\n"
           "|---|---|---|---|---|---:|---:|---|\n",
           f);

@@ -66,3 +66,228 @@ Test(model, rejects_impossible_shapes)
     cr_expect_eq(ab_llm_check(&m, err), -1);
     cr_expect_eq(ab_llm_preset("gpt-5", &m), -1);
 }
+
+/* ---- the suite through the binary (issue 6) ---------------------------------------------- */
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "core/rundoc.h"
+#include "helpers.h"
+
+static ab_run *run_and_read(const char *tag, int want_exit, char **out, const char *const *extra)
+{
+    char *dir = ab_test_tmpdir(tag);
+    const char *argv[48] = {"run", "--out", dir, "--run-id", "r", "--suite", "tokens", "--profile",
+                            "quick", "--model", "tiny"};
+    size_t n = 11;
+    for (size_t i = 0; extra[i]; i++)
+        argv[n++] = extra[i];
+    argv[n] = NULL;
+    ab_proc p;
+    cr_assert_eq(ab_test_run(&p, 0, argv), 0);
+    cr_expect_eq(p.status, want_exit, "exit %d, expected %d; stderr: %s", p.status, want_exit,
+                 p.err);
+    char path[700], err[AB_ERRLEN] = "";
+    snprintf(path, sizeof(path), "%s/r/run.json", dir);
+    ab_run *run = ab_run_read(path, err);
+    cr_assert_not_null(run, "run document unreadable: %s", err);
+    if (out)
+        *out = strdup(p.out);
+    ab_proc_free(&p);
+    free(dir);
+    return run;
+}
+
+static double xnum(const ab_result *r, const char *obj, const char *key)
+{
+    json_t *v = json_object_get(json_object_get(r->extra, obj), key);
+    return json_is_number(v) ? json_number_value(v) : NAN;
+}
+
+/* Must-show 1 in small: every point passes validation, the table is printed, cost follows the
+ * formula from the given price, missing figures are absent with a reason (never zero). */
+Test(tokens_suite, cpu_quick_with_price_prints_the_table)
+{
+    char *out = NULL;
+    ab_run *run = run_and_read("tok-cpu", 0, &out,
+                               (const char *[]){"--device", "cpu", "--price-per-hour", "2.5",
+                                                "--prefill", "64", "--batch", "1,4", "--context",
+                                                "100", NULL});
+    cr_assert_eq(run->nresults, 3, "one prefill and two decode points expected");
+    for (size_t i = 0; i < run->nresults; i++) {
+        const ab_result *r = run->results[i];
+        cr_expect_eq(r->status, AB_PASS, "%s: %s", r->key, r->reason ? r->reason : "");
+        const ab_metric *t = ab_result_metric(r, "tokens_per_s");
+        cr_assert_not_null(t);
+        cr_expect_gt(t->stats.median, 0.0);
+        cr_expect_float_eq(xnum(r, "cost", "usd_per_hour"), 2.5, 1e-12);
+        cr_expect_float_eq(xnum(r, "cost", "tokens_per_usd"), t->stats.median * 3600 / 2.5,
+                           1e-6 * t->stats.median * 3600 / 2.5);
+        json_t *v = json_object_get(r->extra, "validation");
+        cr_expect(json_is_true(json_object_get(v, "passed")));
+        /* the VM has no energy counter: an explained absence, not a zero */
+        json_t *en = json_object_get(r->extra, "energy");
+        cr_expect(json_object_get(en, "tokens_per_j") == NULL ||
+                      json_number_value(json_object_get(en, "tokens_per_j")) > 0,
+                  "tokens per joule must be absent or positive");
+        if (!json_object_get(en, "tokens_per_j"))
+            cr_expect_not_null(json_string_value(json_object_get(en, "reason")));
+        json_t *rf = json_object_get(json_object_get(r->extra, "roofline"), "measured");
+        cr_expect_gt(json_number_value(json_object_get(rf, "fraction")), 0.0);
+        cr_expect_gt(json_number_value(json_object_get(rf, "sol_tokens_per_s")), 0.0);
+        cr_expect_not_null(strstr(json_string_value(json_object_get(r->extra, "scaling")),
+                                  "measured 2 of 2 layers"));
+    }
+    cr_expect_not_null(strstr(out, "## Tokens per second, per dollar, per kWh"), "%s", out);
+    cr_expect_not_null(strstr(out, "| cpu | tiny | f32 | decode b4 @ 100 | 2.50 |"), "%s", out);
+    cr_expect_not_null(strstr(out, "| cpu | tiny | f32 | prefill 64 | 2.50 |"), "%s", out);
+    free(out);
+    ab_run_free(run);
+}
+
+Test(tokens_suite, no_price_means_no_cost_columns)
+{
+    char *out = NULL;
+    ab_run *run = run_and_read("tok-noprice", 0, &out,
+                               (const char *[]){"--device", "cpu", "--suite", "tokens.decode",
+                                                "--batch", "2", "--context", "64", NULL});
+    cr_assert_eq(run->nresults, 1);
+    const ab_result *r = run->results[0];
+    cr_expect_eq(r->status, AB_PASS, "%s", r->reason ? r->reason : "");
+    json_t *cost = json_object_get(r->extra, "cost");
+    cr_expect_null(json_object_get(cost, "tokens_per_usd"));
+    cr_expect_str_eq(json_string_value(json_object_get(cost, "status")), "unavailable");
+    cr_expect_not_null(strstr(out, "- no price: "), "%s", out);
+    free(out);
+    ab_run_free(run);
+}
+
+Test(tokens_suite, bf16_and_a_longer_context_validate)
+{
+    ab_run *run = run_and_read("tok-bf16", 0, NULL,
+                               (const char *[]){"--device", "cpu", "--dtype", "bf16",
+                                                "--prefill", "40", "--batch", "3", "--context",
+                                                "3000", NULL});
+    cr_assert_eq(run->nresults, 2);
+    for (size_t i = 0; i < run->nresults; i++)
+        cr_expect_eq(run->results[i]->status, AB_PASS, "%s: %s", run->results[i]->key,
+                     run->results[i]->reason ? run->results[i]->reason : "");
+    ab_run_free(run);
+}
+
+static bool device_available(const char *id)
+{
+    ab_proc p;
+    ab_test_run(&p, 0, (const char *[]){"list", NULL});
+    char needle[64];
+    snprintf(needle, sizeof(needle), "%s ", id);
+    bool ok = p.out && strstr(p.out, needle) != NULL;
+    ab_proc_free(&p);
+    return ok;
+}
+
+Test(tokens_suite, corrupted_weights_fail_validation)
+{
+    const char *devs[] = {"cpu", "opencl:0"};
+    for (int d = 0; d < 2; d++) {
+        if (d == 1 && !device_available("opencl:0"))
+            cr_skip_test("no OpenCL device: only the CPU path was checked");
+        const char *keys[] = {"tokens.prefill", "tokens.decode"};
+        for (int k = 0; k < 2; k++) {
+            ab_run *run = run_and_read(
+                "tok-corrupt", 1, NULL,
+                (const char *[]){"--device", devs[d], "--suite", keys[k], "--prefill", "16",
+                                 "--batch", "2", "--context", "32", "--test-corrupt", keys[k],
+                                 NULL});
+            cr_assert_eq(run->nresults, 1);
+            cr_expect_eq(run->results[0]->status, AB_FAIL, "%s on %s: %s", keys[k], devs[d],
+                         run->results[0]->reason ? run->results[0]->reason : "");
+            ab_run_free(run);
+        }
+    }
+}
+
+Test(tokens_suite, opencl_quick_passes)
+{
+    if (!device_available("opencl:0"))
+        cr_skip_test("no OpenCL device");
+    ab_run *run = run_and_read("tok-ocl", 0, NULL,
+                               (const char *[]){"--device", "opencl:0", "--price-per-hour", "1",
+                                                "--prefill", "32", "--batch", "1,3", "--context",
+                                                "50", NULL});
+    cr_assert_eq(run->nresults, 3);
+    for (size_t i = 0; i < run->nresults; i++)
+        cr_expect_eq(run->results[i]->status, AB_PASS, "%s: %s", run->results[i]->key,
+                     run->results[i]->reason ? run->results[i]->reason : "");
+    ab_run_free(run);
+}
+
+/* Must-show 4: one line on stderr, the usage exit code, nothing written. */
+static void expect_usage_error(const char *needle, const char *const *args)
+{
+    char *out = ab_test_tmpdir("tok-cli");
+    char outarg[600];
+    snprintf(outarg, sizeof(outarg), "%s/results", out);
+    const char *argv[32] = {"run", "--out", outarg, "--suite", "tokens"};
+    size_t n = 5;
+    for (size_t i = 0; args[i]; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
+    ab_proc p;
+    cr_assert_eq(ab_test_run(&p, 0, argv), 0);
+    cr_expect_eq(p.status, AB_EXIT_USAGE, "exit %d for %s (stderr: %s)", p.status, args[0], p.err);
+    cr_expect_eq(ab_count_lines(p.err), 1, "stderr is not one line: '%s'", p.err);
+    cr_expect(strstr(p.err, needle) != NULL, "stderr '%s' does not mention '%s'", p.err, needle);
+    cr_expect_str_eq(p.out, "");
+    cr_expect_leq(ab_dir_entries(outarg), 0, "files were written for a usage error");
+    ab_proc_free(&p);
+    free(out);
+}
+
+static char *write_file(const char *name, const char *text)
+{
+    char *dir = ab_test_tmpdir("tok-files");
+    char *path = malloc(strlen(dir) + strlen(name) + 2);
+    sprintf(path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs(text, f);
+    fclose(f);
+    free(dir);
+    return path;
+}
+
+Test(tokens_suite, bad_input_is_refused_with_one_line)
+{
+    expect_usage_error("unknown model 'llama9'", (const char *[]){"--model", "llama9", NULL});
+    expect_usage_error("not divisible", (const char *[]){"--model-shape", "heads=30", NULL});
+    expect_usage_error("head_dim", (const char *[]){"--model-shape", "head_dim=63", NULL});
+    expect_usage_error("unknown key 'depth'", (const char *[]){"--model-shape", "depth=3", NULL});
+    expect_usage_error("--model-shape", (const char *[]){"--model-shape", "layers=0", NULL});
+    expect_usage_error("--model-shape", (const char *[]){"--model-shape", "layers", NULL});
+    expect_usage_error("--price-per-hour", (const char *[]){"--price-per-hour", "-3", NULL});
+    expect_usage_error("--price-per-hour", (const char *[]){"--price-per-hour", "abc", NULL});
+    expect_usage_error("--price-per-hour", (const char *[]){"--price-per-hour", "0", NULL});
+    expect_usage_error("--batch", (const char *[]){"--batch", "0", NULL});
+    expect_usage_error("--batch", (const char *[]){"--batch", "1,x", NULL});
+    expect_usage_error("--prefill", (const char *[]){"--prefill", "-1k", NULL});
+    expect_usage_error("--context", (const char *[]){"--context", "1e9", NULL});
+    expect_usage_error("--dtype", (const char *[]){"--dtype", "f16", NULL});
+    expect_usage_error("--gemm-impl", (const char *[]){"--gemm-impl", "cublas", NULL});
+    expect_usage_error("--layers-run", (const char *[]){"--layers-run", "0", NULL});
+    /* a price sheet with a malformed row names the file and the line */
+    char *bad = write_file("bad-prices.csv",
+                           "provider,instance_type,accelerator,count,usd_per_hour,terms,source,"
+                           "date,notes\n"
+                           "aws,p5.48xlarge,H100,8,98.32,on-demand,https://aws.amazon.com,"
+                           "2026-01-01,\n"
+                           "aws,p4d.24xlarge,A100,8,-4,on-demand,https://aws.amazon.com,"
+                           "2026-01-01,\n");
+    char needle[700];
+    snprintf(needle, sizeof(needle), "%s:3", bad);
+    expect_usage_error(needle, (const char *[]){"--price-sheet", bad, NULL});
+    free(bad);
+    expect_usage_error("nosuch.csv", (const char *[]){"--price-sheet", "/nonexistent/nosuch.csv", NULL});
+}

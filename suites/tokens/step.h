@@ -48,6 +48,9 @@ void ab_tok_model_free(ab_tok_model *mdl);
 int ab_tok_model_layers_run(const ab_tok_model *mdl);
 ab_tok_type ab_tok_model_kv_type(const ab_tok_model *mdl);
 ab_tok_type ab_tok_model_out_type(const ab_tok_model *mdl);
+/* Test hook (--test-corrupt): overwrites layer 0's output projection with other values, so the
+ * next validation must fail. */
+int ab_tok_model_corrupt(ab_tok_model *mdl, char *err);
 /* Device bytes of one layer's weights, of the head (final norm + LM head). */
 double ab_tok_layer_weight_bytes(const ab_llm *m, ab_tok_type wt);
 double ab_tok_head_weight_bytes(const ab_llm *m, ab_tok_type wt);

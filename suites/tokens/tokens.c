@@ -16,9 +16,10 @@
  *     time, tokens/s = B / TPOT, per user 1 / TPOT.
  *   - roofline: decode moves every weight once per step plus the KV cache (model.h); prefill does
  *     2 x weights x S FLOPs plus attention. Speed of light = max(bytes / bandwidth, FLOPs / GEMM
- *     rate), with bandwidth = the best of membw's read and triad kernels and GEMM rate = the
- *     model's gate/up projection at M = the first prefill length, both measured on this device
- *     in this run, and again with the datasheet's figures (data/accelerator-peaks.csv).
+ *     rate), with bandwidth = the best of membw's read and triad kernels (measured on this device
+ *     right before each point) and GEMM rate = the model's gate/up projection at M = the first
+ *     prefill length (measured once per dtype), and again with the datasheet's figures
+ *     (data/accelerator-peaks.csv).
  *   - cost: tokens per dollar = tokens/s x 3600 / ($ per device-hour); energy: mean power over
  *     the measurement window from the run's sampler (NVML/ROCm SMI energy counter, RAPL), tokens
  *     per joule = tokens per step / (power x step time).
@@ -578,6 +579,11 @@ static int run_point(ab_suite_ctx *ctx, dev_state *st, ab_tok_model *mdl, ab_tok
         ab_result_set_status(r, rc == AB_TOK_SKIP ? AB_SKIP : AB_ERROR, "%s", err);
         goto out;
     }
+    /* the bandwidth roof, measured right before the point: on a shared machine the memory
+     * system's share drifts within minutes, and the roofline must describe the same moment */
+    st->rf.bw = 0;
+    *st->rf.bw_why = 0;
+    measure_bandwidth(d, &st->rf);
     run_ctx rl = {.d = d, .ph = ph, .head = false}, rh = {.d = d, .ph = ph, .head = true};
     ab_sampling s = point_sampling(ctx->opt);
     double w0 = ab_now();
@@ -867,7 +873,6 @@ static int tokens_run(ab_suite_ctx *ctx)
     defaults(&st->p, d, ctx->opt->profile);
     st->have_peaks = ab_peaks_load(NULL, &st->peaks, err) == 0;
     resolve_price(&st->p, ctx, &st->pr);
-    bool refs_done = false;
     for (int di = 0; di < st->p.ndt && rc == 0 && !ab_interrupted(); di++) {
         ab_tok_type wt = st->p.dt[di];
         ab_tok_model *mdl = NULL;
@@ -884,10 +889,6 @@ static int tokens_run(ab_suite_ctx *ctx)
         if (mrc != 0) {
             rc = skip_all(ctx, iname, mrc == AB_TOK_SKIP ? AB_SKIP : AB_ERROR, err);
             continue;
-        }
-        if (!refs_done) {
-            measure_bandwidth(d, &st->rf);
-            refs_done = true;
         }
         st->rf.gemm = 0;
         *st->rf.gemm_why = 0;

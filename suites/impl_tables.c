@@ -30,6 +30,7 @@ const void *ab_cpu_suite_impl(const char *suite)
 extern const ab_membw_impl ab_membw_opencl;
 extern const ab_gemm_backend ab_gemm_opencl;
 extern const ab_attn_impl ab_attention_opencl;
+extern const ab_tok_ops ab_tokens_opencl;
 
 const void *ab_opencl_suite_impl(const char *suite);
 const void *ab_opencl_suite_impl(const char *suite)
@@ -40,6 +41,8 @@ const void *ab_opencl_suite_impl(const char *suite)
         return &ab_gemm_opencl;
     if (strcmp(suite, "attention") == 0)
         return &ab_attention_opencl;
+    if (strcmp(suite, "tokens") == 0)
+        return &ab_tokens_opencl;
     return NULL;
 }
 #endif

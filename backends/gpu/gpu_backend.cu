@@ -10,6 +10,7 @@
 #include "../../suites/membw/membw.h"
 #include "../../suites/gemm/gemm.h"
 #include "../../suites/attention/attention.h"
+#include "../../suites/tokens/tokens.h"
 
 #include <dlfcn.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 extern const ab_membw_impl ab_membw_gpu;
 extern const ab_gemm_backend ab_gemm_gpu;
 extern const ab_attn_impl ab_attention_gpu;
+extern const ab_tok_ops ab_tokens_gpu;
 
 namespace {
 
@@ -252,6 +254,8 @@ const void *be_suite_impl(const char *suite)
         return &ab_gemm_gpu;
     if (strcmp(suite, "attention") == 0)
         return &ab_attention_gpu;
+    if (strcmp(suite, "tokens") == 0)
+        return &ab_tokens_gpu;
     return NULL;
 }
 

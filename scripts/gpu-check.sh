@@ -112,3 +112,32 @@ $AB run --device cuda:0 --suite attention.decode --dtype bf16 --preset llama3-8b
   --run-id attn-decode --quiet > "$OUT/summary-attention-decode.md"
 echo "exit $?"
 grep -E "attention" "$OUT/summary-attention-prefill.md" "$OUT/summary-attention-decode.md" | head -60
+
+# ---- tokens (issue 6, must-show 3) -------------------------------------------------------------
+# Llama-3-8B-shaped decode, bf16, all 32 layers resident: batch sweep 1..256 at a 1k context,
+# prefill 1k and 8k, with the roofline (membw read/triad measured before each point, cuBLASLt
+# gate/up GEMM rate, and the datasheet), NVML energy per point and the price the sheet gives.
+# Target: decode at batch 1 >= 60 % of its measured bandwidth roofline.
+log "tokens on cuda:0 (llama3-8b, bf16, standard profile)"
+$AB run --device cuda:0 --suite tokens --model llama3-8b --dtype bf16 --profile standard \
+  --layers-run 32 --price-per-hour 3.0 --out "$OUT/results" --run-id tokens \
+  > "$OUT/summary-tokens.md"
+echo "exit $?"
+sed -n '/^## Tokens per second/,/^## All results/p' "$OUT/summary-tokens.md"
+cp "$OUT/results/tokens/run.json" "$OUT/run-tokens.json" 2>/dev/null
+python3 - "$OUT/results/tokens/run.json" <<'PY' | tee "$OUT/tokens-check.txt"
+import json, sys
+d = json.load(open(sys.argv[1]))
+for r in d["results"]:
+    if r["key"] != "tokens.decode" or r["status"] != "pass":
+        continue
+    e = r["extra"]
+    m, en = e["roofline"]["measured"], e["energy"]
+    b = r["params"]["batch"]
+    print("decode b%-3d %9.1f tok/s  roofline %.3f (%s-bound)  tokens/J %s" % (
+        b, [x for x in r["metrics"] if x["name"] == "tokens_per_s"][0]["stats"]["median"],
+        m.get("fraction", float("nan")), m.get("bound", "?"),
+        "%.2f" % en["tokens_per_j"] if "tokens_per_j" in en else "unavailable: " + en.get("reason", "")))
+    if b == 1:
+        print("  batch 1 vs roofline: %.3f  target >= 0.60  %s" % (m["fraction"], "ok" if m["fraction"] >= 0.6 else "BELOW"))
+PY

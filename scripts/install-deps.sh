@@ -4,7 +4,9 @@
 # prints nothing and installs nothing. apt on Debian/Ubuntu, dnf on RHEL-like systems.
 #
 #   scripts/install-deps.sh           build + run + tests (CPU, OpenCL via PoCL, hwloc, PAPI, ...)
-#   scripts/install-deps.sh --hip     also hipcc + HIP headers (compiles the AMD backend)
+#   scripts/install-deps.sh --hip     also hipcc + HIP headers (compiles the AMD backend): the
+#                                     distribution's, e.g. Debian 12's ROCm 5.2 (no gfx942);
+#                                     nothing when AMD's ROCm is installed (/opt/rocm/bin/hipcc)
 #   scripts/install-deps.sh --bench   also the peers the benchmark scripts measure beside us
 #                                     (clpeak, numpy, PyTorch CPU, likwid)
 #   scripts/install-deps.sh --browser also Chromium (the HTML report test)
@@ -22,10 +24,14 @@ for a in "$@"; do
     --browser) want_browser=1 ;;
     --fuzz) want_fuzz=1 ;;
     --all) want_hip=1 want_bench=1 want_browser=1 want_fuzz=1 ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) echo "install-deps.sh: unknown option '$a'" >&2; exit 2 ;;
   esac
 done
+
+# AMD's ROCm (repo.radeon.com, in /opt/rocm) has its own hipcc; the distribution's packages would
+# only add an older second HIP beside it
+[ $want_hip = 1 ] && [ -x /opt/rocm/bin/hipcc ] && want_hip=0
 
 sudo_cmd=()
 if [ "$(id -u)" -ne 0 ]; then

@@ -170,3 +170,61 @@ Test(cli, cuda_unavailable_without_nvidia_driver)
 {
     expect_gpu_backend_reason("cuda", "no NVIDIA driver", "/dev/nvidiactl");
 }
+
+/* Issue 5: without an AMD GPU, asking for hip:0 by name is an input error naming the reason
+ * (exit 2, one line, nothing written), and the default --device all records every suite on hip
+ * as a skip with that reason (exit 0). */
+Test(cli, hip_device_asked_for_without_amd_gpu)
+{
+    if (access("/dev/kfd", F_OK) == 0)
+        cr_skip_test("this machine has /dev/kfd");
+#ifdef AB_HAVE_HIP
+    expect_usage_error("--device hip:0: hip is unavailable: no AMD GPU driver",
+                       (const char *[]){"run", "--device", "hip:0", NULL});
+#else
+    expect_usage_error("--device hip:0: hip is", (const char *[]){"run", "--device", "hip:0", NULL});
+#endif
+}
+
+Test(cli, hip_skipped_with_reason_in_every_suite, .timeout = 300)
+{
+    if (access("/dev/kfd", F_OK) == 0)
+        cr_skip_test("this machine has /dev/kfd");
+    char *out = ab_test_tmpdir("cli-hip");
+    ab_proc p;
+    cr_assert_eq(ab_test_run(&p, 0,
+                             (const char *[]){"run", "--out", out, "--quiet", "--profile", "quick",
+                                             "--suite", "gemm,membw.read,attention.decode",
+                                             "--shape", "64", "--dtype", "f32", "--sizes",
+                                             "32KiB", "--kv-len", "256", "--heads", "2",
+                                             "--kv-heads", "1", "--head-dim", "64", "--batch",
+                                             "1", NULL}),
+                 0);
+    cr_expect_eq(p.status, 0, "exit %d: %s", p.status, p.err);
+    char path[700];
+    snprintf(path, sizeof(path), "%s/latest/results.csv", out);
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "%s", path);
+    const char *suites[] = {"gemm", "membw", "attention"};
+    int found[3] = {0, 0, 0};
+    char line[4096];
+    while (fgets(line, sizeof(line), f)) {
+        if (!strstr(line, ",hip,"))
+            continue;
+        for (int s = 0; s < 3; s++) {
+            char key[64];
+            snprintf(key, sizeof(key), ",%s,", suites[s]);
+            if (!strstr(line, key))
+                continue;
+            found[s]++;
+            cr_expect(strstr(line, ",skip,") != NULL, "%s", line);
+#ifdef AB_HAVE_HIP
+            cr_expect(strstr(line, "hip: unavailable: no AMD GPU driver") != NULL, "%s", line);
+#endif
+        }
+    }
+    fclose(f);
+    for (int s = 0; s < 3; s++)
+        cr_expect_eq(found[s], 1, "%s: %d hip rows", suites[s], found[s]);
+    ab_proc_free(&p);
+}

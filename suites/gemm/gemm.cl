@@ -88,6 +88,22 @@ __kernel void ab_gemm_fill(__global uchar *buf, ulong count, uint type, uint esi
 #define ACC int
 #define LOAD(p, i) (int)(p)[i]
 #endif
+#if KIND == 0
+#define ACC8 double8
+#define LOAD8(p, i) vload8(0, (p) + (i))
+#elif KIND == 1
+#define ACC8 float8
+#define LOAD8(p, i) vload8(0, (p) + (i))
+#elif KIND == 2
+#define ACC8 float8
+#define LOAD8(p, i) as_float8(convert_uint8(vload8(0, (p) + (i))) << 16)
+#elif KIND == 3
+#define ACC8 float8
+#define LOAD8(p, i) vload_half8(0, (p) + (i))
+#elif KIND == 6
+#define ACC8 int8
+#define LOAD8(p, i) convert_int8(vload8(0, (p) + (i)))
+#endif
 #define BT AT
 #define ST ACC
 #define LOAD_A LOAD
@@ -181,5 +197,86 @@ __kernel void ab_gemm_skinny(const long M, const long N, const long K, __global 
         __global CT *c = C + i * ldc + j;
         *c = beta == (ST)0 ? (CT)(alpha * acc[i]) : (CT)(alpha * acc[i] + beta * *c);
     }
+}
+// Skinny products in the NT layout (op(A) rows and B rows both contiguous along K: y = x W^T,
+// the decode projections): one work-group per column of C, its SKW work-items striding along K
+// together (neighbouring work-items read neighbouring elements: one contiguous stream of W per
+// work-group, vectorised on CPU drivers, coalesced on GPUs), then a tree reduction in local
+// memory for each of the M <= SKNT rows.
+#define SKW 64
+#define SKNT 16
+__kernel __attribute__((reqd_work_group_size(SKW, 1, 1))) void
+ab_gemm_skinny_nt(const long M, const long N, const long K, __global const AT *A, const long sam,
+                  const long sak, const long bsa, __global const BT *B, const long sbk,
+                  const long sbn, const long bsb, __global CT *C, const long ldc, const long bsc,
+                  const ST alpha, const ST beta)
+{
+    __local ACC red[SKNT][SKW];
+    const long j = get_group_id(0), bz = get_group_id(1);
+    const int t = get_local_id(0);
+    A += bz * bsa;
+    B += bz * bsb + j * sbn;
+    C += bz * bsc;
+    ACC acc[SKNT];
+    for (int i = 0; i < SKNT; i++)
+        acc[i] = (ACC)0;
+    for (long k = t; k < K; k += SKW) {
+        ACC b = (ACC)LOAD_B(B, k);
+        for (int i = 0; i < SKNT; i++)
+            if (i < M)
+                acc[i] += (ACC)LOAD_A(A, i * sam + k) * b;
+    }
+    for (int i = 0; i < SKNT; i++)
+        red[i][t] = acc[i];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int w = SKW / 2; w > 0; w >>= 1) {
+        if (t < w)
+            for (int i = 0; i < SKNT; i++)
+                red[i][t] += red[i][t + w];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (t < M) {
+        __global CT *c = C + t * ldc + j;
+        *c = beta == (ST)0 ? (CT)(alpha * red[t][0]) : (CT)(alpha * red[t][0] + beta * *c);
+    }
+    (void)sak, (void)sbk, (void)N;
+}
+// The same product for CPU devices, whose work-items are iterations of a thread's loop (PoCL and
+// other host-memory drivers), where a work-group per column costs more to schedule than its
+// column takes to compute: one work-item per column walks its row of W in 8-wide vectors, for
+// the rows of op(A) four at a time (W's row, a few kB, stays in L1 between the groups).
+__kernel void ab_gemm_skinny_nt_rows(const long M, const long N, const long K,
+                                     __global const AT *A, const long sam, const long sak,
+                                     const long bsa, __global const BT *B, const long sbk,
+                                     const long sbn, const long bsb, __global CT *C,
+                                     const long ldc, const long bsc, const ST alpha,
+                                     const ST beta)
+{
+    const long j = get_global_id(0), bz = get_global_id(1);
+    if (j >= N)
+        return;
+    A += bz * bsa;
+    B += bz * bsb + j * sbn;
+    C += bz * bsc;
+    const long K8 = K / 8 * 8;
+    for (long i0 = 0; i0 < M; i0 += 4) {
+        const int mm = M - i0 < 4 ? (int)(M - i0) : 4;
+        ACC8 acc[4] = {(ACC8)0, (ACC8)0, (ACC8)0, (ACC8)0};
+        for (long k = 0; k < K8; k += 8) {
+            ACC8 b = LOAD8(B, k);
+            for (int i = 0; i < 4; i++)
+                if (i < mm)
+                    acc[i] += LOAD8(A, (i0 + i) * sam + k) * b;
+        }
+        for (int i = 0; i < mm; i++) {
+            ACC8 v = acc[i];
+            ACC sum = v.s0 + v.s1 + v.s2 + v.s3 + v.s4 + v.s5 + v.s6 + v.s7;
+            for (long k = K8; k < K; k++)
+                sum += (ACC)LOAD_A(A, (i0 + i) * sam + k) * (ACC)LOAD_B(B, k);
+            __global CT *c = C + (i0 + i) * ldc + j;
+            *c = beta == (ST)0 ? (CT)(alpha * sum) : (CT)(alpha * sum + beta * *c);
+        }
+    }
+    (void)sak, (void)sbk;
 }
 #endif

@@ -18,6 +18,7 @@ extern const char ab_gemm_cl_source[];
 #define TS 64  /* C tile per work-group (gemm.cl) */
 #define RTS 16 /* work-items per tile dimension */
 #define SKINNY_M 4 /* at most this many rows: ab_gemm_skinny, one work-item per column */
+#define SKINNY_NT_M 16 /* SKNT in gemm.cl: rows of the NT skinny kernel */
 
 static int get_program(ab_ocl_dev *d, int kind, cl_program *p, char *err)
 {
@@ -99,6 +100,8 @@ static int ocl_supports(void *dev, const ab_gemm_op *op, char *why)
         return -1;
     if (op->a == AB_GT_I8 && (op->alpha != (double)(int)op->alpha || op->beta != (double)(int)op->beta))
         return ab_err(why, "integer GEMM takes integer alpha and beta");
+    if (!op->ta && op->tb && op->m <= SKINNY_NT_M && op->n > ((int64_t)1 << 25))
+        return ab_err(why, "more than 2^25 columns for the skinny NT kernel's one launch");
     /* the grid: N tiles x M tiles x batch work-groups */
     if ((op->m + TS - 1) / TS * RTS > (int64_t)1 << 31 || (op->n + TS - 1) / TS * RTS > (int64_t)1 << 31)
         return ab_err(why, "too many tiles for one launch");
@@ -109,7 +112,19 @@ typedef struct ocl_plan {
     ab_gemm_op op;
     ab_ocl_dev *d;
     cl_kernel k;
+    int kind; /* 0 tiled, 1 skinny (a work-item per column), 2 skinny NT (a work-group per column),
+               * 3 skinny NT on CPU devices (a work-item per column, 8-wide vectors) */
 } ocl_plan;
+
+/* Which kernel: in the NT layout (both operands contiguous along K: y = x W^T) up to
+ * SKINNY_NT_M rows, a work-group per column reducing along K; otherwise up to SKINNY_M rows a
+ * work-item per column (NN/TN: B's rows run across columns); else the tile. */
+static int pick_kernel(const ab_ocl_dev *d, const ab_gemm_op *op)
+{
+    if (!op->ta && op->tb && op->m <= SKINNY_NT_M)
+        return (d->type & CL_DEVICE_TYPE_CPU) ? 3 : 2;
+    return op->m <= SKINNY_M ? 1 : 0;
+}
 
 static void ocl_release(void *plan)
 {
@@ -147,7 +162,10 @@ static int ocl_prepare(void *dev, const ab_gemm_op *op, void **plan, char *err)
     pl->op = *op;
     pl->d = d;
     cl_int rc;
-    const char *kname = op->m <= SKINNY_M ? "ab_gemm_skinny" : "ab_gemm";
+    pl->kind = pick_kernel(d, op);
+    static const char *const names[4] = {"ab_gemm", "ab_gemm_skinny", "ab_gemm_skinny_nt",
+                                         "ab_gemm_skinny_nt_rows"};
+    const char *kname = names[pl->kind];
     pl->k = clCreateKernel(p, kname, &rc);
     if (rc != CL_SUCCESS) {
         free(pl);
@@ -179,7 +197,12 @@ static int ocl_run(void *plan, void *a, void *b, void *c, char *err)
     if (arg(pl->k, 3, sizeof(ma), &ma, err) || arg(pl->k, 7, sizeof(mb), &mb, err) ||
         arg(pl->k, 11, sizeof(mc), &mc, err))
         return -1;
-    if (pl->op.m <= SKINNY_M) {
+    if (pl->kind == 2) {
+        size_t gws[2] = {(size_t)pl->op.n * 64, (size_t)pl->op.batch};
+        size_t lws[2] = {64, 1};
+        return ab_ocl_launch(pl->d, pl->k, 2, gws, lws, err);
+    }
+    if (pl->kind == 1 || pl->kind == 3) {
         size_t gws[2] = {(size_t)((pl->op.n + 63) / 64 * 64), (size_t)pl->op.batch};
         size_t lws[2] = {64, 1};
         return ab_ocl_launch(pl->d, pl->k, 2, gws, lws, err);
@@ -197,7 +220,16 @@ static void ocl_describe(void *plan, char *buf, size_t len)
     clGetDeviceInfo(pl->d->device, CL_DEVICE_NAME, sizeof(name) - 1, name, NULL);
     clGetDeviceInfo(pl->d->device, CL_DRIVER_VERSION, sizeof(ver) - 1, ver, NULL);
     const char *acc = pl->op.a == AB_GT_F64 ? "f64" : pl->op.a == AB_GT_I8 ? "i32" : "f32";
-    if (pl->op.m <= SKINNY_M)
+    if (pl->kind == 2)
+        snprintf(buf, len, "accelbench OpenCL kernel for M <= %d, NT: one work-group of 64 per "
+                           "column reducing along K, %s accumulation; %s, driver %s",
+                 SKINNY_NT_M, acc, name, ver);
+    else if (pl->kind == 3)
+        snprintf(buf, len, "accelbench OpenCL kernel for M <= %d, NT, CPU device: one "
+                           "work-item per column, 8-wide vectors along K, %s accumulation; %s, "
+                           "driver %s",
+                 SKINNY_NT_M, acc, name, ver);
+    else if (pl->kind == 1)
         snprintf(buf, len, "accelbench OpenCL kernel for M <= %d: one work-item per column, %s "
                            "accumulation; %s, driver %s",
                  SKINNY_M, acc, name, ver);

@@ -76,6 +76,7 @@ typedef struct plan {
     size_t nprefill, nbatch, nctx;
     double price; /* < 0: none given */
     const char *sheet;
+    const char *shape; /* --model-shape, applied to the preset */
 } plan;
 
 /* "1k" = 1024 suffixes for lengths */
@@ -153,6 +154,17 @@ static int parse_shape(const char *s, ab_llm *m, char *err)
     return rc;
 }
 
+/* --model-shape on a preset: the dimensions replaced, the result checked, the name marked */
+static int apply_shape(const char *shape, ab_llm *m, char *err)
+{
+    char name[sizeof(m->name)];
+    snprintf(name, sizeof(name), "%s", m->name);
+    if (parse_shape(shape, m, err) != 0 || ab_llm_check(m, err) != 0)
+        return -1;
+    snprintf(m->name, sizeof(m->name), "%.24s-custom", name);
+    return 0;
+}
+
 static int plan_make(const ab_options *o, plan *p, char *err)
 {
     memset(p, 0, sizeof(*p));
@@ -165,12 +177,16 @@ static int plan_make(const ab_options *o, plan *p, char *err)
         p->model_set = true;
     }
     if ((v = ab_opt_param(o, "model-shape"))) {
-        if (!p->model_set) /* overrides apply to the preset the device would get; check on 8b */
-            ab_llm_preset("llama3-8b", &p->m);
-        if (parse_shape(v, &p->m, err) != 0)
-            return -1;
-        if (ab_llm_check(&p->m, err) != 0)
-            return -1;
+        /* checked now against the preset(s) it may apply to; applied in defaults() */
+        static const char *const base[] = {"llama3-1b", "llama3-8b"};
+        for (int i = 0; i < (p->model_set ? 1 : 2); i++) {
+            ab_llm m = p->m;
+            if (!p->model_set)
+                ab_llm_preset(base[i], &m);
+            if (apply_shape(v, &m, err) != 0)
+                return -1;
+        }
+        p->shape = v;
     }
     if ((v = ab_opt_param(o, "layers-run"))) {
         long k;
@@ -250,8 +266,12 @@ static bool is_gpu(const ab_device *d)
 static void defaults(plan *p, const ab_device *d, const char *profile)
 {
     bool quick = strcmp(profile, "quick") == 0, full = strcmp(profile, "full") == 0;
-    if (!p->model_set && p->m.layers == 0)
+    if (!p->model_set)
         ab_llm_preset(is_gpu(d) ? "llama3-8b" : "llama3-1b", &p->m);
+    if (p->shape) {
+        char err[AB_ERRLEN];
+        apply_shape(p->shape, &p->m, err); /* checked in plan_make */
+    }
     if (!p->ndt)
         p->dt[p->ndt++] = is_gpu(d) ? AB_TT_BF16 : AB_TT_F32;
     if (!p->nprefill) {

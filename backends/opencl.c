@@ -15,6 +15,14 @@
 #include <string.h>
 #include <unistd.h>
 
+int ab_ocl_set_arg(cl_kernel k, cl_uint i, size_t size, const void *v, char *err)
+{
+    cl_int rc = clSetKernelArg(k, i, size, v);
+    if (rc != CL_SUCCESS)
+        return ab_err(err, "opencl: clSetKernelArg(%u): %s", i, ab_ocl_strerror(rc));
+    return 0;
+}
+
 const char *ab_ocl_strerror(cl_int e)
 {
     switch (e) {

@@ -49,6 +49,10 @@ int ab_ocl_program(ab_ocl_dev *d, const char *key, const char *src, const char *
 /* Enqueues an ND-range kernel; lws may be NULL. Tracked by the device timer. */
 int ab_ocl_launch(ab_ocl_dev *d, cl_kernel k, cl_uint dims, const size_t *gws, const size_t *lws,
                   char *err);
+/* clSetKernelArg with the failure as a one-line error naming the argument index. */
+int ab_ocl_set_arg(cl_kernel k, cl_uint i, size_t size, const void *v, char *err);
+/* The usual call: an lvalue argument in a function with `char *err` in scope. */
+#define AB_OCL_ARG(k, i, v) ab_ocl_set_arg((k), (i), sizeof(v), &(v), err)
 /* Records an enqueued command's event for the timer (takes ownership of ev). */
 void ab_ocl_track(ab_ocl_dev *d, cl_event ev);
 

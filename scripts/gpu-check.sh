@@ -134,9 +134,9 @@ for r in d["results"]:
     e = r["extra"]
     m, en = e["roofline"]["measured"], e["energy"]
     b = r["params"]["batch"]
-    print("decode b%-3d %9.1f tok/s  roofline %.3f (%s-bound)  tokens/J %s" % (
+    print("decode b%-3d %9.1f tok/s  roofline %.3f (tighter roof: %s)  tokens/J %s" % (
         b, [x for x in r["metrics"] if x["name"] == "tokens_per_s"][0]["stats"]["median"],
-        m.get("fraction", float("nan")), m.get("bound", "?"),
+        m.get("fraction", float("nan")), m.get("tighter_roof", "?"),
         "%.2f" % en["tokens_per_j"] if "tokens_per_j" in en else "unavailable: " + en.get("reason", "")))
     if b == 1:
         print("  batch 1 vs roofline: %.3f  target >= 0.60  %s" % (m["fraction"], "ok" if m["fraction"] >= 0.6 else "BELOW"))

@@ -12,6 +12,7 @@
 #include "core/ab.h"
 #include "core/rundoc.h"
 #include "helpers.h"
+#include "suite_helpers.h"
 #include "suites/attention/attention.h"
 
 extern const ab_attn_impl ab_attention_cpu;
@@ -174,34 +175,7 @@ Test(attention, cpu_kernels_do_not_do_what_they_cannot, .fini = dev_close)
 
 static ab_run *run_and_read(const char *tag, int want_exit, const char *const *extra)
 {
-    char *dir = ab_test_tmpdir(tag);
-    const char *argv[48] = {"run", "--out", dir, "--run-id", "r", "--quiet"};
-    size_t n = 6;
-    for (size_t i = 0; extra[i]; i++)
-        argv[n++] = extra[i];
-    argv[n] = NULL;
-    ab_proc p;
-    cr_assert_eq(ab_test_run(&p, 0, argv), 0);
-    cr_expect_eq(p.status, want_exit, "exit %d, expected %d; stderr: %s", p.status, want_exit,
-                 p.err);
-    char path[700], err[AB_ERRLEN] = "";
-    snprintf(path, sizeof(path), "%s/r/run.json", dir);
-    ab_run *run = ab_run_read(path, err);
-    cr_assert_not_null(run, "run document unreadable: %s", err);
-    ab_proc_free(&p);
-    free(dir);
-    return run;
-}
-
-static bool device_available(const char *id)
-{
-    ab_proc p;
-    ab_test_run(&p, 0, (const char *[]){"list", NULL});
-    char needle[64];
-    snprintf(needle, sizeof(needle), "\n  %s ", id);
-    bool ok = strstr(p.out, needle) != NULL;
-    ab_proc_free(&p);
-    return ok;
+    return ab_test_run_doc(tag, want_exit, 0, NULL, (const char *[]){"--quiet", NULL}, extra);
 }
 
 static const json_t *validation(const ab_result *r)
@@ -286,7 +260,7 @@ Test(attention, quick_cpu, .timeout = 300)
 
 Test(attention, quick_opencl, .timeout = 300)
 {
-    if (!device_available("opencl:0"))
+    if (!ab_test_device_available("opencl:0"))
         cr_skip_test("no OpenCL device (install pocl-opencl-icd): opencl:0 not listed");
     ab_run *run = run_and_read("ocl", AB_EXIT_OK,
                                (const char *[]){"--suite", "attention", "--device", "opencl:0",
@@ -326,7 +300,7 @@ Test(attention, small_shapes_cpu, .timeout = 300)
 
 Test(attention, small_shapes_opencl, .timeout = 300)
 {
-    if (!device_available("opencl:0"))
+    if (!ab_test_device_available("opencl:0"))
         cr_skip_test("no OpenCL device: opencl:0 not listed");
     expect_small_shapes("opencl:0");
 }
@@ -358,53 +332,31 @@ Test(attention, validation_catches_corruption, .timeout = 300)
 {
     expect_corruption_caught("cpu", "attention.prefill", "--heads", "8");
     expect_corruption_caught("cpu", "attention.decode", "--heads", "8");
-    if (!device_available("opencl:0"))
+    if (!ab_test_device_available("opencl:0"))
         cr_skip_test("no OpenCL device: only the CPU path was checked");
     expect_corruption_caught("opencl:0", "attention.prefill", "--heads", "8");
     expect_corruption_caught("opencl:0", "attention.decode", "--heads", "8");
 }
 
-static void expect_usage_error(const char *needle, const char *const *args)
-{
-    char *out = ab_test_tmpdir("attn-cli");
-    char outarg[600];
-    snprintf(outarg, sizeof(outarg), "%s/results", out);
-    const char *argv[32] = {"run", "--out", outarg, "--suite", "attention"};
-    size_t n = 5;
-    for (size_t i = 0; args[i]; i++)
-        argv[n++] = args[i];
-    argv[n] = NULL;
-    ab_proc p;
-    cr_assert_eq(ab_test_run(&p, 0, argv), 0);
-    cr_expect_eq(p.status, AB_EXIT_USAGE, "exit %d for %s %s (stderr: %s)", p.status, args[0],
-                 args[1] ? args[1] : "", p.err);
-    cr_expect_eq(ab_count_lines(p.err), 1, "stderr is not one line: '%s'", p.err);
-    cr_expect(strstr(p.err, needle) != NULL, "stderr '%s' does not mention '%s'", p.err, needle);
-    cr_expect_str_eq(p.out, "");
-    cr_expect_leq(ab_dir_entries(outarg), 0, "files were written for a usage error");
-    ab_proc_free(&p);
-    free(out);
-}
-
 Test(attention, bad_input_is_a_usage_error)
 {
-    expect_usage_error("not a multiple of --kv-heads",
+    ab_test_expect_usage("attention", "not a multiple of --kv-heads",
                        (const char *[]){"--heads", "32", "--kv-heads", "5", NULL});
-    expect_usage_error("not a multiple of --kv-heads",
+    ab_test_expect_usage("attention", "not a multiple of --kv-heads",
                        (const char *[]){"--preset", "llama3-70b", "--kv-heads", "3", NULL});
-    expect_usage_error("--seq", (const char *[]){"--seq", "0", NULL});
-    expect_usage_error("--seq", (const char *[]){"--seq", "-512", NULL});
-    expect_usage_error("--seq", (const char *[]){"--seq", "2k,abc", NULL});
-    expect_usage_error("--kv-len", (const char *[]){"--kv-len", "0", NULL});
-    expect_usage_error("--kv-len", (const char *[]){"--kv-len", "-1k", NULL});
-    expect_usage_error("--batch", (const char *[]){"--batch", "0", NULL});
-    expect_usage_error("--heads", (const char *[]){"--heads", "-4", NULL});
-    expect_usage_error("--head-dim", (const char *[]){"--head-dim", "100", NULL});
-    expect_usage_error("--head-dim", (const char *[]){"--head-dim", "512", NULL});
-    expect_usage_error("--causal", (const char *[]){"--causal", "maybe", NULL});
-    expect_usage_error("--preset", (const char *[]){"--preset", "gpt-5", NULL});
-    expect_usage_error("--impl", (const char *[]){"--impl", "fast", NULL});
-    expect_usage_error("--dtype", (const char *[]){"--dtype", "f33", NULL});
+    ab_test_expect_usage("attention", "--seq", (const char *[]){"--seq", "0", NULL});
+    ab_test_expect_usage("attention", "--seq", (const char *[]){"--seq", "-512", NULL});
+    ab_test_expect_usage("attention", "--seq", (const char *[]){"--seq", "2k,abc", NULL});
+    ab_test_expect_usage("attention", "--kv-len", (const char *[]){"--kv-len", "0", NULL});
+    ab_test_expect_usage("attention", "--kv-len", (const char *[]){"--kv-len", "-1k", NULL});
+    ab_test_expect_usage("attention", "--batch", (const char *[]){"--batch", "0", NULL});
+    ab_test_expect_usage("attention", "--heads", (const char *[]){"--heads", "-4", NULL});
+    ab_test_expect_usage("attention", "--head-dim", (const char *[]){"--head-dim", "100", NULL});
+    ab_test_expect_usage("attention", "--head-dim", (const char *[]){"--head-dim", "512", NULL});
+    ab_test_expect_usage("attention", "--causal", (const char *[]){"--causal", "maybe", NULL});
+    ab_test_expect_usage("attention", "--preset", (const char *[]){"--preset", "gpt-5", NULL});
+    ab_test_expect_usage("attention", "--impl", (const char *[]){"--impl", "fast", NULL});
+    ab_test_expect_usage("attention", "--dtype", (const char *[]){"--dtype", "f33", NULL});
 }
 
 Test(attention, what_cannot_run_is_skipped_with_reason, .timeout = 300)

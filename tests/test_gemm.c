@@ -13,6 +13,7 @@
 #include "core/ab.h"
 #include "core/rundoc.h"
 #include "helpers.h"
+#include "suite_helpers.h"
 #include "suites/gemm/gemm.h"
 
 extern const ab_gemm_backend ab_gemm_cpu;
@@ -357,37 +358,11 @@ Test(gemm_cpu, batched_strided_alpha_beta_every_layout)
 
 static ab_run *run_and_read(const char *tag, int want_exit, const char **extra)
 {
-    char *dir = ab_test_tmpdir(tag);
     /* short samples: these runs check coverage and verdicts, not speed */
-    const char *argv[48] = {"run", "--out", dir, "--run-id", "r", "--quiet", "--suite", "gemm",
-                            "--profile", "quick", "--min-time", "0.002"};
-    size_t n = 12;
-    for (size_t i = 0; extra[i]; i++)
-        argv[n++] = extra[i];
-    argv[n] = NULL;
-    ab_proc p;
-    cr_assert_eq(ab_test_run(&p, 0, argv), 0);
-    cr_expect_eq(p.status, want_exit, "exit %d, expected %d; stderr: %s", p.status, want_exit,
-                 p.err);
-    char path[700];
-    snprintf(path, sizeof(path), "%s/r/run.json", dir);
-    char err[AB_ERRLEN] = "";
-    ab_run *run = ab_run_read(path, err);
-    cr_assert_not_null(run, "run document unreadable: %s", err);
-    ab_proc_free(&p);
-    free(dir);
-    return run;
-}
-
-static bool device_available(const char *id)
-{
-    ab_proc p;
-    ab_test_run(&p, 0, (const char *[]){"list", NULL});
-    char needle[64];
-    snprintf(needle, sizeof(needle), "\n  %s ", id);
-    bool ok = strstr(p.out, needle) != NULL;
-    ab_proc_free(&p);
-    return ok;
+    return ab_test_run_doc(tag, want_exit, 0, NULL,
+                           (const char *[]){"--quiet", "--suite", "gemm", "--profile", "quick",
+                                            "--min-time", "0.002", NULL},
+                           extra);
 }
 
 static const char *param_str(const ab_result *r, const char *name)
@@ -461,7 +436,7 @@ Test(gemm_run, quick_cpu_both_implementations, .timeout = 600)
 
 Test(gemm_run, quick_opencl_portable, .timeout = 600)
 {
-    if (!device_available("opencl:0"))
+    if (!ab_test_device_available("opencl:0"))
         cr_skip_test("no OpenCL device (install pocl-opencl-icd): opencl:0 not listed");
     ab_run *run = run_and_read("ocl", AB_EXIT_OK,
                                (const char *[]){"--device", "opencl:0", "--shape",
@@ -534,7 +509,7 @@ static void expect_corruption_caught(const char *device, const char *impls)
 Test(gemm_run, validation_catches_a_corrupted_product, .timeout = 600)
 {
     expect_corruption_caught("cpu", "vendor,portable");
-    if (!device_available("opencl:0"))
+    if (!ab_test_device_available("opencl:0"))
         cr_skip_test("no OpenCL device: only the CPU path was checked");
     expect_corruption_caught("opencl:0", "portable");
 }
@@ -565,43 +540,21 @@ Test(gemm_run, a_shape_that_cannot_fit_is_skipped_with_a_reason, .timeout = 300)
 }
 
 /* Bad values: one line on stderr, exit 2, no files. */
-static void expect_usage_error(const char *needle, const char *const *args)
-{
-    char *dir = ab_test_tmpdir("gemmcli");
-    char out[600];
-    snprintf(out, sizeof(out), "%s/results", dir);
-    const char *argv[24] = {"run", "--out", out, "--suite", "gemm"};
-    size_t n = 5;
-    for (size_t i = 0; args[i]; i++)
-        argv[n++] = args[i];
-    argv[n] = NULL;
-    ab_proc p;
-    cr_assert_eq(ab_test_run(&p, 0, argv), 0);
-    cr_expect_eq(p.status, AB_EXIT_USAGE, "exit %d for %s %s (stderr: %s)", p.status, args[0],
-                 args[1], p.err);
-    cr_expect_eq(ab_count_lines(p.err), 1, "stderr is not one line: '%s'", p.err);
-    cr_expect(strstr(p.err, needle) != NULL, "stderr '%s' does not mention '%s'", p.err, needle);
-    cr_expect_str_eq(p.out, "");
-    cr_expect(ab_dir_entries(out) <= 0, "files left in %s", out);
-    ab_proc_free(&p);
-    free(dir);
-}
-
 Test(gemm_cli, bad_values_are_one_line_errors)
 {
-    expect_usage_error("--dtype: unknown data type 'f33'", (const char *[]){"--dtype", "f33", NULL});
-    expect_usage_error("--dtype", (const char *[]){"--dtype", "bf16,,f32", NULL});
-    expect_usage_error("--shape: '12x'", (const char *[]){"--shape", "12x", NULL});
-    expect_usage_error("--shape: '0'", (const char *[]){"--shape", "0", NULL});
-    expect_usage_error("--shape: '4096x4096'", (const char *[]){"--shape", "4096x4096", NULL});
-    expect_usage_error("--shape: 'big'", (const char *[]){"--shape", "big", NULL});
-    expect_usage_error("--layout: unknown value 'NX'", (const char *[]){"--layout", "NX", NULL});
-    expect_usage_error("--impl: unknown value 'cublas'", (const char *[]){"--impl", "cublas", NULL});
-    expect_usage_error("--shape-set: unknown set 'gpt5'",
+    ab_test_expect_usage("gemm", "--dtype: unknown data type 'f33'", (const char *[]){"--dtype", "f33", NULL});
+    ab_test_expect_usage("gemm", "--dtype", (const char *[]){"--dtype", "bf16,,f32", NULL});
+    ab_test_expect_usage("gemm", "--shape: '12x'", (const char *[]){"--shape", "12x", NULL});
+    ab_test_expect_usage("gemm", "--shape: '0'", (const char *[]){"--shape", "0", NULL});
+    ab_test_expect_usage("gemm", "--shape: '4096x4096'", (const char *[]){"--shape", "4096x4096", NULL});
+    ab_test_expect_usage("gemm", "--shape: 'big'", (const char *[]){"--shape", "big", NULL});
+    ab_test_expect_usage("gemm", "--layout: unknown value 'NX'", (const char *[]){"--layout", "NX", NULL});
+    ab_test_expect_usage("gemm", "--impl: unknown value 'cublas'", (const char *[]){"--impl", "cublas", NULL});
+    ab_test_expect_usage("gemm", "--shape-set: unknown set 'gpt5'",
                        (const char *[]){"--shape-set", "gpt5", NULL});
-    expect_usage_error("--tokens", (const char *[]){"--tokens", "0", NULL});
-    expect_usage_error("--shape replaces", (const char *[]){"--shape", "64", "--tokens", "1", NULL});
-    expect_usage_error("--square-max", (const char *[]){"--square-max", "100", NULL});
-    expect_usage_error("--gemm-budget", (const char *[]){"--gemm-budget", "-1", NULL});
-    expect_usage_error("--shape-file", (const char *[]){"--shape-file", "/nonexistent.csv", NULL});
+    ab_test_expect_usage("gemm", "--tokens", (const char *[]){"--tokens", "0", NULL});
+    ab_test_expect_usage("gemm", "--shape replaces", (const char *[]){"--shape", "64", "--tokens", "1", NULL});
+    ab_test_expect_usage("gemm", "--square-max", (const char *[]){"--square-max", "100", NULL});
+    ab_test_expect_usage("gemm", "--gemm-budget", (const char *[]){"--gemm-budget", "-1", NULL});
+    ab_test_expect_usage("gemm", "--shape-file", (const char *[]){"--shape-file", "/nonexistent.csv", NULL});
 }

@@ -9,6 +9,7 @@
 #include "core/ab.h"
 #include "core/rundoc.h"
 #include "helpers.h"
+#include "suite_helpers.h"
 
 static ab_run *run_and_read(const char *tag, int want_exit, double interrupt, const char **extra)
 {
@@ -37,17 +38,6 @@ static ab_run *run_and_read(const char *tag, int want_exit, double interrupt, co
     ab_proc_free(&p);
     free(dir);
     return run;
-}
-
-static bool device_available(const char *id)
-{
-    ab_proc p;
-    ab_test_run(&p, 0, (const char *[]){"list", NULL});
-    char needle[64];
-    snprintf(needle, sizeof(needle), "\n  %s ", id);
-    bool ok = strstr(p.out, needle) != NULL;
-    ab_proc_free(&p);
-    return ok;
 }
 
 static void expect_all_pass(const ab_run *run, const char *device, size_t min_results)
@@ -105,7 +95,7 @@ Test(membw, quick_cpu, .timeout = 300)
 
 Test(membw, quick_opencl, .timeout = 300)
 {
-    if (!device_available("opencl:0"))
+    if (!ab_test_device_available("opencl:0"))
         cr_skip_test("no OpenCL device (install pocl-opencl-icd): opencl:0 not listed");
     ab_run *run = run_and_read("ocl", AB_EXIT_OK, 0,
                                (const char *[]){"--suite", "membw", "--device", "opencl:0",
@@ -145,7 +135,7 @@ Test(membw, validation_catches_corruption, .timeout = 300)
     expect_corruption_caught("cpu", "membw.triad", "elements of a wrong");
     expect_corruption_caught("cpu", "membw.dot", "expected");
     expect_corruption_caught("cpu", "membw.write", "elements of c wrong");
-    if (!device_available("opencl:0"))
+    if (!ab_test_device_available("opencl:0"))
         cr_skip_test("no OpenCL device: only the CPU path was checked");
     expect_corruption_caught("opencl:0", "membw.copy", "elements of c wrong");
     expect_corruption_caught("opencl:0", "membw.read", "expected");

@@ -75,29 +75,14 @@ Test(model, rejects_impossible_shapes)
 
 #include "core/rundoc.h"
 #include "helpers.h"
+#include "suite_helpers.h"
 
 static ab_run *run_and_read(const char *tag, int want_exit, char **out, const char *const *extra)
 {
-    char *dir = ab_test_tmpdir(tag);
-    const char *argv[48] = {"run", "--out", dir, "--run-id", "r", "--suite", "tokens", "--profile",
-                            "quick", "--model", "tiny"};
-    size_t n = 11;
-    for (size_t i = 0; extra[i]; i++)
-        argv[n++] = extra[i];
-    argv[n] = NULL;
-    ab_proc p;
-    cr_assert_eq(ab_test_run(&p, 0, argv), 0);
-    cr_expect_eq(p.status, want_exit, "exit %d, expected %d; stderr: %s", p.status, want_exit,
-                 p.err);
-    char path[700], err[AB_ERRLEN] = "";
-    snprintf(path, sizeof(path), "%s/r/run.json", dir);
-    ab_run *run = ab_run_read(path, err);
-    cr_assert_not_null(run, "run document unreadable: %s", err);
-    if (out)
-        *out = strdup(p.out);
-    ab_proc_free(&p);
-    free(dir);
-    return run;
+    return ab_test_run_doc(tag, want_exit, 0, out,
+                           (const char *[]){"--suite", "tokens", "--profile", "quick", "--model",
+                                            "tiny", NULL},
+                           extra);
 }
 
 static double xnum(const ab_result *r, const char *obj, const char *key)
@@ -177,22 +162,11 @@ Test(tokens_suite, bf16_and_a_longer_context_validate)
     ab_run_free(run);
 }
 
-static bool device_available(const char *id)
-{
-    ab_proc p;
-    ab_test_run(&p, 0, (const char *[]){"list", NULL});
-    char needle[64];
-    snprintf(needle, sizeof(needle), "%s ", id);
-    bool ok = p.out && strstr(p.out, needle) != NULL;
-    ab_proc_free(&p);
-    return ok;
-}
-
 Test(tokens_suite, corrupted_weights_fail_validation)
 {
     const char *devs[] = {"cpu", "opencl:0"};
     for (int d = 0; d < 2; d++) {
-        if (d == 1 && !device_available("opencl:0"))
+        if (d == 1 && !ab_test_device_available("opencl:0"))
             cr_skip_test("no OpenCL device: only the CPU path was checked");
         const char *keys[] = {"tokens.prefill", "tokens.decode"};
         for (int k = 0; k < 2; k++) {
@@ -211,7 +185,7 @@ Test(tokens_suite, corrupted_weights_fail_validation)
 
 Test(tokens_suite, opencl_quick_passes)
 {
-    if (!device_available("opencl:0"))
+    if (!ab_test_device_available("opencl:0"))
         cr_skip_test("no OpenCL device");
     ab_run *run = run_and_read("tok-ocl", 0, NULL,
                                (const char *[]){"--device", "opencl:0", "--price-per-hour", "1",
@@ -225,27 +199,6 @@ Test(tokens_suite, opencl_quick_passes)
 }
 
 /* Must-show 4: one line on stderr, the usage exit code, nothing written. */
-static void expect_usage_error(const char *needle, const char *const *args)
-{
-    char *out = ab_test_tmpdir("tok-cli");
-    char outarg[600];
-    snprintf(outarg, sizeof(outarg), "%s/results", out);
-    const char *argv[32] = {"run", "--out", outarg, "--suite", "tokens"};
-    size_t n = 5;
-    for (size_t i = 0; args[i]; i++)
-        argv[n++] = args[i];
-    argv[n] = NULL;
-    ab_proc p;
-    cr_assert_eq(ab_test_run(&p, 0, argv), 0);
-    cr_expect_eq(p.status, AB_EXIT_USAGE, "exit %d for %s (stderr: %s)", p.status, args[0], p.err);
-    cr_expect_eq(ab_count_lines(p.err), 1, "stderr is not one line: '%s'", p.err);
-    cr_expect(strstr(p.err, needle) != NULL, "stderr '%s' does not mention '%s'", p.err, needle);
-    cr_expect_str_eq(p.out, "");
-    cr_expect_leq(ab_dir_entries(outarg), 0, "files were written for a usage error");
-    ab_proc_free(&p);
-    free(out);
-}
-
 static char *write_file(const char *name, const char *text)
 {
     char *dir = ab_test_tmpdir("tok-files");
@@ -261,22 +214,22 @@ static char *write_file(const char *name, const char *text)
 
 Test(tokens_suite, bad_input_is_refused_with_one_line)
 {
-    expect_usage_error("unknown model 'llama9'", (const char *[]){"--model", "llama9", NULL});
-    expect_usage_error("not divisible", (const char *[]){"--model-shape", "heads=30", NULL});
-    expect_usage_error("head_dim", (const char *[]){"--model-shape", "head_dim=63", NULL});
-    expect_usage_error("unknown key 'depth'", (const char *[]){"--model-shape", "depth=3", NULL});
-    expect_usage_error("--model-shape", (const char *[]){"--model-shape", "layers=0", NULL});
-    expect_usage_error("--model-shape", (const char *[]){"--model-shape", "layers", NULL});
-    expect_usage_error("--price-per-hour", (const char *[]){"--price-per-hour", "-3", NULL});
-    expect_usage_error("--price-per-hour", (const char *[]){"--price-per-hour", "abc", NULL});
-    expect_usage_error("--price-per-hour", (const char *[]){"--price-per-hour", "0", NULL});
-    expect_usage_error("--batch", (const char *[]){"--batch", "0", NULL});
-    expect_usage_error("--batch", (const char *[]){"--batch", "1,x", NULL});
-    expect_usage_error("--prefill", (const char *[]){"--prefill", "-1k", NULL});
-    expect_usage_error("--context", (const char *[]){"--context", "1e9", NULL});
-    expect_usage_error("--dtype", (const char *[]){"--dtype", "f16", NULL});
-    expect_usage_error("--gemm-impl", (const char *[]){"--gemm-impl", "cublas", NULL});
-    expect_usage_error("--layers-run", (const char *[]){"--layers-run", "0", NULL});
+    ab_test_expect_usage("tokens", "unknown model 'llama9'", (const char *[]){"--model", "llama9", NULL});
+    ab_test_expect_usage("tokens", "not divisible", (const char *[]){"--model-shape", "heads=30", NULL});
+    ab_test_expect_usage("tokens", "head_dim", (const char *[]){"--model-shape", "head_dim=63", NULL});
+    ab_test_expect_usage("tokens", "unknown key 'depth'", (const char *[]){"--model-shape", "depth=3", NULL});
+    ab_test_expect_usage("tokens", "--model-shape", (const char *[]){"--model-shape", "layers=0", NULL});
+    ab_test_expect_usage("tokens", "--model-shape", (const char *[]){"--model-shape", "layers", NULL});
+    ab_test_expect_usage("tokens", "--price-per-hour", (const char *[]){"--price-per-hour", "-3", NULL});
+    ab_test_expect_usage("tokens", "--price-per-hour", (const char *[]){"--price-per-hour", "abc", NULL});
+    ab_test_expect_usage("tokens", "--price-per-hour", (const char *[]){"--price-per-hour", "0", NULL});
+    ab_test_expect_usage("tokens", "--batch", (const char *[]){"--batch", "0", NULL});
+    ab_test_expect_usage("tokens", "--batch", (const char *[]){"--batch", "1,x", NULL});
+    ab_test_expect_usage("tokens", "--prefill", (const char *[]){"--prefill", "-1k", NULL});
+    ab_test_expect_usage("tokens", "--context", (const char *[]){"--context", "1e9", NULL});
+    ab_test_expect_usage("tokens", "--dtype", (const char *[]){"--dtype", "f16", NULL});
+    ab_test_expect_usage("tokens", "--gemm-impl", (const char *[]){"--gemm-impl", "cublas", NULL});
+    ab_test_expect_usage("tokens", "--layers-run", (const char *[]){"--layers-run", "0", NULL});
     /* a price sheet with a malformed row names the file and the line */
     char *bad = write_file("bad-prices.csv",
                            "provider,instance_type,accelerator,count,usd_per_hour,terms,source,"
@@ -287,7 +240,7 @@ Test(tokens_suite, bad_input_is_refused_with_one_line)
                            "2026-01-01,\n");
     char needle[700];
     snprintf(needle, sizeof(needle), "%s:3", bad);
-    expect_usage_error(needle, (const char *[]){"--price-sheet", bad, NULL});
+    ab_test_expect_usage("tokens", needle, (const char *[]){"--price-sheet", bad, NULL});
     free(bad);
-    expect_usage_error("nosuch.csv", (const char *[]){"--price-sheet", "/nonexistent/nosuch.csv", NULL});
+    ab_test_expect_usage("tokens", "nosuch.csv", (const char *[]){"--price-sheet", "/nonexistent/nosuch.csv", NULL});
 }

@@ -83,15 +83,7 @@ static int ocl_supports(void *dev, ab_attn_kind kind, ab_attn_dtype dt, const ab
     return 0;
 }
 
-static int set_arg(cl_kernel k, cl_uint i, size_t size, const void *v, char *err)
-{
-    cl_int rc = clSetKernelArg(k, i, size, v);
-    if (rc != CL_SUCCESS)
-        return ab_err(err, "opencl: clSetKernelArg(%u): %s", i, ab_ocl_strerror(rc));
-    return 0;
-}
-
-#define ARG(k, i, v) set_arg(k, i, sizeof(v), &(v), err)
+#define ARG AB_OCL_ARG
 
 /* the SHAPE_ARGS of attention.cl, from index i */
 static int shape_args(cl_kernel k, cl_uint i, const ab_attn_shape *s, char *err)

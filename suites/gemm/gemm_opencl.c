@@ -15,10 +15,11 @@
 
 extern const char ab_gemm_cl_source[];
 
-#define TS 64  /* C tile per work-group (gemm.cl) */
-#define RTS 16 /* work-items per tile dimension */
-#define SKINNY_M 4 /* at most this many rows: ab_gemm_skinny, one work-item per column */
+#define TS          64 /* C tile per work-group (gemm.cl) */
+#define RTS         16 /* work-items per tile dimension */
+#define SKINNY_M    4  /* at most this many rows: ab_gemm_skinny, one work-item per column */
 #define SKINNY_NT_M 16 /* SKNT in gemm.cl: rows of the NT skinny kernel */
+#define SKINNY_ROWS_M 64 /* rows of the NT kernel for CPU devices (groups of 4 rows) */
 
 static int get_program(ab_ocl_dev *d, int kind, cl_program *p, char *err)
 {
@@ -34,20 +35,11 @@ static int get_program(ab_ocl_dev *d, int kind, cl_program *p, char *err)
     return ab_ocl_program(d, key, ab_gemm_cl_source, opts, p, err);
 }
 
-static int arg(cl_kernel k, cl_uint i, size_t size, const void *v, char *err)
-{
-    cl_int rc = clSetKernelArg(k, i, size, v);
-    if (rc != CL_SUCCESS)
-        return ab_err(err, "opencl: clSetKernelArg %u: %s", i, ab_ocl_strerror(rc));
-    return 0;
-}
-
 static int ocl_fill(void *dev, void *buf, ab_gemm_type t, size_t count, uint64_t seed, char *err)
 {
     ab_ocl_dev *d = dev;
     cl_program p;
-    if (get_program(d, -1, &p, err))
-        return -1;
+    if (get_program(d, -1, &p, err)) return -1;
     cl_int rc;
     cl_kernel k = clCreateKernel(p, "ab_gemm_fill", &rc);
     if (rc != CL_SUCCESS)
@@ -57,16 +49,13 @@ static int ocl_fill(void *dev, void *buf, ab_gemm_type t, size_t count, uint64_t
     cl_uint type = (cl_uint)t, es = (cl_uint)ab_gemm_type_size(t);
     cl_uint smode = seed == AB_GEMM_SENTINEL;
     size_t lws = 256, gws = (count + lws - 1) / lws * lws;
-    int r = arg(k, 0, sizeof(m), &m, err) || arg(k, 1, sizeof(cnt), &cnt, err) ||
-            arg(k, 2, sizeof(type), &type, err) || arg(k, 3, sizeof(es), &es, err) ||
-            arg(k, 4, sizeof(sd), &sd, err) || arg(k, 5, sizeof(smode), &smode, err) ||
-            arg(k, 6, sizeof(sent), &sent, err) || ab_ocl_launch(d, k, 1, &gws, NULL, err);
+    int r = AB_OCL_ARG(k, 0, m) || AB_OCL_ARG(k, 1, cnt) || AB_OCL_ARG(k, 2, type) ||
+            AB_OCL_ARG(k, 3, es) || AB_OCL_ARG(k, 4, sd) || AB_OCL_ARG(k, 5, smode) ||
+            AB_OCL_ARG(k, 6, sent) || ab_ocl_launch(d, k, 1, &gws, NULL, err);
     clReleaseKernel(k);
-    if (r)
-        return -1;
+    if (r) return -1;
     rc = clFinish(d->q);
-    if (rc != CL_SUCCESS)
-        return ab_err(err, "opencl: clFinish: %s", ab_ocl_strerror(rc));
+    if (rc != CL_SUCCESS) return ab_err(err, "opencl: clFinish: %s", ab_ocl_strerror(rc));
     return 0;
 }
 
@@ -96,14 +85,15 @@ static int ocl_dtype_ok(void *dev, const ab_gemm_op *op, char *why)
 
 static int ocl_supports(void *dev, const ab_gemm_op *op, char *why)
 {
-    if (ocl_dtype_ok(dev, op, why) != 0)
-        return -1;
-    if (op->a == AB_GT_I8 && (op->alpha != (double)(int)op->alpha || op->beta != (double)(int)op->beta))
+    if (ocl_dtype_ok(dev, op, why) != 0) return -1;
+    if (op->a == AB_GT_I8 &&
+        (op->alpha != (double)(int)op->alpha || op->beta != (double)(int)op->beta))
         return ab_err(why, "integer GEMM takes integer alpha and beta");
     if (!op->ta && op->tb && op->m <= SKINNY_NT_M && op->n > ((int64_t)1 << 25))
         return ab_err(why, "more than 2^25 columns for the skinny NT kernel's one launch");
     /* the grid: N tiles x M tiles x batch work-groups */
-    if ((op->m + TS - 1) / TS * RTS > (int64_t)1 << 31 || (op->n + TS - 1) / TS * RTS > (int64_t)1 << 31)
+    if ((op->m + TS - 1) / TS * RTS > (int64_t)1 << 31 || (op->n + TS - 1) / TS * RTS > (int64_t)1
+                                                                                            << 31)
         return ab_err(why, "too many tiles for one launch");
     return 0;
 }
@@ -116,49 +106,47 @@ typedef struct ocl_plan {
                * 3 skinny NT on CPU devices (a work-item per column, 8-wide vectors) */
 } ocl_plan;
 
-/* Which kernel: in the NT layout (both operands contiguous along K: y = x W^T) up to
+/* Which kernel: in the NT layout (both operands contiguous along K: y = x W^T) on CPU devices
+ * up to SKINNY_ROWS_M rows, a work-item per column in 8-wide vectors; on other devices up to
  * SKINNY_NT_M rows, a work-group per column reducing along K; otherwise up to SKINNY_M rows a
  * work-item per column (NN/TN: B's rows run across columns); else the tile. */
 static int pick_kernel(const ab_ocl_dev *d, const ab_gemm_op *op)
 {
-    if (!op->ta && op->tb && op->m <= SKINNY_NT_M)
-        return (d->type & CL_DEVICE_TYPE_CPU) ? 3 : 2;
+    bool nt = !op->ta && op->tb, cpu = (d->type & CL_DEVICE_TYPE_CPU) != 0;
+    if (nt && cpu && op->m <= SKINNY_ROWS_M)
+        return 3;
+    if (nt && !cpu && op->m <= SKINNY_NT_M)
+        return 2;
     return op->m <= SKINNY_M ? 1 : 0;
 }
 
 static void ocl_release(void *plan)
 {
     ocl_plan *pl = plan;
-    if (!pl)
-        return;
-    if (pl->k)
-        clReleaseKernel(pl->k);
+    if (!pl) return;
+    if (pl->k) clReleaseKernel(pl->k);
     free(pl);
 }
 
 static int set_scalar(cl_kernel k, cl_uint i, ab_gemm_type a, double v, char *err)
 {
-    if (a == AB_GT_F64)
-        return arg(k, i, sizeof(double), &v, err);
+    if (a == AB_GT_F64) return ab_ocl_set_arg(k, i, sizeof(double), &v, err);
     if (a == AB_GT_I8) {
         cl_int x = (cl_int)v;
-        return arg(k, i, sizeof(x), &x, err);
+        return ab_ocl_set_arg(k, i, sizeof(x), &x, err);
     }
     float f = (float)v;
-    return arg(k, i, sizeof(f), &f, err);
+    return ab_ocl_set_arg(k, i, sizeof(f), &f, err);
 }
 
 static int ocl_prepare(void *dev, const ab_gemm_op *op, void **plan, char *err)
 {
     ab_ocl_dev *d = dev;
-    if (ocl_supports(dev, op, err) != 0)
-        return -1;
+    if (ocl_supports(dev, op, err) != 0) return -1;
     cl_program p;
-    if (get_program(d, (int)op->a, &p, err))
-        return -1;
+    if (get_program(d, (int)op->a, &p, err)) return -1;
     ocl_plan *pl = calloc(1, sizeof(*pl));
-    if (!pl)
-        return ab_err(err, "out of memory");
+    if (!pl) return ab_err(err, "out of memory");
     pl->op = *op;
     pl->d = d;
     cl_int rc;
@@ -176,12 +164,11 @@ static int ocl_prepare(void *dev, const ab_gemm_op *op, void **plan, char *err)
     cl_long sam = op->ta ? 1 : op->lda, sak = op->ta ? op->lda : 1;
     cl_long sbk = op->tb ? 1 : op->ldb, sbn = op->tb ? op->ldb : 1;
     cl_long ldc = op->ldc, bsa = op->stride_a, bsb = op->stride_b, bsc = op->stride_c;
-    if (arg(pl->k, 0, sizeof(M), &M, err) || arg(pl->k, 1, sizeof(N), &N, err) ||
-        arg(pl->k, 2, sizeof(K), &K, err) || arg(pl->k, 4, sizeof(sam), &sam, err) ||
-        arg(pl->k, 5, sizeof(sak), &sak, err) || arg(pl->k, 6, sizeof(bsa), &bsa, err) ||
-        arg(pl->k, 8, sizeof(sbk), &sbk, err) || arg(pl->k, 9, sizeof(sbn), &sbn, err) ||
-        arg(pl->k, 10, sizeof(bsb), &bsb, err) || arg(pl->k, 12, sizeof(ldc), &ldc, err) ||
-        arg(pl->k, 13, sizeof(bsc), &bsc, err) || set_scalar(pl->k, 14, op->a, op->alpha, err) ||
+    if (AB_OCL_ARG(pl->k, 0, M) || AB_OCL_ARG(pl->k, 1, N) || AB_OCL_ARG(pl->k, 2, K) ||
+        AB_OCL_ARG(pl->k, 4, sam) || AB_OCL_ARG(pl->k, 5, sak) || AB_OCL_ARG(pl->k, 6, bsa) ||
+        AB_OCL_ARG(pl->k, 8, sbk) || AB_OCL_ARG(pl->k, 9, sbn) || AB_OCL_ARG(pl->k, 10, bsb) ||
+        AB_OCL_ARG(pl->k, 12, ldc) || AB_OCL_ARG(pl->k, 13, bsc) ||
+        set_scalar(pl->k, 14, op->a, op->alpha, err) ||
         set_scalar(pl->k, 15, op->a, op->beta, err)) {
         ocl_release(pl);
         return -1;
@@ -194,8 +181,7 @@ static int ocl_run(void *plan, void *a, void *b, void *c, char *err)
 {
     ocl_plan *pl = plan;
     cl_mem ma = a, mb = b, mc = c;
-    if (arg(pl->k, 3, sizeof(ma), &ma, err) || arg(pl->k, 7, sizeof(mb), &mb, err) ||
-        arg(pl->k, 11, sizeof(mc), &mc, err))
+    if (AB_OCL_ARG(pl->k, 3, ma) || AB_OCL_ARG(pl->k, 7, mb) || AB_OCL_ARG(pl->k, 11, mc))
         return -1;
     if (pl->kind == 2) {
         size_t gws[2] = {(size_t)pl->op.n * 64, (size_t)pl->op.batch};
@@ -221,21 +207,25 @@ static void ocl_describe(void *plan, char *buf, size_t len)
     clGetDeviceInfo(pl->d->device, CL_DRIVER_VERSION, sizeof(ver) - 1, ver, NULL);
     const char *acc = pl->op.a == AB_GT_F64 ? "f64" : pl->op.a == AB_GT_I8 ? "i32" : "f32";
     if (pl->kind == 2)
-        snprintf(buf, len, "accelbench OpenCL kernel for M <= %d, NT: one work-group of 64 per "
-                           "column reducing along K, %s accumulation; %s, driver %s",
+        snprintf(buf, len,
+                 "accelbench OpenCL kernel for M <= %d, NT: one work-group of 64 per "
+                 "column reducing along K, %s accumulation; %s, driver %s",
                  SKINNY_NT_M, acc, name, ver);
     else if (pl->kind == 3)
-        snprintf(buf, len, "accelbench OpenCL kernel for M <= %d, NT, CPU device: one "
-                           "work-item per column, 8-wide vectors along K, %s accumulation; %s, "
-                           "driver %s",
+        snprintf(buf, len,
+                 "accelbench OpenCL kernel for M <= %d, NT, CPU device: one "
+                 "work-item per column, 8-wide vectors along K, %s accumulation; %s, "
+                 "driver %s",
                  SKINNY_NT_M, acc, name, ver);
     else if (pl->kind == 1)
-        snprintf(buf, len, "accelbench OpenCL kernel for M <= %d: one work-item per column, %s "
-                           "accumulation; %s, driver %s",
+        snprintf(buf, len,
+                 "accelbench OpenCL kernel for M <= %d: one work-item per column, %s "
+                 "accumulation; %s, driver %s",
                  SKINNY_M, acc, name, ver);
     else
-        snprintf(buf, len, "accelbench OpenCL tiled kernel: %dx%d tile per work-group, 4x4 per "
-                           "work-item, depth 16, %s accumulation; %s, driver %s",
+        snprintf(buf, len,
+                 "accelbench OpenCL tiled kernel: %dx%d tile per work-group, 4x4 per "
+                 "work-item, depth 16, %s accumulation; %s, driver %s",
                  TS, TS, acc, name, ver);
 }
 

@@ -16,9 +16,9 @@ static uint64_t wseed(int layer, int w)
 {
     return 0x7000u + (uint64_t)layer * 16u + (uint64_t)w;
 }
-#define SEED_NF 0x6001u
+#define SEED_NF   0x6001u
 #define SEED_HEAD 0x6002u
-#define SEED_H 0x6003u
+#define SEED_H    0x6003u
 static uint64_t kseed(int layer)
 {
     return 0x9000u + 2u * (uint64_t)layer;
@@ -29,7 +29,7 @@ static uint64_t vseed(int layer)
 }
 /* cache and input amplitudes: powers of two keep ab_attn_gen exact in f32 */
 #define AMP_KV 1.0f
-#define AMP_H 1.0f
+#define AMP_H  1.0f
 
 typedef struct layer_w {
     void *w[W_PER_LAYER];
@@ -95,11 +95,21 @@ static int qkvdim(const ab_llm *m)
 static void wshape(const ab_llm *m, int w, long *n, long *k)
 {
     switch (w) {
-    case W_QKV: *n = qkvdim(m), *k = m->d_model; break;
-    case W_O: *n = m->d_model, *k = qdim(m); break;
-    case W_GU: *n = 2L * m->ffn, *k = m->d_model; break;
-    case W_DOWN: *n = m->d_model, *k = m->ffn; break;
-    default: *n = m->d_model, *k = 1; break; /* norms */
+    case W_QKV:
+        *n = qkvdim(m), *k = m->d_model;
+        break;
+    case W_O:
+        *n = m->d_model, *k = qdim(m);
+        break;
+    case W_GU:
+        *n = 2L * m->ffn, *k = m->d_model;
+        break;
+    case W_DOWN:
+        *n = m->d_model, *k = m->ffn;
+        break;
+    default:
+        *n = m->d_model, *k = 1;
+        break; /* norms */
     }
 }
 
@@ -127,8 +137,8 @@ double ab_tok_layer_cache_bytes(const ab_llm *m, ab_tok_type kt, int batch, long
 
 double ab_tok_phase_act_bytes(const ab_llm *m, ab_tok_type wt, int batch, int seq)
 {
-    double T = (double)batch * seq, e = 4.0; /* outputs may be f32 */
-    double per = 4.0 * m->d_model                                   /* h */
+    double T = (double)batch * seq, e = 4.0;                         /* outputs may be f32 */
+    double per = 4.0 * m->d_model                                    /* h */
                  + e * (m->d_model > qdim(m) ? m->d_model : qdim(m)) /* x */
                  + e * qkvdim(m) + 3.0 * e * qdim(m)                 /* qkv, q, o, xo */
                  + e * m->d_model + e * 2.0 * m->ffn + e * m->ffn;   /* y, gu, a */
@@ -163,17 +173,26 @@ static int alloc(ab_tok_model *mdl, size_t bytes, void **p, char *err)
 
 static void dfree(ab_tok_model *mdl, void *p)
 {
-    if (p)
-        mdl->ops->mem_free(mdl->h, p);
+    if (p) mdl->ops->mem_free(mdl->h, p);
 }
 
 static ab_gemm_op linear_op(const ab_tok_model *mdl, long tokens, long n, long k)
 {
-    ab_gemm_op op = {.a = gtype(mdl->wt), .b = gtype(mdl->wt), .c = gtype(mdl->ot),
-                     .ta = false, .tb = true, .m = tokens, .n = n, .k = k,
-                     .lda = k, .ldb = k, .ldc = n, .batch = 1,
+    ab_gemm_op op = {.a = gtype(mdl->wt),
+                     .b = gtype(mdl->wt),
+                     .c = gtype(mdl->ot),
+                     .ta = false,
+                     .tb = true,
+                     .m = tokens,
+                     .n = n,
+                     .k = k,
+                     .lda = k,
+                     .ldb = k,
+                     .ldc = n,
+                     .batch = 1,
                      /* 1/sqrt(K) keeps activations near unit scale, layer after layer */
-                     .alpha = 1.0 / sqrt((double)k), .beta = 0.0};
+                     .alpha = 1.0 / sqrt((double)k),
+                     .beta = 0.0};
     return op;
 }
 
@@ -187,13 +206,16 @@ int ab_tok_model_new(const ab_device *dev, const ab_llm *m, ab_tok_type wt, int 
     const ab_tok_ops *to = ops->suite_impl("tokens");
     if (!gb || !ai || !to) {
         snprintf(err, AB_ERRLEN, "the %s backend has no %s kernels", dev->backend->name,
-                 !gb ? "GEMM" : !ai ? "attention" : "decoder (RMSNorm/RoPE/SwiGLU)");
+                 !gb   ? "GEMM"
+                 : !ai ? "attention"
+                       : "decoder (RMSNorm/RoPE/SwiGLU)");
         return AB_TOK_SKIP;
     }
     const ab_gemm_impl *gi = gb->impl[impl];
     if (!gi) {
-        snprintf(err, AB_ERRLEN, "no %s GEMM on %s: %s", impl == AB_GEMM_VENDOR ? "vendor" : "portable",
-                 dev->id, gb->absent[impl] ? gb->absent[impl] : "not built");
+        snprintf(err, AB_ERRLEN, "no %s GEMM on %s: %s",
+                 impl == AB_GEMM_VENDOR ? "vendor" : "portable", dev->id,
+                 gb->absent[impl] ? gb->absent[impl] : "not built");
         return AB_TOK_SKIP;
     }
     if (layers_run < 1 || layers_run > m->layers) {
@@ -205,8 +227,7 @@ int ab_tok_model_new(const ab_device *dev, const ab_llm *m, ab_tok_type wt, int 
         return AB_TOK_SKIP;
     }
     ab_tok_model *mdl = calloc(1, sizeof(*mdl));
-    if (!mdl)
-        return ab_err(err, "out of memory");
+    if (!mdl) return ab_err(err, "out of memory");
     mdl->dev = dev, mdl->ops = ops, mdl->h = dev->h, mdl->m = *m, mdl->k = layers_run;
     mdl->gb = gb, mdl->gi = gi, mdl->ai = ai, mdl->to = to, mdl->wt = wt;
     /* GEMM output type: wt when the implementation writes it (cuBLASLt), else f32 */
@@ -223,8 +244,13 @@ int ab_tok_model_new(const ab_device *dev, const ab_llm *m, ab_tok_type wt, int 
         }
     }
     /* KV type: wt when the attention kernels compute in it, else f32 */
-    ab_attn_shape as = {.batch = 1, .heads = m->heads, .kv_heads = m->kv_heads,
-                        .head_dim = m->head_dim, .q_len = 1, .kv_len = 64, .causal = false,
+    ab_attn_shape as = {.batch = 1,
+                        .heads = m->heads,
+                        .kv_heads = m->kv_heads,
+                        .head_dim = m->head_dim,
+                        .q_len = 1,
+                        .kv_len = 64,
+                        .causal = false,
                         .scale = 1.0f};
     mdl->kt = wt;
     if (ai->supports(dev->h, AB_ATTN_FUSED, atype(wt), &as, why) != 0) {
@@ -251,10 +277,8 @@ int ab_tok_model_new(const ab_device *dev, const ab_llm *m, ab_tok_type wt, int 
                 rc = ab_err(err, "filling weights: %s", why);
         }
     size_t hc = (size_t)m->vocab * (size_t)m->d_model;
-    if (rc == 0)
-        rc = alloc(mdl, (size_t)m->d_model * es, &mdl->nf, err);
-    if (rc == 0)
-        rc = alloc(mdl, hc * es, &mdl->head, err);
+    if (rc == 0) rc = alloc(mdl, (size_t)m->d_model * es, &mdl->nf, err);
+    if (rc == 0) rc = alloc(mdl, hc * es, &mdl->head, err);
     if (rc == 0 && (gb->fill(dev->h, mdl->nf, gtype(wt), (size_t)m->d_model, SEED_NF, why) != 0 ||
                     gb->fill(dev->h, mdl->head, gtype(wt), hc, SEED_HEAD, why) != 0))
         rc = ab_err(err, "filling weights: %s", why);
@@ -268,10 +292,8 @@ int ab_tok_model_new(const ab_device *dev, const ab_llm *m, ab_tok_type wt, int 
 
 void ab_tok_model_free(ab_tok_model *mdl)
 {
-    if (!mdl)
-        return;
-    if (mdl->phase)
-        ab_tok_phase_free(mdl->phase);
+    if (!mdl) return;
+    if (mdl->phase) ab_tok_phase_free(mdl->phase);
     for (int i = 0; mdl->L && i < mdl->k; i++)
         for (int w = 0; w < W_PER_LAYER; w++)
             dfree(mdl, mdl->L[i].w[w]);
@@ -292,8 +314,13 @@ json_t *ab_tok_model_describe(const ab_tok_model *mdl, int impl)
         gi->describe(plan, buf, sizeof(buf));
         gi->release(plan);
     }
-    ab_attn_shape as = {.batch = 1, .heads = mdl->m.heads, .kv_heads = mdl->m.kv_heads,
-                        .head_dim = mdl->m.head_dim, .q_len = 1, .kv_len = 64, .scale = 1.0f};
+    ab_attn_shape as = {.batch = 1,
+                        .heads = mdl->m.heads,
+                        .kv_heads = mdl->m.kv_heads,
+                        .head_dim = mdl->m.head_dim,
+                        .q_len = 1,
+                        .kv_len = 64,
+                        .scale = 1.0f};
     json_t *o = json_object();
     json_object_set_new(o, "gemm", json_sprintf("%s: %s", gi->name, buf));
     json_object_set_new(
@@ -322,12 +349,10 @@ int ab_tok_model_corrupt(ab_tok_model *mdl, char *err)
 
 void ab_tok_phase_free(ab_tok_phase *ph)
 {
-    if (!ph)
-        return;
+    if (!ph) return;
     ab_tok_model *mdl = ph->mdl;
     for (int g = 0; g < G_COUNT; g++)
-        if (ph->plan[g])
-            ph->gi->release(ph->plan[g]);
+        if (ph->plan[g]) ph->gi->release(ph->plan[g]);
     for (int i = 0; i < mdl->k; i++) {
         if (ph->attn && ph->prepared && ph->prepared[i] && mdl->ai->release)
             mdl->ai->release(mdl->h, AB_ATTN_FUSED, &ph->attn[i]);
@@ -335,13 +360,13 @@ void ab_tok_phase_free(ab_tok_phase *ph)
         dfree(mdl, mdl->L[i].vc);
         mdl->L[i].kc = mdl->L[i].vc = NULL;
     }
-    void *bufs[] = {ph->hbuf, ph->x, ph->qkv, ph->q, ph->o, ph->xo, ph->y, ph->gu, ph->a, ph->logits, ph->work};
+    void *bufs[] = {ph->hbuf, ph->x,  ph->qkv, ph->q,      ph->o,   ph->xo,
+                    ph->y,    ph->gu, ph->a,   ph->logits, ph->work};
     for (size_t i = 0; i < sizeof(bufs) / sizeof(bufs[0]); i++)
         dfree(mdl, bufs[i]);
     free(ph->attn);
     free(ph->prepared);
-    if (mdl->phase == ph)
-        mdl->phase = NULL;
+    if (mdl->phase == ph) mdl->phase = NULL;
     free(ph);
 }
 
@@ -361,11 +386,9 @@ int ab_tok_phase_new(ab_tok_model *mdl, int impl, int batch, int seq, long pos0,
                       batch, seq, pos0, cache_len);
     if (seq > 1 && batch != 1)
         return ab_err(err, "prefill runs one sequence at a time (batch %d asked)", batch);
-    if (mdl->phase)
-        ab_tok_phase_free(mdl->phase);
+    if (mdl->phase) ab_tok_phase_free(mdl->phase);
     ab_tok_phase *ph = calloc(1, sizeof(*ph));
-    if (!ph)
-        return ab_err(err, "out of memory");
+    if (!ph) return ab_err(err, "out of memory");
     mdl->phase = ph;
     ph->gi = gi;
     ph->mdl = mdl, ph->batch = batch, ph->seq = seq, ph->pos0 = pos0, ph->cache_len = cache_len;
@@ -374,36 +397,38 @@ int ab_tok_phase_new(ab_tok_model *mdl, int impl, int batch, int seq, long pos0,
     ph->head_rows = seq > 1 ? 1 : ph->T;
     ph->gather = seq > 1 || mdl->kt != mdl->wt;
     char why[AB_ERRLEN];
-    const size_t T = (size_t)ph->T, we = ab_tok_type_size(mdl->wt),
-                 oe = ab_tok_type_size(mdl->ot), ke = ab_tok_type_size(mdl->kt);
+    const size_t T = (size_t)ph->T, we = ab_tok_type_size(mdl->wt), oe = ab_tok_type_size(mdl->ot),
+                 ke = ab_tok_type_size(mdl->kt);
     const size_t D = (size_t)m->d_model, Q = (size_t)qdim(m), F = (size_t)m->ffn;
     int rc = 0;
 #define A(ptr, bytes)                                                                              \
     do {                                                                                           \
-        if (rc == 0)                                                                               \
-            rc = alloc(mdl, (bytes), &(ptr), err);                                                 \
+        if (rc == 0) rc = alloc(mdl, (bytes), &(ptr), err);                                        \
     } while (0)
     A(ph->hbuf, T * D * 4);
     A(ph->x, T * (D > Q ? D : Q) * we);
     A(ph->qkv, T * (size_t)qkvdim(m) * oe);
     A(ph->q, T * Q * ke);
     A(ph->o, T * Q * ke);
-    if (ph->gather)
-        A(ph->xo, T * Q * we);
+    if (ph->gather) A(ph->xo, T * Q * we);
     A(ph->y, T * D * oe);
     A(ph->gu, T * 2 * F * oe);
     A(ph->a, T * F * we);
     A(ph->logits, (size_t)ph->head_rows * (size_t)m->vocab * oe);
-    ab_attn_shape as = {.batch = batch, .heads = m->heads, .kv_heads = m->kv_heads,
-                        .head_dim = m->head_dim, .q_len = seq, .kv_len = cache_len,
-                        .causal = seq > 1, .scale = (float)(1.0 / sqrt((double)m->head_dim))};
+    ab_attn_shape as = {.batch = batch,
+                        .heads = m->heads,
+                        .kv_heads = m->kv_heads,
+                        .head_dim = m->head_dim,
+                        .q_len = seq,
+                        .kv_len = cache_len,
+                        .causal = seq > 1,
+                        .scale = (float)(1.0 / sqrt((double)m->head_dim))};
     if (rc == 0 && mdl->ai->supports(mdl->h, AB_ATTN_FUSED, atype(mdl->kt), &as, why) != 0) {
         snprintf(err, AB_ERRLEN, "attention at this shape: %s", why);
         rc = AB_TOK_SKIP;
     }
     size_t ws = rc == 0 ? mdl->ai->workspace(mdl->h, AB_ATTN_FUSED, atype(mdl->kt), &as) : 0;
-    if (ws)
-        A(ph->work, ws);
+    if (ws) A(ph->work, ws);
     size_t cc = (size_t)batch * (size_t)m->kv_heads * (size_t)cache_len * (size_t)m->head_dim;
     if (rc == 0 && (!(ph->attn = calloc((size_t)mdl->k, sizeof(*ph->attn))) ||
                     !(ph->prepared = calloc((size_t)mdl->k, sizeof(bool)))))
@@ -415,10 +440,13 @@ int ab_tok_phase_new(ab_tok_model *mdl, int impl, int batch, int seq, long pos0,
             (mdl->to->fill(mdl->h, mdl->L[i].kc, mdl->kt, cc, kseed(i), AMP_KV, why) != 0 ||
              mdl->to->fill(mdl->h, mdl->L[i].vc, mdl->kt, cc, vseed(i), AMP_KV, why) != 0))
             rc = ab_err(err, "filling the KV cache: %s", why);
-        if (rc != 0)
-            break;
-        ph->attn[i] = (ab_attn_args){.s = as, .dtype = atype(mdl->kt), .q = ph->q,
-                                     .k = mdl->L[i].kc, .v = mdl->L[i].vc, .o = ph->o,
+        if (rc != 0) break;
+        ph->attn[i] = (ab_attn_args){.s = as,
+                                     .dtype = atype(mdl->kt),
+                                     .q = ph->q,
+                                     .k = mdl->L[i].kc,
+                                     .v = mdl->L[i].vc,
+                                     .o = ph->o,
                                      .work = ph->work};
         if (mdl->ai->prepare) {
             if (mdl->ai->prepare(mdl->h, AB_ATTN_FUSED, &ph->attn[i], why) != 0) {
@@ -441,7 +469,8 @@ int ab_tok_phase_new(ab_tok_model *mdl, int impl, int batch, int seq, long pos0,
                                {ph->head_rows, m->vocab, m->d_model}};
     for (int g = 0; g < G_COUNT && rc == 0; g++) {
         ph->op[g] = linear_op(mdl, shapes[g][0], shapes[g][1], shapes[g][2]);
-        if (gi->dtype_ok(mdl->h, &ph->op[g], why) != 0 || gi->supports(mdl->h, &ph->op[g], why) != 0) {
+        if (gi->dtype_ok(mdl->h, &ph->op[g], why) != 0 ||
+            gi->supports(mdl->h, &ph->op[g], why) != 0) {
             snprintf(err, AB_ERRLEN, "GEMM %ldx%ldx%ld: %s", shapes[g][0], shapes[g][1],
                      shapes[g][2], why);
             rc = AB_TOK_SKIP;
@@ -452,8 +481,7 @@ int ab_tok_phase_new(ab_tok_model *mdl, int impl, int batch, int seq, long pos0,
             rc = AB_TOK_SKIP;
         }
     }
-    if (rc == 0 && mdl->ops->sync(mdl->h, why) != 0)
-        rc = ab_err(err, "%s", why);
+    if (rc == 0 && mdl->ops->sync(mdl->h, why) != 0) rc = ab_err(err, "%s", why);
     if (rc != 0) {
         ab_tok_phase_free(ph);
         return rc;
@@ -471,11 +499,17 @@ static int run_layer(ab_tok_phase *ph, int i, bool add, char *err)
     const ab_gemm_impl *gi = ph->gi;
     void *h = mdl->h;
     layer_w *L = &mdl->L[i];
-    ab_tok_rope rp = {.batch = ph->batch, .seq = ph->seq, .heads = m->heads,
-                      .kv_heads = m->kv_heads, .head_dim = m->head_dim, .pos0 = ph->pos0,
-                      .cache_len = ph->cache_len, .qkv_type = mdl->ot, .out_type = mdl->kt};
-    if (to->add_rmsnorm(h, 0, ph->T, m->d_model, ph->hbuf, add ? ph->y : NULL, mdl->ot,
-                        L->w[W_N1], mdl->wt, AB_TOK_EPS, ph->x, mdl->wt, err) ||
+    ab_tok_rope rp = {.batch = ph->batch,
+                      .seq = ph->seq,
+                      .heads = m->heads,
+                      .kv_heads = m->kv_heads,
+                      .head_dim = m->head_dim,
+                      .pos0 = ph->pos0,
+                      .cache_len = ph->cache_len,
+                      .qkv_type = mdl->ot,
+                      .out_type = mdl->kt};
+    if (to->add_rmsnorm(h, 0, ph->T, m->d_model, ph->hbuf, add ? ph->y : NULL, mdl->ot, L->w[W_N1],
+                        mdl->wt, AB_TOK_EPS, ph->x, mdl->wt, err) ||
         gi->run(ph->plan[G_QKV], ph->x, L->w[W_QKV], ph->qkv, err) ||
         to->rope_scatter(h, &rp, ph->qkv, ph->q, L->kc, L->vc, err) ||
         mdl->ai->run(h, AB_ATTN_FUSED, &ph->attn[i], 1, err))
@@ -500,8 +534,7 @@ static int run_layer(ab_tok_phase *ph, int i, bool add, char *err)
 int ab_tok_phase_layers(ab_tok_phase *ph, char *err)
 {
     for (int i = 0; i < ph->mdl->k; i++)
-        if (run_layer(ph, i, true, err) != 0)
-            return -1;
+        if (run_layer(ph, i, true, err) != 0) return -1;
     return 0;
 }
 
@@ -626,36 +659,37 @@ json_t *ab_tok_phase_validate(ab_tok_phase *ph, bool *ok, char *err)
     if (ph->seq == 1) {
         long c[3] = {0, ph->T / 2, ph->T - 1};
         for (int i = 0; i < 3; i++)
-            if (R == 0 || c[i] != rows[R - 1])
-                rows[R++] = c[i];
+            if (R == 0 || c[i] != rows[R - 1]) rows[R++] = c[i];
     } else {
         long c[3] = {0, 3, 7};
         for (int i = 0; i < 3; i++)
-            if (c[i] < ph->seq)
-                rows[R++] = c[i];
+            if (c[i] < ph->seq) rows[R++] = c[i];
     }
     /* fresh input, layer 0 once without the residual add */
     if (mdl->to->fill(mdl->h, ph->hbuf, AB_TT_F32, (size_t)ph->T * D, SEED_H, AMP_H, why) != 0) {
         ab_err(err, "filling the input: %s", why);
         return NULL;
     }
-    if (run_layer(ph, 0, false, err) != 0 || mdl->ops->sync(mdl->h, err) != 0)
-        return NULL;
+    if (run_layer(ph, 0, false, err) != 0 || mdl->ops->sync(mdl->h, err) != 0) return NULL;
     /* tokens whose K/V the reference needs: prefill 0..max row, decode the rows themselves */
     long nsrc = ph->seq == 1 ? R : rows[R - 1] + 1;
     long *src = malloc((size_t)nsrc * sizeof(long));
     double *h0 = malloc((size_t)nsrc * D * sizeof(double));
     double *x = malloc((size_t)nsrc * D * sizeof(double));
     double *qkv = malloc((size_t)nsrc * QKV * sizeof(double));
-    double *hr = malloc((size_t)R * D * sizeof(double)), *yr = malloc((size_t)R * D * sizeof(double));
+    double *hr = malloc((size_t)R * D * sizeof(double)),
+           *yr = malloc((size_t)R * D * sizeof(double));
     double *o = malloc((size_t)R * Q * sizeof(double)), *y = malloc((size_t)R * D * sizeof(double));
     double *x2 = malloc((size_t)R * D * sizeof(double));
-    double *gu = malloc((size_t)R * 2 * F * sizeof(double)), *a = malloc((size_t)R * F * sizeof(double));
+    double *gu = malloc((size_t)R * 2 * F * sizeof(double)),
+           *a = malloc((size_t)R * F * sizeof(double));
     long maxkv = ph->pos0 + (ph->seq == 1 ? 1 : rows[R - 1] + 1);
     double *sc = malloc((size_t)maxkv * sizeof(double));
-    double *kk = malloc((size_t)maxkv * Dh * sizeof(double)), *vv = malloc((size_t)maxkv * Dh * sizeof(double));
+    double *kk = malloc((size_t)maxkv * Dh * sizeof(double)),
+           *vv = malloc((size_t)maxkv * Dh * sizeof(double));
     json_t *res = NULL;
-    if (!src || !h0 || !x || !qkv || !hr || !yr || !o || !y || !x2 || !gu || !a || !sc || !kk || !vv) {
+    if (!src || !h0 || !x || !qkv || !hr || !yr || !o || !y || !x2 || !gu || !a || !sc || !kk ||
+        !vv) {
         ab_err(err, "out of host memory");
         goto out;
     }
@@ -703,8 +737,7 @@ json_t *ab_tok_phase_validate(ab_tok_phase *ph, bool *ok, char *err)
                 for (int i = 0; i < Dh; i++)
                     s += qv[i] * kk[j * Dh + i];
                 sc[j] = s * scale;
-                if (sc[j] > mx)
-                    mx = sc[j];
+                if (sc[j] > mx) mx = sc[j];
             }
             for (long j = 0; j < nk; j++)
                 den += (sc[j] = exp(sc[j] - mx));
@@ -749,16 +782,13 @@ json_t *ab_tok_phase_validate(ab_tok_phase *ph, bool *ok, char *err)
             hr[r * D + j] -= h0[si * D + j];
         }
         double eh = nerr(dh, hr + r * D, (size_t)D), ey = nerr(dy, yr + r * D, (size_t)D);
-        if (!(eh <= worst_h))
-            worst_h = eh;
-        if (!(ey <= worst_y))
-            worst_y = ey;
+        if (!(eh <= worst_h)) worst_h = eh;
+        if (!(ey <= worst_y)) worst_y = ey;
         free(dh);
         free(dy);
     }
     /* the head: final norm + LM head over the device's residual stream, 16 vocabulary columns */
-    if (run_head(ph, false, err) != 0 || mdl->ops->sync(mdl->h, err) != 0)
-        goto out;
+    if (run_head(ph, false, err) != 0 || mdl->ops->sync(mdl->h, err) != 0) goto out;
     double worst_l = 0;
     {
         long hrow = ph->head_row0 + (ph->head_rows > 1 ? ph->head_rows - 1 : 0);
@@ -771,7 +801,8 @@ json_t *ab_tok_phase_validate(ab_tok_phase *ph, bool *ok, char *err)
             goto out;
         }
         double xn[16384 * 4], ref[16], got[16];
-        double *xf = D <= (int)(sizeof(xn) / sizeof(xn[0])) ? xn : malloc((size_t)D * sizeof(double));
+        double *xf =
+            D <= (int)(sizeof(xn) / sizeof(xn[0])) ? xn : malloc((size_t)D * sizeof(double));
         ref_rmsnorm(dh, D, mdl->wt, SEED_NF, xf);
         for (int c = 0; c < 16; c++) {
             long n = (long)((double)c * (m->vocab - 1) / 15.0);
@@ -782,8 +813,7 @@ json_t *ab_tok_phase_validate(ab_tok_phase *ph, bool *ok, char *err)
             got[c] = dl[n];
         }
         worst_l = nerr(got, ref, 16);
-        if (xf != xn)
-            free(xf);
+        if (xf != xn) free(xf);
         free(dh);
         free(dl);
     }

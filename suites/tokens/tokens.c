@@ -15,8 +15,8 @@
  *   - decode: B sequences, one new token each, against a cache of C tokens; TPOT is the step
  *     time, tokens/s = B / TPOT, per user 1 / TPOT.
  *   - roofline: decode moves every weight once per step plus the KV cache (model.h); prefill does
- *     2 x weights x S FLOPs plus attention. Speed of light = max(bytes / bandwidth, FLOPs / GEMM
- *     rate), with bandwidth = the best of membw's read and triad kernels (measured on this device
+ *     2 x weights x S FLOPs plus attention. Speed of light: decode = bytes / bandwidth, prefill =
+ *     FLOPs / GEMM rate (the other bound is recorded beside it), with bandwidth = the best of membw's read and triad kernels (measured on this device
  *     right before each point) and GEMM rate = the model's gate/up projection at M = the first
  *     prefill length (measured once per dtype), and again with the datasheet's figures
  *     (data/accelerator-peaks.csv).
@@ -44,22 +44,32 @@
 static const char *const keys[] = {"tokens.prefill", "tokens.decode", NULL};
 
 static const ab_param_desc params[] = {
-    {"model", "NAME", "tiny, llama3-1b, llama3-8b, llama3-70b, llama3-405b (default llama3-8b on "
-                      "GPUs, llama3-1b on CPU/OpenCL)"},
-    {"model-shape", "K=V,...", "override the preset: layers, d_model, heads, kv_heads, head_dim, "
-                               "ffn, vocab (e.g. layers=4,ffn=4096)"},
-    {"layers-run", "N", "layers actually run and scaled to the model's (default: what fits, "
-                        "capped at 2 quick, 4 standard, all full)"},
-    {"dtype", "LIST", "weights and activations: f32, bf16 (default bf16 on GPUs, f32 on "
-                      "CPU/OpenCL)"},
-    {"gemm-impl", "NAME", "vendor or portable GEMM for the projections (default vendor where "
-                          "the backend has one)"},
-    {"prefill", "LIST", "prefill input lengths; 1k = 1024 (default: quick 1k; else 1k,8k)"},
-    {"batch", "LIST", "decode batch sizes, 1..4096 (default: quick 1,8,32; else 1,2,4,..,256)"},
+    {"model", "NAME",
+     "tiny, llama3-1b, llama3-8b, llama3-70b, llama3-405b (default llama3-8b on "
+     "GPUs, llama3-1b on CPU/OpenCL)"},
+    {"model-shape", "K=V,...",
+     "override the preset: layers, d_model, heads, kv_heads, head_dim, "
+     "ffn, vocab (e.g. layers=4,ffn=4096)"},
+    {"layers-run", "N",
+     "layers actually run and scaled to the model's (default: what fits, "
+     "capped at 2 quick, 4 standard, all full)"},
+    {"dtype", "LIST",
+     "weights and activations: f32, bf16 (default bf16 on GPUs, f32 on "
+     "CPU/OpenCL)"},
+    {"gemm-impl", "NAME",
+     "vendor or portable GEMM for the projections (default vendor where "
+     "the backend has one)"},
+    {"prefill", "LIST",
+     "prefill input lengths; 1k = 1024 (default: 1k; standard on GPUs and "
+     "full 1k,8k)"},
+    {"batch", "LIST",
+     "decode batch sizes, 1..4096 (default: quick 1,8,32; standard 1,2,4,..,256 "
+     "on GPUs, 1,4,16,64 on CPU/OpenCL; full 1..256)"},
     {"context", "LIST", "decode context lengths; 1k = 1024 (default: 1k; full 1k,8k)"},
     {"price-per-hour", "USD", "price of one device-hour (overrides the price sheet)"},
-    {"price-sheet", "FILE", "price sheet CSV (default data/prices.csv, matched to the detected "
-                            "cloud instance)"},
+    {"price-sheet", "FILE",
+     "price sheet CSV (default data/prices.csv, matched to the detected "
+     "cloud instance)"},
     {NULL, NULL, NULL},
 };
 
@@ -85,8 +95,7 @@ static int parse_len_list(const char *s, const char *what, long lo, long hi, lon
 {
     char e[AB_ERRLEN];
     char **items = ab_split_list(s, e);
-    if (!items)
-        return ab_err(err, "--%s: %s", what, e);
+    if (!items) return ab_err(err, "--%s: %s", what, e);
     int rc = 0;
     *n = 0;
     for (size_t i = 0; items[i] && rc == 0; i++) {
@@ -98,11 +107,11 @@ static int parse_len_list(const char *s, const char *what, long lo, long hi, lon
         snprintf(buf, sizeof(buf), "%s", items[i]);
         size_t L = strlen(buf);
         long mul = 1;
-        if (L > 1 && (buf[L - 1] == 'k' || buf[L - 1] == 'K'))
-            mul = 1024, buf[L - 1] = 0;
+        if (L > 1 && (buf[L - 1] == 'k' || buf[L - 1] == 'K')) mul = 1024, buf[L - 1] = 0;
         long v;
         if (ab_parse_long(buf, what, 1, hi / mul, &v, e) != 0 || v * mul < lo)
-            rc = ab_err(err, "--%s: '%s' is not a whole number in %ld..%ld", what, items[i], lo, hi);
+            rc =
+                ab_err(err, "--%s: '%s' is not a whole number in %ld..%ld", what, items[i], lo, hi);
         else
             out[(*n)++] = v * mul;
     }
@@ -116,8 +125,7 @@ static int parse_shape(const char *s, ab_llm *m, char *err)
 {
     char e[AB_ERRLEN];
     char **items = ab_split_list(s, e);
-    if (!items)
-        return ab_err(err, "--model-shape: %s", e);
+    if (!items) return ab_err(err, "--model-shape: %s", e);
     int rc = 0;
     for (size_t i = 0; items[i] && rc == 0; i++) {
         char *eq = strchr(items[i], '=');
@@ -159,8 +167,7 @@ static int apply_shape(const char *shape, ab_llm *m, char *err)
 {
     char name[sizeof(m->name)];
     snprintf(name, sizeof(name), "%s", m->name);
-    if (parse_shape(shape, m, err) != 0 || ab_llm_check(m, err) != 0)
-        return -1;
+    if (parse_shape(shape, m, err) != 0 || ab_llm_check(m, err) != 0) return -1;
     snprintf(m->name, sizeof(m->name), "%.24s-custom", name);
     return 0;
 }
@@ -181,10 +188,8 @@ static int plan_make(const ab_options *o, plan *p, char *err)
         static const char *const base[] = {"llama3-1b", "llama3-8b"};
         for (int i = 0; i < (p->model_set ? 1 : 2); i++) {
             ab_llm m = p->m;
-            if (!p->model_set)
-                ab_llm_preset(base[i], &m);
-            if (apply_shape(v, &m, err) != 0)
-                return -1;
+            if (!p->model_set) ab_llm_preset(base[i], &m);
+            if (apply_shape(v, &m, err) != 0) return -1;
         }
         p->shape = v;
     }
@@ -198,8 +203,7 @@ static int plan_make(const ab_options *o, plan *p, char *err)
     if ((v = ab_opt_param(o, "dtype"))) {
         char e[AB_ERRLEN];
         char **items = ab_split_list(v, e);
-        if (!items)
-            return ab_err(err, "--dtype: %s", e);
+        if (!items) return ab_err(err, "--dtype: %s", e);
         int rc = 0;
         for (size_t i = 0; items[i]; i++) {
             if (rc == 0 && p->ndt == 2)
@@ -213,8 +217,7 @@ static int plan_make(const ab_options *o, plan *p, char *err)
             free(items[i]);
         }
         free(items);
-        if (rc)
-            return rc;
+        if (rc) return rc;
     }
     if ((v = ab_opt_param(o, "gemm-impl"))) {
         if (strcmp(v, "vendor") == 0)
@@ -242,8 +245,7 @@ static int plan_make(const ab_options *o, plan *p, char *err)
     }
     if ((v = ab_opt_param(o, "price-sheet"))) {
         ab_prices ps;
-        if (ab_prices_load(v, &ps, err) != 0)
-            return -1;
+        if (ab_prices_load(v, &ps, err) != 0) return -1;
         ab_prices_free(&ps);
         p->sheet = v;
     }
@@ -263,27 +265,31 @@ static bool is_gpu(const ab_device *d)
     return !d->info.host_memory;
 }
 
+/* Defaults by profile. Devices computing in host memory (CPU, PoCL) get shorter standard lists,
+ * as in the attention suite, so the standard profile stays minutes there: an 8k prefill of
+ * llama3-1b is ~20 TFLOP. */
 static void defaults(plan *p, const ab_device *d, const char *profile)
 {
     bool quick = strcmp(profile, "quick") == 0, full = strcmp(profile, "full") == 0;
-    if (!p->model_set)
-        ab_llm_preset(is_gpu(d) ? "llama3-8b" : "llama3-1b", &p->m);
+    bool host = d->info.host_memory;
+    if (!p->model_set) ab_llm_preset(is_gpu(d) ? "llama3-8b" : "llama3-1b", &p->m);
     if (p->shape) {
         char err[AB_ERRLEN];
         apply_shape(p->shape, &p->m, err); /* checked in plan_make */
     }
-    if (!p->ndt)
-        p->dt[p->ndt++] = is_gpu(d) ? AB_TT_BF16 : AB_TT_F32;
+    if (!p->ndt) p->dt[p->ndt++] = is_gpu(d) ? AB_TT_BF16 : AB_TT_F32;
     if (!p->nprefill) {
         p->prefill[p->nprefill++] = 1024;
-        if (!quick)
-            p->prefill[p->nprefill++] = 8192;
+        if (full || (!quick && !host)) p->prefill[p->nprefill++] = 8192;
     }
     if (!p->nbatch) {
+        static const long q[] = {1, 8, 32}, sh[] = {1, 4, 16, 64};
         if (quick) {
-            static const long q[] = {1, 8, 32};
             memcpy(p->batch, q, sizeof(q));
             p->nbatch = 3;
+        } else if (host && !full) {
+            memcpy(p->batch, sh, sizeof(sh));
+            p->nbatch = 4;
         } else {
             for (long b = 1; b <= 256; b *= 2)
                 p->batch[p->nbatch++] = b;
@@ -291,15 +297,14 @@ static void defaults(plan *p, const ab_device *d, const char *profile)
     }
     if (!p->nctx) {
         p->ctx[p->nctx++] = 1024;
-        if (full)
-            p->ctx[p->nctx++] = 8192;
+        if (full) p->ctx[p->nctx++] = 8192;
     }
 }
 
 typedef struct refs {
-    double bw;          /* B/s: the better of read and triad */
+    double bw; /* B/s: the better of read and triad */
     char bw_what[128];
-    double gemm;        /* FLOP/s */
+    double gemm; /* FLOP/s */
     char gemm_what[160];
     char bw_why[AB_ERRLEN], gemm_why[AB_ERRLEN];
 } refs;
@@ -361,8 +366,8 @@ static void measure_bandwidth(const ab_device *d, refs *r)
     for (int i = 0; i < 2; i++) {
         mb_case c = {.d = d, .impl = impl};
         size_t n = (size_t)(ws / ((ks[i] == AB_MB_READ ? 1u : 3u) * sizeof(float))) & ~(size_t)4095;
-        c.a = (ab_membw_args){.kernel = ks[i], .f64 = false, .streaming = impl->has_streaming,
-                              .n = n};
+        c.a = (ab_membw_args){
+            .kernel = ks[i], .f64 = false, .streaming = impl->has_streaming, .n = n};
         unsigned use = ab_membw_arrays(ks[i]);
         void **arr[3] = {&c.a.a, &c.a.b, &c.a.c};
         bool ok = true;
@@ -374,8 +379,8 @@ static void measure_bandwidth(const ab_device *d, refs *r)
         ok = ok && ops->mem_alloc(d->h, c.a.npartial * sizeof(float), &c.a.partial, err) == 0;
         ab_timing t = {0};
         ab_sampling s = ref_sampling();
-        if (ok && impl->init(d->h, &c.a, err) == 0 && ab_measure(&s, timed_membw, &c, &t, err) == 0 &&
-            t.n) {
+        if (ok && impl->init(d->h, &c.a, err) == 0 &&
+            ab_measure(&s, timed_membw, &c, &t, err) == 0 && t.n) {
             double bytes = (ks[i] == AB_MB_READ ? 1.0 : 3.0) * (double)n * sizeof(float);
             double bw = bytes / median_of(&t);
             if (bw > r->bw) {
@@ -390,13 +395,10 @@ static void measure_bandwidth(const ab_device *d, refs *r)
         }
         ab_timing_free(&t);
         for (int j = 0; j < 3; j++)
-            if (*arr[j])
-                ops->mem_free(d->h, *arr[j]);
-        if (c.a.partial)
-            ops->mem_free(d->h, c.a.partial);
+            if (*arr[j]) ops->mem_free(d->h, *arr[j]);
+        if (c.a.partial) ops->mem_free(d->h, c.a.partial);
     }
-    if (r->bw > 0)
-        *r->bw_why = 0;
+    if (r->bw > 0) *r->bw_why = 0;
 }
 
 typedef struct gm_case {
@@ -409,11 +411,9 @@ static int timed_gemm(void *arg, long iters, double *sec, char *err)
 {
     gm_case *g = arg;
     const ab_backend_ops *ops = g->d->backend->ops;
-    if (ops->timer_start(g->d->h, err))
-        return -1;
+    if (ops->timer_start(g->d->h, err)) return -1;
     for (long i = 0; i < iters; i++)
-        if (g->gi->run(g->plan, g->a, g->b, g->c, err))
-            return -1;
+        if (g->gi->run(g->plan, g->a, g->b, g->c, err)) return -1;
     return ops->timer_stop(g->d->h, sec, err);
 }
 
@@ -430,9 +430,19 @@ static void measure_gemm(const ab_device *d, const ab_llm *m, ab_tok_type wt, in
     }
     gm_case g = {.d = d, .gi = gb->impl[impl]};
     ab_gemm_type t = wt == AB_TT_BF16 ? AB_GT_BF16 : AB_GT_F32;
-    ab_gemm_op op = {.a = t, .b = t, .c = t, .tb = true, .m = M, .n = 2L * m->ffn,
-                     .k = m->d_model, .lda = m->d_model, .ldb = m->d_model, .ldc = 2L * m->ffn,
-                     .batch = 1, .alpha = 1.0, .beta = 0.0};
+    ab_gemm_op op = {.a = t,
+                     .b = t,
+                     .c = t,
+                     .tb = true,
+                     .m = M,
+                     .n = 2L * m->ffn,
+                     .k = m->d_model,
+                     .lda = m->d_model,
+                     .ldb = m->d_model,
+                     .ldc = 2L * m->ffn,
+                     .batch = 1,
+                     .alpha = 1.0,
+                     .beta = 0.0};
     if (g.gi->dtype_ok(d->h, &op, err) != 0) {
         op.c = AB_GT_F32;
         err[0] = 0;
@@ -458,12 +468,10 @@ static void measure_gemm(const ab_device *d, const ab_llm *m, ab_tok_type wt, in
         snprintf(r->gemm_why, sizeof(r->gemm_why), "GEMM reference: %s", err);
     }
     ab_timing_free(&tm);
-    if (g.plan)
-        g.gi->release(g.plan);
+    if (g.plan) g.gi->release(g.plan);
     void *bufs[3] = {g.a, g.b, g.c};
     for (int i = 0; i < 3; i++)
-        if (bufs[i])
-            ops->mem_free(d->h, bufs[i]);
+        if (bufs[i]) ops->mem_free(d->h, bufs[i]);
 }
 
 /* ---- price -------------------------------------------------------------------------------- */
@@ -530,8 +538,7 @@ static int timed_phase(void *arg, long iters, double *sec, char *err)
 {
     run_ctx *c = arg;
     const ab_backend_ops *ops = c->d->backend->ops;
-    if (ops->timer_start(c->d->h, err))
-        return -1;
+    if (ops->timer_start(c->d->h, err)) return -1;
     for (long i = 0; i < iters; i++)
         if ((c->head ? ab_tok_phase_head(c->ph, err) : ab_tok_phase_layers(c->ph, err)) != 0)
             return -1;
@@ -568,19 +575,17 @@ static void set_params(ab_result *r, const ab_llm *m, ab_tok_type wt, int k, int
     ab_result_param_int(r, "layers_run", k);
 }
 
-static int run_point(ab_suite_ctx *ctx, dev_state *st, ab_tok_model *mdl, ab_tok_type wt,
-                     int impl, bool prefill, int batch, long len)
+static int run_point(ab_suite_ctx *ctx, dev_state *st, ab_tok_model *mdl, ab_tok_type wt, int impl,
+                     bool prefill, int batch, long len)
 {
     const ab_device *d = ctx->dev;
     const plan *p = &st->p;
     const ab_llm *m = &p->m;
     int k = ab_tok_model_layers_run(mdl);
     const char *key = prefill ? "tokens.prefill" : "tokens.decode";
-    if (!ab_suite_key_selected(ctx, key))
-        return 0;
+    if (!ab_suite_key_selected(ctx, key)) return 0;
     ab_result *r = ab_suite_result(ctx, key, impl == AB_GEMM_VENDOR ? "vendor" : "portable");
-    if (!r)
-        return -1;
+    if (!r) return -1;
     double t_start = ab_now();
     set_params(r, m, wt, k, batch, prefill ? len : 1, prefill ? 0 : len);
     r->extra = json_object();
@@ -653,7 +658,8 @@ static int run_point(ab_suite_ctx *ctx, dev_state *st, ab_tok_model *mdl, ab_tok
     json_object_set_new(r->extra, "timing", tm);
 
     /* roofline: same-run measurements and the datasheet */
-    double wb = (double)ab_tok_type_size(wt), kb = (double)ab_tok_type_size(ab_tok_model_kv_type(mdl));
+    double wb = (double)ab_tok_type_size(wt),
+           kb = (double)ab_tok_type_size(ab_tok_model_kv_type(mdl));
     double bytes, flops;
     if (prefill) {
         flops = ab_llm_prefill_flops(m, (int)len);
@@ -666,8 +672,9 @@ static int run_point(ab_suite_ctx *ctx, dev_state *st, ab_tok_model *mdl, ab_tok
     json_object_set_new(rf, "bytes_per_step", json_real(bytes));
     json_object_set_new(rf, "flop_per_step", json_real(flops));
     json_object_set_new(rf, "formula",
-                        json_string("speed of light = tokens / max(bytes / bandwidth, FLOP / "
-                                    "GEMM rate); fraction = achieved tokens/s / speed of light"));
+                        json_string("speed of light: decode = tokens x bandwidth / bytes per step, "
+                                    "prefill = tokens x GEMM rate / FLOPs per step; fraction = "
+                                    "achieved tokens/s / speed of light"));
     for (int which = 0; which < 2; which++) {
         double bw, fl;
         const char *bw_src, *fl_src;
@@ -698,12 +705,18 @@ static int run_point(ab_suite_ctx *ctx, dev_state *st, ab_tok_model *mdl, ab_tok
             json_object_set_new(o, "status", json_string("unavailable"));
             json_object_set_new(o, "reason", json_string(why));
         } else {
-            double tb = bytes / bw, tf_ = flops / fl, sol = tokens / (tb > tf_ ? tb : tf_);
+            /* the issue's definition: decode is bounded by bandwidth, prefill by the GEMM rate;
+             * the other bound is recorded beside it (large batches turn decode compute-bound) */
+            double tb = bytes / bw, tf_ = flops / fl;
+            double sol = tokens / (prefill ? tf_ : tb);
             json_object_set_new(o, "bandwidth_Bps", json_real(bw));
             json_object_set_new(o, "bandwidth_source", json_string(bw_src));
             json_object_set_new(o, "gemm_flops", json_real(fl));
             json_object_set_new(o, "gemm_source", json_string(fl_src));
-            json_object_set_new(o, "bound", json_string(tb > tf_ ? "memory" : "compute"));
+            json_object_set_new(o, "memory_sol_tokens_per_s", json_real(tokens / tb));
+            json_object_set_new(o, "compute_sol_tokens_per_s", json_real(tokens / tf_));
+            json_object_set_new(o, "roof", json_string(prefill ? "compute" : "memory"));
+            json_object_set_new(o, "tighter_roof", json_string(tb > tf_ ? "compute" : "memory"));
             json_object_set_new(o, "sol_tokens_per_s", json_real(sol));
             json_object_set_new(o, "fraction", json_real(tok_s / sol));
         }
@@ -717,8 +730,7 @@ static int run_point(ab_suite_ctx *ctx, dev_state *st, ab_tok_model *mdl, ab_tok
         json_object_set_new(cost, "usd_per_hour", json_real(st->pr.usd_per_hour));
         json_object_set_new(cost, "source", json_string(st->pr.source));
         json_object_set_new(cost, "date", json_string(st->pr.date));
-        if (*st->pr.matched)
-            json_object_set_new(cost, "matched", json_string(st->pr.matched));
+        if (*st->pr.matched) json_object_set_new(cost, "matched", json_string(st->pr.matched));
         double tpd = tok_s * 3600.0 / st->pr.usd_per_hour;
         json_object_set_new(cost, "tokens_per_usd", json_real(tpd));
         json_object_set_new(cost, "usd_per_mtok", json_real(1e6 / tpd));
@@ -765,19 +777,19 @@ static int run_point(ab_suite_ctx *ctx, dev_state *st, ab_tok_model *mdl, ab_tok
     }
     json_object_set_new(r->extra, "validation", v);
     if (!vok)
-        ab_result_set_status(r, AB_FAIL,
-                             "output differs from the fp64 reference (attention block %.2g, MLP %.2g, "
-                             "logits %.2g; tolerance %.2g)",
-                             json_real_value(json_object_get(v, "attention_block")),
-                             json_real_value(json_object_get(v, "mlp_output")),
-                             json_real_value(json_object_get(v, "logits_16_columns")),
-                             json_real_value(json_object_get(v, "tolerance")));
+        ab_result_set_status(
+            r, AB_FAIL,
+            "output differs from the fp64 reference (attention block %.2g, MLP %.2g, "
+            "logits %.2g; tolerance %.2g)",
+            json_real_value(json_object_get(v, "attention_block")),
+            json_real_value(json_object_get(v, "mlp_output")),
+            json_real_value(json_object_get(v, "logits_16_columns")),
+            json_real_value(json_object_get(v, "tolerance")));
 out:
     free(tpot), free(tps), free(tpu);
     ab_timing_free(&tl);
     ab_timing_free(&th);
-    if (ph)
-        ab_tok_phase_free(ph);
+    if (ph) ab_tok_phase_free(ph);
     r->time_spent = ab_now() - t_start;
     return ab_emit(ctx, r);
 }
@@ -807,8 +819,8 @@ static int layers_fit(const ab_device *d, const plan *p, ab_tok_type wt, ab_tok_
         snprintf(why, AB_ERRLEN,
                  "one layer (%.1f GiB with its largest KV cache) and the head (%.1f GiB) exceed "
                  "the %.0f%% memory budget of %s (%.1f GiB)",
-                 per / 1073741824.0, fixed / 1073741824.0, d->info.host_memory ? 50.0 : 85.0,
-                 d->id, mem / 1073741824.0);
+                 per / 1073741824.0, fixed / 1073741824.0, d->info.host_memory ? 50.0 : 85.0, d->id,
+                 mem / 1073741824.0);
         return 0;
     }
     int cap = strcmp(profile, "quick") == 0 ? 2 : strcmp(profile, "standard") == 0 ? 4 : m->layers;
@@ -820,22 +832,18 @@ static int layers_fit(const ab_device *d, const plan *p, ab_tok_type wt, ab_tok_
         }
         return p->layers_run > m->layers ? m->layers : p->layers_run;
     }
-    if (k > cap)
-        k = cap;
+    if (k > cap) k = cap;
     return k > m->layers ? m->layers : k;
 }
 
 static int skip_all(ab_suite_ctx *ctx, const char *impl, ab_status st, const char *why)
 {
     for (size_t i = 0; keys[i]; i++) {
-        if (!ab_suite_key_selected(ctx, keys[i]))
-            continue;
+        if (!ab_suite_key_selected(ctx, keys[i])) continue;
         ab_result *r = ab_suite_result(ctx, keys[i], impl);
-        if (!r)
-            return -1;
+        if (!r) return -1;
         ab_result_set_status(r, st, "%s", why);
-        if (ab_emit(ctx, r) != 0)
-            return -1;
+        if (ab_emit(ctx, r) != 0) return -1;
     }
     return 0;
 }
@@ -852,14 +860,22 @@ static int skip_all(ab_suite_ctx *ctx, const char *impl, ab_status st, const cha
 static bool impl_can(const ab_gemm_backend *gb, int impl, void *dev, ab_tok_type wt)
 {
     const ab_gemm_impl *gi = gb ? gb->impl[impl] : NULL;
-    if (!gi)
-        return false;
+    if (!gi) return false;
     ab_gemm_type t = wt == AB_TT_BF16 ? AB_GT_BF16 : AB_GT_F32;
-    ab_gemm_op op = {.a = t, .b = t, .c = t, .tb = true, .m = 64, .n = 64, .k = 64, .lda = 64,
-                     .ldb = 64, .ldc = 64, .batch = 1, .alpha = 1.0};
+    ab_gemm_op op = {.a = t,
+                     .b = t,
+                     .c = t,
+                     .tb = true,
+                     .m = 64,
+                     .n = 64,
+                     .k = 64,
+                     .lda = 64,
+                     .ldb = 64,
+                     .ldc = 64,
+                     .batch = 1,
+                     .alpha = 1.0};
     char why[AB_ERRLEN];
-    if (gi->dtype_ok(dev, &op, why) == 0)
-        return true;
+    if (gi->dtype_ok(dev, &op, why) == 0) return true;
     op.c = AB_GT_F32;
     return gi->dtype_ok(dev, &op, why) == 0;
 }
@@ -869,10 +885,8 @@ static bool impl_can(const ab_gemm_backend *gb, int impl, void *dev, ab_tok_type
 static int pick_impl(const ab_device *d, const plan *p, bool prefill, ab_tok_type wt)
 {
     const ab_gemm_backend *gb = d->backend->ops->suite_impl("gemm");
-    if (p->impl >= 0)
-        return p->impl;
-    if (!impl_can(gb, AB_GEMM_VENDOR, d->h, wt))
-        return AB_GEMM_PORTABLE;
+    if (p->impl >= 0) return p->impl;
+    if (!impl_can(gb, AB_GEMM_VENDOR, d->h, wt)) return AB_GEMM_PORTABLE;
     if (!prefill && strcmp(d->backend->name, "cpu") == 0 && gb->impl[AB_GEMM_PORTABLE])
         return AB_GEMM_PORTABLE;
     return AB_GEMM_VENDOR;
@@ -881,8 +895,7 @@ static int pick_impl(const ab_device *d, const plan *p, bool prefill, ab_tok_typ
 static int tokens_run(ab_suite_ctx *ctx)
 {
     dev_state *st = calloc(1, sizeof(*st));
-    if (!st)
-        return -1;
+    if (!st) return -1;
     char err[AB_ERRLEN];
     int rc = 0;
     if (plan_make(ctx->opt, &st->p, err) != 0) { /* checked before the run: cannot happen */
@@ -920,8 +933,7 @@ static int tokens_run(ab_suite_ctx *ctx)
                 rc = run_point(ctx, st, mdl, wt, dimpl, false, (int)st->p.batch[i], st->p.ctx[j]);
         ab_tok_model_free(mdl);
     }
-    if (st->have_peaks)
-        ab_peaks_free(&st->peaks);
+    if (st->have_peaks) ab_peaks_free(&st->peaks);
     free(st);
     return rc;
 }

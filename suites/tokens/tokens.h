@@ -44,12 +44,12 @@ static inline size_t ab_tok_type_size(ab_tok_type t)
 #define AB_TOK_ROPE_THETA 500000.0
 
 typedef struct ab_tok_rope {
-    int batch, seq;        /* T = batch * seq tokens; token t = b * seq + s */
+    int batch, seq; /* T = batch * seq tokens; token t = b * seq + s */
     int heads, kv_heads, head_dim;
-    long pos0;             /* position of token s is pos0 + s (the same for every sequence) */
-    long cache_len;        /* positions the K/V cache holds per (sequence, KV head) */
-    ab_tok_type qkv_type;  /* of the projection's output */
-    ab_tok_type out_type;  /* of q and the caches */
+    long pos0;            /* position of token s is pos0 + s (the same for every sequence) */
+    long cache_len;       /* positions the K/V cache holds per (sequence, KV head) */
+    ab_tok_type qkv_type; /* of the projection's output */
+    ab_tok_type out_type; /* of q and the caches */
 } ab_tok_rope;
 
 typedef struct ab_tok_ops {
@@ -64,8 +64,8 @@ typedef struct ab_tok_ops {
                        ab_tok_type tx, char *err);
     /* Applies RoPE to the query and key heads of qkv and writes queries to q ([B][H][seq][Dh]),
      * keys and values to the caches at position pos0 + s ([B][G][cache_len][Dh]). */
-    int (*rope_scatter)(void *dev, const ab_tok_rope *r, const void *qkv, void *q, void *k,
-                        void *v, char *err);
+    int (*rope_scatter)(void *dev, const ab_tok_rope *r, const void *qkv, void *q, void *k, void *v,
+                        char *err);
     /* o [B][H][seq][Dh] of type to -> x [B*seq][H*Dh] of type tx (the head gather). */
     int (*gather_heads)(void *dev, int batch, int seq, int heads, int head_dim, const void *o,
                         ab_tok_type to, void *x, ab_tok_type tx, char *err);
@@ -74,8 +74,7 @@ typedef struct ab_tok_ops {
                   ab_tok_type ta, char *err);
     /* Sets n elements of buf (type t) to the attention suite's test pattern
      * ab_attn_gen(seed, i, amp) rounded to t. Blocks until done. */
-    int (*fill)(void *dev, void *buf, ab_tok_type t, size_t n, uint64_t seed, float amp,
-                char *err);
+    int (*fill)(void *dev, void *buf, ab_tok_type t, size_t n, uint64_t seed, float amp, char *err);
     /* What runs, for the record ("OpenMP, AVX2", "OpenCL C, one work-group per row"). */
     const char *(*describe)(void *dev);
 } ab_tok_ops;

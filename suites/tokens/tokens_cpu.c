@@ -84,8 +84,8 @@ static int cpu_rope_scatter(void *dev, const ab_tok_rope *r, const void *qkv, vo
             } else {
                 int g = hh < H + G ? hh - H : hh - H - G;
                 dst = hh < H + G ? k : v;
-                off = (((size_t)b * G + (size_t)g) * (size_t)r->cache_len + (size_t)pos) *
-                      (size_t)Dh;
+                off =
+                    (((size_t)b * G + (size_t)g) * (size_t)r->cache_len + (size_t)pos) * (size_t)Dh;
             }
             if (hh >= H + G) { /* values: no rotation */
                 for (int i = 0; i < Dh; i++)
@@ -103,8 +103,8 @@ static int cpu_rope_scatter(void *dev, const ab_tok_rope *r, const void *qkv, vo
     return 0;
 }
 
-static int cpu_gather_heads(void *dev, int batch, int seq, int heads, int head_dim,
-                            const void *o, ab_tok_type to, void *x, ab_tok_type tx, char *err)
+static int cpu_gather_heads(void *dev, int batch, int seq, int heads, int head_dim, const void *o,
+                            ab_tok_type to, void *x, ab_tok_type tx, char *err)
 {
     (void)err;
     const ab_cpu_dev *cd = dev;

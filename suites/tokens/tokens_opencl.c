@@ -39,15 +39,7 @@ static int make_kernel(ab_ocl_dev *d, const char *name, cl_kernel *k, char *err)
     return 0;
 }
 
-static int set_arg(cl_kernel k, cl_uint i, size_t size, const void *v, char *err)
-{
-    cl_int rc = clSetKernelArg(k, i, size, v);
-    if (rc != CL_SUCCESS)
-        return ab_err(err, "opencl: clSetKernelArg(%u): %s", i, ab_ocl_strerror(rc));
-    return 0;
-}
-
-#define ARG(k, i, v) set_arg(k, i, sizeof(v), &(v), err)
+#define ARG AB_OCL_ARG
 
 /* Launches k and releases it (the queue keeps what the enqueued command needs). */
 static int launch(ab_ocl_dev *d, cl_kernel k, int args_failed, cl_uint dims, const size_t *gws,
@@ -99,7 +91,7 @@ static int ocl_add_rmsnorm(void *dev, long row0, long rows, int d, void *h, cons
     int bad = ARG(k, 0, hm) || ARG(k, 1, ym) || ARG(k, 2, cty) || ARG(k, 3, has_y) ||
               ARG(k, 4, wm) || ARG(k, 5, ctw) || ARG(k, 6, xm) || ARG(k, 7, ctx) ||
               ARG(k, 8, r0) || ARG(k, 9, cd) || ARG(k, 10, e) ||
-              set_arg(k, 11, lws * sizeof(cl_float), NULL, err);
+              ab_ocl_set_arg(k, 11, lws * sizeof(cl_float), NULL, err);
     size_t gws = (size_t)rows * lws;
     return launch(od, k, bad, 1, &gws, &lws, err);
 }

@@ -16,10 +16,11 @@
  *     time, tokens/s = B / TPOT, per user 1 / TPOT.
  *   - roofline: decode moves every weight once per step plus the KV cache (model.h); prefill does
  *     2 x weights x S FLOPs plus attention. Speed of light: decode = bytes / bandwidth, prefill =
- *     FLOPs / GEMM rate (the other bound is recorded beside it), with bandwidth = the best of membw's read and triad kernels (measured on this device
- *     right before each point) and GEMM rate = the model's gate/up projection at M = the first
- *     prefill length (measured once per dtype), and again with the datasheet's figures
- *     (data/accelerator-peaks.csv).
+ *     FLOPs / GEMM rate (the other bound is recorded beside it). Bandwidth: the better of membw's
+ *     read and triad kernels, measured on this device right before each point. GEMM rate: the
+ *     model's gate/up projection at M = the prefill length, measured right before each prefill
+ *     point (decode points use the last one). On a shared machine the roof must describe the
+ *     same minutes as the point. Again with the datasheet's figures (data/accelerator-peaks.csv).
  *   - cost: tokens per dollar = tokens/s x 3600 / ($ per device-hour); energy: mean power over
  *     the measurement window from the run's sampler (NVML/ROCm SMI energy counter, RAPL), tokens
  *     per joule = tokens per step / (power x step time).
@@ -609,6 +610,11 @@ static int run_point(ab_suite_ctx *ctx, dev_state *st, ab_tok_model *mdl, ab_tok
     st->rf.bw = 0;
     *st->rf.bw_why = 0;
     measure_bandwidth(d, &st->rf);
+    if (prefill) { /* the compute roof likewise, at this point's own length */
+        st->rf.gemm = 0;
+        *st->rf.gemm_why = 0;
+        measure_gemm(d, m, wt, impl, len, &st->rf);
+    }
     run_ctx rl = {.d = d, .ph = ph, .head = false}, rh = {.d = d, .ph = ph, .head = true};
     ab_sampling s = point_sampling(ctx->opt);
     double w0 = ab_now();
@@ -923,9 +929,12 @@ static int tokens_run(ab_suite_ctx *ctx)
             rc = skip_all(ctx, iname, mrc == AB_TOK_SKIP ? AB_SKIP : AB_ERROR, err);
             continue;
         }
+        /* the GEMM roof: measured right before each prefill point (run_point); decode points,
+         * which run after them, use the last one; without prefill points, measured here */
         st->rf.gemm = 0;
         *st->rf.gemm_why = 0;
-        measure_gemm(d, &st->p.m, wt, pimpl, st->p.nprefill ? st->p.prefill[0] : 2048, &st->rf);
+        if (!st->p.nprefill || !ab_suite_key_selected(ctx, "tokens.prefill"))
+            measure_gemm(d, &st->p.m, wt, pimpl, 2048, &st->rf);
         for (size_t i = 0; i < st->p.nprefill && rc == 0 && !ab_interrupted(); i++)
             rc = run_point(ctx, st, mdl, wt, pimpl, true, 1, st->p.prefill[i]);
         for (size_t j = 0; j < st->p.nctx && rc == 0; j++)

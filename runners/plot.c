@@ -680,6 +680,15 @@ static char *case_label(const ab_result *r)
             fprintf(f, "%s%s", len ? " " : "", json_string_value(v));
         fflush(f);
     }
+    /* the numbers that tell a tokens point from its neighbours (the other numeric parameters
+     * are sweeps with charts of their own) */
+    static const char *const point[] = {"input_len", "batch", "context", NULL};
+    for (size_t i = 0; point[i]; i++)
+        if (json_is_integer(v = json_object_get(r->params, point[i])) && r->suite &&
+            strcmp(r->suite, "tokens") == 0) {
+            fprintf(f, "%s%s=%lld", len ? " " : "", point[i], (long long)json_integer_value(v));
+            fflush(f);
+        }
     fclose(f);
     char *s = ab_asprintf("%s%s%s%s%s", r->key, r->impl && strcmp(r->impl, "default") ? " " : "",
                           r->impl && strcmp(r->impl, "default") ? r->impl : "", p && *p ? " " : "",

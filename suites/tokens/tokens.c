@@ -646,10 +646,10 @@ static int run_point(ab_suite_ctx *ctx, dev_state *st, ab_tok_model *mdl, ab_tok
     }
     const char *tf = prefill ? "input tokens / TTFT" : "batch / TPOT";
     const char *lf = "L/k x (k layers, one sample) + median(final norm + LM head)";
-    bool ok = ab_result_add_metric(r, "tokens_per_s", "tok/s", true, tf, tps, tl.n) &&
+    bool ok = ab_result_add_metric(r, "tokens_per_s", "tokens/s", true, tf, tps, tl.n) &&
               ab_result_add_metric(r, prefill ? "ttft" : "tpot", "s", false, lf, tpot, tl.n);
     if (ok && !prefill)
-        ok = ab_result_add_metric(r, "tokens_per_s_per_user", "tok/s", true, "1 / TPOT", tpu,
+        ok = ab_result_add_metric(r, "tokens_per_s_per_user", "tokens/s", true, "1 / TPOT", tpu,
                                   tl.n) != NULL;
     if (!ok) {
         ab_result_set_status(r, AB_ERROR, "out of memory");

@@ -4,11 +4,15 @@
 #   source .device/env.sh && bash scripts/gpu-check.sh
 # Builds the CUDA backend for the GPU at hand, runs the GPU suites and the PyTorch references in
 # the same script, and copies the run folder and logs to $OUT (or ./gpu-check-out).
+# Sections: membw (with the probes), gemm, attention, tokens; arguments pick some
+# (`bash scripts/gpu-check.sh tokens`), none runs them all.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-$PWD/gpu-check-out}
 mkdir -p "$OUT"
 log() { echo "== $*" | tee -a "$OUT/gpu-check.log"; }
+SECTIONS=" ${*:-membw gemm attention tokens} "
+want() { [[ "$SECTIONS" == *" $1 "* ]]; }
 exec > >(tee -a "$OUT/gpu-check.log") 2>&1
 log "nvidia-smi"
 nvidia-smi || true
@@ -21,6 +25,7 @@ cmake --build build-gpu 2>&1 | tail -5
 AB=build-gpu/accelbench
 log "accelbench list"
 $AB list
+if want membw; then
 log "membw on cuda:0 (standard profile)"
 $AB run --device cuda:0 --suite membw --profile standard --out "$OUT/results" --run-id gpu \
   --quiet > "$OUT/summary-membw.md"
@@ -35,7 +40,10 @@ python3 bench/torch_gpu_ref.py membw 2>&1 | tee "$OUT/torch-ref.txt"
 cp "$OUT/results/gpu/run.json" "$OUT/run.json" 2>/dev/null
 grep -E "membw.(triad|d2d|h2d|d2h|copy)" "$OUT/summary-membw.md" | head -20
 
+fi
+
 # ---- gemm (issue 3, must-show 3) -----------------------------------------------------------------
+if want gemm; then
 log "gemm on cuda:0 at 8192^3: every dtype, NN and NT (fp8 and int8 take NT), vendor and portable"
 $AB run --device cuda:0 --suite gemm.custom --shape 8192 --layout NN,NT --profile standard \
   --out "$OUT/results" --run-id gemm-8192 --quiet > "$OUT/summary-gemm-8192.md"
@@ -73,7 +81,10 @@ grep -E "results:| fail | error " "$OUT/summary-gemm-quick.md" | head -20
 cp "$OUT/results/gemm-8192/run.json" "$OUT/run-gemm-8192.json" 2>/dev/null
 cp "$OUT/results/gemm-quick/run.json" "$OUT/run-gemm-quick.json" 2>/dev/null
 
+fi
+
 # ---- attention (issue 4, must-show 3) ----------------------------------------------------------
+if want attention; then
 # Fused bf16 prefill (llama3-8b shape: 32 query heads, 8 KV heads, d 128) beside PyTorch's
 # scaled_dot_product_attention timed in this same script, plus the naive and cuDNN paths and
 # decode (KV bytes/s beside the HBM peak, extra.peak in run.json). Target: accelbench fused
@@ -113,7 +124,10 @@ $AB run --device cuda:0 --suite attention.decode --dtype bf16 --preset llama3-8b
 echo "exit $?"
 grep -E "attention" "$OUT/summary-attention-prefill.md" "$OUT/summary-attention-decode.md" | head -60
 
+fi
+
 # ---- tokens (issue 6, must-show 3) -------------------------------------------------------------
+if want tokens; then
 # Llama-3-8B-shaped decode, bf16, all 32 layers resident: batch sweep 1..256 at a 1k context,
 # prefill 1k and 8k, with the roofline (membw read/triad measured before each point, cuBLASLt
 # gate/up GEMM rate, and the datasheet), NVML energy per point and the price the sheet gives.
@@ -141,3 +155,4 @@ for r in d["results"]:
     if b == 1:
         print("  batch 1 vs roofline: %.3f  target >= 0.60  %s" % (m["fraction"], "ok" if m["fraction"] >= 0.6 else "BELOW"))
 PY
+fi

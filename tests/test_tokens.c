@@ -122,6 +122,15 @@ Test(tokens_suite, cpu_quick_with_price_prints_the_table)
         json_t *rf = json_object_get(json_object_get(r->extra, "roofline"), "measured");
         cr_expect_gt(json_number_value(json_object_get(rf, "fraction")), 0.0);
         cr_expect_gt(json_number_value(json_object_get(rf, "sol_tokens_per_s")), 0.0);
+        /* the tighter roof is the one with the lower speed of light; decode's fraction is taken
+         * against the memory roof, prefill's against the compute roof */
+        double msol = json_number_value(json_object_get(rf, "memory_sol_tokens_per_s"));
+        double csol = json_number_value(json_object_get(rf, "compute_sol_tokens_per_s"));
+        cr_expect_str_eq(json_string_value(json_object_get(rf, "tighter_roof")),
+                         msol < csol ? "memory" : "compute");
+        bool prefill = strcmp(r->key, "tokens.prefill") == 0;
+        cr_expect_float_eq(json_number_value(json_object_get(rf, "sol_tokens_per_s")),
+                           prefill ? csol : msol, 1e-9 * (prefill ? csol : msol));
         cr_expect_not_null(strstr(json_string_value(json_object_get(r->extra, "scaling")),
                                   "measured 2 of 2 layers"));
     }

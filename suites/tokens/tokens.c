@@ -722,7 +722,7 @@ static int run_point(ab_suite_ctx *ctx, dev_state *st, ab_tok_model *mdl, ab_tok
             json_object_set_new(o, "memory_sol_tokens_per_s", json_real(tokens / tb));
             json_object_set_new(o, "compute_sol_tokens_per_s", json_real(tokens / tf_));
             json_object_set_new(o, "roof", json_string(prefill ? "compute" : "memory"));
-            json_object_set_new(o, "tighter_roof", json_string(tb > tf_ ? "compute" : "memory"));
+            json_object_set_new(o, "tighter_roof", json_string(tb > tf_ ? "memory" : "compute"));
             json_object_set_new(o, "sol_tokens_per_s", json_real(sol));
             json_object_set_new(o, "fraction", json_real(tok_s / sol));
         }

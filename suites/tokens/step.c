@@ -800,9 +800,13 @@ json_t *ab_tok_phase_validate(ab_tok_phase *ph, bool *ok, char *err)
             free(dh);
             goto out;
         }
-        double xn[16384 * 4], ref[16], got[16];
-        double *xf =
-            D <= (int)(sizeof(xn) / sizeof(xn[0])) ? xn : malloc((size_t)D * sizeof(double));
+        double ref[16], got[16];
+        double *xf = malloc((size_t)D * sizeof(double));
+        if (!xf) {
+            free(dh), free(dl);
+            ab_err(err, "out of host memory");
+            goto out;
+        }
         ref_rmsnorm(dh, D, mdl->wt, SEED_NF, xf);
         for (int c = 0; c < 16; c++) {
             long n = (long)((double)c * (m->vocab - 1) / 15.0);
@@ -813,7 +817,7 @@ json_t *ab_tok_phase_validate(ab_tok_phase *ph, bool *ok, char *err)
             got[c] = dl[n];
         }
         worst_l = nerr(got, ref, 16);
-        if (xf != xn) free(xf);
+        free(xf);
         free(dh);
         free(dl);
     }

@@ -59,7 +59,7 @@ static const ab_param_desc params[] = {
      "CPU/OpenCL)"},
     {"gemm-impl", "NAME",
      "vendor or portable GEMM for the projections (default vendor where "
-     "the backend has one)"},
+     "the backend has one and the dtype; portable for decode on the CPU backend)"},
     {"prefill", "LIST",
      "prefill input lengths; 1k = 1024 (default: 1k; standard on GPUs and "
      "full 1k,8k)"},

@@ -216,7 +216,7 @@ static void ocl_describe(void *plan, char *buf, size_t len)
                  "accelbench OpenCL kernel for M <= %d, NT, CPU device: one "
                  "work-item per column, 8-wide vectors along K, %s accumulation; %s, "
                  "driver %s",
-                 SKINNY_NT_M, acc, name, ver);
+                 SKINNY_ROWS_M, acc, name, ver);
     else if (pl->kind == 1)
         snprintf(buf, len,
                  "accelbench OpenCL kernel for M <= %d: one work-item per column, %s "

@@ -303,36 +303,6 @@ void ab_tok_model_free(ab_tok_model *mdl)
     free(mdl);
 }
 
-json_t *ab_tok_model_describe(const ab_tok_model *mdl, int impl)
-{
-    ab_gemm_op op = linear_op(mdl, 16, mdl->m.d_model, mdl->m.d_model);
-    char buf[256] = "";
-    void *plan = NULL;
-    char e[AB_ERRLEN];
-    const ab_gemm_impl *gi = mdl->gb->impl[impl] ? mdl->gb->impl[impl] : mdl->gi;
-    if (gi->prepare(mdl->h, &op, &plan, e) == 0) {
-        gi->describe(plan, buf, sizeof(buf));
-        gi->release(plan);
-    }
-    ab_attn_shape as = {.batch = 1,
-                        .heads = mdl->m.heads,
-                        .kv_heads = mdl->m.kv_heads,
-                        .head_dim = mdl->m.head_dim,
-                        .q_len = 1,
-                        .kv_len = 64,
-                        .scale = 1.0f};
-    json_t *o = json_object();
-    json_object_set_new(o, "gemm", json_sprintf("%s: %s", gi->name, buf));
-    json_object_set_new(
-        o, "attention",
-        json_sprintf("fused: %s", mdl->ai->describe(mdl->h, AB_ATTN_FUSED, atype(mdl->kt), &as)));
-    json_object_set_new(o, "kernels", json_string(mdl->to->describe(mdl->h)));
-    json_object_set_new(o, "weights", json_string(tname(mdl->wt)));
-    json_object_set_new(o, "gemm_output", json_string(tname(mdl->ot)));
-    json_object_set_new(o, "kv_cache", json_string(tname(mdl->kt)));
-    json_object_set_new(o, "residual", json_string("f32"));
-    return o;
-}
 
 int ab_tok_model_corrupt(ab_tok_model *mdl, char *err)
 {
@@ -552,6 +522,25 @@ static int run_head(ab_tok_phase *ph, bool add, char *err)
 int ab_tok_phase_head(ab_tok_phase *ph, char *err)
 {
     return run_head(ph, true, err);
+}
+
+json_t *ab_tok_phase_describe(const ab_tok_phase *ph)
+{
+    const ab_tok_model *mdl = ph->mdl;
+    char buf[256] = "";
+    ph->gi->describe(ph->plan[G_GU], buf, sizeof(buf)); /* the largest projection */
+    json_t *o = json_object();
+    json_object_set_new(o, "gemm", json_sprintf("%s: %s", ph->gi->name, buf));
+    json_object_set_new(o, "attention",
+                        json_sprintf("fused: %s", mdl->ai->describe(mdl->h, AB_ATTN_FUSED,
+                                                                    atype(mdl->kt),
+                                                                    &ph->attn[0].s)));
+    json_object_set_new(o, "kernels", json_string(mdl->to->describe(mdl->h)));
+    json_object_set_new(o, "weights", json_string(tname(mdl->wt)));
+    json_object_set_new(o, "gemm_output", json_string(tname(mdl->ot)));
+    json_object_set_new(o, "kv_cache", json_string(tname(mdl->kt)));
+    json_object_set_new(o, "residual", json_string("f32"));
+    return o;
 }
 
 /* ---- validation ---------------------------------------------------------------------------- */

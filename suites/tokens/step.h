@@ -57,14 +57,15 @@ double ab_tok_head_weight_bytes(const ab_llm *m, ab_tok_type wt);
 /* Device bytes of one layer's K and V caches for a phase, and of a phase's activations. */
 double ab_tok_layer_cache_bytes(const ab_llm *m, ab_tok_type kt, int batch, long cache_len);
 double ab_tok_phase_act_bytes(const ab_llm *m, ab_tok_type wt, int batch, int seq);
-/* What ran, for the record: {"gemm": ..., "attention": ..., "kernels": ..., types}. */
-json_t *ab_tok_model_describe(const ab_tok_model *mdl, int impl);
 
 /* impl: the GEMM implementation for this phase (AB_GEMM_VENDOR / AB_GEMM_PORTABLE); its output
  * type must be the model's (ab_tok_model_out_type), else AB_TOK_SKIP. */
 int ab_tok_phase_new(ab_tok_model *mdl, int impl, int batch, int seq, long pos0, long cache_len,
                      ab_tok_phase **out, char *err);
 void ab_tok_phase_free(ab_tok_phase *ph);
+/* What this phase runs, for the record, from its own GEMM plans and attention shape:
+ * {"gemm": ..., "attention": ..., "kernels": ..., storage types}. */
+json_t *ab_tok_phase_describe(const ab_tok_phase *ph);
 /* Enqueues the model's k layers once (each layer starts by adding the previous block's output
  * to the residual stream, as every layer but the first of a real model does). */
 int ab_tok_phase_layers(ab_tok_phase *ph, char *err);

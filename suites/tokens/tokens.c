@@ -116,9 +116,7 @@ static int parse_len_list(const char *s, const char *what, long lo, long hi, lon
         else
             out[(*n)++] = v * mul;
     }
-    for (size_t i = 0; items[i]; i++)
-        free(items[i]);
-    free(items);
+    ab_strv_free(items);
     return rc;
 }
 
@@ -157,9 +155,7 @@ static int parse_shape(const char *s, ab_llm *m, char *err)
         else
             *f = (int)v;
     }
-    for (size_t i = 0; items[i]; i++)
-        free(items[i]);
-    free(items);
+    ab_strv_free(items);
     return rc;
 }
 
@@ -206,18 +202,18 @@ static int plan_make(const ab_options *o, plan *p, char *err)
         char **items = ab_split_list(v, e);
         if (!items) return ab_err(err, "--dtype: %s", e);
         int rc = 0;
-        for (size_t i = 0; items[i]; i++) {
-            if (rc == 0 && p->ndt == 2)
-                rc = ab_err(err, "--dtype: at most f32 and bf16");
-            else if (rc == 0 && strcmp(items[i], "f32") == 0)
-                p->dt[p->ndt++] = AB_TT_F32;
-            else if (rc == 0 && strcmp(items[i], "bf16") == 0)
-                p->dt[p->ndt++] = AB_TT_BF16;
-            else if (rc == 0)
+        for (size_t i = 0; items[i] && rc == 0; i++) {
+            ab_dtype t;
+            if (ab_dtype_parse(items[i], &t) != 0)
+                rc = ab_err(err, "--dtype: unknown data type '%s'", items[i]);
+            else if (t != AB_DT_F32 && t != AB_DT_BF16)
                 rc = ab_err(err, "--dtype: the tokens suite runs f32 or bf16, not '%s'", items[i]);
-            free(items[i]);
+            else if (p->ndt == 2)
+                rc = ab_err(err, "--dtype: at most f32 and bf16");
+            else
+                p->dt[p->ndt++] = t == AB_DT_BF16 ? AB_TT_BF16 : AB_TT_F32;
         }
-        free(items);
+        ab_strv_free(items);
         if (rc) return rc;
     }
     if ((v = ab_opt_param(o, "gemm-impl"))) {
@@ -590,7 +586,6 @@ static int run_point(ab_suite_ctx *ctx, dev_state *st, ab_tok_model *mdl, ab_tok
     double t_start = ab_now();
     set_params(r, m, wt, k, batch, prefill ? len : 1, prefill ? 0 : len);
     r->extra = json_object();
-    json_object_set_new(r->extra, "kernels", ab_tok_model_describe(mdl, impl));
     json_object_set_new(r->extra, "scaling",
                         json_sprintf("measured %d of %d layers; step = %d/%d x (%d layers) + "
                                      "final norm and LM head",
@@ -605,6 +600,7 @@ static int run_point(ab_suite_ctx *ctx, dev_state *st, ab_tok_model *mdl, ab_tok
         ab_result_set_status(r, rc == AB_TOK_SKIP ? AB_SKIP : AB_ERROR, "%s", err);
         goto out;
     }
+    json_object_set_new(r->extra, "kernels", ab_tok_phase_describe(ph));
     /* the bandwidth roof, measured right before the point: on a shared machine the memory
      * system's share drifts within minutes, and the roofline must describe the same moment */
     st->rf.bw = 0;

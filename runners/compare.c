@@ -564,6 +564,35 @@ static void fmt_p(char *buf, size_t len, const ab_cmp_cell *x)
         snprintf(buf, len, "%.3f", x->test.p);
 }
 
+size_t ab_cmp_grid_lead(ab_grid *g, const ab_cmp_row *row, const char *headline_mark)
+{
+    const ab_result *r = row->proto;
+    char *p = ab_params_display(r->params);
+    size_t col = 0;
+    ab_grid_set(g, -1, col++, "%s", r->key);
+    ab_grid_set(g, -1, col++, "%s", r->impl ? r->impl : "");
+    ab_grid_set(g, -1, col++, "%s", p ? p : "");
+    ab_grid_set(g, -1, col++, "%s", r->device_name ? r->device_name : r->device);
+    ab_grid_set(g, -1, col++, "%s%s", row->metric ? row->metric : "-",
+                row->headline ? headline_mark : "");
+    free(p);
+    return col;
+}
+
+void ab_cmp_grid_value(ab_grid *g, size_t *col, const ab_cmp_row *row, const ab_cmp_cell *x)
+{
+    char v[64] = "-";
+    if (x->r && x->r->status != AB_PASS)
+        snprintf(v, sizeof(v), "%s", ab_status_name(x->r->status));
+    else if (x->m)
+        ab_format_value(x->value, row->unit, v, sizeof(v));
+    ab_grid_set(g, -1, (*col)++, "%s", v);
+    if (isfinite(x->peak_fraction))
+        ab_grid_set(g, -1, (*col)++, "%.1f%%", 100.0 * x->peak_fraction);
+    else
+        ab_grid_set(g, -1, (*col)++, "-");
+}
+
 static ab_grid *build_grid(const ab_cmp *c, bool changed_only)
 {
     size_t ncols = 5 + 2 * c->nruns + 5 * (c->nruns - 1);
@@ -602,29 +631,11 @@ static ab_grid *build_grid(const ab_cmp *c, bool changed_only)
             ab_grid_free(g);
             return NULL;
         }
-        const ab_result *r = row->proto;
-        char *p = ab_params_display(r->params);
-        size_t col = 0;
-        ab_grid_set(g, -1, col++, "%s", r->key);
-        ab_grid_set(g, -1, col++, "%s", r->impl ? r->impl : "");
-        ab_grid_set(g, -1, col++, "%s", p ? p : "");
-        ab_grid_set(g, -1, col++, "%s", r->device_name ? r->device_name : r->device);
-        ab_grid_set(g, -1, col++, "%s%s", row->metric ? row->metric : "-",
-                    row->headline ? "*" : "");
-        free(p);
+        size_t col = ab_cmp_grid_lead(g, row, "*");
         const char *cls = NULL;
         for (size_t j = 0; j < c->nruns; j++) {
             const ab_cmp_cell *x = &row->cells[j];
-            char v[64] = "-";
-            if (x->r && x->r->status != AB_PASS)
-                snprintf(v, sizeof(v), "%s", ab_status_name(x->r->status));
-            else if (x->m)
-                ab_format_value(x->value, row->unit, v, sizeof(v));
-            ab_grid_set(g, -1, col++, "%s", v);
-            if (isfinite(x->peak_fraction))
-                ab_grid_set(g, -1, col++, "%.1f%%", 100.0 * x->peak_fraction);
-            else
-                ab_grid_set(g, -1, col++, "-");
+            ab_cmp_grid_value(g, &col, row, x);
             if (!j)
                 continue;
             if (isfinite(x->ratio)) {

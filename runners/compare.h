@@ -115,6 +115,16 @@ void ab_cmp_write_summary(const ab_cmp *c, FILE *f, bool markdown);
  */
 int ab_cmp_write_junit(const ab_cmp *c, size_t run, FILE *f);
 
+/* Cells shared by the comparison grids (text and Markdown tables here, the HTML report):
+ * ab_cmp_grid_lead fills the leading columns of the grid's last row -- key, impl, params, device,
+ * metric followed by `headline_mark` on headline rows -- and returns the next column;
+ * ab_cmp_grid_value fills a run's value (or its status when it did not pass) and its fraction of
+ * the datasheet peak at *col, advancing it. */
+struct ab_grid;
+size_t ab_cmp_grid_lead(struct ab_grid *g, const ab_cmp_row *row, const char *headline_mark);
+void ab_cmp_grid_value(struct ab_grid *g, size_t *col, const ab_cmp_row *row,
+                       const ab_cmp_cell *x);
+
 /* Label of a row for messages: "membw.triad streaming dtype=f64 working_set=128 MiB bandwidth
  * [AMD EPYC]". Caller frees. */
 char *ab_cmp_row_label(const ab_cmp_row *row);

@@ -338,30 +338,12 @@ static void compare_section(FILE *f, ab_run *const *runs, size_t n, const ab_cmp
         ab_grid *g = ab_grid_new(k, titles);
         for (size_t i = 0; g && i < c.nrows; i++) {
             const ab_cmp_row *row = &c.rows[i];
-            const ab_result *r = row->proto;
-            char *p = ab_params_display(r->params);
             ab_grid_add_row(g);
-            size_t col = 0;
-            ab_grid_set(g, -1, col++, "%s", r->key);
-            ab_grid_set(g, -1, col++, "%s", r->impl ? r->impl : "");
-            ab_grid_set(g, -1, col++, "%s", p ? p : "");
-            ab_grid_set(g, -1, col++, "%s", r->device_name ? r->device_name : r->device);
-            ab_grid_set(g, -1, col++, "%s%s", row->metric ? row->metric : "-",
-                        row->headline ? " (headline)" : "");
-            free(p);
+            size_t col = ab_cmp_grid_lead(g, row, " (headline)");
             const char *cls = NULL;
             for (size_t j = 0; j < n; j++) {
                 const ab_cmp_cell *x = &row->cells[j];
-                char v[64] = "-";
-                if (x->r && x->r->status != AB_PASS)
-                    snprintf(v, sizeof(v), "%s", ab_status_name(x->r->status));
-                else if (x->m)
-                    ab_format_value(x->value, row->unit, v, sizeof(v));
-                ab_grid_set(g, -1, col++, "%s", v);
-                if (isfinite(x->peak_fraction))
-                    ab_grid_set(g, -1, col++, "%.1f%%", 100.0 * x->peak_fraction);
-                else
-                    ab_grid_set(g, -1, col++, "-");
+                ab_cmp_grid_value(g, &col, row, x);
                 if (!j)
                     continue;
                 if (isfinite(x->ratio))

@@ -111,3 +111,21 @@ int ab_dtype_parse(const char *s, ab_dtype *out)
         }
     return -1;
 }
+
+int ab_dtype_list(const char *s, bool picked[AB_DT_COUNT], char *err)
+{
+    char e[AB_ERRLEN];
+    char **v = ab_split_list(s, e);
+    if (!v)
+        return ab_err(err, "--dtype: %s", e);
+    int rc = 0;
+    for (size_t i = 0; v[i] && rc == 0; i++) {
+        ab_dtype t;
+        if (ab_dtype_parse(v[i], &t) != 0)
+            rc = ab_err(err, "--dtype: unknown data type '%s'", v[i]);
+        else
+            picked[t] = true;
+    }
+    ab_strv_free(v);
+    return rc;
+}

@@ -102,6 +102,10 @@ typedef enum {
 
 const char *ab_dtype_name(ab_dtype t);
 int ab_dtype_parse(const char *s, ab_dtype *out);
+/* A --dtype list ("f32,bf16"): picked[t] set for every type named (the others left alone). An
+ * empty item or an unknown name is an error naming --dtype; each suite then keeps the types it
+ * runs. */
+int ab_dtype_list(const char *s, bool picked[AB_DT_COUNT], char *err);
 size_t ab_dtype_size(ab_dtype t);
 
 #endif

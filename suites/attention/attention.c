@@ -249,25 +249,14 @@ static int plan_make(const ab_options *o, plan *p, char *err)
     memset(p, 0, sizeof(*p));
     const char *dt = ab_opt_param(o, "dtype");
     if (dt) {
-        char **v = ab_split_list(dt, err);
-        if (!v)
+        bool picked[AB_DT_COUNT] = {false};
+        if (ab_dtype_list(dt, picked, err) != 0)
             return -1;
-        for (size_t i = 0; v[i]; i++) {
-            ab_dtype t;
-            if (ab_dtype_parse(v[i], &t) != 0) {
-                ab_err(err, "--dtype: unknown data type '%s'", v[i]);
-                ab_strv_free(v);
-                return -1;
-            }
-            /* the other names (f64, tf32, fp8, i8) belong to other suites */
-            if (t == AB_DT_F32)
-                p->dt[AB_ATTN_F32] = p->dt_given = true;
-            else if (t == AB_DT_BF16)
-                p->dt[AB_ATTN_BF16] = p->dt_given = true;
-            else if (t == AB_DT_F16)
-                p->dt[AB_ATTN_F16] = p->dt_given = true;
-        }
-        ab_strv_free(v);
+        /* the other names (f64, tf32, fp8, i8) belong to other suites */
+        p->dt[AB_ATTN_F32] = picked[AB_DT_F32];
+        p->dt[AB_ATTN_BF16] = picked[AB_DT_BF16];
+        p->dt[AB_ATTN_F16] = picked[AB_DT_F16];
+        p->dt_given = picked[AB_DT_F32] || picked[AB_DT_BF16] || picked[AB_DT_F16];
         p->dt_none = !p->dt_given;
     }
     p->preset = ab_opt_param(o, "preset");

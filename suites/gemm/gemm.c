@@ -127,19 +127,8 @@ static int plan_make(const ab_options *o, gplan *p, char *err)
         for (int i = 0; i < AB_DT_COUNT; i++)
             p->dtype[i] = true;
     } else {
-        char **v = ab_split_list(dt, err);
-        if (!v)
-            return ab_err(err, "--dtype: empty list");
-        for (size_t i = 0; v[i]; i++) {
-            ab_dtype t;
-            if (ab_dtype_parse(v[i], &t) != 0) {
-                ab_err(err, "--dtype: unknown data type '%s'", v[i]);
-                ab_strv_free(v);
-                return -1;
-            }
-            p->dtype[t] = true;
-        }
-        ab_strv_free(v);
+        if (ab_dtype_list(dt, p->dtype, err) != 0)
+            return -1;
     }
     static const char *const impls[AB_GEMM_NIMPL] = {"vendor", "portable"};
     const char *im = ab_opt_param(o, "impl");

@@ -67,22 +67,11 @@ static int plan_make(const ab_options *o, plan *p, char *err)
     if (!dt) {
         p->dtype[0] = p->dtype[1] = true;
     } else {
-        char **v = ab_split_list(dt, err);
-        if (!v)
+        bool picked[AB_DT_COUNT] = {false};
+        if (ab_dtype_list(dt, picked, err) != 0)
             return -1;
-        for (size_t i = 0; v[i]; i++) {
-            ab_dtype t;
-            if (ab_dtype_parse(v[i], &t) != 0) {
-                ab_err(err, "--dtype: unknown data type '%s'", v[i]);
-                ab_strv_free(v);
-                return -1;
-            }
-            if (t == AB_DT_F32)
-                p->dtype[0] = true;
-            if (t == AB_DT_F64)
-                p->dtype[1] = true;
-        }
-        ab_strv_free(v);
+        p->dtype[0] = picked[AB_DT_F32];
+        p->dtype[1] = picked[AB_DT_F64];
     }
     const char *sz = ab_opt_param(o, "sizes");
     if (sz) {

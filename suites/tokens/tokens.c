@@ -198,23 +198,14 @@ static int plan_make(const ab_options *o, plan *p, char *err)
         p->layers_run = (int)k;
     }
     if ((v = ab_opt_param(o, "dtype"))) {
-        char e[AB_ERRLEN];
-        char **items = ab_split_list(v, e);
-        if (!items) return ab_err(err, "--dtype: %s", e);
-        int rc = 0;
-        for (size_t i = 0; items[i] && rc == 0; i++) {
-            ab_dtype t;
-            if (ab_dtype_parse(items[i], &t) != 0)
-                rc = ab_err(err, "--dtype: unknown data type '%s'", items[i]);
-            else if (t != AB_DT_F32 && t != AB_DT_BF16)
-                rc = ab_err(err, "--dtype: the tokens suite runs f32 or bf16, not '%s'", items[i]);
-            else if (p->ndt == 2)
-                rc = ab_err(err, "--dtype: at most f32 and bf16");
-            else
-                p->dt[p->ndt++] = t == AB_DT_BF16 ? AB_TT_BF16 : AB_TT_F32;
-        }
-        ab_strv_free(items);
-        if (rc) return rc;
+        bool picked[AB_DT_COUNT] = {false};
+        if (ab_dtype_list(v, picked, err) != 0) return -1;
+        for (int t = 0; t < AB_DT_COUNT; t++)
+            if (picked[t] && t != AB_DT_F32 && t != AB_DT_BF16)
+                return ab_err(err, "--dtype: the tokens suite runs f32 or bf16, not %s",
+                              ab_dtype_name((ab_dtype)t));
+        if (picked[AB_DT_F32]) p->dt[p->ndt++] = AB_TT_F32;
+        if (picked[AB_DT_BF16]) p->dt[p->ndt++] = AB_TT_BF16;
     }
     if ((v = ab_opt_param(o, "gemm-impl"))) {
         if (strcmp(v, "vendor") == 0)

@@ -149,6 +149,8 @@ Test(attention, cpu_kernels_match_fp64_reference, .timeout = 300, .fini = dev_cl
         SHAPE(1, 8, 2, 128, 1, 1000, false), SHAPE(3, 4, 4, 64, 1, 4099, false),
         SHAPE(1, 2, 1, 8, 5, 5, false),      SHAPE(1, 4, 2, 64, 50, 300, true),
         SHAPE(1, 4, 1, 64, 300, 300, false), SHAPE(1, 64, 1, 64, 1, 2048, false),
+        /* decode caches shorter than one key per interleaved chunk (empty chunks) */
+        SHAPE(1, 4, 1, 64, 1, 1, false),     SHAPE(2, 4, 2, 40, 1, 3, false),
     };
     for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++)
         for (int k = AB_ATTN_NAIVE; k <= AB_ATTN_FUSED; k++) {

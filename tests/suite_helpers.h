@@ -18,7 +18,8 @@
 #include "helpers.h"
 
 /* `accelbench run --out TMP --run-id r` + lead + extra (both NULL-terminated; lead may be NULL);
- * asserts the exit status and returns the run document. *out (may be NULL) receives stdout. */
+ * asserts the exit status and that results.csv and summary.md were written beside the run
+ * document, and returns the document. *out (may be NULL) receives stdout. */
 static inline ab_run *ab_test_run_doc(const char *tag, int want_exit, double interrupt, char **out,
                                       const char *const *lead, const char *const *extra)
 {
@@ -38,6 +39,13 @@ static inline ab_run *ab_test_run_doc(const char *tag, int want_exit, double int
     snprintf(path, sizeof(path), "%s/r/run.json", dir);
     ab_run *run = ab_run_read(path, err);
     cr_assert_not_null(run, "run document unreadable: %s", err);
+    for (const char *f = "results.csv"; f; f = strcmp(f, "results.csv") == 0 ? "summary.md" : NULL) {
+        snprintf(path, sizeof(path), "%s/r/%s", dir, f);
+        FILE *fp = fopen(path, "r");
+        cr_expect_not_null(fp, "%s missing", path);
+        if (fp)
+            fclose(fp);
+    }
     if (out) *out = strdup(p.out ? p.out : "");
     ab_proc_free(&p);
     free(dir);

@@ -13,31 +13,8 @@
 
 static ab_run *run_and_read(const char *tag, int want_exit, double interrupt, const char **extra)
 {
-    char *dir = ab_test_tmpdir(tag);
-    const char *argv[40] = {"run", "--out", dir, "--run-id", "r", "--quiet"};
-    size_t n = 6;
-    for (size_t i = 0; extra[i]; i++)
-        argv[n++] = extra[i];
-    argv[n] = NULL;
-    ab_proc p;
-    cr_assert_eq(ab_test_run(&p, interrupt, argv), 0);
-    cr_expect_eq(p.status, want_exit, "exit %d, expected %d; stderr: %s", p.status, want_exit,
-                 p.err);
-    char path[700];
-    snprintf(path, sizeof(path), "%s/r/run.json", dir);
-    char err[AB_ERRLEN] = "";
-    ab_run *run = ab_run_read(path, err);
-    cr_assert_not_null(run, "run document unreadable: %s", err);
-    for (const char *f = "results.csv"; f; f = strcmp(f, "results.csv") == 0 ? "summary.md" : NULL) {
-        snprintf(path, sizeof(path), "%s/r/%s", dir, f);
-        FILE *fp = fopen(path, "r");
-        cr_expect_not_null(fp, "%s missing", path);
-        if (fp)
-            fclose(fp);
-    }
-    ab_proc_free(&p);
-    free(dir);
-    return run;
+    return ab_test_run_doc(tag, want_exit, interrupt, NULL, (const char *[]){"--quiet", NULL},
+                           extra);
 }
 
 static void expect_all_pass(const ab_run *run, const char *device, size_t min_results)

@@ -81,11 +81,19 @@ typedef struct ab_attn_impl {
                             const ab_attn_shape *s);
 } ab_attn_impl;
 
+/* The pattern and the bf16 rounding below are compiled for the device too where CUDA/HIP code
+ * includes this header, so every kernel produces the host's bits from the same source. */
+#if defined(__CUDACC__) || defined(__HIPCC__)
+#define AB_HOST_DEVICE __host__ __device__
+#else
+#define AB_HOST_DEVICE
+#endif
+
 /* ---- the deterministic test pattern, shared by host and device code ----
  * splitmix64 of (seed, index), top 24 bits as u in [0, 2^24): value (u·2^-23 - 1)·amp. Every
  * step is exact in f32 for a power-of-two amp, so a device kernel and the host reference produce
  * the same bits; bf16/f16 round that f32 to nearest even. */
-static inline uint32_t ab_attn_gen_bits(uint64_t seed, uint64_t i)
+static inline AB_HOST_DEVICE uint32_t ab_attn_gen_bits(uint64_t seed, uint64_t i)
 {
     uint64_t z = i + seed * 0x9E3779B97F4A7C15ull + 0x632BE59BD9B4E019ull;
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
@@ -94,14 +102,14 @@ static inline uint32_t ab_attn_gen_bits(uint64_t seed, uint64_t i)
     return (uint32_t)(z >> 40);
 }
 
-static inline float ab_attn_gen(uint64_t seed, uint64_t i, float amp)
+static inline AB_HOST_DEVICE float ab_attn_gen(uint64_t seed, uint64_t i, float amp)
 {
     return ((float)ab_attn_gen_bits(seed, i) * (1.0f / 8388608.0f) - 1.0f) * amp;
 }
 
 /* f32 -> bf16 / f16 bits, round to nearest even (what __float2bfloat16_rn / __float2half_rn and
  * OpenCL's vstore_half_rte do); NaN stays NaN. */
-static inline uint16_t ab_f32_to_bf16(float f)
+static inline AB_HOST_DEVICE uint16_t ab_f32_to_bf16(float f)
 {
     union {
         float f;
@@ -113,7 +121,7 @@ static inline uint16_t ab_f32_to_bf16(float f)
     return (uint16_t)(r >> 16);
 }
 
-static inline float ab_bf16_to_f32(uint16_t h)
+static inline AB_HOST_DEVICE float ab_bf16_to_f32(uint16_t h)
 {
     union {
         uint32_t u;

@@ -65,12 +65,8 @@ template <> __device__ __forceinline__ float from_f32<float>(float f)
 }
 template <> __device__ __forceinline__ bf16_t from_f32<bf16_t>(float f)
 {
-    uint32_t u = __float_as_uint(f);
     bf16_t r;
-    if ((u & 0x7fffffffu) > 0x7f800000u)
-        r.u = (uint16_t)((u >> 16) | 0x40u);
-    else
-        r.u = (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+    r.u = ab_f32_to_bf16(f);
     return r;
 }
 template <> __device__ __forceinline__ f16_t from_f32<f16_t>(float f)
@@ -94,12 +90,7 @@ template <typename T> __global__ void k_fill(T *buf, size_t n, uint64_t seed, fl
 {
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
          i += (size_t)gridDim.x * blockDim.x) {
-        uint64_t z = i + seed * 0x9E3779B97F4A7C15ull + 0x632BE59BD9B4E019ull;
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-        z ^= z >> 31;
-        float v = ((float)(uint32_t)(z >> 40) * (1.0f / 8388608.0f) - 1.0f) * amp;
-        buf[i] = from_f32<T>(v);
+        buf[i] = from_f32<T>(ab_attn_gen(seed, i, amp));
     }
 }
 

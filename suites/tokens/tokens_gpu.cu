@@ -16,6 +16,7 @@
  */
 #include "../../backends/gpu/gpu_port.h"
 
+#include "../attention/attention.h"
 #include "tokens.h"
 
 #include <math.h>
@@ -32,22 +33,14 @@ constexpr unsigned kMaxBlocks = 65535u * 16;
 __device__ __forceinline__ float ld(const void *p, int t, size_t i)
 {
     if (t)
-        return __uint_as_float((uint32_t)((const uint16_t *)p)[i] << 16);
+        return ab_bf16_to_f32(((const uint16_t *)p)[i]);
     return ((const float *)p)[i];
-}
-
-__device__ __forceinline__ uint16_t f32_to_bf16(float f)
-{
-    uint32_t u = __float_as_uint(f);
-    if ((u & 0x7fffffffu) > 0x7f800000u) /* NaN stays NaN (quiet) */
-        return (uint16_t)((u >> 16) | 0x40u);
-    return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
 }
 
 __device__ __forceinline__ void st(void *p, int t, size_t i, float v)
 {
     if (t)
-        ((uint16_t *)p)[i] = f32_to_bf16(v);
+        ((uint16_t *)p)[i] = ab_f32_to_bf16(v);
     else
         ((float *)p)[i] = v;
 }
@@ -57,11 +50,7 @@ __global__ void k_fill(void *buf, int t, size_t n, uint64_t seed, float amp)
 {
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
          i += (size_t)gridDim.x * blockDim.x) {
-        uint64_t z = i + seed * 0x9E3779B97F4A7C15ull + 0x632BE59BD9B4E019ull;
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-        z ^= z >> 31;
-        st(buf, t, i, ((float)(uint32_t)(z >> 40) * (1.0f / 8388608.0f) - 1.0f) * amp);
+        st(buf, t, i, ab_attn_gen(seed, i, amp));
     }
 }
 

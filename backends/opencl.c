@@ -15,6 +15,9 @@
 #include <string.h>
 #include <unistd.h>
 
+/* backends/opencl_common.cl, embedded at build time: the start of every program */
+extern const char ab_opencl_common_source[];
+
 int ab_ocl_set_arg(cl_kernel k, cl_uint i, size_t size, const void *v, char *err)
 {
     cl_int rc = clSetKernelArg(k, i, size, v);
@@ -291,7 +294,8 @@ int ab_ocl_program(ab_ocl_dev *d, const char *key, const char *src, const char *
     if (d->nprogs == AB_OCL_MAX_PROGRAMS)
         return ab_err(err, "opencl: program cache full");
     cl_int rc;
-    cl_program p = clCreateProgramWithSource(d->ctx, 1, &src, NULL, &rc);
+    const char *srcs[2] = {ab_opencl_common_source, src};
+    cl_program p = clCreateProgramWithSource(d->ctx, 2, srcs, NULL, &rc);
     if (rc != CL_SUCCESS)
         return ab_err(err, "opencl: clCreateProgramWithSource: %s", ab_ocl_strerror(rc));
     rc = clBuildProgram(p, 1, &d->device, options, NULL, NULL);

@@ -42,8 +42,9 @@ typedef struct ab_ocl_dev {
 extern const ab_backend_ops ab_backend_opencl;
 
 const char *ab_ocl_strerror(cl_int e);
-/* Builds (once) and returns the program `key` from source with options; on a build failure err
- * holds the first line of the build log. */
+/* Builds (once) and returns the program `key` from backends/opencl_common.cl (the test pattern,
+ * bf16 rounding) followed by src, with options; on a build failure err holds the first line of
+ * the build log. */
 int ab_ocl_program(ab_ocl_dev *d, const char *key, const char *src, const char *options,
                    cl_program *out, char *err);
 /* Enqueues an ND-range kernel; lws may be NULL. Tracked by the device timer. */

@@ -23,12 +23,7 @@ __kernel void at_fill(__global float *buf, ulong n, ulong seed, float amp)
     ulong i = get_global_id(0);
     if (i >= n)
         return;
-    ulong z = i + seed * 0x9E3779B97F4A7C15UL + 0x632BE59BD9B4E019UL;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
-    z ^= z >> 31;
-    uint u = (uint)(z >> 40);
-    buf[i] = ((float)u * (1.0f / 8388608.0f) - 1.0f) * amp;
+    buf[i] = ab_attn_gen(seed, i, amp);
 }
 
 // shape arguments shared by the kernels

@@ -4,7 +4,8 @@
 // 1 = bf16, as ab_tok_type), so a run-time branch that is uniform over the launch picks the
 // load or store, and the program cache holds one build per device however the types combine.
 // Offsets are element offsets computed here: cl_mem handles cannot be offset on the host.
-// Arithmetic is f32; a bf16 store rounds to nearest even exactly as ab_f32_to_bf16 does.
+// Arithmetic is f32; a bf16 store rounds to nearest even with ab_f32_to_bf16 (the prelude
+// backends/opencl_common.cl, the same rounding as attention.h's).
 
 // ---- element access ----
 
@@ -15,18 +16,10 @@ inline float ld(__global const uchar *p, int t, size_t i)
     return ((__global const float *)p)[i];
 }
 
-inline ushort f32_to_bf16(float f)
-{
-    uint u = as_uint(f);
-    if ((u & 0x7fffffffu) > 0x7f800000u) // NaN stays NaN (quiet)
-        return (ushort)((u >> 16) | 0x40u);
-    return (ushort)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
-}
-
 inline void st(__global uchar *p, int t, size_t i, float v)
 {
     if (t)
-        ((__global ushort *)p)[i] = f32_to_bf16(v);
+        ((__global ushort *)p)[i] = ab_f32_to_bf16(v);
     else
         ((__global float *)p)[i] = v;
 }
@@ -37,12 +30,7 @@ __kernel void tk_fill(__global uchar *buf, int t, ulong n, ulong seed, float amp
     ulong i = get_global_id(0);
     if (i >= n)
         return;
-    ulong z = i + seed * 0x9E3779B97F4A7C15UL + 0x632BE59BD9B4E019UL;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
-    z ^= z >> 31;
-    uint u = (uint)(z >> 40);
-    st(buf, t, i, ((float)u * (1.0f / 8388608.0f) - 1.0f) * amp);
+    st(buf, t, i, ab_attn_gen(seed, i, amp));
 }
 
 // ---- residual add + RMSNorm: one work-group per row ----

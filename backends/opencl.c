@@ -243,6 +243,8 @@ static void ocl_close(void *dev)
     clFinish(d->q);
     drop_timer_events(d);
     free(d->events);
+    for (int i = 0; i < d->nkernels; i++)
+        clReleaseKernel(d->kernels[i].k);
     for (int i = 0; i < d->nprogs; i++)
         clReleaseProgram(d->progs[i].prog);
     clReleaseCommandQueue(d->q);
@@ -315,6 +317,27 @@ int ab_ocl_program(ab_ocl_dev *d, const char *key, const char *src, const char *
     d->progs[d->nprogs].prog = p;
     d->nprogs++;
     *out = p;
+    return 0;
+}
+
+int ab_ocl_kernel(ab_ocl_dev *d, cl_program p, const char *name, cl_kernel *out, char *err)
+{
+    for (int i = 0; i < d->nkernels; i++)
+        if (d->kernels[i].prog == p && strcmp(d->kernels[i].name, name) == 0) {
+            *out = d->kernels[i].k;
+            return 0;
+        }
+    if (d->nkernels == AB_OCL_MAX_KERNELS)
+        return ab_err(err, "opencl: kernel cache full");
+    cl_int rc;
+    cl_kernel k = clCreateKernel(p, name, &rc);
+    if (rc != CL_SUCCESS)
+        return ab_err(err, "opencl: clCreateKernel(%s): %s", name, ab_ocl_strerror(rc));
+    d->kernels[d->nkernels].prog = p;
+    ab_strlcpy(d->kernels[d->nkernels].name, name, sizeof(d->kernels[0].name));
+    d->kernels[d->nkernels].k = k;
+    d->nkernels++;
+    *out = k;
     return 0;
 }
 

@@ -10,6 +10,7 @@
 
 #define AB_OCL_MAX_PROGRAMS 32
 #define AB_OCL_MAX_PINNED 64
+#define AB_OCL_MAX_KERNELS 64
 
 typedef struct ab_ocl_dev {
     cl_platform_id platform;
@@ -32,6 +33,13 @@ typedef struct ab_ocl_dev {
         cl_program prog;
     } progs[AB_OCL_MAX_PROGRAMS];
     int nprogs;
+    /* kernels created once per device, by program and name (ab_ocl_kernel) */
+    struct {
+        cl_program prog;
+        char name[64];
+        cl_kernel k;
+    } kernels[AB_OCL_MAX_KERNELS];
+    int nkernels;
     /* pinned host buffers: mapped CL_MEM_ALLOC_HOST_PTR buffers */
     struct {
         void *ptr;
@@ -47,6 +55,10 @@ const char *ab_ocl_strerror(cl_int e);
  * the build log. */
 int ab_ocl_program(ab_ocl_dev *d, const char *key, const char *src, const char *options,
                    cl_program *out, char *err);
+/* The kernel `name` of program p, created once per device and released with it. Shared by
+ * every caller: set every argument before each launch (the launch captures them). Kernels a
+ * plan owns with arguments set once belong in the plan (clCreateKernel) instead. */
+int ab_ocl_kernel(ab_ocl_dev *d, cl_program p, const char *name, cl_kernel *out, char *err);
 /* Enqueues an ND-range kernel; lws may be NULL. Tracked by the device timer. */
 int ab_ocl_launch(ab_ocl_dev *d, cl_kernel k, cl_uint dims, const size_t *gws, const size_t *lws,
                   char *err);

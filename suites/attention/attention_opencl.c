@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * attention on OpenCL (f32): kernels in attention.cl, embedded at build time
- * (ab_attention_cl_source), built once per device and head dimension.
+ * (ab_attention_cl_source), built once per device and head dimension; kernels come from the
+ * device's cache (ab_ocl_kernel), so every run sets all their arguments before launching.
  *
  * naive   at_scores (a float8 dot product per score, into the materialised scores),
  *         at_softmax (a work-item per row), at_pv (a work-item per 8 output columns)
@@ -95,15 +96,6 @@ static int shape_args(cl_kernel k, cl_uint i, const ab_attn_shape *s, char *err)
            ARG(k, i + 4, causal) || ARG(k, i + 5, scale);
 }
 
-static int make_kernel(cl_program p, const char *name, cl_kernel *k, char *err)
-{
-    cl_int rc;
-    *k = clCreateKernel(p, name, &rc);
-    if (rc != CL_SUCCESS)
-        return ab_err(err, "opencl: clCreateKernel(%s): %s", name, ab_ocl_strerror(rc));
-    return 0;
-}
-
 static size_t round_up(size_t x, size_t m)
 {
     return (x + m - 1) / m * m;
@@ -118,15 +110,13 @@ static int ocl_fill(void *dev, ab_attn_dtype dt, void *buf, size_t n, uint64_t s
     cl_program p;
     cl_kernel k;
     /* the pattern kernel does not depend on the head dimension: any build will do */
-    if (get_program(d, 128, &p, err) || make_kernel(p, "at_fill", &k, err))
+    if (get_program(d, 128, &p, err) || ab_ocl_kernel(d, p, "at_fill", &k, err))
         return -1;
     cl_ulong nn = n, sd = seed;
     cl_float a = amp;
     size_t gws = round_up(n, 256);
-    int r = ARG(k, 0, buf) || ARG(k, 1, nn) || ARG(k, 2, sd) || ARG(k, 3, a) ||
-            ab_ocl_launch(d, k, 1, &gws, NULL, err);
-    clReleaseKernel(k);
-    if (r)
+    if (ARG(k, 0, buf) || ARG(k, 1, nn) || ARG(k, 2, sd) || ARG(k, 3, a) ||
+        ab_ocl_launch(d, k, 1, &gws, NULL, err))
         return -1;
     cl_int rc = clFinish(d->q);
     if (rc != CL_SUCCESS)
@@ -138,8 +128,8 @@ static int run_naive(ab_ocl_dev *d, cl_program p, const ab_attn_args *a, long it
 {
     const ab_attn_shape *s = &a->s;
     cl_kernel ks = NULL, km = NULL, kp = NULL;
-    int r = make_kernel(p, "at_scores", &ks, err) || make_kernel(p, "at_softmax", &km, err) ||
-            make_kernel(p, "at_pv", &kp, err);
+    int r = ab_ocl_kernel(d, p, "at_scores", &ks, err) ||
+            ab_ocl_kernel(d, p, "at_softmax", &km, err) || ab_ocl_kernel(d, p, "at_pv", &kp, err);
     cl_mem q = a->q, k = a->k, v = a->v, o = a->o, w = a->work;
     r = r || ARG(ks, 0, q) || ARG(ks, 1, k) || ARG(ks, 2, w) || shape_args(ks, 3, s, err) ||
         ARG(km, 0, w) || shape_args(km, 1, s, err) || ARG(kp, 0, w) || ARG(kp, 1, v) ||
@@ -151,12 +141,6 @@ static int run_naive(ab_ocl_dev *d, cl_program p, const ab_attn_args *a, long it
     for (long it = 0; !r && it < iters; it++)
         r = ab_ocl_launch(d, ks, 3, g1, NULL, err) || ab_ocl_launch(d, km, 1, g2, NULL, err) ||
             ab_ocl_launch(d, kp, 3, g3, NULL, err);
-    if (ks)
-        clReleaseKernel(ks);
-    if (km)
-        clReleaseKernel(km);
-    if (kp)
-        clReleaseKernel(kp);
     return r ? -1 : 0;
 }
 
@@ -165,14 +149,12 @@ static int run_flash(ab_ocl_dev *d, cl_program p, const ab_attn_args *a, long it
     const ab_attn_shape *s = &a->s;
     cl_kernel k = NULL;
     cl_mem q = a->q, kk = a->k, v = a->v, o = a->o;
-    int r = make_kernel(p, "at_flash", &k, err) || ARG(k, 0, q) || ARG(k, 1, kk) ||
+    int r = ab_ocl_kernel(d, p, "at_flash", &k, err) || ARG(k, 0, q) || ARG(k, 1, kk) ||
             ARG(k, 2, v) || ARG(k, 3, o) || shape_args(k, 4, s, err);
     size_t gws[2] = {round_up((size_t)s->q_len, BR), (size_t)s->batch * s->heads};
     size_t lws[2] = {BR, 1};
     for (long it = 0; !r && it < iters; it++)
         r = ab_ocl_launch(d, k, 2, gws, lws, err);
-    if (k)
-        clReleaseKernel(k);
     return r ? -1 : 0;
 }
 
@@ -183,11 +165,11 @@ static int run_decode(ab_ocl_dev *d, cl_program p, const ab_attn_args *a, long i
     cl_mem q = a->q, k = a->k, v = a->v, o = a->o, w = a->work;
     cl_int g = s->heads / s->kv_heads, nsplit = (cl_int)decode_splits(d, s);
     cl_long chunk = (s->kv_len + nsplit - 1) / nsplit, rows = (cl_long)s->batch * s->heads;
-    int r = make_kernel(p, "at_decode", &kd, err) || make_kernel(p, "at_combine", &kc, err) ||
-            ARG(kd, 0, q) || ARG(kd, 1, k) || ARG(kd, 2, v) || ARG(kd, 3, w) ||
-            shape_args(kd, 4, s, err) || ARG(kd, 10, g) || ARG(kd, 11, chunk) ||
-            ARG(kd, 12, nsplit) || ARG(kc, 0, w) || ARG(kc, 1, o) || ARG(kc, 2, nsplit) ||
-            ARG(kc, 3, rows);
+    int r = ab_ocl_kernel(d, p, "at_decode", &kd, err) ||
+            ab_ocl_kernel(d, p, "at_combine", &kc, err) || ARG(kd, 0, q) || ARG(kd, 1, k) ||
+            ARG(kd, 2, v) || ARG(kd, 3, w) || shape_args(kd, 4, s, err) || ARG(kd, 10, g) ||
+            ARG(kd, 11, chunk) || ARG(kd, 12, nsplit) || ARG(kc, 0, w) || ARG(kc, 1, o) ||
+            ARG(kc, 2, nsplit) || ARG(kc, 3, rows);
     size_t g1[2] = {(size_t)nsplit, (size_t)s->batch * s->kv_heads};
     size_t g2[1] = {round_up((size_t)rows * s->head_dim, 64)};
     /* On a CPU driver every (chunk, KV head) work-item is its own work-group, so the driver
@@ -197,10 +179,6 @@ static int run_decode(ab_ocl_dev *d, cl_program p, const ab_attn_args *a, long i
     const size_t *l1 = (d->type & CL_DEVICE_TYPE_CPU) ? one : NULL;
     for (long it = 0; !r && it < iters; it++)
         r = ab_ocl_launch(d, kd, 2, g1, l1, err) || ab_ocl_launch(d, kc, 1, g2, NULL, err);
-    if (kd)
-        clReleaseKernel(kd);
-    if (kc)
-        clReleaseKernel(kc);
     return r ? -1 : 0;
 }
 

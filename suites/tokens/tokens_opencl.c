@@ -27,28 +27,15 @@ static int get_program(ab_ocl_dev *d, cl_program *p, char *err)
     return ab_ocl_program(d, "tokens", ab_tokens_cl_source, "-cl-std=CL1.2", p, err);
 }
 
-static int make_kernel(ab_ocl_dev *d, const char *name, cl_kernel *k, char *err)
+/* the device's kernel `name` of the tokens program, created once (ab_ocl_kernel); every call
+ * below sets all its arguments before launching */
+static int get_kernel(ab_ocl_dev *d, const char *name, cl_kernel *k, char *err)
 {
     cl_program p;
-    if (get_program(d, &p, err))
-        return -1;
-    cl_int rc;
-    *k = clCreateKernel(p, name, &rc);
-    if (rc != CL_SUCCESS)
-        return ab_err(err, "opencl: clCreateKernel(%s): %s", name, ab_ocl_strerror(rc));
-    return 0;
+    return get_program(d, &p, err) || ab_ocl_kernel(d, p, name, k, err) ? -1 : 0;
 }
 
 #define ARG AB_OCL_ARG
-
-/* Launches k and releases it (the queue keeps what the enqueued command needs). */
-static int launch(ab_ocl_dev *d, cl_kernel k, int args_failed, cl_uint dims, const size_t *gws,
-                  const size_t *lws, char *err)
-{
-    int r = args_failed || ab_ocl_launch(d, k, dims, gws, lws, err);
-    clReleaseKernel(k);
-    return r ? -1 : 0;
-}
 
 static int check_type(ab_tok_type t, const char *what, char *err)
 {
@@ -71,7 +58,7 @@ static int ocl_add_rmsnorm(void *dev, long row0, long rows, int d, void *h, cons
     if (rows == 0)
         return 0;
     cl_kernel k;
-    if (make_kernel(od, "tk_add_rmsnorm", &k, err))
+    if (get_kernel(od, "tk_add_rmsnorm", &k, err))
         return -1;
     /* the largest power of two the device and this kernel allow, up to NORM_WG */
     size_t most = NORM_WG, kwg = 0;
@@ -93,7 +80,7 @@ static int ocl_add_rmsnorm(void *dev, long row0, long rows, int d, void *h, cons
               ARG(k, 8, r0) || ARG(k, 9, cd) || ARG(k, 10, e) ||
               ab_ocl_set_arg(k, 11, lws * sizeof(cl_float), NULL, err);
     size_t gws = (size_t)rows * lws;
-    return launch(od, k, bad, 1, &gws, &lws, err);
+    return bad || ab_ocl_launch(od, k, 1, &gws, &lws, err) ? -1 : 0;
 }
 
 static int ocl_rope_scatter(void *dev, const ab_tok_rope *r, const void *qkv, void *q, void *k,
@@ -112,7 +99,7 @@ static int ocl_rope_scatter(void *dev, const ab_tok_rope *r, const void *qkv, vo
     if (r->batch == 0 || r->seq == 0)
         return 0;
     cl_kernel kk;
-    if (make_kernel(od, "tk_rope_scatter", &kk, err))
+    if (get_kernel(od, "tk_rope_scatter", &kk, err))
         return -1;
     cl_mem qkvm = (cl_mem)(uintptr_t)qkv, qm = q, km = k, vm = v;
     cl_int tq = r->qkv_type, to = r->out_type, seq = r->seq, heads = r->heads,
@@ -126,7 +113,7 @@ static int ocl_rope_scatter(void *dev, const ab_tok_rope *r, const void *qkv, vo
               ARG(kk, 12, c);
     size_t gws[3] = {(size_t)r->head_dim / 2, (size_t)r->heads + 2 * (size_t)r->kv_heads,
                      (size_t)r->batch * (size_t)r->seq};
-    return launch(od, kk, bad, 3, gws, NULL, err);
+    return bad || ab_ocl_launch(od, kk, 3, gws, NULL, err) ? -1 : 0;
 }
 
 static int ocl_gather_heads(void *dev, int batch, int seq, int heads, int head_dim,
@@ -140,14 +127,14 @@ static int ocl_gather_heads(void *dev, int batch, int seq, int heads, int head_d
     if (!batch || !seq || !heads || !head_dim)
         return 0;
     cl_kernel k;
-    if (make_kernel(od, "tk_gather_heads", &k, err))
+    if (get_kernel(od, "tk_gather_heads", &k, err))
         return -1;
     cl_mem om = (cl_mem)(uintptr_t)o, xm = x;
     cl_int cto = to, ctx = tx, cs = seq, ch = heads, cdh = head_dim;
     int bad = ARG(k, 0, om) || ARG(k, 1, cto) || ARG(k, 2, xm) || ARG(k, 3, ctx) ||
               ARG(k, 4, cs) || ARG(k, 5, ch) || ARG(k, 6, cdh);
     size_t gws[3] = {(size_t)head_dim, (size_t)heads, (size_t)batch * (size_t)seq};
-    return launch(od, k, bad, 3, gws, NULL, err);
+    return bad || ab_ocl_launch(od, k, 3, gws, NULL, err) ? -1 : 0;
 }
 
 static int ocl_swiglu(void *dev, long rows, int f, const void *gu, ab_tok_type tg, void *a,
@@ -161,13 +148,13 @@ static int ocl_swiglu(void *dev, long rows, int f, const void *gu, ab_tok_type t
     if (!rows || !f)
         return 0;
     cl_kernel k;
-    if (make_kernel(od, "tk_swiglu", &k, err))
+    if (get_kernel(od, "tk_swiglu", &k, err))
         return -1;
     cl_mem gm = (cl_mem)(uintptr_t)gu, am = a;
     cl_int ctg = tg, cta = ta, cf = f;
     int bad = ARG(k, 0, gm) || ARG(k, 1, ctg) || ARG(k, 2, am) || ARG(k, 3, cta) || ARG(k, 4, cf);
     size_t gws[2] = {(size_t)f, (size_t)rows};
-    return launch(od, k, bad, 2, gws, NULL, err);
+    return bad || ab_ocl_launch(od, k, 2, gws, NULL, err) ? -1 : 0;
 }
 
 static int ocl_fill(void *dev, void *buf, ab_tok_type t, size_t n, uint64_t seed, float amp,
@@ -179,7 +166,7 @@ static int ocl_fill(void *dev, void *buf, ab_tok_type t, size_t n, uint64_t seed
     if (n == 0)
         return 0;
     cl_kernel k;
-    if (make_kernel(od, "tk_fill", &k, err))
+    if (get_kernel(od, "tk_fill", &k, err))
         return -1;
     cl_mem m = buf;
     cl_int ct = t;
@@ -187,7 +174,7 @@ static int ocl_fill(void *dev, void *buf, ab_tok_type t, size_t n, uint64_t seed
     cl_float a = amp;
     int bad = ARG(k, 0, m) || ARG(k, 1, ct) || ARG(k, 2, nn) || ARG(k, 3, sd) || ARG(k, 4, a);
     size_t gws = (n + 255) / 256 * 256;
-    if (launch(od, k, bad, 1, &gws, NULL, err))
+    if (bad || ab_ocl_launch(od, k, 1, &gws, NULL, err))
         return -1;
     cl_int rc = clFinish(od->q);
     if (rc != CL_SUCCESS)

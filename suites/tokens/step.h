@@ -56,7 +56,7 @@ double ab_tok_layer_weight_bytes(const ab_llm *m, ab_tok_type wt);
 double ab_tok_head_weight_bytes(const ab_llm *m, ab_tok_type wt);
 /* Device bytes of one layer's K and V caches for a phase, and of a phase's activations. */
 double ab_tok_layer_cache_bytes(const ab_llm *m, ab_tok_type kt, int batch, long cache_len);
-double ab_tok_phase_act_bytes(const ab_llm *m, ab_tok_type wt, int batch, int seq);
+double ab_tok_phase_act_bytes(const ab_llm *m, int batch, int seq);
 
 /* impl: the GEMM implementation for this phase (AB_GEMM_VENDOR / AB_GEMM_PORTABLE); its output
  * type must be the model's (ab_tok_model_out_type), else AB_TOK_SKIP. */

@@ -29,6 +29,7 @@
 #include "../../core/ab.h"
 #include "../../core/peaks.h"
 #include "../../core/prices.h"
+#include "../../core/stats.h"
 #include "../../probes/probe.h"
 #include "../membw/membw.h"
 #include "../suite.h"
@@ -224,13 +225,9 @@ static int plan_make(const ab_options *o, plan *p, char *err)
     if ((v = ab_opt_param(o, "context")) &&
         parse_len_list(v, "context", 1, 1L << 22, p->ctx, &p->nctx, err) != 0)
         return -1;
-    if ((v = ab_opt_param(o, "price-per-hour"))) {
-        char *end;
-        double x = strtod(v, &end);
-        if (end == v || *end || !isfinite(x) || x <= 0)
-            return ab_err(err, "--price-per-hour: '%s' is not a positive number of dollars", v);
-        p->price = x;
-    }
+    if ((v = ab_opt_param(o, "price-per-hour")) &&
+        ab_parse_double(v, "--price-per-hour", &p->price, err) != 0)
+        return -1;
     if ((v = ab_opt_param(o, "price-sheet"))) {
         ab_prices ps;
         if (ab_prices_load(v, &ps, err) != 0) return -1;
@@ -313,24 +310,6 @@ static int timed_membw(void *arg, long iters, double *sec, char *err)
     return 0;
 }
 
-static double median_of(const ab_timing *t)
-{
-    double *v = malloc(t->n * sizeof(double));
-    if (!v || !t->n) {
-        free(v);
-        return NAN;
-    }
-    memcpy(v, t->per_iter, t->n * sizeof(double));
-    for (size_t i = 1; i < t->n; i++) /* insertion sort: a handful of samples */
-        for (size_t j = i; j > 0 && v[j] < v[j - 1]; j--) {
-            double x = v[j];
-            v[j] = v[j - 1], v[j - 1] = x;
-        }
-    double m = t->n % 2 ? v[t->n / 2] : 0.5 * (v[t->n / 2 - 1] + v[t->n / 2]);
-    free(v);
-    return m;
-}
-
 static ab_sampling ref_sampling(void)
 {
     ab_sampling s;
@@ -370,7 +349,7 @@ static void measure_bandwidth(const ab_device *d, refs *r)
         if (ok && impl->init(d->h, &c.a, err) == 0 &&
             ab_measure(&s, timed_membw, &c, &t, err) == 0 && t.n) {
             double bytes = (ks[i] == AB_MB_READ ? 1.0 : 3.0) * (double)n * sizeof(float);
-            double bw = bytes / median_of(&t);
+            double bw = bytes / ab_median(t.per_iter, t.n);
             if (bw > r->bw) {
                 r->bw = bw;
                 snprintf(r->bw_what, sizeof(r->bw_what),
@@ -447,7 +426,7 @@ static void measure_gemm(const ab_device *d, const ab_llm *m, ab_tok_type wt, in
              gb->fill(d->h, g.b, t, (size_t)op.n * m->d_model, 12, err) ||
              g.gi->prepare(d->h, &op, &g.plan, err);
     if (rc == 0 && ab_measure(&s, timed_gemm, &g, &tm, err) == 0 && tm.n) {
-        r->gemm = 2.0 * (double)M * (double)op.n * (double)op.k / median_of(&tm);
+        r->gemm = 2.0 * (double)M * (double)op.n * (double)op.k / ab_median(tm.per_iter, tm.n);
         snprintf(r->gemm_what, sizeof(r->gemm_what),
                  "%s GEMM %ldx%ldx%d (gate/up projection at M = %ld), %s, median of %zu",
                  g.gi->name, M, 2L * m->ffn, m->d_model, M, wt == AB_TT_BF16 ? "bf16" : "f32",
@@ -617,7 +596,7 @@ static int run_point(ab_suite_ctx *ctx, dev_state *st, ab_tok_model *mdl, ab_tok
     }
     r->warmup_runs = tl.warmup_runs;
     r->iters_per_sample = tl.iters;
-    double head = median_of(&th), scale = (double)m->layers / k;
+    double head = ab_median(th.per_iter, th.n), scale = (double)m->layers / k;
     long tokens = prefill ? len : batch;
     tpot = malloc(tl.n * sizeof(double));
     tps = malloc(tl.n * sizeof(double));
@@ -645,7 +624,7 @@ static int run_point(ab_suite_ctx *ctx, dev_state *st, ab_tok_model *mdl, ab_tok
     double step = ab_result_metric(r, prefill ? "ttft" : "tpot")->stats.median;
     double tok_s = (double)tokens / step;
     json_t *tm = json_object();
-    json_object_set_new(tm, "layers_s", json_real(median_of(&tl)));
+    json_object_set_new(tm, "layers_s", json_real(ab_median(tl.per_iter, tl.n)));
     json_object_set_new(tm, "head_s", json_real(head));
     json_object_set_new(tm, "layer_samples", json_integer((json_int_t)tl.n));
     json_object_set_new(r->extra, "timing", tm);
@@ -795,13 +774,13 @@ static int layers_fit(const ab_device *d, const plan *p, ab_tok_type wt, ab_tok_
     double cache = 0, act = 0;
     for (size_t i = 0; i < p->nprefill; i++) {
         double c = ab_tok_layer_cache_bytes(m, kt, 1, p->prefill[i]);
-        double a = ab_tok_phase_act_bytes(m, wt, 1, (int)p->prefill[i]);
+        double a = ab_tok_phase_act_bytes(m, 1, (int)p->prefill[i]);
         cache = c > cache ? c : cache, act = a > act ? a : act;
     }
     for (size_t i = 0; i < p->nbatch; i++)
         for (size_t j = 0; j < p->nctx; j++) {
             double c = ab_tok_layer_cache_bytes(m, kt, (int)p->batch[i], p->ctx[j] + 1);
-            double a = ab_tok_phase_act_bytes(m, wt, (int)p->batch[i], 1);
+            double a = ab_tok_phase_act_bytes(m, (int)p->batch[i], 1);
             cache = c > cache ? c : cache, act = a > act ? a : act;
         }
     double mem = (double)d->info.mem_bytes, budget = (d->info.host_memory ? 0.5 : 0.85) * mem;

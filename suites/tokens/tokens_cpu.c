@@ -64,12 +64,15 @@ static int cpu_rope_scatter(void *dev, const ab_tok_rope *r, const void *qkv, vo
     const int H = r->heads, G = r->kv_heads, Dh = r->head_dim, half = Dh / 2;
     const size_t row = (size_t)(H + 2 * G) * (size_t)Dh;
     const long T = (long)r->batch * r->seq;
+    double freq[256]; /* half <= 256: ab_tok_model_new (step.c) refuses larger heads */
+    for (int i = 0; i < half; i++)
+        freq[i] = pow(AB_TOK_ROPE_THETA, -2.0 * i / Dh);
 #pragma omp parallel for num_threads(cd->threads) schedule(static)
     for (long t = 0; t < T; t++) {
         const long b = t / r->seq, s = t % r->seq, pos = r->pos0 + s;
-        float cs[256], sn[256]; /* half <= 256: tokens.c refuses larger heads */
+        float cs[256], sn[256];
         for (int i = 0; i < half; i++) {
-            double ang = (double)pos * pow(AB_TOK_ROPE_THETA, -2.0 * i / Dh);
+            double ang = (double)pos * freq[i];
             cs[i] = (float)cos(ang);
             sn[i] = (float)sin(ang);
         }

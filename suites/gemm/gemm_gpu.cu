@@ -862,16 +862,19 @@ void rb_destroy(rb_plan *p)
 
 int rb_prepare(void *dev, const ab_gemm_op *op, void **plan, char *err)
 {
-    if (rb_supports(dev, op, err) != 0)
-        return -1;
     const ab_rocblas_api *api = ab_rocblas();
+    if (!api->ok)
+        return gpu_fail(err, "%s", api->why);
     rb_plan *p = (rb_plan *)calloc(1, sizeof(*p));
     if (!p)
         return gpu_fail(err, "out of memory");
     p->d = (ab_gpu_dev *)dev;
     char sb[64];
     int s;
-    (void)ab_rocblas_map(op, &p->call, err);
+    if (ab_rocblas_map(op, &p->call, err) != 0) { /* the types, the sizes, the mapping */
+        rb_destroy(p);
+        return -1;
+    }
     if (gpuSetDevice(p->d->ordinal) != gpuSuccess) {
         rb_destroy(p);
         return gpu_fail(err, "hip: set device");

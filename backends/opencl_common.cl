@@ -22,3 +22,8 @@ inline ushort ab_f32_to_bf16(float f)
     return (ushort)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
 }
 
+// bf16 bits -> f32 (exact), as attention.h's ab_bf16_to_f32
+inline float ab_bf16_to_f32(ushort h)
+{
+    return as_float((uint)h << 16);
+}

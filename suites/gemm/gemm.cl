@@ -67,40 +67,34 @@ __kernel void ab_gemm_fill(__global uchar *buf, ulong count, uint type, uint esi
 #define CT double
 #define ACC double
 #define LOAD(p, i) (p)[i]
+#define ACC8 double8
+#define LOAD8(p, i) vload8(0, (p) + (i))
 #elif KIND == 1
 #define AT float
 #define CT float
 #define ACC float
 #define LOAD(p, i) (p)[i]
+#define ACC8 float8
+#define LOAD8(p, i) vload8(0, (p) + (i))
 #elif KIND == 2
 #define AT ushort
 #define CT float
 #define ACC float
-#define LOAD(p, i) as_float((uint)(p)[i] << 16)
+#define LOAD(p, i) ab_bf16_to_f32((p)[i])
+#define ACC8 float8
+#define LOAD8(p, i) as_float8(convert_uint8(vload8(0, (p) + (i))) << 16)
 #elif KIND == 3
 #define AT half
 #define CT float
 #define ACC float
 #define LOAD(p, i) vload_half((i), (p)) // core OpenCL: no cl_khr_fp16 needed
+#define ACC8 float8
+#define LOAD8(p, i) vload_half8(0, (p) + (i))
 #elif KIND == 6
 #define AT char
 #define CT int
 #define ACC int
 #define LOAD(p, i) (int)(p)[i]
-#endif
-#if KIND == 0
-#define ACC8 double8
-#define LOAD8(p, i) vload8(0, (p) + (i))
-#elif KIND == 1
-#define ACC8 float8
-#define LOAD8(p, i) vload8(0, (p) + (i))
-#elif KIND == 2
-#define ACC8 float8
-#define LOAD8(p, i) as_float8(convert_uint8(vload8(0, (p) + (i))) << 16)
-#elif KIND == 3
-#define ACC8 float8
-#define LOAD8(p, i) vload_half8(0, (p) + (i))
-#elif KIND == 6
 #define ACC8 int8
 #define LOAD8(p, i) convert_int8(vload8(0, (p) + (i)))
 #endif

@@ -12,7 +12,7 @@
 inline float ld(__global const uchar *p, int t, size_t i)
 {
     if (t)
-        return as_float((uint)((__global const ushort *)p)[i] << 16);
+        return ab_bf16_to_f32(((__global const ushort *)p)[i]);
     return ((__global const float *)p)[i];
 }
 

@@ -79,6 +79,13 @@ int ab_parse_size(const char *s, uint64_t *out, char *err);
 int ab_parse_double(const char *s, const char *what, double *out, char *err);
 /* Parses an integer in [lo, hi]. */
 int ab_parse_long(const char *s, const char *what, long lo, long hi, long *out, char *err);
+/* Parses a token count in [lo, hi] (lo >= 1): "2048", or "2k" / "32K" with k = 1024 as model
+ * cards write them. */
+int ab_parse_tokens(const char *s, const char *what, long lo, long hi, long *out, char *err);
+/* A comma-separated list of at most `max` integers in [lo, hi] (token counts when `tokens`)
+ * into out[], their number in *n; "what" ("--seq") names the option in the message. */
+int ab_parse_long_list(const char *s, const char *what, long lo, long hi, bool tokens,
+                       long *out, size_t max, size_t *n, char *err);
 /* "134217728" -> "128 MiB"; exact binary multiples get the IEC unit, other values bytes. */
 void ab_format_bytes(uint64_t b, char *buf, size_t len);
 

@@ -248,6 +248,54 @@ int ab_parse_long(const char *s, const char *what, long lo, long hi, long *out, 
     return 0;
 }
 
+int ab_parse_tokens(const char *s, const char *what, long lo, long hi, long *out, char *err)
+{
+    char *end = NULL;
+    if (!s || !*s || *s == '-' || *s == '+')
+        return ab_err(err, "%s: '%s' is not a positive length", what, s ? s : "");
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (end == s || errno)
+        return ab_err(err, "%s: '%s' is not a number", what, s);
+    if (*end == 'k' || *end == 'K') {
+        if (v > (1ull << 40))
+            return ab_err(err, "%s: '%s' is too large", what, s);
+        v *= 1024;
+        end++;
+    }
+    if (*end)
+        return ab_err(err, "%s: '%s' is not a length (e.g. 2048 or 2k)", what, s);
+    if (v == 0)
+        return ab_err(err, "%s: length must be positive, got '%s'", what, s);
+    if (v < (unsigned long long)lo || v > (unsigned long long)hi)
+        return ab_err(err, "%s: '%s' is outside [%ld, %ld]", what, s, lo, hi);
+    *out = (long)v;
+    return 0;
+}
+
+int ab_parse_long_list(const char *s, const char *what, long lo, long hi, bool tokens,
+                       long *out, size_t max, size_t *n, char *err)
+{
+    char e[AB_ERRLEN];
+    *n = 0;
+    char **items = ab_split_list(s, e);
+    if (!items)
+        return ab_err(err, "%s: %s", what, e);
+    int rc = 0;
+    for (size_t i = 0; items[i] && rc == 0; i++) {
+        if (*n == max) {
+            rc = ab_err(err, "%s: more than %zu values", what, max);
+            break;
+        }
+        rc = tokens ? ab_parse_tokens(items[i], what, lo, hi, &out[*n], err)
+                    : ab_parse_long(items[i], what, lo, hi, &out[*n], err);
+        if (rc == 0)
+            (*n)++;
+    }
+    ab_strv_free(items);
+    return rc;
+}
+
 void ab_format_bytes(uint64_t b, char *buf, size_t len)
 {
     static const char *const unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};

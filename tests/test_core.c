@@ -73,6 +73,36 @@ Test(util, parse_size)
     cr_expect_eq(ab_parse_size("lots", &v, err), -1);
 }
 
+Test(util, parse_long_list)
+{
+    long v[4];
+    size_t n;
+    char err[AB_ERRLEN];
+    cr_assert_eq(ab_parse_long_list("2048, 2k,32K", "--seq", 1, 1L << 31, true, v, 4, &n, err), 0,
+                 "%s", err);
+    cr_expect_eq(n, 3u);
+    cr_expect(v[0] == 2048 && v[1] == 2048 && v[2] == 32768);
+    cr_assert_eq(ab_parse_long_list("1,16", "--batch", 1, 64, false, v, 4, &n, err), 0, "%s", err);
+    cr_expect(n == 2 && v[0] == 1 && v[1] == 16);
+    const struct {
+        const char *s, *needle;
+        bool tokens;
+    } bad[] = {
+        {"0", "length must be positive", true}, {"-1k", "not a positive length", true},
+        {"2m", "not a length", true},           {"abc", "not a number", true},
+        {"1k", "outside [1, 512]", true},       {"1,2,3,4,5", "more than 4 values", true},
+        {"1,,2", "--x", true},                  {"65", "outside [1, 64]", false},
+        {"1k", "not an integer", false},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        long hi = bad[i].tokens ? 512 : 64;
+        cr_expect_eq(ab_parse_long_list(bad[i].s, "--x", 1, hi, bad[i].tokens, v, 4, &n, err), -1,
+                     "'%s' accepted", bad[i].s);
+        cr_expect(strstr(err, bad[i].needle) != NULL, "'%s': %s", bad[i].s, err);
+        cr_expect(strncmp(err, "--x", 3) == 0, "'%s': %s", bad[i].s, err);
+    }
+}
+
 Test(util, split_list)
 {
     char err[AB_ERRLEN];

@@ -185,31 +185,7 @@ typedef struct plan {
     bool impl[AB_ATTN_NKINDS];
 } plan;
 
-/* "2048", "2k" (= 2048), "32K", "128k": token counts, k = 1024 as model cards use it. */
-static int parse_tokens(const char *s, const char *what, long *out, char *err)
-{
-    char *end = NULL;
-    if (!*s || *s == '-' || *s == '+')
-        return ab_err(err, "--%s: '%s' is not a positive length", what, s);
-    unsigned long long v = strtoull(s, &end, 10);
-    if (end == s)
-        return ab_err(err, "--%s: '%s' is not a number", what, s);
-    if (*end == 'k' || *end == 'K') {
-        if (v > (1ull << 40))
-            return ab_err(err, "--%s: '%s' is too large", what, s);
-        v *= 1024;
-        end++;
-    }
-    if (*end)
-        return ab_err(err, "--%s: '%s' is not a length (e.g. 2048 or 2k)", what, s);
-    if (v == 0)
-        return ab_err(err, "--%s: length must be positive, got '%s'", what, s);
-    if (v > (1ull << 31))
-        return ab_err(err, "--%s: %s tokens is above the 2^31 limit", what, s);
-    *out = (long)v;
-    return 0;
-}
-
+/* --name LIST, absent: *n = 0 (the profile decides) */
 static int parse_long_list(const ab_options *o, const char *name, long lo, long hi, bool tokens,
                            long *out, size_t *n, char *err)
 {
@@ -217,31 +193,9 @@ static int parse_long_list(const ab_options *o, const char *name, long lo, long 
     *n = 0;
     if (!v)
         return 0;
-    char **items = ab_split_list(v, err);
-    if (!items) {
-        char e2[AB_ERRLEN];
-        ab_strlcpy(e2, err, sizeof(e2));
-        return ab_err(err, "--%s: %s", name, e2);
-    }
-    int rc = 0;
-    for (size_t i = 0; items[i] && rc == 0; i++) {
-        if (*n == MAXL) {
-            rc = ab_err(err, "--%s: more than %d values", name, MAXL);
-            break;
-        }
-        long x;
-        if (tokens) {
-            rc = parse_tokens(items[i], name, &x, err);
-        } else {
-            char what[64];
-            snprintf(what, sizeof(what), "--%s", name);
-            rc = ab_parse_long(items[i], what, lo, hi, &x, err);
-        }
-        if (rc == 0)
-            out[(*n)++] = x;
-    }
-    ab_strv_free(items);
-    return rc;
+    char what[64];
+    snprintf(what, sizeof(what), "--%s", name);
+    return ab_parse_long_list(v, what, lo, hi, tokens, out, MAXL, n, err);
 }
 
 static int plan_make(const ab_options *o, plan *p, char *err)
@@ -304,8 +258,8 @@ static int plan_make(const ab_options *o, plan *p, char *err)
             p->hd[p->nhd++] = 64;
     }
     if (parse_long_list(o, "batch", 1, 65536, false, p->batch, &p->nbatch, err) != 0 ||
-        parse_long_list(o, "seq", 0, 0, true, p->seq, &p->nseq, err) != 0 ||
-        parse_long_list(o, "kv-len", 0, 0, true, p->kv, &p->nkv, err) != 0)
+        parse_long_list(o, "seq", 1, 1L << 31, true, p->seq, &p->nseq, err) != 0 ||
+        parse_long_list(o, "kv-len", 1, 1L << 31, true, p->kv, &p->nkv, err) != 0)
         return -1;
     const char *c = ab_opt_param(o, "causal");
     if (!c || strcmp(c, "both") == 0) {

@@ -91,36 +91,6 @@ typedef struct plan {
     const char *shape; /* --model-shape, applied to the preset */
 } plan;
 
-/* "1k" = 1024 suffixes for lengths */
-static int parse_len_list(const char *s, const char *what, long lo, long hi, long *out, size_t *n,
-                          char *err)
-{
-    char e[AB_ERRLEN];
-    char **items = ab_split_list(s, e);
-    if (!items) return ab_err(err, "--%s: %s", what, e);
-    int rc = 0;
-    *n = 0;
-    for (size_t i = 0; items[i] && rc == 0; i++) {
-        if (*n == MAXL) {
-            rc = ab_err(err, "--%s: more than %d values", what, MAXL);
-            break;
-        }
-        char buf[64];
-        snprintf(buf, sizeof(buf), "%s", items[i]);
-        size_t L = strlen(buf);
-        long mul = 1;
-        if (L > 1 && (buf[L - 1] == 'k' || buf[L - 1] == 'K')) mul = 1024, buf[L - 1] = 0;
-        long v;
-        if (ab_parse_long(buf, what, 1, hi / mul, &v, e) != 0 || v * mul < lo)
-            rc =
-                ab_err(err, "--%s: '%s' is not a whole number in %ld..%ld", what, items[i], lo, hi);
-        else
-            out[(*n)++] = v * mul;
-    }
-    ab_strv_free(items);
-    return rc;
-}
-
 static int parse_shape(const char *s, ab_llm *m, char *err)
 {
     char e[AB_ERRLEN];
@@ -216,14 +186,16 @@ static int plan_make(const ab_options *o, plan *p, char *err)
         else
             return ab_err(err, "--gemm-impl: '%s' is neither vendor nor portable", v);
     }
+    /* token counts ("1k" = 1024) */
     if ((v = ab_opt_param(o, "prefill")) &&
-        parse_len_list(v, "prefill", 1, 1L << 20, p->prefill, &p->nprefill, err) != 0)
+        ab_parse_long_list(v, "--prefill", 1, 1L << 20, true, p->prefill, MAXL, &p->nprefill,
+                           err) != 0)
         return -1;
     if ((v = ab_opt_param(o, "batch")) &&
-        parse_len_list(v, "batch", 1, 4096, p->batch, &p->nbatch, err) != 0)
+        ab_parse_long_list(v, "--batch", 1, 4096, true, p->batch, MAXL, &p->nbatch, err) != 0)
         return -1;
     if ((v = ab_opt_param(o, "context")) &&
-        parse_len_list(v, "context", 1, 1L << 22, p->ctx, &p->nctx, err) != 0)
+        ab_parse_long_list(v, "--context", 1, 1L << 22, true, p->ctx, MAXL, &p->nctx, err) != 0)
         return -1;
     if ((v = ab_opt_param(o, "price-per-hour")) &&
         ab_parse_double(v, "--price-per-hour", &p->price, err) != 0)

@@ -500,16 +500,15 @@ static ab_sampling point_sampling(const ab_options *o)
     return s;
 }
 
-static void set_params(ab_result *r, const ab_llm *m, ab_tok_type wt, int k, int batch, long seq,
-                       long ctx)
+/* len: the prompt length of a prefill point (input_len; 1 is allowed), the cache length of a
+ * decode point (context) */
+static void set_params(ab_result *r, const ab_llm *m, ab_tok_type wt, int k, int batch,
+                       bool prefill, long len)
 {
     ab_result_param_str(r, "model", m->name);
     ab_result_param_str(r, "dtype", wt == AB_TT_BF16 ? "bf16" : "f32");
     ab_result_param_int(r, "batch", batch);
-    if (seq > 1)
-        ab_result_param_int(r, "input_len", seq);
-    else
-        ab_result_param_int(r, "context", ctx);
+    ab_result_param_int(r, prefill ? "input_len" : "context", len);
     ab_result_param_int(r, "layers", m->layers);
     ab_result_param_int(r, "layers_run", k);
 }
@@ -526,7 +525,7 @@ static int run_point(ab_suite_ctx *ctx, dev_state *st, ab_tok_model *mdl, ab_tok
     ab_result *r = ab_suite_result(ctx, key, impl == AB_GEMM_VENDOR ? "vendor" : "portable");
     if (!r) return -1;
     double t_start = ab_now();
-    set_params(r, m, wt, k, batch, prefill ? len : 1, prefill ? 0 : len);
+    set_params(r, m, wt, k, batch, prefill, len);
     r->extra = json_object();
     json_object_set_new(r->extra, "scaling",
                         json_sprintf("measured %d of %d layers; step = %d/%d x (%d layers) + "

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -72,27 +73,63 @@ const char *ab_gnuplot_path(void)
     return res;
 }
 
-/* A gnuplot string literal in double quotes: backslash and quote escaped. */
-static void gp_str(FILE *f, const char *s)
+/* The one way a string reaches a gnuplot script: a single-quoted literal. gnuplot performs
+ * backquote (command) substitution everywhere on a command line except inside single quotes,
+ * does macro (@name) substitution only outside quotes, and gives backslashes no meaning inside
+ * them; the only escape is a doubled quote. Control characters (a newline would end the line and
+ * start a command of the attacker's choosing) become spaces, so the literal is always on one
+ * line and always balanced. SECURITY.md describes the rule; tests/test_plot.c and the fuzz
+ * target check it. */
+void ab_gp_quote(FILE *f, const char *s)
 {
-    fputc('"', f);
+    fputc('\'', f);
     for (; s && *s; s++) {
-        if (*s == '"' || *s == '\\')
-            fputc('\\', f);
-        if (*s == '\n')
-            fputs("\\n", f);
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '\'')
+            fputs("''", f);
+        else if (ch < 0x20 || ch == 0x7f)
+            fputc(' ', f);
         else
-            fputc(*s, f);
+            fputc(ch, f);
     }
-    fputc('"', f);
+    fputc('\'', f);
 }
 
-/* A quoted string in a data file: gnuplot has no escape there, so quotes become apostrophes. */
+#define gp_str ab_gp_quote
+
+/* A formatted title as a quoted literal (ab_gp_quote). */
+static void gp_titlef(FILE *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void gp_titlef(FILE *f, const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    gp_str(f, buf);
+}
+
+/* Text for a '#' comment line of a script or data file, copied into buf: control characters (a
+ * newline would end the comment) become spaces. */
+static const char *one_line(char *buf, size_t len, const char *s)
+{
+    size_t i = 0;
+    for (; s && *s && i + 1 < len; s++)
+        buf[i++] = (unsigned char)*s < 0x20 || *s == 0x7f ? ' ' : *s;
+    buf[i] = '\0';
+    return buf;
+}
+
+/* A quoted string in a data file: gnuplot has no escape there, so quotes become apostrophes and
+ * control characters (a newline would start a new record) spaces. Data files are never
+ * command lines: no substitution happens in them. */
 static void dat_str(FILE *f, const char *s)
 {
     fputc('"', f);
-    for (; s && *s; s++)
-        fputc(*s == '"' ? '\'' : (*s == '\n' ? ' ' : *s), f);
+    for (; s && *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        fputc(ch == '"' ? '\'' : (ch < 0x20 || ch == 0x7f ? ' ' : ch), f);
+    }
     fputc('"', f);
 }
 
@@ -515,9 +552,11 @@ static int sweep_chart(ab_charts *c, const char *dir, group *g, bool multi_run,
     FILE *df = open_memstream(&dat, &dlen);
     if (!df)
         goto out;
+    char c1[256], c2[128], c3[64], c4[128];
     fprintf(df, "# accelbench sweep: %s %s (%s) against %s; one block per series:\n"
                 "# %s, median, min, max (of the samples)\n",
-            g->key, g->metric, ylab, xk, xk);
+            one_line(c1, sizeof(c1), g->key), one_line(c2, sizeof(c2), g->metric),
+            one_line(c3, sizeof(c3), ylab), one_line(c4, sizeof(c4), xk), c4);
     size_t nseries = 0;
     for (size_t i = 0; i < g->n; i++) {
         if (i == 0 || strcmp(g->it[i].series, g->it[i - 1].series) != 0) {
@@ -569,7 +608,9 @@ static int sweep_chart(ab_charts *c, const char *dir, group *g, bool multi_run,
                 ab_format_bytes((uint64_t)xs[i], lab, sizeof(lab));
             else
                 snprintf(lab, sizeof(lab), "%g", xs[i]);
-            fprintf(sf, "%s\"%s\" %.17g", i ? ", " : "", lab, xs[i]);
+            fputs(i ? ", " : "", sf);
+            gp_str(sf, lab);
+            fprintf(sf, " %.17g", xs[i]);
         }
         fputs(")\n", sf);
     }
@@ -797,9 +838,10 @@ static int headline_charts(ab_charts *c, ab_run *const *runs, size_t n, const ch
         if (!df) {
             rc = ab_err(err, "out of memory");
         } else {
+            char cl[64];
             fprintf(df, "# accelbench headline figures in %s (medians); one row per case, one "
                         "column per run/device\n\"case\"",
-                    ylab);
+                    one_line(cl, sizeof(cl), ylab));
             for (size_t ci = 0; ci < json_array_size(cols); ci++) {
                 fputc(' ', df);
                 dat_str(df, json_string_value(json_array_get(cols, ci)));
@@ -960,9 +1002,10 @@ static int roofline_charts(ab_charts *c, ab_run *const *runs, size_t n, const ch
             json_decref(series);
             break;
         }
+        char cm[256], cl[64];
         fprintf(df, "# accelbench roofline points on %s: one block per case key:\n"
                     "# intensity (FLOP/byte), rate (%s)\n",
-                model, ylab);
+                one_line(cm, sizeof(cm), model), one_line(cl, sizeof(cl), ylab));
         for (size_t s = 0; s < json_array_size(series); s++) {
             const char *key = json_string_value(json_array_get(series, s));
             if (s)
@@ -1007,8 +1050,8 @@ static int roofline_charts(ab_charts *c, ab_run *const *runs, size_t n, const ch
         fprintf(sf, "set xrange [%.6g:%.6g]\n", lo, hi);
         fprintf(sf, "set yrange [%.6g:%.6g]\n", fmin(pmin, bwmax * lo) / f / 2.0,
                 fmax(top, bw_cache * hi) / f * 2.0);
-        fprintf(sf, "bw_measured = %.6g   # %s, best measured bandwidth (B/s / %g)\n", bw / f,
-                model, f);
+        fprintf(sf, "bw_measured = %.6g   # best measured bandwidth of this model (B/s / %g)\n",
+                bw / f, f);
         fprintf(sf, "bw_cache = %.6g      # best bandwidth at any working set; 0: not drawn\n",
                 bw_cache / f);
         fprintf(sf, "fl_measured = %.6g   # best measured FLOP rate; 0: none measured\n", fl / f);
@@ -1023,20 +1066,19 @@ static int roofline_charts(ab_charts *c, ab_run *const *runs, size_t n, const ch
         ab_format_value(bw, "B/s", bwl, sizeof(bwl));
         if (fl > 0) {
             ab_format_value(fl, "FLOP/s", fll, sizeof(fll));
-            fprintf(pf, "min(bw_measured * x, fl_measured) with lines lw 2 lc rgb \"#333333\" "
-                        "title \"measured roof: %s, %s\"",
-                    bwl, fll);
+            fputs("min(bw_measured * x, fl_measured) with lines lw 2 lc rgb \"#333333\" title ",
+                  pf);
+            gp_titlef(pf, "measured roof: %s, %s", bwl, fll);
         } else {
-            fprintf(pf, "bw_measured * x with lines lw 2 lc rgb \"#333333\" title "
-                        "\"measured memory roof (headline): %s\"",
-                    bwl);
+            fputs("bw_measured * x with lines lw 2 lc rgb \"#333333\" title ", pf);
+            gp_titlef(pf, "measured memory roof (headline): %s", bwl);
         }
         if (bw_cache > 0) {
-            char cl[48];
-            ab_format_value(bw_cache, "B/s", cl, sizeof(cl));
-            fprintf(pf, ", %s with lines lw 1.5 dt 3 lc rgb \"#333333\" title \"measured cache "
-                        "roof: %s\"",
-                    fl > 0 ? "min(bw_cache * x, fl_measured)" : "bw_cache * x", cl);
+            char cr[48];
+            ab_format_value(bw_cache, "B/s", cr, sizeof(cr));
+            fprintf(pf, ", %s with lines lw 1.5 dt 3 lc rgb \"#333333\" title ",
+                    fl > 0 ? "min(bw_cache * x, fl_measured)" : "bw_cache * x");
+            gp_titlef(pf, "measured cache roof: %s", cr);
         }
         if (isfinite(ds_bw) || isfinite(ds_fl)) {
             char a[48] = "", b[48] = "";
@@ -1047,8 +1089,8 @@ static int roofline_charts(ab_charts *c, ab_run *const *runs, size_t n, const ch
             const char *expr = isfinite(ds_bw) && isfinite(ds_fl)
                                    ? "min(bw_datasheet * x, fl_datasheet)"
                                    : (isfinite(ds_bw) ? "bw_datasheet * x" : "fl_datasheet");
-            fprintf(pf, ", %s with lines lw 2 dt 2 lc rgb \"#999999\" title \"datasheet: %s%s%s%s%s%s\"",
-                    expr, a, *a && *b ? ", " : "", b, ds_fl_col ? " (" : "",
+            fprintf(pf, ", %s with lines lw 2 dt 2 lc rgb \"#999999\" title ", expr);
+            gp_titlef(pf, "datasheet: %s%s%s%s%s%s", a, *a && *b ? ", " : "", b, ds_fl_col ? " (" : "",
                     ds_fl_col ? ds_fl_col : "", ds_fl_col ? ")" : "");
         }
         fputc('\n', pf);
@@ -1132,9 +1174,10 @@ int ab_plot_trend(const ab_trend_series *s, size_t n, const char *dir, const cha
         free(setup);
         return ab_err(err, "out of memory");
     }
+    char cl[64];
     fprintf(df, "# accelbench history trend: one block per series:\n"
                 "# run start (epoch s), median, min, max (%s)\n",
-            ylab);
+            one_line(cl, sizeof(cl), ylab));
     size_t arrows = 0;
     for (size_t i = 0; i < n; i++) {
         if (i)

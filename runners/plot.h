@@ -43,6 +43,12 @@ typedef struct ab_charts {
  * NULL when there is none. */
 const char *ab_gnuplot_path(void);
 
+/* Writes s as a gnuplot single-quoted string literal that gnuplot cannot expand: no backquote or
+ * macro substitution happens inside single quotes, quotes are doubled, control characters become
+ * spaces (so the literal stays on its line). Every string from a run document, the manifest or
+ * the command line reaches a script only through this. */
+void ab_gp_quote(FILE *f, const char *s);
+
 /* Charts of one or more runs into dir (created). Returns -1 only when files cannot be written;
  * a missing gnuplot sets skipped and warning. */
 int ab_plot_runs(ab_run *const *runs, size_t n, const char *dir, ab_charts *out, char *err);

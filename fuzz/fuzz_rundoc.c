@@ -4,18 +4,22 @@
  * accepted: the result identity, the writer, and the comparison with its output formats (compare,
  * gate and report all start there). Properties checked beyond "no crash, no sanitizer report":
  * a rejected document gets a one-line, non-empty message; an accepted one survives a round trip
- * through the writer.
+ * through the writer; the gnuplot scripts that `plot` writes for it (gnuplot itself is not run)
+ * hold no backquote outside a single-quoted literal and no literal that spans a line, whatever
+ * the document's strings (SECURITY.md).
  *
  * Built with libFuzzer by scripts/fuzz.sh (clang, -fsanitize=fuzzer,address,undefined); built
  * with -DAB_FUZZ_STANDALONE as a plain program that replays files (the corpus) under CTest.
  */
 #include "core/rundoc.h"
 #include "runners/compare.h"
+#include "runners/plot.h"
 
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -25,6 +29,55 @@ static FILE *sink(void)
     if (!f)
         f = fopen("/dev/null", "w");
     return f;
+}
+
+/* A plot folder reused for every input; gnuplot is switched off (AB_GNUPLOT empty). */
+static const char *plot_dir(void)
+{
+    static char dir[64];
+    if (!*dir) {
+        setenv("AB_GNUPLOT", "", 1);
+        snprintf(dir, sizeof(dir), "/tmp/ab-fuzz-plot-XXXXXX");
+        if (!mkdtemp(dir))
+            abort();
+    }
+    return dir;
+}
+
+/* Aborts when a script could let gnuplot substitute text from the document. */
+static void check_script(const char *dir, const char *name)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%s.gp", dir, name);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        abort(); /* the chart is listed, so its script was written */
+    bool sq = false;
+    int c;
+    while ((c = fgetc(f)) != EOF) {
+        if (c == '\'')
+            sq = !sq; /* '' inside a literal toggles twice */
+        else if (c == '`' && !sq)
+            abort();
+        else if (c == '\n' && sq)
+            abort();
+    }
+    fclose(f);
+    unlink(path);
+    snprintf(path, sizeof(path), "%s/%s.dat", dir, name);
+    unlink(path);
+}
+
+static void check_plots(ab_run *run)
+{
+    const char *dir = plot_dir();
+    ab_charts ch;
+    memset(&ch, 0, sizeof(ch));
+    char err[AB_ERRLEN];
+    if (ab_plot_runs(&run, 1, dir, &ch, err) == 0)
+        for (size_t i = 0; i < ch.n; i++)
+            check_script(dir, ch.v[i].name);
+    ab_charts_free(&ch);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -75,6 +128,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         json_decref(ab_cmp_to_json(&c));
         ab_cmp_free(&c);
     }
+    check_plots(run);
     ab_run_free(run);
     return 0;
 }

@@ -109,4 +109,23 @@ int ab_mkdir_p(const char *path, char *err);
  */
 int ab_write_file_atomic(const char *path, const char *data, size_t len, char *err);
 
+/*
+ * Input files have a size limit (SECURITY.md, README "Input limits"): whatever the path names (a
+ * regular file, a pipe, /dev/zero), reading stops one byte past the limit with a one-line error.
+ */
+#define AB_MAX_TABLE_BYTES (4u << 20)    /* price sheets, peak tables, shape files (CSV) */
+#define AB_MAX_RUNDOC_BYTES (256u << 20) /* run documents (run.json, baselines, history add) */
+#define AB_MAX_PROBE_BYTES (1u << 20)    /* JSON a probe reads (cloud-init instance data) */
+
+/*
+ * Reads the whole of path, at most max bytes, into a NUL-terminated malloc'd *buf (*len bytes, the
+ * NUL not counted). A leading UTF-8 byte-order mark is dropped. what names the kind of file in
+ * the error ("price sheet"): "PATH: larger than the 4 MiB limit for a price sheet".
+ */
+int ab_read_input(const char *path, size_t max, const char *what, char **buf, size_t *len,
+                  char *err);
+
+/* True when s is valid UTF-8 (no overlong forms, no surrogates, nothing above U+10FFFF). */
+bool ab_utf8_valid(const char *s);
+
 #endif

@@ -126,7 +126,7 @@ void ab_result_set_device(ab_result *r, const char *device, const char *device_n
 
 void ab_result_param_str(ab_result *r, const char *name, const char *value)
 {
-    json_object_set_new(r->params, name, json_string(value));
+    json_object_set_new(r->params, name, ab_json_string(value));
 }
 
 void ab_result_param_int(ab_result *r, const char *name, long long value)
@@ -242,9 +242,73 @@ static json_t *real_or_null(double v)
     return isfinite(v) ? json_real(v) : json_null();
 }
 
+json_t *ab_json_string(const char *s)
+{
+    if (!s)
+        return json_null();
+    json_t *j = json_string(s);
+    if (j)
+        return j;
+    size_t n = strlen(s);
+    char *buf = malloc(3 * n + 1), *o = buf;
+    if (!buf)
+        return json_null();
+    char one[5];
+    for (size_t i = 0; i < n;) {
+        /* the longest valid sequence at i, else one replacement character */
+        size_t k = 0;
+        for (size_t len = 4; len >= 1 && !k; len--) {
+            if (i + len > n)
+                continue;
+            memcpy(one, s + i, len);
+            one[len] = '\0';
+            if (ab_utf8_valid(one))
+                k = len;
+        }
+        if (k) {
+            memcpy(o, s + i, k);
+            o += k;
+            i += k;
+        } else {
+            memcpy(o, "\xEF\xBF\xBD", 3);
+            o += 3;
+            i++;
+        }
+    }
+    *o = '\0';
+    j = json_string(buf);
+    free(buf);
+    return j ? j : json_null();
+}
+
+int ab_run_id_check(const char *id, char *err)
+{
+    size_t n = strlen(id);
+    if (!n)
+        return ab_err(err, "empty run id");
+    if (n > AB_RUN_ID_MAX)
+        return ab_err(err, "a run id of %zu bytes is longer than the %d-byte maximum", n,
+                      AB_RUN_ID_MAX);
+    if (!ab_utf8_valid(id))
+        return ab_err(err, "the run id is not valid UTF-8");
+    const unsigned char *u = (const unsigned char *)id;
+    for (size_t i = 0; i < n; i++) {
+        if (u[i] < 0x20 || u[i] == 0x7f || (u[i] == 0xC2 && i + 1 < n && u[i + 1] < 0xA0))
+            return ab_err(err, "the run id holds a control character (byte %zu)", i + 1);
+        if (u[i] == '/' || u[i] == '\\')
+            return ab_err(err, "the run id holds '%c' (it names one folder)", u[i]);
+    }
+    if (id[0] == '.')
+        return ab_err(err, "a run id may not start with '.'");
+    if (strcmp(id, "latest") == 0)
+        return ab_err(err, "the run id 'latest' is reserved (results/latest links to the newest "
+                           "run)");
+    return 0;
+}
+
 static json_t *str_or_null(const char *s)
 {
-    return s ? json_string(s) : json_null();
+    return ab_json_string(s);
 }
 
 static json_t *stats_to_json(const ab_stats *s)
@@ -287,10 +351,10 @@ static json_t *result_to_json(const ab_result *r)
     for (size_t i = 0; i < r->nmetrics; i++) {
         const ab_metric *m = &r->metrics[i];
         json_t *mo = json_object();
-        json_object_set_new(mo, "name", json_string(m->name));
-        json_object_set_new(mo, "unit", json_string(m->unit));
+        json_object_set_new(mo, "name", ab_json_string(m->name));
+        json_object_set_new(mo, "unit", ab_json_string(m->unit));
         json_object_set_new(mo, "direction", json_string(m->higher_is_better ? "higher" : "lower"));
-        json_object_set_new(mo, "formula", json_string(m->formula ? m->formula : ""));
+        json_object_set_new(mo, "formula", ab_json_string(m->formula ? m->formula : ""));
         json_t *sa = json_array();
         for (size_t k = 0; k < m->nsamples; k++)
             json_array_append_new(sa, real_or_null(m->samples[k]));
@@ -497,6 +561,8 @@ static int read_metric(rd *c, const json_t *o, ab_metric *m)
         c->path[plen] = '\0';
         if (rc)
             return -1;
+    } else if (st && !json_is_null(st)) {
+        return rd_fail(c, "stats", "expected an object");
     } else if (n) {
         ab_stats_compute(m->samples, n, &m->stats);
     }
@@ -679,8 +745,13 @@ fail:
 
 ab_run *ab_run_read(const char *path, char *err)
 {
+    char *text;
+    size_t tlen;
+    if (ab_read_input(path, AB_MAX_RUNDOC_BYTES, "run document", &text, &tlen, err) != 0)
+        return NULL;
     json_error_t je;
-    json_t *doc = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+    json_t *doc = json_loadb(text, tlen, JSON_REJECT_DUPLICATES, &je);
+    free(text);
     if (!doc) {
         if (je.line > 0)
             ab_err(err, "%s:%d:%d: %s", path, je.line, je.column, je.text);

@@ -97,6 +97,18 @@ char *ab_result_id(const ab_result *r);
 char *ab_params_brief(const json_t *params);
 
 json_t *ab_run_to_json(const ab_run *run);
+
+/* A JSON string for text from the environment or the command line: jansson refuses invalid
+ * UTF-8 (json_string returns NULL and the field would silently vanish), so each byte that is
+ * not part of a valid sequence becomes U+FFFD. NULL gives JSON null. */
+json_t *ab_json_string(const char *s);
+
+/* Run ids name a folder under the results root and are read back by every runner: 1 to
+ * AB_RUN_ID_MAX bytes of printable UTF-8 (no control characters, C1 included), no '/' or '\\',
+ * not starting with '.', and not "latest" (the link to the newest run). 0, or -1 with the
+ * problem in err (the id itself is not echoed: it may hold anything). */
+#define AB_RUN_ID_MAX 128
+int ab_run_id_check(const char *id, char *err);
 /* Validates as it reads; on error the message names the JSON path (and, for syntax errors, the
  * line and column). */
 ab_run *ab_run_from_json(const json_t *doc, char *err);

@@ -124,13 +124,20 @@ static void on_row(int c, void *data)
 int ab_table_load(const char *path, ab_table *t, char *err)
 {
     memset(t, 0, sizeof(*t));
-    FILE *f = fopen(path, "r");
-    if (!f)
+    char *text;
+    size_t tlen;
+    if (ab_read_input(path, AB_MAX_TABLE_BYTES, "CSV table", &text, &tlen, err) != 0)
+        return -1;
+    FILE *f = tlen ? fmemopen(text, tlen, "r") : fopen("/dev/null", "r");
+    if (!f) {
+        free(text);
         return ab_err(err, "%s: %s", path, strerror(errno));
+    }
     t->path = ab_strdup(path);
     struct csv_parser p;
     if (csv_init(&p, CSV_STRICT | CSV_STRICT_FINI | CSV_APPEND_NULL) != 0) {
         fclose(f);
+        free(text);
         ab_table_free(t);
         return ab_err(err, "out of memory");
     }
@@ -170,6 +177,7 @@ int ab_table_load(const char *path, ab_table *t, char *err)
     csv_free(&p);
     free(buf);
     fclose(f);
+    free(text);
     drop_fields(&l);
     free(l.fields);
     if (l.failed) {

@@ -452,3 +452,109 @@ int ab_write_file_atomic(const char *path, const char *data, size_t len, char *e
     }
     return 0;
 }
+
+int ab_read_input(const char *path, size_t max, const char *what, char **buf, size_t *len,
+                  char *err)
+{
+    *buf = NULL;
+    *len = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return ab_err(err, "%s: %s", path, strerror(errno));
+    char lim[32];
+    ab_format_bytes(max, lim, sizeof(lim));
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+        close(fd);
+        return ab_err(err, "%s: is a directory, not a %s", path, what);
+    }
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size > max) {
+        close(fd);
+        return ab_err(err, "%s: larger than the %s limit for a %s", path, lim, what);
+    }
+    size_t cap = 65536, n = 0;
+    char *b = malloc(cap + 1);
+    if (!b) {
+        close(fd);
+        return ab_err(err, "out of memory");
+    }
+    for (;;) {
+        if (n == cap) {
+            if (cap > max) {
+                free(b);
+                close(fd);
+                return ab_err(err, "%s: larger than the %s limit for a %s", path, lim, what);
+            }
+            size_t nc = cap * 2 > max + 1 ? max + 1 : cap * 2;
+            char *nb = realloc(b, nc + 1);
+            if (!nb) {
+                free(b);
+                close(fd);
+                return ab_err(err, "out of memory");
+            }
+            b = nb;
+            cap = nc;
+        }
+        ssize_t r = read(fd, b + n, cap - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            int e = errno;
+            free(b);
+            close(fd);
+            return ab_err(err, "%s: %s", path, strerror(e));
+        }
+        if (r == 0)
+            break;
+        n += (size_t)r;
+        if (n > max) {
+            free(b);
+            close(fd);
+            return ab_err(err, "%s: larger than the %s limit for a %s", path, lim, what);
+        }
+    }
+    close(fd);
+    size_t skip = n >= 3 && memcmp(b, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
+    if (skip)
+        memmove(b, b + 3, n - 3);
+    n -= skip;
+    b[n] = '\0';
+    *buf = b;
+    *len = n;
+    return 0;
+}
+
+bool ab_utf8_valid(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        unsigned c = *p;
+        size_t k;
+        unsigned cp;
+        if (c < 0x80) {
+            p++;
+            continue;
+        } else if (c >= 0xC2 && c <= 0xDF) {
+            k = 1;
+            cp = c & 0x1F;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            k = 2;
+            cp = c & 0x0F;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            k = 3;
+            cp = c & 0x07;
+        } else {
+            return false;
+        }
+        for (size_t i = 1; i <= k; i++) {
+            if ((p[i] & 0xC0) != 0x80)
+                return false;
+            cp = (cp << 6) | (p[i] & 0x3F);
+        }
+        if ((k == 2 && cp < 0x800) || (k == 3 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+            (cp >= 0xD800 && cp <= 0xDFFF))
+            return false;
+        p += k + 1;
+    }
+    return true;
+}

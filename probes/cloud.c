@@ -56,8 +56,13 @@ static int cloud_init_get(const ab_probe_opts *o, const char *const *paths, char
 {
     char file[4096];
     ab_probe_path(o, "/run/cloud-init/instance-data.json", file, sizeof(file));
+    char *text, why[AB_ERRLEN];
+    size_t tlen;
+    if (ab_read_input(file, AB_MAX_PROBE_BYTES, "cloud-init instance data", &text, &tlen, why))
+        return -1;
     json_error_t je;
-    json_t *doc = json_load_file(file, 0, &je);
+    json_t *doc = json_loadb(text, tlen, 0, &je);
+    free(text);
     if (!doc) return -1;
     int rc = -1;
     for (size_t i = 0; paths[i] && rc; i++) {

@@ -3,6 +3,7 @@
 #include "probe.h"
 
 #include "../core/ab.h"
+#include "../core/rundoc.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -16,7 +17,7 @@ json_t *ab_field_new(json_t *value, const char *source)
     json_t *f = json_object();
     json_object_set_new(f, "status", json_string("ok"));
     json_object_set_new(f, "value", value);
-    if (source && *source) json_object_set_new(f, "source", json_string(source));
+    if (source && *source) json_object_set_new(f, "source", ab_json_string(source));
     return f;
 }
 
@@ -25,7 +26,7 @@ json_t *ab_field_new_missing(const char *status, const char *reason)
     json_t *f = json_object();
     json_object_set_new(f, "status", json_string(status));
     /* a reason is never empty: the schema requires one */
-    json_object_set_new(f, "reason", json_string(reason && *reason ? reason : "no reason given"));
+    json_object_set_new(f, "reason", ab_json_string(reason && *reason ? reason : "no reason given"));
     return f;
 }
 
@@ -65,7 +66,7 @@ void ab_field_str(json_t *obj, const char *key, const char *s, const char *sourc
     ab_strlcpy(buf, s ? s : "", sizeof(buf));
     ab_trim(buf);
     if (*buf)
-        ab_field_set(obj, key, json_string(buf), source);
+        ab_field_set(obj, key, ab_json_string(buf), source);
     else
         ab_field_unavailable(obj, key, "%s", why_empty ? why_empty : "empty");
 }

@@ -126,8 +126,10 @@ int ab_cmd_compare(int argc, char **argv)
     int c;
     opterr = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, ":f:o:h", opts, NULL)) != -1) {
+    ab_optseen seen = {0};
+    while ((c = ab_getopt(argc, argv, ":f:o:h", opts, NULL, &seen)) != -1) {
         switch (c) {
+        case AB_OPT_TWICE: return ab_usage_error("compare", "%s given twice", seen.name);
         case 'f':
             if (parse_format(optarg, &fmt) != 0)
                 return ab_usage_error("compare", "--format: '%s' is not table, md, csv or json",
@@ -222,8 +224,10 @@ int ab_cmd_gate(int argc, char **argv)
     int c;
     opterr = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, ":f:h", opts, NULL)) != -1) {
+    ab_optseen seen = {0};
+    while ((c = ab_getopt(argc, argv, ":f:h", opts, NULL, &seen)) != -1) {
         switch (c) {
+        case AB_OPT_TWICE: return ab_usage_error("gate", "%s given twice", seen.name);
         case 'f':
             if (parse_format(optarg, &fmt) != 0 || fmt > FMT_MD)
                 return ab_usage_error("gate", "--format: '%s' is not table or md", optarg);

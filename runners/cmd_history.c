@@ -392,9 +392,11 @@ int ab_cmd_history(int argc, char **argv)
     o.params = calloc((size_t)argc + 1, sizeof(*o.params));
     if (!o.params)
         return AB_EXIT_FAIL;
-    while ((c = getopt_long(argc, argv, ":f:o:h", opts, NULL)) != -1) {
+    ab_optseen seen = {0};
+    while ((c = ab_getopt(argc, argv, ":f:o:h", opts, (const int[]){O_PARAM, 0}, &seen)) != -1) {
         long l;
         switch (c) {
+        case AB_OPT_TWICE: rc = ab_usage_error(cmdname, "%s given twice", seen.name); goto out;
         case O_DB: o.db = optarg; break;
         case O_REPLACE: o.replace = true; break;
         case O_LIMIT:

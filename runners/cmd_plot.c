@@ -65,8 +65,10 @@ int ab_cmd_plot(int argc, char **argv)
     int c;
     opterr = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, ":o:h", opts, NULL)) != -1) {
+    ab_optseen seen = {0};
+    while ((c = ab_getopt(argc, argv, ":o:h", opts, NULL, &seen)) != -1) {
         switch (c) {
+        case AB_OPT_TWICE: return ab_usage_error("plot", "%s given twice", seen.name);
         case 'o': out = optarg; break;
         case 'h': plot_usage(stdout); return AB_EXIT_OK;
         case ':': return ab_usage_error("plot", "option '%s' needs a value", argv[optind - 1]);
@@ -153,8 +155,10 @@ int ab_cmd_report(int argc, char **argv)
     int c;
     opterr = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+    ab_optseen seen = {0};
+    while ((c = ab_getopt(argc, argv, ":h", opts, NULL, &seen)) != -1) {
         switch (c) {
+        case AB_OPT_TWICE: return ab_usage_error("report", "%s given twice", seen.name);
         case 'H': html = optarg; break;
         case 'T': ro.title = optarg; break;
         case 'P': ro.plots_dir = optarg; break;

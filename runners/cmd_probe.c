@@ -45,8 +45,10 @@ int ab_cmd_probe(int argc, char **argv)
     int c;
     opterr = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+    ab_optseen seen = {0};
+    while ((c = ab_getopt(argc, argv, ":h", opts, NULL, &seen)) != -1) {
         switch (c) {
+        case AB_OPT_TWICE: return ab_usage_error("probe", "%s given twice", seen.name);
         case 'j':
             as_json = true;
             break;

@@ -248,8 +248,10 @@ static void default_run_id(char *buf, size_t len)
     if (gethostname(host, sizeof(host)) != 0)
         snprintf(host, sizeof(host), "host");
     host[sizeof(host) - 1] = '\0';
+    /* a host name can hold anything the kernel was told: keep the id a plain folder name */
     for (char *p = host; *p; p++)
-        if (*p == '/' || *p == ' ')
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '-' || *p == '_' || *p == '.'))
             *p = '_';
     char ts[32];
     strftime(ts, sizeof(ts), "%Y%m%dT%H%M%SZ", &tm);
@@ -343,7 +345,7 @@ static void fill_run_header(ab_run *run, int argc, char **argv, const ab_options
     run->build_type = ab_strdup(ab_build_type);
     run->profile = ab_strdup(o->profile);
     for (int i = 0; i < argc; i++)
-        json_array_append_new(run->argv, json_string(argv[i]));
+        json_array_append_new(run->argv, ab_json_string(argv[i]));
     json_object_set_new(run->settings, "min_time_s", json_real(o->sampling.min_time));
     json_object_set_new(run->settings, "samples", json_integer(o->sampling.samples));
     json_object_set_new(run->settings, "warmup", json_integer(o->sampling.warmup));
@@ -402,8 +404,10 @@ int ab_cmd_run(int argc, char **argv)
     int c, rc = AB_EXIT_OK;
     opterr = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, ":s:d:p:o:r:t:qvh", opts, NULL)) != -1) {
+    ab_optseen seen = {0};
+    while ((c = ab_getopt(argc, argv, ":s:d:p:o:r:t:qvh", opts, NULL, &seen)) != -1) {
         switch (c) {
+        case AB_OPT_TWICE: return ab_usage_error("run", "%s given twice", seen.name);
         case 's': suite_arg = optarg; break;
         case 'd': device_arg = optarg; break;
         case 'p': o.profile = optarg; break;
@@ -456,8 +460,8 @@ int ab_cmd_run(int argc, char **argv)
                                   mintime_arg);
         o.sampling.min_time = v;
     }
-    if (run_id_arg && (!*run_id_arg || strchr(run_id_arg, '/') || run_id_arg[0] == '.'))
-        return ab_usage_error("run", "--run-id: '%s' is not a plain folder name", run_id_arg);
+    if (run_id_arg && ab_run_id_check(run_id_arg, err) != 0)
+        return ab_usage_error("run", "--run-id: %s", err);
     if (!*o.out_dir)
         return ab_usage_error("run", "--out: empty path");
     /* runners: the baseline is read before anything runs, so a bad one costs nothing */

@@ -3,19 +3,55 @@
 #include "../core/ab.h"
 #include "commands.h"
 
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 int ab_usage_error(const char *cmd, const char *fmt, ...)
 {
+    char msg[1024];
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "accelbench%s%s: ", cmd ? " " : "", cmd ? cmd : "");
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, " (see 'accelbench %s%s--help')\n", cmd ? cmd : "", cmd ? " " : "");
+    vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    /* one line whatever the arguments held: control characters from argv become '?' */
+    for (char *p = msg; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = '?';
+    fprintf(stderr, "accelbench%s%s: %s (see 'accelbench %s%s--help')\n", cmd ? " " : "",
+            cmd ? cmd : "", msg, cmd ? cmd : "", cmd ? " " : "");
     return AB_EXIT_USAGE;
+}
+
+int ab_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts,
+              const int *repeatable, ab_optseen *seen)
+{
+    int li = -1;
+    int c = getopt_long(argc, argv, shortopts, longopts, &li);
+    if (c < 0 || c == '?' || c == ':' || !optarg)
+        return c;
+    for (const int *r = repeatable; r && *r; r++)
+        if (*r == c)
+            return c;
+    for (int i = 0; i < seen->n; i++)
+        if (seen->c[i] == c) {
+            /* the long spelling, whichever form was typed */
+            if (li < 0)
+                for (int k = 0; longopts[k].name; k++)
+                    if (longopts[k].val == c && !longopts[k].flag) {
+                        li = k;
+                        break;
+                    }
+            if (li >= 0)
+                snprintf(seen->name, sizeof(seen->name), "--%s", longopts[li].name);
+            else
+                snprintf(seen->name, sizeof(seen->name), "-%c", c);
+            return AB_OPT_TWICE;
+        }
+    if (seen->n < AB_OPT_SEEN_MAX)
+        seen->c[seen->n++] = c;
+    return c;
 }
 
 static void usage(FILE *f)

@@ -249,3 +249,187 @@ Test(security, history_trend_plot_runs_nothing, .timeout = 300)
         cr_assert_not(marked(), "rerunning trend.gp ran a command");
     }
 }
+
+/* ---- input limits, run ids, duplicated flags, wrong types (issue 20 items 2, 3, 5) ---- */
+
+static void expect_usage(const char *needle, const char *const *argv, const char *outdir)
+{
+    ab_proc p;
+    cr_assert_eq(ab_test_run(&p, 0, argv), 0);
+    cr_expect_eq(p.status, 2, "exit %d (stderr: %s)", p.status, p.err);
+    cr_expect_eq(ab_count_lines(p.err), 1, "stderr is not one line: '%s'", p.err);
+    cr_expect(strstr(p.err, needle) != NULL, "stderr '%s' does not mention '%s'", p.err, needle);
+    if (outdir)
+        cr_expect(ab_dir_entries(outdir) <= 0, "a usage error left files in %s", outdir);
+    ab_proc_free(&p);
+}
+
+Test(security, dev_zero_and_oversized_inputs_end_at_once, .timeout = 60)
+{
+    char *dir = ab_test_tmpdir("seclimit");
+    char out[700];
+    snprintf(out, sizeof(out), "%s/results", dir);
+    /* the price sheet is read (and refused) before anything runs */
+    expect_usage("4 MiB limit",
+                 (const char *[]){"run", "--suite", "tokens", "--device", "cpu", "--out", out,
+                                  "--price-sheet", "/dev/zero", NULL},
+                 out);
+    expect_usage("4 MiB limit",
+                 (const char *[]){"run", "--suite", "gemm", "--device", "cpu", "--out", out,
+                                  "--shape-file", "/dev/zero", NULL},
+                 out);
+    expect_usage("256 MiB limit", (const char *[]){"compare", "/dev/zero", "/dev/zero", NULL},
+                 NULL);
+    /* a regular file over the limit is refused by its size, without reading it */
+    char big[800];
+    snprintf(big, sizeof(big), "%s/big.json", dir);
+    FILE *f = fopen(big, "w");
+    cr_assert_not_null(f);
+    cr_assert_eq(ftruncate(fileno(f), (off_t)AB_MAX_RUNDOC_BYTES + 1), 0);
+    fclose(f);
+    expect_usage("256 MiB limit", (const char *[]){"gate", big, big, NULL}, NULL);
+    expect_usage("is a directory",
+                 (const char *[]){"run", "--suite", "tokens", "--device", "cpu", "--out", out,
+                                  "--price-sheet", "/", NULL},
+                 out);
+    free(dir);
+}
+
+Test(security, bom_price_sheet_is_read)
+{
+    char *dir = ab_test_tmpdir("secbom");
+    char path[700];
+    snprintf(path, sizeof(path), "%s/prices.csv", dir);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs("\xEF\xBB\xBFprovider,instance,usd_per_hour\naws,p5.48xlarge,98.32\n", f);
+    fclose(f);
+    char *buf;
+    size_t len;
+    char err[AB_ERRLEN];
+    cr_assert_eq(ab_read_input(path, 1024, "price sheet", &buf, &len, err), 0, "%s", err);
+    cr_expect_eq(strncmp(buf, "provider,", 9), 0, "the byte-order mark was kept: %s", buf);
+    free(buf);
+    cr_expect_eq(ab_read_input(path, 16, "price sheet", &buf, &len, err), -1);
+    cr_expect(strstr(err, "limit for a price sheet") != NULL, "%s", err);
+    free(dir);
+}
+
+Test(security, run_ids_are_checked_on_the_way_in, .timeout = 60)
+{
+    char *dir = ab_test_tmpdir("secid");
+    char out[700];
+    snprintf(out, sizeof(out), "%s/results", dir);
+    char longid[AB_RUN_ID_MAX + 2];
+    memset(longid, 'a', sizeof(longid) - 1);
+    longid[sizeof(longid) - 1] = '\0';
+    const char *bad[][2] = {{"\xff\xfe", "not valid UTF-8"},
+                            {"latest", "reserved"},
+                            {"a\nb", "control character"},
+                            {"a\xc2\x85" "b", "control character"}, /* U+0085, a C1 newline */
+                            {longid, "longer than the 128-byte maximum"},
+                            {"a/b", "'/'"},
+                            {"..", "start with '.'"},
+                            {"", "empty"}};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        expect_usage(bad[i][1],
+                     (const char *[]){"run", "--suite", "membw.copy", "--device", "cpu", "--out",
+                                      out, "--run-id", bad[i][0], NULL},
+                     out);
+}
+
+/* Whatever the tool writes, it reads back: an unusual but valid id, device names with quotes,
+ * commas, a BOM character and invalid UTF-8 through run.json, compare, history and report. */
+Test(security, what_the_tool_writes_it_reads_back, .timeout = 300)
+{
+    char *dir = ab_test_tmpdir("secrt");
+    char out[700];
+    snprintf(out, sizeof(out), "%s/results", dir);
+    const char *id = "r\xC3\xBCn \"q\",1 \xE2\x80\x94 \xF0\x9F\x9A\x80";
+    ab_proc p;
+    cr_assert_eq(ab_test_run(&p, 0,
+                             (const char *[]){"run", "--suite", "membw.copy", "--device", "cpu",
+                                              "--profile", "quick", "--dtype", "f64", "--sizes",
+                                              "1MiB", "--repeat", "2", "--min-time", "0.001",
+                                              "--out", out, "--run-id", id, "-q", NULL}),
+                 0);
+    cr_assert_eq(p.status, 0, "%s", p.err);
+    ab_proc_free(&p);
+    char run[900];
+    snprintf(run, sizeof(run), "%s/%s", out, id);
+    char doc[1000];
+    snprintf(doc, sizeof(doc), "%s/run.json", run);
+    char err[AB_ERRLEN];
+    ab_run *r = ab_run_read(doc, err);
+    cr_assert_not_null(r, "%s", err);
+    cr_expect_str_eq(r->id, id);
+    cr_assert_gt(r->nresults, 0);
+    /* names from the environment: invalid UTF-8 must not make a field vanish */
+    free(r->results[0]->device_name);
+    r->results[0]->device_name = strdup("GPU \"x\", y\n\xEF\xBB\xBF z \xff\xfe end");
+    cr_assert_eq(ab_run_write(r, doc, err), 0, "%s", err);
+    ab_run_free(r);
+    r = ab_run_read(doc, err);
+    cr_assert_not_null(r, "the tool refused what it wrote: %s", err);
+    cr_expect_str_eq(r->results[0]->device_name,
+                     "GPU \"x\", y\n\xEF\xBB\xBF z \xEF\xBF\xBD\xEF\xBF\xBD end");
+    ab_run_free(r);
+    char db[800];
+    snprintf(db, sizeof(db), "%s/h.sqlite", dir);
+    cr_assert_eq(ab_test_run(&p, 0, (const char *[]){"history", "add", run, "--db", db, NULL}), 0);
+    cr_expect_eq(p.status, 0, "%s", p.err);
+    ab_proc_free(&p);
+    cr_assert_eq(ab_test_run(&p, 0, (const char *[]){"compare", run, run, NULL}), 0);
+    cr_expect_eq(p.status, 0, "%s", p.err);
+    ab_proc_free(&p);
+    char html[900];
+    snprintf(html, sizeof(html), "%s/r.html", dir);
+    cr_assert_eq(ab_test_run(&p, 0, (const char *[]){"report", run, "--html", html, NULL}), 0);
+    cr_expect_eq(p.status, 0, "%s", p.err);
+    ab_proc_free(&p);
+    free(dir);
+}
+
+Test(security, duplicated_flags_are_refused)
+{
+    char *dir = ab_test_tmpdir("secdup");
+    char out[700];
+    snprintf(out, sizeof(out), "%s/results", dir);
+    expect_usage("--suite given twice",
+                 (const char *[]){"run", "--out", out, "--suite", "membw", "-s", "gemm", NULL},
+                 out);
+    expect_usage("--profile given twice",
+                 (const char *[]){"run", "--out", out, "--profile", "quick", "--profile", "full",
+                                  NULL},
+                 out);
+    expect_usage("--format given twice",
+                 (const char *[]){"compare", "-f", "csv", "--format", "md", "a", "b", NULL}, NULL);
+    expect_usage("--threshold given twice",
+                 (const char *[]){"gate", "--threshold", "5%", "--threshold", "1%", "a", "b", NULL},
+                 NULL);
+    expect_usage("--out given twice",
+                 (const char *[]){"plot", "-o", "x", "--out", "y", "a", NULL}, NULL);
+    free(dir);
+}
+
+Test(security, wrong_types_are_named)
+{
+    char *dir = ab_test_tmpdir("sectype");
+    char doc[700];
+    snprintf(doc, sizeof(doc), "%s/run.json", dir);
+    const char *text =
+        "{\"schema\":\"accelbench.run\",\"schema_version\":1,\"id\":\"t\",\"results\":[{\"suite\":"
+        "\"membw\",\"key\":\"membw.copy\",\"device\":\"cpu\",\"status\":\"pass\",\"metrics\":[{"
+        "\"name\":\"bandwidth\",\"unit\":\"B/s\",\"direction\":\"higher\",\"samples\":[1.0],"
+        "\"stats\":\"fast\"}]}]}";
+    FILE *f = fopen(doc, "w");
+    cr_assert_not_null(f);
+    fputs(text, f);
+    fclose(f);
+    char err[AB_ERRLEN];
+    ab_run *r = ab_run_read(doc, err);
+    cr_expect_null(r);
+    cr_expect(strstr(err, "stats: expected an object") != NULL, "%s", err);
+    ab_run_free(r);
+    free(dir);
+}

@@ -178,8 +178,8 @@ int ab_case_metric(ab_case *c, const char *name, const char *unit, bool higher_i
 {
     char text[512];
     if (!formula) {
-        snprintf(text, sizeof(text), "%s / t", amount ? amount : "t");
-        formula = text;
+        snprintf(text, sizeof(text), "%s / t", amount ? amount : "");
+        formula = amount ? text : "t";
     }
     ab_case_amount a = {.name = (char *)name, .unit = (char *)unit, .amount = (char *)amount,
                         .formula = (char *)formula, .higher = higher_is_better};

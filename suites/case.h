@@ -181,7 +181,7 @@ int ab_case_var(ab_case *c, const char *name, double value);
  * A metric: with `amount` (a formula over the case's variables, per iteration) each sample is
  * amount / t; without (NULL), each sample is t itself (seconds per iteration). `formula` is
  * the recorded text and must contain `amount` verbatim (the loop refuses one that does not:
- * the record then names what was computed); NULL gives "<amount> / t". Metrics are recorded in
+ * the record then names what was computed); NULL gives "<amount> / t" (or "t"). Metrics are recorded in
  * the order declared; the first one decides the headline among candidates.
  */
 int ab_case_metric(ab_case *c, const char *name, const char *unit, bool higher_is_better,

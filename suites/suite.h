@@ -55,6 +55,8 @@ typedef struct ab_suite {
     /* Runs every selected case on ctx->dev, emitting one result per case. Returns -1 only when
      * the run cannot continue (ab_emit failed); per-case problems are results. */
     int (*run)(ab_suite_ctx *ctx);
+    /* The suite's declared cases (suites/case.h) when run is ab_caserun; NULL otherwise. */
+    const struct ab_case_suite *cases;
 } ab_suite;
 
 struct ab_suite_ctx {

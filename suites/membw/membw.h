@@ -41,23 +41,47 @@ typedef enum {
     AB_MB_NKERNELS
 } ab_membw_kernel;
 
-/* The arrays each kernel streams, as a mask: only these are allocated at full size and
- * initialised; the others are small placeholders a kernel never touches. */
+/* The arrays, as a mask. */
 #define AB_MB_A 1u
 #define AB_MB_B 2u
 #define AB_MB_C 4u
+
+/*
+ * The one description of each kernel: what it reads and writes, and what it computes. The suite
+ * derives everything else from it -- the bytes formula and its text (one n*s per array
+ * streamed), the FLOPs (one per + or * in `op`, plus the accumulation of a reduction), which
+ * kernels have streaming-store variants (those that write an array), what validation checks
+ * and expects (`op` evaluated in the kernel's precision), what --test-corrupt damages.
+ */
+typedef struct ab_membw_kernel_info {
+    const char *name;
+    unsigned reads, writes; /* arrays read and written; a reduction writes only partial sums */
+    /* over a, b, c, q (AB_MEMBW_SCALAR) and w (AB_MEMBW_WRITE_VALUE): the new value of the
+     * written array, or the term a reduction sums */
+    const char *op;
+} ab_membw_kernel_info;
+
+static inline const ab_membw_kernel_info *ab_membw_kernel_get(ab_membw_kernel k)
+{
+    static const ab_membw_kernel_info kernels[AB_MB_NKERNELS] = {
+        {"copy", AB_MB_A, AB_MB_C, "a"},
+        {"scale", AB_MB_C, AB_MB_B, "q*c"},
+        {"add", AB_MB_A | AB_MB_B, AB_MB_C, "a + b"},
+        {"triad", AB_MB_B | AB_MB_C, AB_MB_A, "b + q*c"},
+        {"dot", AB_MB_A | AB_MB_B, 0, "a*b"},
+        {"read", AB_MB_A, 0, "a"},
+        {"write", 0, AB_MB_C, "w"},
+    };
+    return &kernels[(unsigned)k < AB_MB_NKERNELS ? k : 0];
+}
+
+/* The arrays each kernel streams: only these are allocated at full size and initialised; the
+ * others are small placeholders a kernel never touches. */
 static inline unsigned ab_membw_arrays(ab_membw_kernel k)
 {
-    switch (k) {
-    case AB_MB_COPY: return AB_MB_A | AB_MB_C;
-    case AB_MB_SCALE: return AB_MB_B | AB_MB_C;
-    case AB_MB_ADD:
-    case AB_MB_TRIAD: return AB_MB_A | AB_MB_B | AB_MB_C;
-    case AB_MB_DOT: return AB_MB_A | AB_MB_B;
-    case AB_MB_READ: return AB_MB_A;
-    case AB_MB_WRITE: return AB_MB_C;
-    default: return 0;
-    }
+    if ((unsigned)k >= AB_MB_NKERNELS)
+        return 0;
+    return ab_membw_kernel_get(k)->reads | ab_membw_kernel_get(k)->writes;
 }
 
 typedef struct ab_membw_args {

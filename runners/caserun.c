@@ -1,0 +1,574 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The one runner loop over declared cases (suites/case.h): what used to be repeated in every
+ * suite driver -- impl lookup, selection, skips, sampling, the interrupted-before-the-first-
+ * sample skip, metrics, --test-corrupt, validation status, headline marking, emission.
+ */
+#include "../suites/case.h"
+
+#include "../core/formula.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct ab_case_amount {
+    char *name, *unit, *amount, *formula; /* metric; or extra key (name) with unit NULL */
+    bool higher, extra, real;
+} ab_case_amount;
+
+typedef struct ab_case_binding {
+    char *name;
+    double value;
+} ab_case_binding;
+
+typedef struct held {
+    const char *series;
+    ab_result *r;
+} held;
+
+struct ab_caselist {
+    ab_suite_ctx *ctx;
+    const ab_case_suite *cs;
+    void *plan;
+    const void *impl;
+    ab_group **groups;
+    size_t ngroups, cap;
+    held *held; /* series headlines not yet emitted */
+    size_t nheld;
+};
+
+/* ---- building the list ---- */
+
+static int grow(void **v, size_t *cap, size_t n, size_t size)
+{
+    if (n < *cap)
+        return 0;
+    size_t nc = *cap ? 2 * *cap : 8;
+    void *p = realloc(*v, nc * size);
+    if (!p)
+        return -1;
+    *v = p;
+    *cap = nc;
+    return 0;
+}
+
+ab_suite_ctx *ab_caselist_ctx(const ab_caselist *l)
+{
+    return l->ctx;
+}
+
+void *ab_caselist_plan(const ab_caselist *l)
+{
+    return l->plan;
+}
+
+const void *ab_caselist_impl(const ab_caselist *l)
+{
+    return l->impl;
+}
+
+ab_group *ab_group_add(ab_caselist *l, const char *key, const char *impl,
+                       const ab_group_ops *ops, size_t data_size)
+{
+    if (grow((void **)&l->groups, &l->cap, l->ngroups, sizeof(*l->groups)) != 0)
+        return NULL;
+    ab_group *g = calloc(1, sizeof(*g));
+    if (!g)
+        return NULL;
+    g->list = l;
+    g->ops = ops;
+    g->r = ab_suite_result(l->ctx, key ? key : l->ctx->suite->name, impl ? impl : "none");
+    g->data = data_size ? calloc(1, data_size) : NULL;
+    if (!g->r || (data_size && !g->data)) {
+        ab_result_free(g->r);
+        free(g->data);
+        free(g);
+        return NULL;
+    }
+    l->groups[l->ngroups++] = g;
+    return g;
+}
+
+ab_case *ab_case_add(ab_group *g, const char *key, const char *impl, const ab_case_ops *ops,
+                     size_t data_size)
+{
+    ab_caselist *l = g->list;
+    if (grow((void **)&g->cases, &g->cap, g->ncases, sizeof(*g->cases)) != 0)
+        return NULL;
+    ab_case *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    c->group = g;
+    c->ctx = l->ctx;
+    c->impl = l->impl;
+    c->plan = l->plan;
+    c->ops = ops;
+    c->r = ab_suite_result(l->ctx, key, impl);
+    c->data = data_size ? calloc(1, data_size) : NULL;
+    if (!c->r || (data_size && !c->data) || json_object_update(c->r->params, g->r->params)) {
+        ab_result_free(c->r);
+        free(c->data);
+        free(c);
+        return NULL;
+    }
+    g->cases[g->ncases++] = c;
+    return c;
+}
+
+ab_case *ab_case_new(ab_caselist *l, const char *key, const char *impl, const ab_case_ops *ops,
+                     size_t data_size)
+{
+    ab_group *g = ab_group_add(l, key, impl, NULL, 0);
+    return g ? ab_case_add(g, key, impl, ops, data_size) : NULL;
+}
+
+int ab_caselist_suite_result(ab_caselist *l, ab_status st, const char *fmt, ...)
+{
+    ab_group *g = ab_group_add(l, NULL, NULL, NULL, 0);
+    if (!g)
+        return -1;
+    g->preset = true;
+    va_list ap;
+    va_start(ap, fmt);
+    char why[AB_ERRLEN * 2];
+    vsnprintf(why, sizeof(why), fmt, ap);
+    va_end(ap);
+    ab_result_set_status(g->r, st, "%s", why);
+    return 0;
+}
+
+int ab_case_var(ab_case *c, const char *name, double value)
+{
+    for (size_t i = 0; i < c->nvars; i++)
+        if (strcmp(c->vars[i].name, name) == 0) {
+            c->vars[i].value = value;
+            return 0;
+        }
+    ab_case_binding *v = realloc(c->vars, (c->nvars + 1) * sizeof(*v));
+    if (!v)
+        return -1;
+    c->vars = v;
+    if (!(v[c->nvars].name = ab_strdup(name)))
+        return -1;
+    v[c->nvars++].value = value;
+    return 0;
+}
+
+static int add_amount(ab_case *c, const ab_case_amount *a)
+{
+    ab_case_amount *v = realloc(c->amounts, (c->namounts + 1) * sizeof(*v));
+    if (!v)
+        return -1;
+    c->amounts = v;
+    ab_case_amount *n = &v[c->namounts];
+    *n = *a;
+    n->name = ab_strdup(a->name);
+    n->unit = a->unit ? ab_strdup(a->unit) : NULL;
+    n->amount = a->amount ? ab_strdup(a->amount) : NULL;
+    n->formula = a->formula ? ab_strdup(a->formula) : NULL;
+    c->namounts++;
+    return 0;
+}
+
+int ab_case_metric(ab_case *c, const char *name, const char *unit, bool higher_is_better,
+                   const char *amount, const char *formula)
+{
+    char text[512];
+    if (!formula) {
+        snprintf(text, sizeof(text), "%s / t", amount ? amount : "");
+        formula = amount ? text : "t";
+    }
+    ab_case_amount a = {.name = (char *)name, .unit = (char *)unit, .amount = (char *)amount,
+                        .formula = (char *)formula, .higher = higher_is_better};
+    return add_amount(c, &a);
+}
+
+int ab_case_extra(ab_case *c, const char *key, const char *amount, bool real)
+{
+    ab_case_amount a = {.name = (char *)key, .amount = (char *)amount, .extra = true,
+                        .real = real};
+    return add_amount(c, &a);
+}
+
+static int lookup_var(void *arg, const char *name, double *value)
+{
+    const ab_case *c = arg;
+    for (size_t i = 0; i < c->nvars; i++)
+        if (strcmp(c->vars[i].name, name) == 0) {
+            *value = c->vars[i].value;
+            return 0;
+        }
+    json_t *p = json_object_get(c->r->params, name);
+    if (p && json_is_number(p)) {
+        *value = json_number_value(p);
+        return 0;
+    }
+    return -1;
+}
+
+int ab_case_eval(const ab_case *c, const char *amount, double *out, char *err)
+{
+    return ab_formula_eval(amount, lookup_var, (void *)c, false, out, err);
+}
+
+static void case_free(ab_case *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i < c->namounts; i++) {
+        free(c->amounts[i].name);
+        free(c->amounts[i].unit);
+        free(c->amounts[i].amount);
+        free(c->amounts[i].formula);
+    }
+    free(c->amounts);
+    for (size_t i = 0; i < c->nvars; i++)
+        free(c->vars[i].name);
+    free(c->vars);
+    ab_result_free(c->r); /* NULL once handed to emission */
+    free(c->data);
+    free(c);
+}
+
+static void list_free(ab_caselist *l)
+{
+    for (size_t i = 0; i < l->ngroups; i++) {
+        ab_group *g = l->groups[i];
+        for (size_t k = 0; k < g->ncases; k++)
+            case_free(g->cases[k]);
+        free(g->cases);
+        ab_result_free(g->r);
+        free(g->data);
+        free(g);
+    }
+    free(l->groups);
+    for (size_t i = 0; i < l->nheld; i++)
+        ab_result_free(l->held[i].r);
+    free(l->held);
+    if (l->plan && l->cs->plan_free)
+        l->cs->plan_free(l->plan);
+}
+
+/* ---- running one case ---- */
+
+typedef struct timed_arg {
+    ab_case *c;
+    bool skipped; /* run() said AB_CASE_SKIP */
+} timed_arg;
+
+static int timed(void *arg, long iters, double *sec, char *err)
+{
+    timed_arg *t = arg;
+    int rc = t->c->ops->run(t->c, iters, sec, err);
+    if (rc == AB_CASE_SKIP)
+        t->skipped = true;
+    return rc ? -1 : 0;
+}
+
+/* extra amounts, recorded before setup */
+static int record_extras(ab_case *c, char *err)
+{
+    ab_result *r = c->r;
+    if (!r->extra && !(r->extra = json_object()))
+        return ab_err(err, "out of memory");
+    for (size_t i = 0; i < c->namounts; i++) {
+        const ab_case_amount *a = &c->amounts[i];
+        double v;
+        if (!a->extra)
+            continue;
+        if (ab_case_eval(c, a->amount, &v, err) != 0)
+            return -1;
+        json_object_set_new(r->extra, a->name,
+                            a->real ? json_real(v) : json_integer((json_int_t)llround(v)));
+    }
+    return 0;
+}
+
+static int add_metrics(ab_case *c, const ab_timing *t, char *err)
+{
+    double *v = malloc(t->n * sizeof(*v));
+    if (!v)
+        return ab_err(err, "out of memory");
+    int rc = 0;
+    for (size_t i = 0; i < c->namounts && rc == 0; i++) {
+        const ab_case_amount *a = &c->amounts[i];
+        double amount = 1.0;
+        if (a->extra)
+            continue;
+        if (a->amount && !strstr(a->formula, a->amount))
+            rc = ab_err(err, "metric %s: formula text '%s' does not contain its amount '%s'",
+                        a->name, a->formula, a->amount);
+        else if (a->amount && ab_case_eval(c, a->amount, &amount, err) != 0)
+            rc = -1;
+        for (size_t k = 0; rc == 0 && k < t->n; k++)
+            v[k] = a->amount ? amount / t->per_iter[k] : t->per_iter[k];
+        if (rc == 0 && !ab_result_add_metric(c->r, a->name, a->unit, a->higher, a->formula, v,
+                                             t->n))
+            rc = ab_err(err, "out of memory");
+    }
+    free(v);
+    return rc;
+}
+
+/* sampling through to validation, once setup succeeded */
+static void measure_and_check(ab_case *c, const ab_sampling *smp, char *err)
+{
+    ab_result *r = c->r;
+    const ab_options *o = c->ctx->opt;
+    ab_timing t;
+    timed_arg ta = {.c = c};
+    int rc = c->ops->measure ? c->ops->measure(c, smp, &t, err)
+                             : ab_measure(smp, timed, &ta, &t, err);
+    if (rc != 0) {
+        ab_result_set_status(r, ta.skipped || rc == AB_CASE_SKIP ? AB_SKIP : AB_ERROR, "%s", err);
+        ab_timing_free(&t);
+        return;
+    }
+    r->warmup_runs = t.warmup_runs;
+    r->iters_per_sample = t.iters;
+    if (t.n == 0) {
+        ab_result_set_status(r, AB_SKIP, "interrupted before the first sample");
+        ab_timing_free(&t);
+        return;
+    }
+    rc = add_metrics(c, &t, err);
+    if (rc == 0 && c->ops->metrics)
+        rc = c->ops->metrics(c, &t, r, err);
+    ab_timing_free(&t);
+    if (rc != 0) {
+        ab_result_set_status(r, AB_ERROR, "%s", err);
+        return;
+    }
+    if (o->corrupt && strcmp(o->corrupt, r->key) == 0) {
+        if (!c->ops->corrupt)
+            ab_err(err, "%s has no corruption hook", r->key);
+        if (!c->ops->corrupt || c->ops->corrupt(c, err) != 0) {
+            ab_result_set_status(r, AB_ERROR, "corrupting output: %s", err);
+            return;
+        }
+    }
+    ab_verdict v = {.fail = false, .max_error = NAN};
+    if (c->ops->validate && c->ops->validate(c, r, &v, err) != 0) {
+        ab_result_set_status(r, AB_ERROR, "validation: %s", err);
+        return;
+    }
+    const char *mk = c->group->list->cs->max_error_key;
+    if (mk && isfinite(v.max_error))
+        json_object_set_new(r->extra, mk, json_real(v.max_error));
+    if (v.fail)
+        ab_result_set_status(r, AB_FAIL, "%s", v.msg);
+}
+
+static void run_case(ab_case *c, const ab_sampling *smp)
+{
+    ab_result *r = c->r;
+    char err[AB_ERRLEN] = "";
+    r->started = ab_wall_time();
+    double t0 = ab_now();
+    int rc = c->ops->applies ? c->ops->applies(c, c->ctx->dev, err) : 0;
+    if (rc != 0) {
+        ab_result_set_status(r, AB_SKIP, "%s", err);
+        return;
+    }
+    if (record_extras(c, err) != 0) {
+        ab_result_set_status(r, AB_ERROR, "%s", err);
+        return;
+    }
+    rc = c->ops->setup ? c->ops->setup(c, err) : 0;
+    if (rc != 0)
+        ab_result_set_status(r, rc == AB_CASE_SKIP ? AB_SKIP : AB_ERROR, "%s", err);
+    else
+        measure_and_check(c, smp, err);
+    if (c->ops->teardown)
+        c->ops->teardown(c);
+    r->time_spent = ab_now() - t0;
+}
+
+/* ---- headlines and emission ---- */
+
+static int emit(ab_caselist *l, ab_result **r)
+{
+    ab_result *x = *r;
+    *r = NULL;
+    return ab_emit(l->ctx, x);
+}
+
+static int flush_series(ab_caselist *l)
+{
+    int rc = 0;
+    for (size_t i = 0; i < l->nheld; i++) {
+        l->held[i].r->headline = true;
+        if (emit(l, &l->held[i].r) != 0)
+            rc = -1;
+    }
+    l->nheld = 0;
+    return rc;
+}
+
+/* A passing candidate of a series replaces (and releases for emission) the one held before. */
+static int hold(ab_caselist *l, ab_case *c)
+{
+    for (size_t i = 0; i < l->nheld; i++)
+        if (strcmp(l->held[i].series, c->series) == 0) {
+            ab_result *prev = l->held[i].r;
+            l->held[i].r = c->r;
+            c->r = NULL;
+            return ab_emit(l->ctx, prev);
+        }
+    held *h = realloc(l->held, (l->nheld + 1) * sizeof(*h));
+    if (!h)
+        return -1;
+    l->held = h;
+    h[l->nheld++] = (held){.series = c->series, .r = c->r};
+    c->r = NULL;
+    return 0;
+}
+
+static double first_median(const ab_result *r, bool *higher)
+{
+    if (!r->nmetrics)
+        return NAN;
+    *higher = r->metrics[0].higher_is_better;
+    return r->metrics[0].stats.median;
+}
+
+/* Marks the group's best passing candidate, then emits the group's results in order. */
+static int finish_group(ab_caselist *l, ab_group *g, const bool *ran)
+{
+    ab_case *best = NULL;
+    double best_v = 0;
+    for (size_t k = 0; k < g->ncases; k++) {
+        ab_case *c = g->cases[k];
+        bool hi = true;
+        double v;
+        if (!ran[k] || !c->headline || c->series || c->r->status != AB_PASS ||
+            !isfinite(v = first_median(c->r, &hi)))
+            continue;
+        if (!best || (hi ? v > best_v : v < best_v))
+            best = c, best_v = v;
+    }
+    if (best)
+        best->r->headline = true;
+    int rc = 0;
+    for (size_t k = 0; k < g->ncases && rc == 0; k++) {
+        ab_case *c = g->cases[k];
+        if (!ran[k])
+            continue;
+        if (c->headline && c->series && c->r->status == AB_PASS)
+            rc = hold(l, c);
+        else
+            rc = emit(l, &c->r);
+    }
+    return rc;
+}
+
+/* Group setup failed: every selected case gets its status, or the group one result. */
+static int group_failed(ab_caselist *l, ab_group *g, const bool *sel, ab_status st,
+                        const char *why)
+{
+    if (g->skip_one) {
+        ab_result_set_status(g->r, st, "%s", why);
+        return emit(l, &g->r);
+    }
+    for (size_t k = 0; k < g->ncases; k++)
+        if (sel[k]) {
+            ab_result_set_status(g->cases[k]->r, st, "%s", why);
+            if (emit(l, &g->cases[k]->r) != 0)
+                return -1;
+        }
+    return 0;
+}
+
+static int run_group(ab_caselist *l, ab_group *g, const ab_sampling *smp)
+{
+    if (g->preset)
+        return emit(l, &g->r);
+    bool *sel = calloc(g->ncases + 1, sizeof(bool)), *ran = calloc(g->ncases + 1, sizeof(bool));
+    bool any = false;
+    int rc = 0;
+    for (size_t k = 0; sel && k < g->ncases; k++)
+        any |= sel[k] = ab_suite_key_selected(l->ctx, g->cases[k]->r->key);
+    if (!sel || !ran)
+        rc = -1;
+    if (rc == 0 && any && g->flush_series)
+        rc = flush_series(l);
+    if (rc != 0 || !any)
+        goto out;
+    char err[AB_ERRLEN] = "";
+    int srow = g->ops && g->ops->setup ? g->ops->setup(g, err) : 0;
+    if (srow != 0) {
+        rc = group_failed(l, g, sel, srow == AB_CASE_SKIP ? AB_SKIP : AB_ERROR, err);
+    } else {
+        for (size_t k = 0; k < g->ncases && !ab_interrupted(); k++)
+            if (sel[k]) {
+                run_case(g->cases[k], smp);
+                ran[k] = true;
+            }
+    }
+    if (g->ops && g->ops->teardown)
+        g->ops->teardown(g);
+    if (srow == 0)
+        rc = finish_group(l, g, ran);
+out:
+    free(sel);
+    free(ran);
+    return rc;
+}
+
+/* ---- the suite ---- */
+
+static int suite_result(ab_suite_ctx *ctx, ab_status st, const char *why)
+{
+    ab_result *r = ab_suite_result(ctx, ctx->suite->name, "none");
+    if (!r)
+        return -1;
+    ab_result_set_status(r, st, "%s", why);
+    return ab_emit(ctx, r);
+}
+
+int ab_caserun(ab_suite_ctx *ctx)
+{
+    const ab_case_suite *cs = ctx->suite->cases;
+    const ab_backend_ops *ops = ctx->dev->backend->ops;
+    char err[AB_ERRLEN] = "";
+    ab_caselist l = {.ctx = ctx, .cs = cs};
+    if (cs->impl) {
+        l.impl = ops->suite_impl ? ops->suite_impl(cs->impl) : NULL;
+        if (!l.impl) {
+            snprintf(err, sizeof(err), "%s has no %s implementation", ctx->suite->name,
+                     ctx->dev->backend->name);
+            return suite_result(ctx, AB_SKIP, err);
+        }
+    }
+    if (cs->plan_new && !(l.plan = cs->plan_new(ctx->opt, err)))
+        return suite_result(ctx, AB_ERROR, err);
+    int rc = 0;
+    if (cs->generate(&l, err) != 0) {
+        list_free(&l);
+        return suite_result(ctx, AB_ERROR, err);
+    }
+    ab_sampling smp = ctx->opt->sampling;
+    if (cs->sampling)
+        cs->sampling(ctx->opt, &smp);
+    for (size_t i = 0; i < l.ngroups && rc == 0 && !ab_interrupted(); i++)
+        rc = run_group(&l, l.groups[i], &smp);
+    if (flush_series(&l) != 0)
+        rc = -1;
+    list_free(&l);
+    return rc;
+}
+
+int ab_caserun_check_suite(const ab_case_suite *cs, const ab_options *o, char *err)
+{
+    if (!cs->plan_new)
+        return 0;
+    void *p = cs->plan_new(o, err);
+    if (!p)
+        return -1;
+    if (cs->plan_free)
+        cs->plan_free(p);
+    return 0;
+}

@@ -45,6 +45,13 @@ const char *ab_opt_param(const ab_options *o, const char *name);
 
 typedef struct ab_suite_ctx ab_suite_ctx;
 
+/* How the runners present a suite's results. */
+typedef struct ab_suite_display {
+    /* Integer parameters that tell one point from its neighbours in chart labels (plot.c's
+     * series titles), in this order, as name=value; NULL-terminated, NULL for none. */
+    const char *const *label_params;
+} ab_suite_display;
+
 typedef struct ab_suite {
     const char *name;
     const char *summary;
@@ -55,6 +62,8 @@ typedef struct ab_suite {
     /* Runs every selected case on ctx->dev, emitting one result per case. Returns -1 only when
      * the run cannot continue (ab_emit failed); per-case problems are results. */
     int (*run)(ab_suite_ctx *ctx);
+    /* Display hints, so presentation (runners/plot.c, output.c, report.c) names no suite. */
+    const ab_suite_display *display; /* NULL: no hints */
 } ab_suite;
 
 struct ab_suite_ctx {

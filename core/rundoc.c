@@ -1,12 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 #include "rundoc.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 ab_run *ab_run_new(void)
 {
@@ -743,6 +748,17 @@ fail:
     return NULL;
 }
 
+/* The journal file beside a run document: <dir of path>/journal.jsonl. */
+static char *journal_beside(const char *path)
+{
+    char *copy = ab_strdup(path);
+    if (!copy)
+        return NULL;
+    char *j = ab_asprintf("%s/%s", dirname(copy), AB_JOURNAL_NAME);
+    free(copy);
+    return j;
+}
+
 ab_run *ab_run_read(const char *path, char *err)
 {
     char *text;
@@ -762,7 +778,234 @@ ab_run *ab_run_read(const char *path, char *err)
     char inner[AB_ERRLEN];
     ab_run *run = ab_run_from_json(doc, inner);
     json_decref(doc);
-    if (!run)
+    if (!run) {
         ab_err(err, "%s: %s", path, inner);
+        return NULL;
+    }
+    /* not finalised: the run is going on or was killed; its results are in the journal */
+    if (run->end_time <= 0) {
+        char *jp = journal_beside(path);
+        size_t added = 0;
+        if (!jp || ab_run_merge_journal(run, jp, &added, err) != 0) {
+            if (!jp)
+                ab_err(err, "out of memory");
+            free(jp);
+            ab_run_free(run);
+            return NULL;
+        }
+        free(jp);
+    }
     return run;
+}
+
+/* ------------------------------------------------------------------ journal */
+
+struct ab_journal {
+    int fd;
+    off_t size;   /* bytes of whole lines written */
+    size_t count; /* result lines */
+    char *path;
+};
+
+/* Writes all of buf at the end of the journal and syncs it; cuts a partial write back. */
+static int journal_put(ab_journal *j, const char *buf, size_t len, char *err)
+{
+    size_t done = 0;
+    while (done < len) {
+        ssize_t w = write(j->fd, buf + done, len - done);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            int e = w < 0 ? errno : ENOSPC;
+            if (ftruncate(j->fd, j->size) != 0 || lseek(j->fd, j->size, SEEK_SET) < 0)
+                ab_log(AB_LOG_WARN, "%s: cannot cut back a partial line", j->path);
+            return ab_err(err, "cannot write %s: %s", j->path, strerror(e));
+        }
+        done += (size_t)w;
+    }
+    if (fsync(j->fd) != 0 && errno != EINVAL) {
+        int e = errno;
+        if (ftruncate(j->fd, j->size) != 0 || lseek(j->fd, j->size, SEEK_SET) < 0)
+            ab_log(AB_LOG_WARN, "%s: cannot cut back an unsynced line", j->path);
+        return ab_err(err, "cannot sync %s: %s", j->path, strerror(e));
+    }
+    j->size += (off_t)len;
+    return 0;
+}
+
+static int journal_put_json(ab_journal *j, json_t *o, char *err)
+{
+    if (!o)
+        return ab_err(err, "out of memory");
+    char *text = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(17));
+    json_decref(o);
+    if (!text)
+        return ab_err(err, "cannot serialise a journal line");
+    size_t len = strlen(text);
+    char *line = realloc(text, len + 2);
+    if (!line) {
+        free(text);
+        return ab_err(err, "out of memory");
+    }
+    line[len] = '\n';
+    line[len + 1] = '\0';
+    int rc = journal_put(j, line, len + 1, err);
+    free(line);
+    return rc;
+}
+
+ab_journal *ab_journal_create(const char *path, const ab_run *run, char *err)
+{
+    ab_journal *j = calloc(1, sizeof(*j));
+    if (!j || !(j->path = ab_strdup(path))) {
+        free(j);
+        ab_err(err, "out of memory");
+        return NULL;
+    }
+    j->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (j->fd < 0) {
+        ab_err(err, "cannot create %s: %s", path, strerror(errno));
+        free(j->path);
+        free(j);
+        return NULL;
+    }
+    json_t *h = json_object();
+    json_object_set_new(h, "schema", json_string(AB_JOURNAL_SCHEMA));
+    json_object_set_new(h, "schema_version", json_integer(AB_SCHEMA_VERSION));
+    json_object_set_new(h, "id", str_or_null(run->id));
+    if (journal_put_json(j, h, err) != 0) {
+        ab_journal_close(j);
+        unlink(path);
+        return NULL;
+    }
+    return j;
+}
+
+int ab_journal_append(ab_journal *j, const ab_result *r, char *err)
+{
+    if (journal_put_json(j, result_to_json(r), err) != 0)
+        return -1;
+    j->count++;
+    return 0;
+}
+
+size_t ab_journal_count(const ab_journal *j)
+{
+    return j ? j->count : 0;
+}
+
+void ab_journal_close(ab_journal *j)
+{
+    if (!j)
+        return;
+    if (j->fd >= 0)
+        close(j->fd);
+    free(j->path);
+    free(j);
+}
+
+/* getline with a bound: -1 at EOF, -2 for a line over AB_JOURNAL_MAX_LINE or no memory. The
+ * newline, when there is one, is kept. */
+static long read_line_bounded(FILE *f, char **buf, size_t *cap)
+{
+    size_t n = 0;
+    int ch;
+    while ((ch = getc(f)) != EOF) {
+        if (n + 2 > *cap) {
+            if (n >= AB_JOURNAL_MAX_LINE)
+                return -2;
+            size_t nc = *cap ? *cap * 2 : 4096;
+            char *b = realloc(*buf, nc);
+            if (!b)
+                return -2;
+            *buf = b;
+            *cap = nc;
+        }
+        (*buf)[n++] = (char)ch;
+        if (ch == '\n')
+            break;
+    }
+    if (n == 0)
+        return -1;
+    (*buf)[n] = '\0';
+    return (long)n;
+}
+
+/* One journal line as JSON; *line_no is 1-based for messages. */
+static json_t *journal_line(const char *path, const char *line, size_t line_no, char *err)
+{
+    json_error_t je;
+    json_t *o = json_loads(line, JSON_REJECT_DUPLICATES, &je);
+    if (!o)
+        ab_err(err, "%s:%zu:%d: %s", path, line_no, je.column, je.text);
+    return o;
+}
+
+int ab_run_merge_journal(ab_run *run, const char *path, size_t *added, char *err)
+{
+    *added = 0;
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        if (errno == ENOENT)
+            return 0;
+        return ab_err(err, "%s: %s", path, strerror(errno));
+    }
+    char *line = NULL;
+    size_t cap = 0, line_no = 0, have = 0;
+    long n;
+    int rc = 0;
+    while ((n = read_line_bounded(f, &line, &cap)) != -1) {
+        line_no++;
+        if (n == -2) {
+            rc = ab_err(err, "%s:%zu: line longer than %u MiB", path, line_no,
+                        AB_JOURNAL_MAX_LINE >> 20);
+            break;
+        }
+        if (line[n - 1] != '\n')
+            break; /* torn last line: the writer was killed inside it */
+        json_t *o = journal_line(path, line, line_no, err);
+        if (!o) {
+            rc = -1;
+            break;
+        }
+        if (line_no == 1) {
+            json_t *sch = json_object_get(o, "schema"), *id = json_object_get(o, "id");
+            if (!json_is_string(sch) || strcmp(json_string_value(sch), AB_JOURNAL_SCHEMA) != 0)
+                rc = ab_err(err, "%s:1: not an accelbench results journal", path);
+            else if (!json_is_string(id) || !run->id ||
+                     strcmp(json_string_value(id), run->id) != 0)
+                rc = ab_err(err, "%s:1: the journal is of run '%s', not '%s'", path,
+                            json_is_string(id) ? json_string_value(id) : "?",
+                            run->id ? run->id : "?");
+            json_decref(o);
+            if (rc)
+                break;
+            continue;
+        }
+        /* results the document already holds are not taken twice */
+        if (have++ < run->nresults) {
+            json_decref(o);
+            continue;
+        }
+        char inner[AB_ERRLEN];
+        rd c = {.err = inner};
+        snprintf(c.path, sizeof(c.path), "results[%zu]", run->nresults);
+        ab_result *r = read_result(&c, o);
+        json_decref(o);
+        if (!r) {
+            rc = ab_err(err, "%s:%zu: %s", path, line_no, inner);
+            break;
+        }
+        if (ab_run_add(run, r, err) != 0) {
+            ab_result_free(r);
+            rc = -1;
+            break;
+        }
+        (*added)++;
+    }
+    if (rc == 0 && ferror(f))
+        rc = ab_err(err, "%s: read error", path);
+    free(line);
+    fclose(f);
+    return rc;
 }

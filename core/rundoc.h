@@ -113,6 +113,35 @@ int ab_run_id_check(const char *id, char *err);
  * line and column). */
 ab_run *ab_run_from_json(const json_t *doc, char *err);
 int ab_run_write(const ab_run *run, const char *path, char *err);
+/* Reads a run document. A document that was never finalised (no end_time: the run is still
+ * going, or was killed) takes the results of the journal beside it (AB_JOURNAL_NAME in the same
+ * folder) that it does not hold yet, so a killed run keeps every finished result. */
 ab_run *ab_run_read(const char *path, char *err);
+
+/*
+ * The results journal of a run in progress (results/SCHEMA.md, "The results journal"): one
+ * header line naming the run, then one JSON line per finished result, in the form of run.json's
+ * results[] entries, each fsync'd before the next case starts. `accelbench run` writes run.json
+ * twice (the header with no results at the start, everything at the end) and the journal in
+ * between, so a run costs O(results) writes instead of one document rewrite per result.
+ */
+#define AB_JOURNAL_NAME "journal.jsonl"
+#define AB_JOURNAL_SCHEMA "accelbench.journal"
+/* Longest journal line a reader accepts (one result with its samples). */
+#define AB_JOURNAL_MAX_LINE (64u << 20)
+
+typedef struct ab_journal ab_journal;
+/* Creates the journal (the file must not exist) and writes and syncs its header line. */
+ab_journal *ab_journal_create(const char *path, const ab_run *run, char *err);
+/* Appends one result as a line and syncs it. On failure the file is cut back to the lines
+ * before, so the journal never ends in a torn line it wrote. */
+int ab_journal_append(ab_journal *j, const ab_result *r, char *err);
+/* Lines appended so far (results, header excluded). */
+size_t ab_journal_count(const ab_journal *j);
+void ab_journal_close(ab_journal *j);
+/* Appends to run the journal's results past run->nresults (the journal at path must name the
+ * same run id). A missing journal is no error (*added = 0); a torn last line (no newline: the
+ * writer was killed inside it) is ignored. */
+int ab_run_merge_journal(ab_run *run, const char *path, size_t *added, char *err);
 
 #endif

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* accelbench history add|list|remove|trend|baseline|export: the SQLite run history. */
 #include "../core/ab.h"
+#include "../core/escape.h"
 #include "commands.h"
 #include "gate.h"
 #include "grid.h"
@@ -62,23 +63,6 @@ static void write_grid(const ab_grid *g, int fmt, FILE *f)
         ab_grid_write_text(g, f);
 }
 
-static void csv_cell(FILE *f, const char *s)
-{
-    if (!s)
-        s = "";
-    if (!strpbrk(s, ",\"\n")) {
-        fputs(s, f);
-        return;
-    }
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"')
-            fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
-}
-
 static int cmd_list(ab_history *h, const hopts *o)
 {
     ab_history_run *v;
@@ -118,18 +102,18 @@ static int cmd_list(ab_history *h, const hopts *o)
         for (size_t i = 0; i < n; i++) {
             char ts[40];
             ab_format_utc(v[i].start_epoch, ts, sizeof(ts));
-            csv_cell(stdout, v[i].id);
+            ab_csv_cell(stdout, v[i].id);
             printf(",%s,", ts);
-            csv_cell(stdout, v[i].hostname);
+            ab_csv_cell(stdout, v[i].hostname);
             putchar(',');
-            csv_cell(stdout, v[i].version);
+            ab_csv_cell(stdout, v[i].version);
             putchar(',');
-            csv_cell(stdout, v[i].git_commit);
+            ab_csv_cell(stdout, v[i].git_commit);
             putchar(',');
-            csv_cell(stdout, v[i].profile);
+            ab_csv_cell(stdout, v[i].profile);
             printf(",%s,%ld,%ld,%ld,%ld,%ld,", v[i].complete ? "true" : "false", v[i].results,
                    v[i].pass, v[i].fail, v[i].skip, v[i].error);
-            csv_cell(stdout, v[i].source);
+            ab_csv_cell(stdout, v[i].source);
             putchar('\n');
         }
     } else {
@@ -235,13 +219,13 @@ static int cmd_trend(ab_history *h, const hopts *o)
                 const ab_trend_point *p = &s[i].pts[k];
                 char ts[40];
                 ab_format_utc(p->start_epoch, ts, sizeof(ts));
-                csv_cell(stdout, s[i].result_id);
+                ab_csv_cell(stdout, s[i].result_id);
                 putchar(',');
-                csv_cell(stdout, s[i].metric);
+                ab_csv_cell(stdout, s[i].metric);
                 putchar(',');
-                csv_cell(stdout, s[i].unit);
+                ab_csv_cell(stdout, s[i].unit);
                 putchar(',');
-                csv_cell(stdout, p->run_id);
+                ab_csv_cell(stdout, p->run_id);
                 printf(",%s,%.10g,%.10g,%.10g,%.6g,%ld,%s\n", ts, p->median, p->min, p->max, p->cv,
                        p->n, is_step(&s[i], k) ? "true" : "false");
             }

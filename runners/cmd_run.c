@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * accelbench run: validate every input first (nothing is created on a usage error), create the
- * run folder, run the selected suites on the selected devices, and keep the run document on disk
- * current after every result (atomic rewrite), so an interrupted or killed run keeps everything
- * that finished.
+ * run folder, run the selected suites on the selected devices. run.json is written twice: its
+ * header (no results) at the start and the whole document at the end (atomic rewrites); in
+ * between every finished result is appended to the journal (journal.jsonl) as one fsync'd line,
+ * so an interrupted run keeps everything that finished and a killed one too (ab_run_read merges
+ * the journal into a document that was never finalised).
  */
 #include "../backends/registry.h"
 #include "../core/ab.h"
@@ -45,6 +47,8 @@ typedef struct runner {
     bool have_peaks;
     char dir[PATH_MAX];
     char json_path[PATH_MAX];
+    char journal_path[PATH_MAX];
+    ab_journal *journal; /* finished results, one line each (core/rundoc.h) */
     int io_failed;
     bool quiet;
     ab_run_probes probes; /* manifest, sampler, counters, pinning (run_probes.h) */
@@ -189,9 +193,19 @@ static int emit(ab_suite_ctx *ctx, ab_result *r)
         ab_result_free(r);
         return -1;
     }
+    /* a result that is not in the journal is not in the run either, so run.json, results.csv
+     * and summary.md agree after a write error (a full disk) stops the run */
+    if (ab_journal_append(rn->journal, r, err) != 0) {
+        if (!rn->io_failed)
+            ab_log(AB_LOG_ERROR, "%s", err);
+        rn->io_failed = 1;
+        rn->run->nresults--;
+        ab_result_free(r);
+        return -1;
+    }
     if (!rn->quiet)
         ab_print_progress(r, stderr);
-    return write_doc(rn);
+    return 0;
 }
 
 static int write_text(const char *path, int (*fn)(const ab_run *, FILE *), const ab_run *run,
@@ -537,6 +551,7 @@ int ab_cmd_run(int argc, char **argv)
         goto out_run; /* frees the peaks table (rn.run is still NULL) */
     }
     snprintf(rn.json_path, sizeof(rn.json_path), "%s/run.json", rn.dir);
+    snprintf(rn.journal_path, sizeof(rn.journal_path), "%s/%s", rn.dir, AB_JOURNAL_NAME);
     rn.run = ab_run_new();
     if (!rn.run) {
         json_decref(host);
@@ -549,8 +564,12 @@ int ab_cmd_run(int argc, char **argv)
     rn.platform = &p;
     rn.run->manifest = ab_manifest(NULL);
     ab_run_probes_init(&rn.probes, &p, devices, rn.run->manifest);
-    if (write_doc(&rn) != 0) {
+    /* the header, once; results go to the journal until the final rewrite */
+    if (write_doc(&rn) != 0 || !(rn.journal = ab_journal_create(rn.journal_path, rn.run, err))) {
+        if (!rn.io_failed)
+            ab_log(AB_LOG_ERROR, "%s", err);
         /* nothing measured yet: leave no half-made folder behind */
+        unlink(rn.json_path);
         rmdir(rn.dir);
         rc = AB_EXIT_USAGE;
         goto out_run;
@@ -617,7 +636,11 @@ int ab_cmd_run(int argc, char **argv)
     run->end_time = ab_wall_time();
     run->interrupted = ab_interrupted();
     run->complete = !run->interrupted;
+    /* the one rewrite of the finished document; should it fail, run.json stays the header and
+     * readers take the results from the journal */
     write_doc(&rn);
+    ab_journal_close(rn.journal);
+    rn.journal = NULL;
     char path[PATH_MAX + 32];
     snprintf(path, sizeof(path), "%s/results.csv", rn.dir);
     if (write_text(path, ab_write_csv, run, err) != 0) {
@@ -664,6 +687,7 @@ int ab_cmd_run(int argc, char **argv)
     else
         rc = gate_rc;
 out_run:
+    ab_journal_close(rn.journal);
     ab_run_probes_fini(&rn.probes);
     ab_run_free(rn.run);
     if (rn.have_peaks)

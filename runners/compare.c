@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include "compare.h"
 
+#include "../core/escape.h"
+
 #include "grid.h"
 #include "output.h"
 
@@ -755,29 +757,6 @@ int ab_cmp_write_markdown(const ab_cmp *c, FILE *f, bool changed_only)
 
 /* ------------------------------------------------------------------ CSV, JSON */
 
-static void csv_str(FILE *f, const char *s)
-{
-    if (!s)
-        s = "";
-    if (!strpbrk(s, ",\"\n\r")) {
-        fputs(s, f);
-        return;
-    }
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"')
-            fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
-}
-
-static void csv_num(FILE *f, double v)
-{
-    if (isfinite(v))
-        fprintf(f, "%.10g", v);
-}
-
 static const char *test_name(ab_mwu_method m)
 {
     return m == AB_MWU_EXACT ? "exact" : m == AB_MWU_NORMAL ? "normal" : "";
@@ -796,46 +775,46 @@ int ab_cmp_write_csv(const ab_cmp *c, FILE *f)
         for (size_t j = 0; j < c->nruns; j++) {
             const ab_cmp_cell *x = &row->cells[j];
             fprintf(f, "%zu,", j + 1);
-            csv_str(f, c->labels[j]);
+            ab_csv_cell(f, c->labels[j]);
             fputc(',', f);
-            csv_str(f, r->key);
+            ab_csv_cell(f, r->key);
             fputc(',', f);
-            csv_str(f, r->impl);
+            ab_csv_cell(f, r->impl);
             fputc(',', f);
-            csv_str(f, p);
+            ab_csv_cell(f, p);
             fputc(',', f);
-            csv_str(f, r->device_name);
+            ab_csv_cell(f, r->device_name);
             fputc(',', f);
-            csv_str(f, row->metric);
+            ab_csv_cell(f, row->metric);
             fputc(',', f);
-            csv_str(f, row->unit);
+            ab_csv_cell(f, row->unit);
             fprintf(f, ",%s,%s,", row->higher_is_better ? "higher" : "lower",
                     row->headline ? "true" : "false");
-            csv_str(f, x->r ? ab_status_name(x->r->status) : "absent");
+            ab_csv_cell(f, x->r ? ab_status_name(x->r->status) : "absent");
             fputc(',', f);
-            csv_num(f, x->value);
+            ab_csv_num(f, x->value);
             fputc(',', f);
             if (x->m)
                 fprintf(f, "%zu", x->m->nsamples);
             fputc(',', f);
-            csv_num(f, x->peak_fraction);
+            ab_csv_num(f, x->peak_fraction);
             fputc(',', f);
-            csv_num(f, x->ratio);
+            ab_csv_num(f, x->ratio);
             fputc(',', f);
-            csv_num(f, x->test.p);
+            ab_csv_num(f, x->test.p);
             fprintf(f, ",%s,", test_name(x->test.method));
-            csv_num(f, x->effect);
+            ab_csv_num(f, x->effect);
             fputc(',', f);
-            csv_num(f, x->noise);
+            ab_csv_num(f, x->noise);
             fputc(',', f);
-            csv_str(f, x->noise_src);
+            ab_csv_cell(f, x->noise_src);
             fputc(',', f);
             if (j && x->verdict != AB_V_NA)
-                csv_num(f, x->threshold);
+                ab_csv_num(f, x->threshold);
             fputc(',', f);
-            csv_str(f, j ? ab_verdict_name(x->verdict) : "");
+            ab_csv_cell(f, j ? ab_verdict_name(x->verdict) : "");
             fputc(',', f);
-            csv_str(f, x->note);
+            ab_csv_cell(f, x->note);
             fputc('\n', f);
         }
         free(p);
@@ -954,26 +933,6 @@ json_t *ab_cmp_to_json(const ab_cmp *c)
 
 /* ------------------------------------------------------------------ JUnit */
 
-static void xml_attr(FILE *f, const char *s)
-{
-    for (; s && *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        switch (ch) {
-        case '&': fputs("&amp;", f); break;
-        case '<': fputs("&lt;", f); break;
-        case '>': fputs("&gt;", f); break;
-        case '"': fputs("&quot;", f); break;
-        case '\'': fputs("&apos;", f); break;
-        case '\n': fputs("&#10;", f); break;
-        case '\t': fputs("&#9;", f); break;
-        default:
-            /* XML 1.0 has no other control characters at all */
-            if (ch >= 0x20 || ch == '\r')
-                fputc(ch, f);
-        }
-    }
-}
-
 static char *describe(const ab_cmp *c, const ab_cmp_row *row, size_t j)
 {
     const ab_cmp_cell *b = &row->cells[0], *x = &row->cells[j];
@@ -1053,21 +1012,21 @@ int ab_cmp_write_junit(const ab_cmp *c, size_t j, FILE *f)
                 time += x->r->time_spent;
         }
         fputs("  <testsuite name=\"accelbench.", f);
-        xml_attr(f, suites[s]);
+        ab_xml_escape(f, suites[s]);
         fprintf(f, "\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"%zu\" time=\"%.3f\"",
                 cnt[0], cnt[1], cnt[2], cnt[3], time);
         if (*ts)
             fprintf(f, " timestamp=\"%s\"", ts);
         fputs(" hostname=\"", f);
-        xml_attr(f, host ? host : "unknown");
+        ab_xml_escape(f, host ? host : "unknown");
         fputs("\">\n    <properties>\n", f);
         const char *props[][2] = {{"baseline", c->labels[0]}, {"run", c->labels[j]},
                                   {"align", ab_align_name(c->opts.align)}};
         for (size_t k = 0; k < 3; k++) {
             fputs("      <property name=\"", f);
-            xml_attr(f, props[k][0]);
+            ab_xml_escape(f, props[k][0]);
             fputs("\" value=\"", f);
-            xml_attr(f, props[k][1]);
+            ab_xml_escape(f, props[k][1]);
             fputs("\"/>\n", f);
         }
         fprintf(f, "      <property name=\"threshold\" value=\"%g\"/>\n"
@@ -1087,9 +1046,9 @@ int ab_cmp_write_junit(const ab_cmp *c, size_t j, FILE *f)
                                      r->device_name ? r->device_name : (r->device ? r->device : "?"));
             free(p);
             fputs("    <testcase classname=\"", f);
-            xml_attr(f, cls);
+            ab_xml_escape(f, cls);
             fputs("\" name=\"", f);
-            xml_attr(f, name);
+            ab_xml_escape(f, name);
             fprintf(f, "\" time=\"%.3f\"", x->r && isfinite(x->r->time_spent) ? x->r->time_spent
                                                                                 : 0.0);
             free(cls);
@@ -1097,21 +1056,21 @@ int ab_cmp_write_junit(const ab_cmp *c, size_t j, FILE *f)
             char *d = x->verdict != AB_V_NA ? describe(c, row, j) : NULL;
             if (x->verdict == AB_V_WORSE) {
                 fputs(">\n      <failure type=\"regression\" message=\"", f);
-                xml_attr(f, d);
+                ab_xml_escape(f, d);
                 fputs("\"/>\n    </testcase>\n", f);
             } else if (x->r && (x->r->status == AB_FAIL || x->r->status == AB_ERROR)) {
                 fputs(">\n      <error type=\"", f);
                 fputs(ab_status_name(x->r->status), f);
                 fputs("\" message=\"", f);
-                xml_attr(f, x->note);
+                ab_xml_escape(f, x->note);
                 fputs("\"/>\n    </testcase>\n", f);
             } else if (x->verdict == AB_V_NA) {
                 fputs(">\n      <skipped message=\"", f);
-                xml_attr(f, x->note);
+                ab_xml_escape(f, x->note);
                 fputs("\"/>\n    </testcase>\n", f);
             } else {
                 fputs(">\n      <system-out>", f);
-                xml_attr(f, d);
+                ab_xml_escape(f, d);
                 fputs("</system-out>\n    </testcase>\n", f);
             }
             free(d);

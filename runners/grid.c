@@ -2,6 +2,7 @@
 #include "grid.h"
 
 #include "../core/ab.h"
+#include "../core/escape.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -179,24 +180,12 @@ int ab_grid_write_text(const ab_grid *g, FILE *f)
     return ferror(f) ? -1 : 0;
 }
 
-static void md_text(FILE *f, const char *s)
-{
-    for (; *s; s++) {
-        if (*s == '|')
-            fputs("\\|", f);
-        else if (*s == '\n')
-            fputc(' ', f);
-        else
-            fputc(*s, f);
-    }
-}
-
 int ab_grid_write_markdown(const ab_grid *g, FILE *f)
 {
     fputc('|', f);
     for (size_t c = 0; c < g->ncols; c++) {
         fputc(' ', f);
-        md_text(f, g->head[c]);
+        ab_md_text(f, g->head[c]);
         fputs(" |", f);
     }
     fputs("\n|", f);
@@ -207,7 +196,7 @@ int ab_grid_write_markdown(const ab_grid *g, FILE *f)
         fputc('|', f);
         for (size_t c = 0; c < g->ncols; c++) {
             fputc(' ', f);
-            md_text(f, cell(g, r, c));
+            ab_md_text(f, cell(g, r, c));
             fputs(" |", f);
         }
         fputc('\n', f);

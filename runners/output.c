@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include "output.h"
 
+#include "../core/escape.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,30 +40,6 @@ void ab_format_value(double v, const char *unit, char *buf, size_t len)
     snprintf(buf, len, "%.4g %s", v, unit);
 }
 
-static void csv_field(FILE *f, const char *s)
-{
-    if (!s)
-        s = "";
-    bool quote = strpbrk(s, ",\"\n\r") != NULL;
-    if (!quote) {
-        fputs(s, f);
-        return;
-    }
-    fputc('"', f);
-    for (const char *p = s; *p; p++) {
-        if (*p == '"')
-            fputc('"', f);
-        fputc(*p, f);
-    }
-    fputc('"', f);
-}
-
-static void csv_num(FILE *f, double v)
-{
-    if (isfinite(v))
-        fprintf(f, "%.10g", v);
-}
-
 int ab_write_csv(const ab_run *run, FILE *f)
 {
     fputs("run_id,device,device_name,backend,suite,key,impl,params,status,reason,headline,metric,"
@@ -72,48 +50,48 @@ int ab_write_csv(const ab_run *run, FILE *f)
         char *params = ab_params_brief(r->params);
         size_t rows = r->nmetrics ? r->nmetrics : 1;
         for (size_t m = 0; m < rows; m++) {
-            csv_field(f, run->id);
+            ab_csv_cell(f, run->id);
             fputc(',', f);
-            csv_field(f, r->device);
+            ab_csv_cell(f, r->device);
             fputc(',', f);
-            csv_field(f, r->device_name);
+            ab_csv_cell(f, r->device_name);
             fputc(',', f);
-            csv_field(f, r->backend);
+            ab_csv_cell(f, r->backend);
             fputc(',', f);
-            csv_field(f, r->suite);
+            ab_csv_cell(f, r->suite);
             fputc(',', f);
-            csv_field(f, r->key);
+            ab_csv_cell(f, r->key);
             fputc(',', f);
-            csv_field(f, r->impl);
+            ab_csv_cell(f, r->impl);
             fputc(',', f);
-            csv_field(f, params);
+            ab_csv_cell(f, params);
             fputc(',', f);
-            csv_field(f, ab_status_name(r->status));
+            ab_csv_cell(f, ab_status_name(r->status));
             fputc(',', f);
-            csv_field(f, r->reason);
+            ab_csv_cell(f, r->reason);
             fprintf(f, ",%s,", r->headline ? "true" : "false");
             if (r->nmetrics) {
                 const ab_metric *mt = &r->metrics[m];
                 const ab_stats *s = &mt->stats;
-                csv_field(f, mt->name);
+                ab_csv_cell(f, mt->name);
                 fputc(',', f);
-                csv_field(f, mt->unit);
+                ab_csv_cell(f, mt->unit);
                 fprintf(f, ",%s,", mt->higher_is_better ? "higher" : "lower");
-                csv_num(f, s->median);
+                ab_csv_num(f, s->median);
                 fputc(',', f);
-                csv_num(f, s->min);
+                ab_csv_num(f, s->min);
                 fputc(',', f);
-                csv_num(f, s->max);
+                ab_csv_num(f, s->max);
                 fputc(',', f);
-                csv_num(f, s->mean);
+                ab_csv_num(f, s->mean);
                 fputc(',', f);
-                csv_num(f, s->stddev);
+                ab_csv_num(f, s->stddev);
                 fputc(',', f);
-                csv_num(f, s->p90);
+                ab_csv_num(f, s->p90);
                 fputc(',', f);
-                csv_num(f, s->p99);
+                ab_csv_num(f, s->p99);
                 fputc(',', f);
-                csv_num(f, s->cv);
+                ab_csv_num(f, s->cv);
                 fprintf(f, ",%zu\n", mt->nsamples);
             } else {
                 fputs(",,,,,,,,,,,\n", f);
@@ -128,14 +106,7 @@ int ab_write_csv(const ab_run *run, FILE *f)
 static void md_cell(FILE *f, const char *s)
 {
     fputs(" ", f);
-    for (const char *p = s ? s : ""; *p; p++) {
-        if (*p == '|')
-            fputs("\\|", f);
-        else if (*p == '\n')
-            fputc(' ', f);
-        else
-            fputc(*p, f);
-    }
+    ab_md_text(f, s);
     fputs(" |", f);
 }
 

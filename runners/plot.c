@@ -2,6 +2,7 @@
 #include "plot.h"
 
 #include "output.h"
+#include "../suites/suite.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -721,12 +722,12 @@ static char *case_label(const ab_result *r)
             fprintf(f, "%s%s", len ? " " : "", json_string_value(v));
         fflush(f);
     }
-    /* the numbers that tell a tokens point from its neighbours (the other numeric parameters
-     * are sweeps with charts of their own) */
-    static const char *const point[] = {"input_len", "batch", "context", NULL};
-    for (size_t i = 0; point[i]; i++)
-        if (json_is_integer(v = json_object_get(r->params, point[i])) && r->suite &&
-            strcmp(r->suite, "tokens") == 0) {
+    /* the numbers that tell a point from its neighbours, as the suite declares them (the other
+     * numeric parameters are sweeps with charts of their own) */
+    const ab_suite *su = r->suite ? ab_suite_find(r->suite) : NULL;
+    const char *const *point = su && su->display ? su->display->label_params : NULL;
+    for (size_t i = 0; point && point[i]; i++)
+        if (json_is_integer(v = json_object_get(r->params, point[i]))) {
             fprintf(f, "%s%s=%lld", len ? " " : "", point[i], (long long)json_integer_value(v));
             fflush(f);
         }

@@ -45,6 +45,13 @@ const char *ab_opt_param(const ab_options *o, const char *name);
 
 typedef struct ab_suite_ctx ab_suite_ctx;
 
+/* How the runners present a suite's results. */
+typedef struct ab_suite_display {
+    /* Integer parameters that tell one point from its neighbours in chart labels (plot.c's
+     * series titles), in this order, as name=value; NULL-terminated, NULL for none. */
+    const char *const *label_params;
+} ab_suite_display;
+
 typedef struct ab_suite {
     const char *name;
     const char *summary;
@@ -57,6 +64,8 @@ typedef struct ab_suite {
     int (*run)(ab_suite_ctx *ctx);
     /* The suite's declared cases (suites/case.h) when run is ab_caserun; NULL otherwise. */
     const struct ab_case_suite *cases;
+    /* Display hints, so presentation (runners/plot.c, output.c, report.c) names no suite. */
+    const ab_suite_display *display; /* NULL: no hints */
 } ab_suite;
 
 struct ab_suite_ctx {

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -37,7 +38,55 @@ int ab_test_run(ab_proc *p, double interrupt_after, const char *const *argv)
     return ab_test_exec(p, interrupt_after, AB_TEST_BINARY, argv);
 }
 
+static int exec_signal(ab_proc *p, double interrupt_after, int sig, const char *prog,
+                       const char *const *argv);
+static long child_fsize; /* > 0: RLIMIT_FSIZE for the next child */
+static const char *watch_path; /* signal the child once this file has watch_lines lines */
+static size_t watch_lines;
+
+static size_t lines_of(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t n = 0;
+    int c;
+    while ((c = fgetc(f)) != EOF)
+        n += c == '\n';
+    fclose(f);
+    return n;
+}
+
+int ab_test_run_signal_when(ab_proc *p, const char *path, size_t lines, int sig,
+                            const char *const *argv)
+{
+    watch_path = path;
+    watch_lines = lines;
+    int rc = exec_signal(p, 0, sig, AB_TEST_BINARY, argv);
+    watch_path = NULL;
+    return rc;
+}
+
+int ab_test_run_fsize(ab_proc *p, long fsize, const char *const *argv)
+{
+    child_fsize = fsize;
+    int rc = exec_signal(p, 0, SIGINT, AB_TEST_BINARY, argv);
+    child_fsize = 0;
+    return rc;
+}
+
+int ab_test_run_signal(ab_proc *p, double after, int sig, const char *const *argv)
+{
+    return exec_signal(p, after, sig, AB_TEST_BINARY, argv);
+}
+
 int ab_test_exec(ab_proc *p, double interrupt_after, const char *prog, const char *const *argv)
+{
+    return exec_signal(p, interrupt_after, SIGINT, prog, argv);
+}
+
+static int exec_signal(ab_proc *p, double interrupt_after, int sig, const char *prog,
+                       const char *const *argv)
 {
     memset(p, 0, sizeof(*p));
     int po[2], pe[2];
@@ -47,6 +96,11 @@ int ab_test_exec(ab_proc *p, double interrupt_after, const char *prog, const cha
     if (pid < 0)
         return -1;
     if (pid == 0) {
+        if (child_fsize > 0) {
+            struct rlimit rl = {(rlim_t)child_fsize, (rlim_t)child_fsize};
+            signal(SIGXFSZ, SIG_IGN);
+            setrlimit(RLIMIT_FSIZE, &rl);
+        }
         dup2(po[1], 1);
         dup2(pe[1], 2);
         close(po[0]);
@@ -72,10 +126,17 @@ int ab_test_exec(ab_proc *p, double interrupt_after, const char *prog, const cha
     bool sent = false;
     while (open_fds > 0) {
         int timeout = -1;
-        if (interrupt_after > 0 && !sent) {
+        if (watch_path && !sent) {
+            if (lines_of(watch_path) >= watch_lines) {
+                kill(pid, sig);
+                sent = true;
+                continue;
+            }
+            timeout = 50;
+        } else if (interrupt_after > 0 && !sent) {
             double left = interrupt_after - (now() - t0);
             if (left <= 0) {
-                kill(pid, SIGINT);
+                kill(pid, sig);
                 sent = true;
                 continue;
             }

@@ -13,6 +13,7 @@
 #include "core/rundoc.h"
 #include "helpers.h"
 #include "runners/compare.h"
+#include "runners/output.h"
 #include "synthetic.h"
 
 typedef ab_syn syn;
@@ -625,5 +626,39 @@ Test(gate_cli, real_run_thirty_percent_slower, .timeout = 300)
     cr_assert_not_null(x);
     cr_expect_eq(count(x, "<failure "), 1, "%s", x);
     free(x);
+    free(dir);
+}
+
+/* CSV formula injection (issue 20): a device name a spreadsheet would evaluate reaches
+ * `compare --format csv` and results.csv as a quoted text cell with a leading single quote. */
+Test(compare, csv_neutralises_formula_cells)
+{
+    static const char *const evil = "=cmd|' /C calc'!A0";
+    char *dir = ab_test_tmpdir("csvinj");
+    ab_syn a = ab_syn_default("evil-a", 1), b = ab_syn_default("evil-b", 2);
+    a.model = b.model = evil;
+    char *pa = ab_syn_write(dir, &a), *pb = ab_syn_write(dir, &b);
+    cr_assert(pa && pb);
+    ab_proc p;
+    cr_assert_eq(ab_test_run(&p, 0, (const char *[]){"compare", pa, pb, "-f", "csv", NULL}), 0);
+    cr_expect_eq(p.status, 0, "%s", p.err);
+    cr_expect(strstr(p.out, ",\"'=cmd|' /C calc'!A0\",") != NULL, "%s", p.out);
+    cr_expect(strstr(p.out, ",=cmd") == NULL, "an unneutralised cell: %s", p.out);
+    ab_proc_free(&p);
+    /* results.csv: its writer over the same document */
+    char err[AB_ERRLEN] = "";
+    ab_run *run = ab_run_read(pa, err);
+    cr_assert_not_null(run, "%s", err);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    cr_assert_eq(ab_write_csv(run, f), 0);
+    fclose(f);
+    cr_expect(strstr(buf, ",\"'=cmd|' /C calc'!A0\",") != NULL, "%s", buf);
+    cr_expect(strstr(buf, ",=cmd") == NULL, "an unneutralised cell: %s", buf);
+    free(buf);
+    ab_run_free(run);
+    free(pa);
+    free(pb);
     free(dir);
 }

@@ -2,9 +2,12 @@
 /* Core helpers: statistics on known data, size parsing, list splitting, sampling policy. */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/ab.h"
+#include "core/escape.h"
 #include "core/measure.h"
 #include "core/stats.h"
 
@@ -194,4 +197,71 @@ Test(measure, calibration_ignores_stalls)
     cr_expect_geq(t.iters * 1e-5, 0.02, "batch of %ld iterations is shorter than min_time", t.iters);
     cr_expect_float_eq(t.per_iter[0], 1e-5, 1e-9);
     ab_timing_free(&t);
+}
+
+/* Runs fn(f, s) into a string. */
+static char *esc_str(void (*fn)(FILE *, const char *), const char *s)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    fn(f, s);
+    fclose(f);
+    return buf;
+}
+
+static void expect_esc(void (*fn)(FILE *, const char *), const char *in, const char *want)
+{
+    char *got = esc_str(fn, in);
+    cr_expect_str_eq(got, want, "'%s' -> '%s', expected '%s'", in ? in : "(null)", got, want);
+    free(got);
+}
+
+Test(escape, csv_rfc4180)
+{
+    expect_esc(ab_csv_cell, NULL, "");
+    expect_esc(ab_csv_cell, "", "");
+    expect_esc(ab_csv_cell, "plain text", "plain text");
+    expect_esc(ab_csv_cell, "dtype=f64 n=3", "dtype=f64 n=3");
+    expect_esc(ab_csv_cell, "a,b", "\"a,b\"");
+    expect_esc(ab_csv_cell, "say \"hi\"", "\"say \"\"hi\"\"\"");
+    expect_esc(ab_csv_cell, "two\nlines", "\"two\nlines\"");
+    expect_esc(ab_csv_cell, "cr\rhere", "\"cr\rhere\"");
+}
+
+Test(escape, csv_formula_injection_neutralised)
+{
+    /* OWASP: a leading = + - @ tab CR gets a single quote, inside a quoted cell */
+    expect_esc(ab_csv_cell, "=cmd|' /C calc'!A0", "\"'=cmd|' /C calc'!A0\"");
+    expect_esc(ab_csv_cell, "+1+1", "\"'+1+1\"");
+    expect_esc(ab_csv_cell, "-2+3", "\"'-2+3\"");
+    expect_esc(ab_csv_cell, "@SUM(A1)", "\"'@SUM(A1)\"");
+    expect_esc(ab_csv_cell, "\t=1", "\"'\t=1\"");
+    expect_esc(ab_csv_cell, "\r=1", "\"'\r=1\"");
+    expect_esc(ab_csv_cell, "=HYPERLINK(\"x\",\"y\")", "\"'=HYPERLINK(\"\"x\"\",\"\"y\"\")\"");
+    /* only the first character counts */
+    expect_esc(ab_csv_cell, "a=b", "a=b");
+    cr_expect(ab_csv_is_formula("=x") && !ab_csv_is_formula("x=") && !ab_csv_is_formula(""));
+}
+
+static void num_neg(FILE *f, const char *s)
+{
+    ab_csv_num(f, strtod(s, NULL));
+}
+
+Test(escape, csv_numbers_stay_numeric)
+{
+    /* numeric columns are formatted from doubles and never quoted or prefixed */
+    expect_esc(num_neg, "-1.5", "-1.5");
+    expect_esc(num_neg, "1e300", "1e+300");
+    expect_esc(num_neg, "-inf", "");
+    expect_esc(num_neg, "nan", "");
+}
+
+Test(escape, markdown_and_xml)
+{
+    expect_esc(ab_md_text, "a|b\nc\rd", "a\\|b c d");
+    expect_esc(ab_md_text, NULL, "");
+    expect_esc(ab_xml_escape, "<a href=\"x\">&'</a>\n\t\x01",
+               "&lt;a href=&quot;x&quot;&gt;&amp;&apos;&lt;/a&gt;&#10;&#9;");
 }

@@ -2,6 +2,7 @@
 /* membw end to end through the binary: quick runs on cpu and opencl:0 produce valid documents;
  * a corrupted output fails; an interrupted run keeps what finished. */
 #include <criterion/criterion.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,4 +153,136 @@ Test(membw, unavailable_backends_are_skipped_with_reason, .timeout = 300)
     }
     cr_expect(cuda, "no cuda entry: neither measured nor skipped");
     ab_run_free(run);
+}
+
+/* Lines of a file (0 when it cannot be read). */
+static size_t file_lines(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t n = 0;
+    int c;
+    while ((c = fgetc(f)) != EOF)
+        n += c == '\n';
+    fclose(f);
+    return n;
+}
+
+Test(membw, sigkill_keeps_finished_results_from_the_journal, .timeout = 300)
+{
+    /* SIGKILL allows no cleanup: whatever finished must already be on disk, in the journal */
+    char *dir = ab_test_tmpdir("sigkill");
+    char path[700], jpath[700], err[AB_ERRLEN] = "";
+    snprintf(path, sizeof(path), "%s/r/run.json", dir);
+    snprintf(jpath, sizeof(jpath), "%s/r/%s", dir, AB_JOURNAL_NAME);
+    ab_proc p;
+    /* killed once the journal holds three results (header line + 3) */
+    cr_assert_eq(ab_test_run_signal_when(&p, jpath, 4, SIGKILL,
+                                         (const char *[]){"run", "--out", dir, "--run-id", "r",
+                                                          "--quiet", "--suite", "membw",
+                                                          "--device", "cpu", "--profile",
+                                                          "standard", NULL}),
+                 0);
+    cr_expect_eq(p.status, 128 + SIGKILL, "exit %d; stderr: %s", p.status, p.err);
+    ab_proc_free(&p);
+    /* run.json on disk is still the header written at the start: the run does not rewrite it
+     * per result */
+    json_error_t je;
+    json_t *raw = json_load_file(path, 0, &je);
+    cr_assert_not_null(raw, "%s: %s", path, je.text);
+    cr_expect_eq(json_array_size(json_object_get(raw, "results")), 0,
+                 "run.json was rewritten during the run");
+    cr_expect(json_is_null(json_object_get(raw, "end_time")));
+    json_decref(raw);
+    size_t lines = file_lines(jpath);
+    cr_expect_geq(lines, 4, "the journal holds %zu lines", lines);
+    /* every reader takes the killed run with its finished results */
+    ab_run *run = ab_run_read(path, err);
+    cr_assert_not_null(run, "%s", err);
+    cr_expect_eq(run->nresults, lines - 1, "%zu results, %zu journal lines", run->nresults, lines);
+    cr_expect(!run->complete);
+    for (size_t i = 0; i < run->nresults; i++)
+        cr_expect(run->results[i]->status == AB_PASS || run->results[i]->status == AB_SKIP,
+                  "%s: %s", run->results[i]->key, ab_status_name(run->results[i]->status));
+    ab_run_free(run);
+    /* so does compare (the folder, through ab_load_run_arg) */
+    char rdir[700];
+    snprintf(rdir, sizeof(rdir), "%s/r", dir);
+    cr_assert_eq(ab_test_run(&p, 0, (const char *[]){"compare", rdir, rdir, NULL}), 0);
+    cr_expect(p.status == AB_EXIT_OK || p.status == AB_EXIT_FAIL, "compare: exit %d: %s",
+              p.status, p.err);
+    cr_expect(strstr(p.out, "membw.") != NULL, "compare shows no result: %s", p.out);
+    ab_proc_free(&p);
+    free(dir);
+}
+
+Test(membw, finished_run_is_written_once_and_agrees_with_the_journal, .timeout = 300)
+{
+    char *dir = ab_test_tmpdir("journal");
+    ab_proc p;
+    cr_assert_eq(ab_test_run(&p, 0,
+                             (const char *[]){"run", "--out", dir, "--run-id", "r", "--quiet",
+                                              "--suite", "membw.triad", "--device", "cpu",
+                                              "--profile", "quick", "--sweep", "none", NULL}),
+                 0);
+    cr_expect_eq(p.status, AB_EXIT_OK, "stderr: %s", p.err);
+    ab_proc_free(&p);
+    char path[700], jpath[700], err[AB_ERRLEN] = "";
+    snprintf(path, sizeof(path), "%s/r/run.json", dir);
+    snprintf(jpath, sizeof(jpath), "%s/r/%s", dir, AB_JOURNAL_NAME);
+    ab_run *run = ab_run_read(path, err);
+    cr_assert_not_null(run, "%s", err);
+    cr_expect(run->complete);
+    cr_expect_gt(run->nresults, 0);
+    cr_expect_eq(run->nresults + 1, file_lines(jpath), "run.json and the journal disagree");
+    /* a finalised document does not take the journal again */
+    size_t added = 99;
+    cr_expect_eq(ab_run_merge_journal(run, jpath, &added, err), 0, "%s", err);
+    cr_expect_eq(added, 0);
+    ab_run_free(run);
+    free(dir);
+}
+
+Test(membw, write_failure_leaves_csv_and_document_consistent, .timeout = 300)
+{
+    /* the header's size, from a tiny run: the per-file limit lets the header through and stops
+     * the journal after some results, the way a full disk does */
+    char *dir = ab_test_tmpdir("fsize");
+    ab_proc p;
+    cr_assert_eq(ab_test_run(&p, 0,
+                             (const char *[]){"run", "--out", dir, "--run-id", "h", "--quiet",
+                                              "--suite", "membw.triad", "--device", "cpu",
+                                              "--profile", "quick", "--sweep", "none",
+                                              "--dtype", "f64", "--repeat", "3", NULL}),
+                 0);
+    ab_proc_free(&p);
+    char path[700], err[AB_ERRLEN] = "";
+    snprintf(path, sizeof(path), "%s/h/run.json", dir);
+    json_error_t je;
+    json_t *doc = json_load_file(path, 0, &je);
+    cr_assert_not_null(doc, "%s", je.text);
+    json_object_set_new(doc, "results", json_array());
+    char *hdr = json_dumps(doc, JSON_INDENT(1) | JSON_REAL_PRECISION(17));
+    long limit = (long)strlen(hdr) + 8192;
+    free(hdr);
+    json_decref(doc);
+    cr_assert_eq(ab_test_run_fsize(&p, limit,
+                                   (const char *[]){"run", "--out", dir, "--run-id", "r",
+                                                    "--quiet", "--suite", "membw", "--device",
+                                                    "cpu", "--profile", "quick", NULL}),
+                 0);
+    cr_expect_eq(p.status, AB_EXIT_IO, "exit %d; stderr: %s", p.status, p.err);
+    ab_proc_free(&p);
+    snprintf(path, sizeof(path), "%s/r/run.json", dir);
+    ab_run *run = ab_run_read(path, err);
+    cr_assert_not_null(run, "%s", err);
+    cr_expect_gt(run->nresults, 0);
+    char csv[700];
+    snprintf(csv, sizeof(csv), "%s/r/results.csv", dir);
+    size_t rows = file_lines(csv);
+    cr_expect_eq(rows, run->nresults + 1, "results.csv has %zu rows for %zu results", rows - 1,
+                 run->nresults);
+    ab_run_free(run);
+    free(dir);
 }

@@ -146,3 +146,68 @@ Test(rundoc, ignores_unknown_keys)
     ab_run_free(run);
     free(path);
 }
+
+/* The journal: an unfinalised document takes the journal's results; a torn last line is
+ * dropped, a journal of another run is refused, a finalised document ignores the journal. */
+Test(rundoc, journal_recovers_an_unfinished_run)
+{
+    char *dir = ab_test_tmpdir("journal");
+    char path[600], jpath[600], err[AB_ERRLEN] = "";
+    snprintf(path, sizeof(path), "%s/run.json", dir);
+    snprintf(jpath, sizeof(jpath), "%s/%s", dir, AB_JOURNAL_NAME);
+    ab_run *full = sample_run();
+    /* the header as `accelbench run` writes it at the start: no results, no end */
+    ab_run *hdr = sample_run();
+    for (size_t i = 0; i < hdr->nresults; i++)
+        ab_result_free(hdr->results[i]);
+    hdr->nresults = 0;
+    hdr->end_time = 0;
+    hdr->complete = false;
+    cr_assert_eq(ab_run_write(hdr, path, err), 0, "%s", err);
+    ab_journal *j = ab_journal_create(jpath, hdr, err);
+    cr_assert_not_null(j, "%s", err);
+    cr_expect_null(ab_journal_create(jpath, hdr, err), "a second journal over the first");
+    for (size_t i = 0; i < full->nresults; i++)
+        cr_assert_eq(ab_journal_append(j, full->results[i], err), 0, "%s", err);
+    cr_expect_eq(ab_journal_count(j), 2);
+    ab_journal_close(j);
+    /* killed inside a third line */
+    FILE *f = fopen(jpath, "a");
+    fputs("{\"suite\":\"membw\",\"key\":\"membw.co", f);
+    fclose(f);
+    ab_run *back = ab_run_read(path, err);
+    cr_assert_not_null(back, "%s", err);
+    cr_assert_eq(back->nresults, 2);
+    cr_expect_str_eq(back->results[0]->key, "membw.triad");
+    cr_expect_eq(back->results[0]->iters_per_sample, 17);
+    cr_expect_eq(back->results[0]->metrics[0].nsamples, 4);
+    cr_expect_float_eq(back->results[0]->metrics[0].samples[1], 1.1e10, 1);
+    cr_expect_eq(back->results[1]->status, AB_SKIP);
+    cr_expect(!back->complete);
+    ab_run_free(back);
+    /* the finalised document holds everything and does not take the journal twice */
+    cr_assert_eq(ab_run_write(full, path, err), 0, "%s", err);
+    back = ab_run_read(path, err);
+    cr_assert_not_null(back, "%s", err);
+    cr_expect_eq(back->nresults, 2);
+    ab_run_free(back);
+    /* a journal of another run is an error naming both ids */
+    free(hdr->id);
+    hdr->id = strdup("other-run");
+    cr_assert_eq(ab_run_write(hdr, path, err), 0, "%s", err);
+    cr_expect_null(ab_run_read(path, err));
+    cr_expect(strstr(err, "other-run") && strstr(err, "test-run"), "%s", err);
+    /* a malformed complete line is an error with its line number: the torn line, once a
+     * newline ends it, is line 4 */
+    free(hdr->id);
+    hdr->id = strdup("test-run");
+    cr_assert_eq(ab_run_write(hdr, path, err), 0, "%s", err);
+    f = fopen(jpath, "a");
+    fputs("\n", f);
+    fclose(f);
+    cr_expect_null(ab_run_read(path, err));
+    cr_expect(strstr(err, AB_JOURNAL_NAME ":4") != NULL, "%s", err);
+    ab_run_free(hdr);
+    ab_run_free(full);
+    free(dir);
+}

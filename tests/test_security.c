@@ -17,7 +17,7 @@
 #include "core/rundoc.h"
 #include "helpers.h"
 
-static char mark[700];
+static char mark[720];
 
 static bool marked(void)
 {
@@ -126,7 +126,7 @@ static size_t rerun_scripts(const char *dir)
 static void setup_mark(const char *tag, char *dir, size_t len)
 {
     snprintf(dir, len, "%s", ab_test_tmpdir(tag));
-    snprintf(mark, sizeof(mark), "%s/MARK", dir);
+    snprintf(mark, sizeof(mark), "%.700s/MARK", dir);
     unlink(mark);
 }
 

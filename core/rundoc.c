@@ -574,6 +574,35 @@ static int read_metric(rd *c, const json_t *o, ab_metric *m)
     return 0;
 }
 
+/* extra.history (a baseline's aggregate, which compare and gate read in place of the median):
+ * {"metrics": {NAME: {"median": number, ...}}}. A value of the wrong type is refused, not
+ * skipped: the comparison would otherwise fall back to another figure without a word. */
+static int check_history_extra(rd *c, const json_t *h)
+{
+    if (!h || json_is_null(h))
+        return 0;
+    json_t *ms = json_object_get(h, "metrics");
+    if (!json_is_object(h) || (ms && !json_is_object(ms)))
+        return rd_fail(c, "extra.history", "expected {\"metrics\": {NAME: {...}}}");
+    const char *k;
+    json_t *v;
+    json_object_foreach(ms, k, v)
+    {
+        if (!json_is_object(v))
+            return rd_fail(c, "extra.history.metrics", "a metric entry is not an object");
+        const char *nums[] = {"median", "sigma_log", "runs"};
+        for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
+            json_t *x = json_object_get(v, nums[i]);
+            if (x && !json_is_null(x) && !json_is_number(x)) {
+                char what[160];
+                snprintf(what, sizeof(what), "%.64s.%s: expected a number", k, nums[i]);
+                return rd_fail(c, "extra.history.metrics", what);
+            }
+        }
+    }
+    return 0;
+}
+
 static ab_result *read_result(rd *c, const json_t *o)
 {
     if (!json_is_object(o)) {
@@ -611,8 +640,15 @@ static ab_result *read_result(rd *c, const json_t *o)
     if (rc)
         goto fail;
     json_t *extra = json_object_get(o, "extra");
-    if (extra && !json_is_null(extra))
+    if (extra && !json_is_null(extra)) {
+        if (!json_is_object(extra)) {
+            rd_fail(c, "extra", "expected an object");
+            goto fail;
+        }
+        if (check_history_extra(c, json_object_get(extra, "history")))
+            goto fail;
         r->extra = json_incref(extra);
+    }
     json_t *smp = json_object_get(o, "sampling");
     if (json_is_object(smp)) {
         double w, ips, ts;

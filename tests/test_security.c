@@ -433,3 +433,24 @@ Test(security, wrong_types_are_named)
     ab_run_free(r);
     free(dir);
 }
+
+Test(security, wrong_type_history_median_is_named)
+{
+    char *dir = ab_test_tmpdir("sechist");
+    char doc[700];
+    snprintf(doc, sizeof(doc), "%s/run.json", dir);
+    FILE *f = fopen(doc, "w");
+    cr_assert_not_null(f);
+    fputs("{\"schema\":\"accelbench.run\",\"schema_version\":1,\"id\":\"t\",\"results\":[{\"suite\":"
+          "\"membw\",\"key\":\"membw.copy\",\"device\":\"cpu\",\"status\":\"pass\",\"metrics\":[{"
+          "\"name\":\"bandwidth\",\"unit\":\"B/s\",\"direction\":\"higher\",\"samples\":[1.0]}],"
+          "\"extra\":{\"history\":{\"metrics\":{\"bandwidth\":{\"median\":\"9e99\"}}}}}]}",
+          f);
+    fclose(f);
+    char err[AB_ERRLEN];
+    ab_run *r = ab_run_read(doc, err);
+    cr_expect_null(r, "a baseline median of the wrong type was accepted");
+    cr_expect(strstr(err, "bandwidth.median: expected a number") != NULL, "%s", err);
+    ab_run_free(r);
+    free(dir);
+}

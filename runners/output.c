@@ -2,6 +2,7 @@
 #include "output.h"
 
 #include "../core/escape.h"
+#include "../suites/suite.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -161,100 +162,126 @@ static void md_result_row(FILE *f, const ab_result *r, bool with_status)
     free(params);
 }
 
-/* extra.<obj>.<key> as a number, NAN when absent (an "unavailable" object has none) */
-static double extra_num(const ab_result *r, const char *obj, const char *sub, const char *key)
+/* A value named by a table column's source: "device", "param:NAME", "metric:NAME" (median),
+ * "extra:A.B.C". *num is NAN and the string NULL when absent. */
+static void table_value(const ab_result *r, const char *src, double *num, const char **str)
 {
-    json_t *o = json_object_get(r->extra, obj);
-    if (sub)
-        o = json_object_get(o, sub);
-    json_t *v = json_object_get(o, key);
-    return json_is_number(v) ? json_number_value(v) : NAN;
-}
-
-enum { NUM_G4, NUM_USD, NUM_PCT };
-static void md_num(FILE *f, double v, int kind)
-{
-    fputs(" | ", f);
-    if (!isfinite(v))
-        fputs("—", f);
-    else if (kind == NUM_USD)
-        fprintf(f, "%.2f", v);
-    else if (kind == NUM_PCT)
-        fprintf(f, "%.0f%%", v);
-    else
-        fprintf(f, "%.4g", v);
-}
-
-/* The tokens suite's table: one row per prefill or decode point, with cost, energy and the
- * roofline fractions; a dash where a figure is unavailable (the notes below say why). */
-static void md_tokens_table(const ab_run *run, FILE *f)
-{
-    bool any = false;
-    for (size_t i = 0; i < run->nresults && !any; i++)
-        any = strcmp(run->results[i]->suite, "tokens") == 0 && run->results[i]->status == AB_PASS;
-    if (!any)
+    *num = NAN;
+    *str = NULL;
+    json_t *v = NULL;
+    if (strcmp(src, "device") == 0) {
+        *str = r->device;
         return;
-    fputs("## Tokens per second, per dollar, per kWh\n\n"
-          "| device | model | dtype | point | $/hour | tok/s | TTFT/TPOT p50 | tok/s/user | "
-          "tokens per $ | $ per Mtok | tokens per kWh | % roofline (measured) | % roofline "
-          "(datasheet) |\n"
-          "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
-          f);
-    const char *cost_why = NULL, *energy_why = NULL, *sheet_why = NULL, *scaling = NULL;
+    } else if (strncmp(src, "param:", 6) == 0) {
+        v = json_object_get(r->params, src + 6);
+    } else if (strncmp(src, "metric:", 7) == 0) {
+        const ab_metric *m = ab_result_metric(r, src + 7);
+        if (m)
+            *num = m->stats.median;
+        return;
+    } else if (strncmp(src, "extra:", 6) == 0) {
+        char path[128];
+        ab_strlcpy(path, src + 6, sizeof(path));
+        v = r->extra;
+        for (char *save = NULL, *t = strtok_r(path, ".", &save); t && v;
+             t = strtok_r(NULL, ".", &save))
+            v = json_object_get(v, t);
+    }
+    if (json_is_number(v))
+        *num = json_number_value(v);
+    else if (json_is_string(v))
+        *str = json_string_value(v);
+}
+
+static void table_cell(FILE *f, const ab_summary_table *t, const ab_summary_col *c,
+                       const ab_result *r)
+{
+    double v = NAN;
+    const char *s = NULL;
+    for (const char *const *src = c->from; src && *src && !s && !isfinite(v); src++)
+        table_value(r, *src, &v, &s);
+    fputs(c == t->cols ? "| " : " | ", f);
+    char buf[96];
+    switch (c->format) {
+    case AB_COL_TEXT: ab_md_text(f, s ? s : "?"); return;
+    case AB_COL_LABEL:
+        *buf = '\0';
+        if (t->label)
+            t->label(r, buf, sizeof(buf));
+        ab_md_text(f, buf);
+        return;
+    default: break;
+    }
+    if (!isfinite(v)) {
+        fputs("—", f);
+    } else if (c->format == AB_COL_USD) {
+        fprintf(f, "%.2f", v);
+    } else if (c->format == AB_COL_PCT) {
+        fprintf(f, "%.0f%%", 100.0 * v);
+    } else if (c->format == AB_COL_TIME) {
+        ab_format_value(v, "s", buf, sizeof(buf));
+        fputs(buf, f);
+    } else {
+        fprintf(f, "%.4g", v);
+    }
+}
+
+/* A suite's declared summary table (ab_suite_display.table): one row per passing result of the
+ * suite, a dash where a figure is unavailable and the notes below saying why. */
+static void md_suite_table(const ab_run *run, const char *suite, const ab_summary_table *t,
+                           FILE *f)
+{
+    fprintf(f, "## %s\n\n", t->title);
+    for (const ab_summary_col *c = t->cols; c->header; c++)
+        fprintf(f, "| %s ", c->header);
+    fputs("|\n", f);
+    for (const ab_summary_col *c = t->cols; c->header; c++)
+        fputs(c->format == AB_COL_TEXT || c->format == AB_COL_LABEL ? "|---" : "|---:", f);
+    fputs("|\n", f);
+    size_t nn = 0;
+    while (t->notes && t->notes[nn].label)
+        nn++;
+    const char *why[16] = {NULL};
     for (size_t i = 0; i < run->nresults; i++) {
         const ab_result *r = run->results[i];
-        if (strcmp(r->suite, "tokens") != 0 || r->status != AB_PASS)
+        if (!r->suite || strcmp(r->suite, suite) != 0 || r->status != AB_PASS)
             continue;
-        bool prefill = strcmp(r->key, "tokens.prefill") == 0;
-        const char *model = json_string_value(json_object_get(r->params, "model"));
-        const char *dtype = json_string_value(json_object_get(r->params, "dtype"));
-        json_int_t batch = json_integer_value(json_object_get(r->params, "batch"));
-        json_int_t len = json_integer_value(
-            json_object_get(r->params, prefill ? "input_len" : "context"));
-        const ab_metric *tps = ab_result_metric(r, "tokens_per_s");
-        const ab_metric *lat = ab_result_metric(r, prefill ? "ttft" : "tpot");
-        const ab_metric *tpu = ab_result_metric(r, "tokens_per_s_per_user");
-        char point[64], lat_s[32] = "—";
-        if (prefill)
-            snprintf(point, sizeof(point), "prefill %lld", (long long)len);
-        else
-            snprintf(point, sizeof(point), "decode b%lld @ %lld", (long long)batch,
-                     (long long)len);
-        if (lat)
-            ab_format_value(lat->stats.median, "s", lat_s, sizeof(lat_s));
-        fprintf(f, "| %s | %s | %s | %s", r->device ? r->device : "?", model ? model : "?",
-                dtype ? dtype : "?", point);
-        md_num(f, extra_num(r, "cost", NULL, "usd_per_hour"), NUM_USD);
-        md_num(f, tps ? tps->stats.median : NAN, NUM_G4);
-        fprintf(f, " | %s", lat_s);
-        md_num(f, tpu ? tpu->stats.median : NAN, NUM_G4);
-        md_num(f, extra_num(r, "cost", NULL, "tokens_per_usd"), NUM_G4);
-        md_num(f, extra_num(r, "cost", NULL, "usd_per_mtok"), NUM_G4);
-        md_num(f, extra_num(r, "energy", NULL, "tokens_per_kwh"), NUM_G4);
-        md_num(f, 100.0 * extra_num(r, "roofline", "measured", "fraction"), NUM_PCT);
-        md_num(f, 100.0 * extra_num(r, "roofline", "datasheet", "fraction"), NUM_PCT);
+        for (const ab_summary_col *c = t->cols; c->header; c++)
+            table_cell(f, t, c, r);
         fputs(" |\n", f);
-        json_t *e = r->extra;
-        if (!cost_why)
-            cost_why = json_string_value(json_object_get(json_object_get(e, "cost"), "reason"));
-        if (!energy_why)
-            energy_why = json_string_value(json_object_get(json_object_get(e, "energy"), "reason"));
-        if (!sheet_why)
-            sheet_why = json_string_value(json_object_get(
-                json_object_get(json_object_get(e, "roofline"), "datasheet"), "reason"));
-        if (!scaling)
-            scaling = json_string_value(json_object_get(e, "scaling"));
+        for (size_t k = 0; k < nn && k < 16; k++) {
+            double v;
+            if (!why[k])
+                table_value(r, t->notes[k].from, &v, &why[k]);
+        }
     }
     fputc('\n', f);
-    if (scaling)
-        fprintf(f, "- scaling: %s\n", scaling);
-    if (cost_why)
-        fprintf(f, "- no price: %s\n", cost_why);
-    if (energy_why)
-        fprintf(f, "- no energy: %s\n", energy_why);
-    if (sheet_why)
-        fprintf(f, "- no datasheet roofline: %s\n", sheet_why);
+    for (size_t k = 0; k < nn && k < 16; k++)
+        if (why[k]) {
+            fprintf(f, "- %s: ", t->notes[k].label);
+            ab_md_text(f, why[k]);
+            fputc('\n', f);
+        }
     fputc('\n', f);
+}
+
+/* Every suite's declared table, in the order the suites first appear in the run. */
+static void md_suite_tables(const ab_run *run, FILE *f)
+{
+    for (size_t i = 0; i < run->nresults; i++) {
+        const ab_result *r = run->results[i];
+        if (!r->suite || r->status != AB_PASS)
+            continue;
+        bool first = true;
+        for (size_t k = 0; k < i && first; k++)
+            first = !(run->results[k]->suite && strcmp(run->results[k]->suite, r->suite) == 0 &&
+                      run->results[k]->status == AB_PASS);
+        if (!first)
+            continue;
+        const ab_suite *s = ab_suite_find(r->suite);
+        if (s && s->display && s->display->table)
+            md_suite_table(run, r->suite, s->display->table, f);
+    }
 }
 
 int ab_write_markdown(const ab_run *run, FILE *f)
@@ -303,7 +330,7 @@ int ab_write_markdown(const ab_run *run, FILE *f)
                 md_result_row(f, run->results[i], false);
         fputc('\n', f);
     }
-    md_tokens_table(run, f);
+    md_suite_tables(run, f);
     fputs("## All results\n\n| device | status | key | impl | params | median | CV | note |\n"
           "|---|---|---|---|---|---:|---:|---|\n",
           f);

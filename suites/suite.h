@@ -45,11 +45,46 @@ const char *ab_opt_param(const ab_options *o, const char *name);
 
 typedef struct ab_suite_ctx ab_suite_ctx;
 
+/* A column of a suite's own summary table (summary.md, after the headlines). */
+typedef enum {
+    AB_COL_TEXT,  /* a string, "?" when absent */
+    AB_COL_NUM,   /* %.4g */
+    AB_COL_USD,   /* %.2f */
+    AB_COL_PCT,   /* the value x 100, %.0f%% */
+    AB_COL_TIME,  /* seconds, with a unit prefix (1.23 ms) */
+    AB_COL_LABEL, /* the table's label() of the result */
+} ab_col_format;
+
+typedef struct ab_summary_col {
+    const char *header;
+    /* Where the value comes from, the first one present wins (NULL-terminated): "device",
+     * "param:NAME", "metric:NAME" (its median), "extra:A.B.C" (a path into extra). A missing
+     * or non-finite number shows as a dash; the notes below the table say why. */
+    const char *const *from;
+    ab_col_format format;
+} ab_summary_col;
+
+/* A note under the table: "- LABEL: TEXT" with the first string found at `from` over the rows. */
+typedef struct ab_summary_note {
+    const char *label;
+    const char *from; /* "extra:A.B.C" */
+} ab_summary_note;
+
+typedef struct ab_summary_table {
+    const char *title;         /* the section heading */
+    const ab_summary_col *cols;  /* terminated by an entry with header NULL */
+    const ab_summary_note *notes; /* terminated by an entry with label NULL; may be NULL */
+    /* The text of an AB_COL_LABEL cell (what the row's point is); may be NULL. */
+    void (*label)(const ab_result *r, char *buf, size_t len);
+} ab_summary_table;
+
 /* How the runners present a suite's results. */
 typedef struct ab_suite_display {
     /* Integer parameters that tell one point from its neighbours in chart labels (plot.c's
      * series titles), in this order, as name=value; NULL-terminated, NULL for none. */
     const char *const *label_params;
+    /* A table of the suite's passing results in summary.md (one row each); NULL for none. */
+    const ab_summary_table *table;
 } ab_suite_display;
 
 typedef struct ab_suite {

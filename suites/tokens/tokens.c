@@ -884,9 +884,8 @@ static int tokens_run(ab_suite_ctx *ctx)
     return rc;
 }
 
-/* chart labels tell a prefill point by its input length, a decode point by batch and context */
-static const char *const label_params[] = {"input_len", "batch", "context", NULL};
-static const ab_suite_display display = {.label_params = label_params};
+
+extern const ab_suite_display ab_tokens_display; /* tokens_display.c */
 
 const ab_suite ab_suite_tokens = {
     .name = "tokens",
@@ -896,5 +895,5 @@ const ab_suite ab_suite_tokens = {
     .params = params,
     .check = tokens_check,
     .run = tokens_run,
-    .display = &display,
+    .display = &ab_tokens_display,
 };

@@ -5,8 +5,10 @@
  * runner through ab_emit(), which records it (the run document is rewritten atomically after
  * every result) and reports progress on stderr.
  *
- * Per backend a suite has one kernel table, returned by the backend's suite_impl(suite name);
- * a backend without one gets a `skip` result naming the reason.
+ * Per backend a suite has one kernel table, a typed member of the backend's ab_suite_impls
+ * (backends/backend.h), read with ab_device_impls(dev)-><suite>; a backend without one (NULL)
+ * gets a `skip` result naming the reason. What a suite needs to know about the device (how it
+ * runs kernels, host threads, default data type) is in dev->info, never in the backend's name.
  */
 #ifndef AB_SUITE_H
 #define AB_SUITE_H

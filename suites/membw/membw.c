@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../backends/cpu.h"
 
 static const char *const kernel_names[AB_MB_NKERNELS] = {"copy", "scale", "add",  "triad",
                                                          "dot",  "read",  "write"};
@@ -163,7 +162,7 @@ static uint64_t pow2_at_least(uint64_t v)
  * than a quarter of the device's memory. */
 uint64_t ab_membw_headline_ws(const ab_device *d)
 {
-    bool cpu = strcmp(d->backend->name, "cpu") == 0;
+    bool cpu = d->info.kind == AB_KIND_HOST;
     uint64_t llc = d->info.cache_bytes ? d->info.cache_bytes : (cpu ? 32u << 20 : 64u << 20);
     uint64_t ws = pow2_at_least(4 * llc);
     uint64_t floor_ws = cpu ? (64ull << 20) : (1ull << 30);
@@ -292,7 +291,7 @@ static int kernel_arrays(ab_membw_kernel k)
 
 static bool is_cpu_backend(const ab_device *d)
 {
-    return strcmp(d->backend->name, "cpu") == 0;
+    return d->info.kind == AB_KIND_HOST;
 }
 
 /* Reads n elements of device buffer `mem` into host memory (or points at it directly on the CPU
@@ -399,7 +398,7 @@ static ab_result *run_kernel_case(ab_suite_ctx *ctx, mb_case *c, uint64_t ws, vo
     ab_result_param_int(r, "working_set", (long long)ws);
     ab_result_param_int(r, "n", (long long)a->n);
     if (is_cpu_backend(c->dev))
-        ab_result_param_int(r, "threads", ((const ab_cpu_dev *)c->dev->h)->threads);
+        ab_result_param_int(r, "threads", c->dev->info.threads);
     json_object_set_new(r->extra, "bytes_per_iter", json_integer((json_int_t)bytes));
     if (kernel_flops[k])
         json_object_set_new(r->extra, "flops_per_iter",
@@ -703,7 +702,7 @@ static int membw_run(ab_suite_ctx *ctx)
 {
     ab_device *dev = ctx->dev;
     const ab_backend_ops *ops = dev->backend->ops;
-    const ab_membw_impl *impl = ops->suite_impl ? ops->suite_impl("membw") : NULL;
+    const ab_membw_impl *impl = ab_device_impls(dev)->membw;
     char err[AB_ERRLEN] = "";
     if (!impl) {
         ab_result *r = ab_suite_result(ctx, "membw", "none");

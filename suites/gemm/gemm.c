@@ -15,7 +15,6 @@
 #include <string.h>
 #include <strings.h>
 
-
 static const char *const keys[] = {"gemm.square", "gemm.llama3_8b", "gemm.llama3_70b",
                                    "gemm.custom", NULL};
 

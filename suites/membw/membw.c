@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 static const char *const kernel_names[AB_MB_NKERNELS] = {"copy", "scale", "add",  "triad",
                                                          "dot",  "read",  "write"};
 /* floating-point operations per element (the roofline places a kernel at FLOPs / bytes):

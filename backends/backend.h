@@ -11,6 +11,9 @@
  *   - Errors follow core/ab.h: 0 or -1 with a one-line message in err.
  *   - A backend's state lives in the `void *be` its init() returns; device handles in the
  *     `void *dev` open() returns. No backend keeps mutable globals.
+ *   - What callers need to know about a device (how it runs kernels, host threads, default
+ *     data type, sampler source) is in ab_device_info or an optional hook below; no caller
+ *     compares a backend's name.
  *
  * CUDA and HIP are built as plugins (libaccelbench-cuda.so, libaccelbench-hip.so) loaded with
  * dlopen, so one binary runs on a box without the vendor runtime; each plugin exports
@@ -23,7 +26,25 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define AB_BACKEND_ABI 1
+#define AB_BACKEND_ABI 2
+
+/* How a device runs kernels: what suites and runners branch on instead of a backend's name. */
+typedef enum ab_device_kind {
+    AB_KIND_HOST = 0, /* host code on this process's own thread team (the CPU backend): memory
+                       * handles are host pointers the host reads in place, `threads` is the team */
+    AB_KIND_GPU,      /* a GPU behind its vendor runtime (CUDA, HIP): its own memory and queue */
+    AB_KIND_PORTABLE, /* any device behind a portable runtime that compiles kernels at run time
+                       * (OpenCL: a GPU, or a CPU through PoCL): opaque memory handles */
+    AB_KIND_COUNT
+} ab_device_kind;
+
+/* Where the runner's power/clock sampler reads a device (probes/sampler.h). */
+typedef enum ab_sampler_kind {
+    AB_SAMPLER_NONE = 0, /* no sampler source of its own */
+    AB_SAMPLER_HOST_CPU, /* RAPL and cpufreq of the host cores the device's threads run on */
+    AB_SAMPLER_NVML,     /* NVIDIA management library, by PCI bus id */
+    AB_SAMPLER_ROCM_SMI, /* AMD ROCm SMI, by PCI bus id */
+} ab_sampler_kind;
 
 typedef struct ab_device_info {
     char name[128];     /* model name: "NVIDIA H100 80GB HBM3", "AMD EPYC 7B13" */
@@ -40,13 +61,35 @@ typedef struct ab_device_info {
     bool host_memory;     /* device memory is host memory (CPU, PoCL) */
     bool fp64;            /* double precision supported */
     bool fp16;            /* half precision arithmetic supported */
+    /* capabilities (set by every backend's device_info) */
+    ab_device_kind kind;
+    int threads;          /* host threads each kernel runs on (AB_KIND_HOST); 0 otherwise */
+    bool default_bf16;    /* suites default to bf16, the serving type the kernels run on matrix
+                           * units (tensor cores, MFMA); else to f32, which they compute in */
+    ab_sampler_kind sampler;
 } ab_device_info;
+
+/* A backend's kernel tables, one typed member per suite (declared in suites/<suite>/<suite>.h);
+ * NULL where the backend does not implement that suite (its cases are then skips). */
+struct ab_membw_impl;
+struct ab_gemm_backend;
+struct ab_attn_impl;
+struct ab_tok_ops;
+typedef struct ab_suite_impls {
+    const struct ab_membw_impl *membw;
+    const struct ab_gemm_backend *gemm;
+    const struct ab_attn_impl *attention;
+    const struct ab_tok_ops *tokens;
+} ab_suite_impls;
+
+struct ab_counters; /* probes/counters.h */
 
 typedef enum { AB_COPY_H2D, AB_COPY_D2H, AB_COPY_D2D } ab_copy_dir;
 
 typedef struct ab_backend_ops {
     unsigned abi;     /* AB_BACKEND_ABI */
-    const char *name; /* "cpu", "opencl", "cuda", "hip": also the device-id prefix */
+    const char *name; /* "cpu", "opencl", "cuda", "hip": also the device-id prefix; a label,
+                       * never a thing to branch on */
 
     /* Probes the runtime. 0: usable, *be set. -1: unavailable, reason in why. */
     int (*init)(void **be, char *why);
@@ -74,9 +117,20 @@ typedef struct ab_backend_ops {
     int (*timer_start)(void *dev, char *err);
     int (*timer_stop)(void *dev, double *seconds, char *err);
 
-    /* The suite-specific kernel table for this backend, or NULL when the backend does not
-     * implement that suite (the case is then a skip with that reason). */
-    const void *(*suite_impl)(const char *suite);
+    /* The suites' kernel tables for this backend; NULL when it implements none (callers go
+     * through ab_device_impls(), registry.h, which never returns NULL). */
+    const ab_suite_impls *impls;
+
+    /* Optional hooks; NULL where the backend has no such thing. */
+    /* The logical CPU the calling host thread has to stay on while it drives the open device
+     * `dev`, or -1 for none (the CPU backend runs its team thread 0 on the calling thread). */
+    int (*host_cpu)(void *dev);
+    /* Hardware counters the backend reads around every timed interval of `dev`
+     * (probes/counters.h), or NULL with the reason in *why when they are unavailable. */
+    struct ab_counters *(*counters)(void *dev, const char **why);
+    /* Whether device `idx` can address the memory of device `peer` of the same backend
+     * directly: 1 yes, 0 no, -1 with the reason in err. */
+    int (*peer_access)(void *be, int idx, int peer, char *err);
 } ab_backend_ops;
 
 #endif

@@ -7,6 +7,7 @@
 
 #include "../core/ab.h"
 #include "../probes/counters.h"
+#include "../probes/topo.h"
 #include "omp_compat.h"
 
 #include <errno.h>
@@ -18,6 +19,8 @@
 #include <unistd.h>
 
 #define HUGE_ALIGN (2u << 20)
+
+_Static_assert(AB_CPU_MAX_THREADS <= AB_MAX_CPUS, "the team is picked by ab_host_core_cpus");
 
 void ab_cpu_chunk(size_t n, int parts, int i, size_t align, size_t *lo, size_t *hi)
 {
@@ -39,37 +42,6 @@ static int read_int_file(const char *path, long *out)
     int ok = fscanf(f, "%ld", out) == 1;
     fclose(f);
     return ok ? 0 : -1;
-}
-
-int ab_cpu_pick_cpus(int *cpus, int max)
-{
-    cpu_set_t set;
-    if (sched_getaffinity(0, sizeof(set), &set) != 0)
-        return 0;
-    /* One logical CPU per (package, core) pair: the first sibling in the mask. */
-    long seen[AB_CPU_MAX_THREADS][2];
-    int n = 0;
-    for (int c = 0; c < CPU_SETSIZE && n < max; c++) {
-        if (!CPU_ISSET(c, &set))
-            continue;
-        char path[128];
-        long core = c, pkg = 0;
-        snprintf(path, sizeof(path), "/sys/devices/system/cpu/cpu%d/topology/core_id", c);
-        read_int_file(path, &core);
-        snprintf(path, sizeof(path), "/sys/devices/system/cpu/cpu%d/topology/physical_package_id",
-                 c);
-        read_int_file(path, &pkg);
-        int dup = 0;
-        for (int k = 0; k < n; k++)
-            if (seen[k][0] == pkg && seen[k][1] == core)
-                dup = 1;
-        if (dup)
-            continue;
-        seen[n][0] = pkg;
-        seen[n][1] = core;
-        cpus[n++] = c;
-    }
-    return n;
 }
 
 static long cache_size_level(int want_level, int want_data)
@@ -113,6 +85,7 @@ static long cache_size_level(int want_level, int want_data)
 typedef struct cpu_be {
     int ncores;
     int cpus[AB_CPU_MAX_THREADS];
+    int threads; /* team size: one per core, or OMP_NUM_THREADS */
 } cpu_be;
 
 static int cpu_init(void **be, char *why)
@@ -120,7 +93,14 @@ static int cpu_init(void **be, char *why)
     cpu_be *b = calloc(1, sizeof(*b));
     if (!b)
         return ab_err(why, "out of memory");
-    b->ncores = ab_cpu_pick_cpus(b->cpus, AB_CPU_MAX_THREADS);
+    b->ncores = ab_host_core_cpus(b->cpus, AB_CPU_MAX_THREADS);
+    b->threads = b->ncores > 0 ? b->ncores : 1;
+    const char *env = getenv("OMP_NUM_THREADS");
+    if (env && atoi(env) > 0) {
+        b->threads = atoi(env);
+        if (b->threads > AB_CPU_MAX_THREADS)
+            b->threads = AB_CPU_MAX_THREADS;
+    }
     *be = b;
     return 0;
 }
@@ -208,6 +188,10 @@ static int cpu_device_info(void *be, int idx, ab_device_info *info, char *err)
     info->host_memory = true;
     info->fp64 = true;
     info->fp16 = false;
+    info->kind = AB_KIND_HOST;
+    info->threads = b->threads;
+    info->default_bf16 = false;
+    info->sampler = AB_SAMPLER_HOST_CPU;
     return 0;
 }
 
@@ -221,13 +205,7 @@ static int cpu_open(void *be, int idx, void **devp, char *err)
         return ab_err(err, "out of memory");
     const int *cpus = b->cpus;
     int ncores = b->ncores;
-    int threads = ncores > 0 ? ncores : 1;
-    const char *env = getenv("OMP_NUM_THREADS");
-    if (env && atoi(env) > 0) {
-        threads = atoi(env);
-        if (threads > AB_CPU_MAX_THREADS)
-            threads = AB_CPU_MAX_THREADS;
-    }
+    int threads = b->threads;
     d->threads = threads;
     /* Pin thread i to the i-th chosen core (wrapping onto SMT siblings only if the user asked for
      * more threads than cores). With OMP_PROC_BIND set, the user's binding is kept instead. */
@@ -389,8 +367,21 @@ static int cpu_timer_stop(void *dev, double *seconds, char *err)
     return 0;
 }
 
-/* The CPU implementations of the suites (suites/<name>/<name>_cpu.c). */
-extern const void *ab_cpu_suite_impl(const char *suite);
+static int cpu_host_cpu(void *dev)
+{
+    const ab_cpu_dev *d = dev;
+    return d->pinned ? d->cpus[0] : -1;
+}
+
+static ab_counters *cpu_counters(void *dev, const char **why)
+{
+    ab_cpu_dev *d = dev;
+    *why = d->counters_why;
+    return d->counters;
+}
+
+/* The CPU implementations of the suites (suites/impl_tables.c). */
+extern const ab_suite_impls ab_cpu_suite_impls;
 
 const ab_backend_ops ab_backend_cpu = {
     .abi = AB_BACKEND_ABI,
@@ -409,5 +400,7 @@ const ab_backend_ops ab_backend_cpu = {
     .sync = cpu_sync,
     .timer_start = cpu_timer_start,
     .timer_stop = cpu_timer_stop,
-    .suite_impl = ab_cpu_suite_impl,
+    .impls = &ab_cpu_suite_impls,
+    .host_cpu = cpu_host_cpu,
+    .counters = cpu_counters,
 };

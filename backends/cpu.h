@@ -31,8 +31,4 @@ void ab_cpu_chunk(size_t n, int parts, int i, size_t align, size_t *lo, size_t *
 void *ab_cpu_alloc(const ab_cpu_dev *d, size_t bytes);
 void ab_cpu_free(void *p);
 
-/* Logical CPUs chosen for a team of `max` threads: one per physical core of the process's
- * affinity mask, in order (SMT siblings are not used). Returns the count; 0 on failure. */
-int ab_cpu_pick_cpus(int *cpus, int max);
-
 #endif

@@ -189,6 +189,11 @@ static int ocl_device_info(void *bep, int idx, ab_device_info *info, char *err)
     info->fp64 = dp != 0;
     info->fp16 = strstr(ext, "cl_khr_fp16") != NULL;
     info->warp_size = 0;
+    info->kind = AB_KIND_PORTABLE;
+    info->threads = 0;
+    info->default_bf16 = false; /* the kernels compute in f32 */
+    /* a GPU behind OpenCL is sampled under its cuda/hip id */
+    info->sampler = AB_SAMPLER_NONE;
     return 0;
 }
 
@@ -498,7 +503,7 @@ static int ocl_timer_stop(void *dev, double *seconds, char *err)
     return 0;
 }
 
-extern const void *ab_opencl_suite_impl(const char *suite);
+extern const ab_suite_impls ab_opencl_suite_impls; /* suites/impl_tables.c */
 
 const ab_backend_ops ab_backend_opencl = {
     .abi = AB_BACKEND_ABI,
@@ -517,5 +522,5 @@ const ab_backend_ops ab_backend_opencl = {
     .sync = ocl_sync,
     .timer_start = ocl_timer_start,
     .timer_stop = ocl_timer_stop,
-    .suite_impl = ab_opencl_suite_impl,
+    .impls = &ab_opencl_suite_impls,
 };

@@ -74,18 +74,49 @@ static const ab_backend_ops *load_plugin(ab_backend_entry *e, char *why)
     return NULL;
 }
 
-static void add_backend(ab_platform *p, const char *name, bool built, const char *why_not,
-                        const ab_backend_ops *static_ops, bool plugin)
+/* Every backend this source tree knows, in listing order. Adding one is one line here (and
+ * its AB_<NAME>_WHY default above when it is optional) and one in kinds.c. `ops` is the statically linked table;
+ * NULL with `plugin` for one loaded as libaccelbench-<name>.so; NULL without it when not built.
+ * `bare_id`: its one device is named by the backend alone ("cpu", not "cpu:0"). */
+typedef struct backend_decl {
+    const char *name;
+    const ab_backend_ops *ops;
+    bool plugin;
+    const char *why_not_built;
+    bool bare_id;
+} backend_decl;
+
+static const backend_decl declared[] = {
+    {"cpu", &ab_backend_cpu, false, NULL, true},
+#ifdef AB_HAVE_OPENCL
+    {"opencl", &ab_backend_opencl, false, NULL, false},
+#else
+    {"opencl", NULL, false, AB_OPENCL_WHY, false},
+#endif
+#ifdef AB_HAVE_CUDA
+    {"cuda", NULL, true, NULL, false},
+#else
+    {"cuda", NULL, false, AB_CUDA_WHY, false},
+#endif
+#ifdef AB_HAVE_HIP
+    {"hip", NULL, true, NULL, false},
+#else
+    {"hip", NULL, false, AB_HIP_WHY, false},
+#endif
+};
+
+#define NDECLARED (sizeof(declared) / sizeof(declared[0]))
+
+static void add_backend(ab_backend_entry *e, const backend_decl *b)
 {
-    ab_backend_entry *e = &p->backends[p->nbackends++];
     memset(e, 0, sizeof(*e));
-    e->name = name;
-    e->built = built;
-    if (!built) {
-        snprintf(e->reason, sizeof(e->reason), "not built: %s", why_not);
+    e->name = b->name;
+    e->built = b->ops || b->plugin;
+    if (!e->built) {
+        snprintf(e->reason, sizeof(e->reason), "not built: %s", b->why_not_built);
         return;
     }
-    e->ops = plugin ? load_plugin(e, e->reason) : static_ops;
+    e->ops = b->plugin ? load_plugin(e, e->reason) : b->ops;
     if (!e->ops)
         return;
     char why[AB_ERRLEN] = "";
@@ -94,7 +125,7 @@ static void add_backend(ab_platform *p, const char *name, bool built, const char
         return;
     }
     if (e->ops->device_count(e->be) <= 0) {
-        snprintf(e->reason, sizeof(e->reason), "no %s devices found", name);
+        snprintf(e->reason, sizeof(e->reason), "no %s devices found", b->name);
         e->ops->fini(e->be);
         e->be = NULL;
         return;
@@ -105,29 +136,20 @@ static void add_backend(ab_platform *p, const char *name, bool built, const char
 int ab_platform_init(ab_platform *p, char *err)
 {
     memset(p, 0, sizeof(*p));
-    add_backend(p, "cpu", true, NULL, &ab_backend_cpu, false);
-#ifdef AB_HAVE_OPENCL
-    add_backend(p, "opencl", true, NULL, &ab_backend_opencl, false);
-#else
-    add_backend(p, "opencl", false, AB_OPENCL_WHY, NULL, false);
-#endif
-#ifdef AB_HAVE_CUDA
-    add_backend(p, "cuda", true, NULL, NULL, true);
-#else
-    add_backend(p, "cuda", false, AB_CUDA_WHY, NULL, false);
-#endif
-#ifdef AB_HAVE_HIP
-    add_backend(p, "hip", true, NULL, NULL, true);
-#else
-    add_backend(p, "hip", false, AB_HIP_WHY, NULL, false);
-#endif
+    p->backends = calloc(NDECLARED, sizeof(*p->backends));
+    if (!p->backends)
+        return ab_err(err, "out of memory");
+    for (size_t i = 0; i < NDECLARED; i++)
+        add_backend(&p->backends[p->nbackends++], &declared[i]);
     size_t total = 0;
     for (size_t i = 0; i < p->nbackends; i++)
         if (p->backends[i].available)
             total += (size_t)p->backends[i].ops->device_count(p->backends[i].be);
     p->devices = calloc(total ? total : 1, sizeof(*p->devices));
-    if (!p->devices)
+    if (!p->devices) {
+        ab_platform_fini(p);
         return ab_err(err, "out of memory");
+    }
     for (size_t i = 0; i < p->nbackends; i++) {
         ab_backend_entry *e = &p->backends[i];
         if (!e->available)
@@ -137,14 +159,16 @@ int ab_platform_init(ab_platform *p, char *err)
             ab_device *d = &p->devices[p->ndevices];
             d->backend = e;
             d->index = k;
-            if (strcmp(e->name, "cpu") == 0)
-                snprintf(d->id, sizeof(d->id), "cpu");
+            if (declared[i].bare_id)
+                snprintf(d->id, sizeof(d->id), "%s", e->name);
             else
                 snprintf(d->id, sizeof(d->id), "%s:%d", e->name, k);
             char derr[AB_ERRLEN] = "";
             if (e->ops->device_info(e->be, k, &d->info, derr) != 0) {
                 ab_log(AB_LOG_WARN, "%s: cannot read device info: %s", d->id, derr);
+                memset(&d->info, 0, sizeof(d->info));
                 snprintf(d->info.name, sizeof(d->info.name), "%s device %d", e->name, k);
+                ab_backend_declared_kind(e->name, &d->info.kind);
             }
             p->ndevices++;
         }
@@ -167,6 +191,7 @@ void ab_platform_fini(ab_platform *p)
         /* Plugins stay loaded: vendor runtimes register atexit handlers that must still find
          * their code when the process exits. */
     }
+    free(p->backends);
     memset(p, 0, sizeof(*p));
 }
 
@@ -198,3 +223,11 @@ int ab_device_open(ab_device *d, char *err)
     }
     return 0;
 }
+
+const ab_suite_impls *ab_device_impls(const ab_device *d)
+{
+    static const ab_suite_impls none;
+    const ab_backend_ops *ops = d && d->backend ? d->backend->ops : NULL;
+    return ops && ops->impls ? ops->impls : &none;
+}
+

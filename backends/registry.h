@@ -29,10 +29,8 @@ typedef struct ab_device {
     char open_error[AB_ERRLEN];
 } ab_device;
 
-#define AB_MAX_BACKENDS 4
-
 typedef struct ab_platform {
-    ab_backend_entry backends[AB_MAX_BACKENDS];
+    ab_backend_entry *backends; /* every backend registry.c declares, in its order */
     size_t nbackends;
     ab_device *devices;
     size_t ndevices;
@@ -46,5 +44,12 @@ ab_backend_entry *ab_platform_backend(ab_platform *p, const char *name);
 ab_device *ab_platform_device(ab_platform *p, const char *id);
 /* Opens the device once (idempotent). */
 int ab_device_open(ab_device *d, char *err);
+
+/* The suites' kernel tables of d's backend: never NULL, members NULL where it has none. */
+const ab_suite_impls *ab_device_impls(const ab_device *d);
+
+/* The kind of device a backend named in a run document has (the registry's declaration, whether
+ * or not it is built here); false for a name this build does not know. */
+bool ab_backend_declared_kind(const char *name, ab_device_kind *kind);
 
 #endif

@@ -2,7 +2,6 @@
 /* The host section of the manifest: CPU, memory, OS, firmware (DMI), virtualisation. */
 #include "probe.h"
 
-#include "../backends/cpu.h"
 #include "../core/ab.h"
 #include "topo.h"
 
@@ -102,9 +101,9 @@ json_t *ab_probe_host_basic(void)
     cpu_model(o);
     long online = sysconf(_SC_NPROCESSORS_ONLN);
     json_object_set_new(o, "logical_cpus", json_integer(online));
-    int cpus[AB_CPU_MAX_THREADS];
+    int cpus[AB_MAX_CPUS];
     json_object_set_new(o, "cores_in_affinity",
-                        json_integer(ab_cpu_pick_cpus(cpus, AB_CPU_MAX_THREADS)));
+                        json_integer(ab_host_core_cpus(cpus, AB_MAX_CPUS)));
     long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
     if (pages > 0 && psz > 0)
         json_object_set_new(o, "memory_bytes", json_integer((json_int_t)pages * psz));
@@ -668,8 +667,8 @@ json_t *ab_probe_host(const ab_probe_opts *o, ab_topo *topo, const char *topo_wh
                              "fixture replay: the affinity mask is "
                              "this process's");
     } else {
-        int cpus[AB_CPU_MAX_THREADS];
-        int n = ab_cpu_pick_cpus(cpus, AB_CPU_MAX_THREADS);
+        int cpus[AB_MAX_CPUS];
+        int n = ab_host_core_cpus(cpus, AB_MAX_CPUS);
         if (n > 0)
             ab_field_set(cpu, "cores_in_affinity", json_integer(n),
                          "sched_getaffinity + sysfs core ids");

@@ -35,6 +35,48 @@ void ab_pci_canon(const char *busid, char *out, size_t len)
         out[0] = '\0';
 }
 
+static int read_long_file(const char *path, long *out)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    int ok = fscanf(f, "%ld", out) == 1;
+    fclose(f);
+    return ok ? 0 : -1;
+}
+
+int ab_host_core_cpus(int *cpus, int max)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof(set), &set) != 0)
+        return 0;
+    /* One logical CPU per (package, core) pair: the first sibling in the mask. */
+    long seen[AB_MAX_CPUS][2];
+    if (max > AB_MAX_CPUS)
+        max = AB_MAX_CPUS;
+    int n = 0;
+    for (int c = 0; c < CPU_SETSIZE && n < max; c++) {
+        if (!CPU_ISSET(c, &set))
+            continue;
+        char path[128];
+        long core = c, pkg = 0;
+        snprintf(path, sizeof(path), "/sys/devices/system/cpu/cpu%d/topology/core_id", c);
+        read_long_file(path, &core);
+        snprintf(path, sizeof(path), "/sys/devices/system/cpu/cpu%d/topology/physical_package_id",
+                 c);
+        read_long_file(path, &pkg);
+        int dup = 0;
+        for (int k = 0; k < n; k++)
+            if (seen[k][0] == pkg && seen[k][1] == core)
+                dup = 1;
+        if (dup)
+            continue;
+        seen[n][0] = pkg;
+        seen[n][1] = core;
+        cpus[n++] = c;
+    }
+    return n;
+}
+
 #ifdef AB_HAVE_HWLOC
 #include <hwloc.h>
 

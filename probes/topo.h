@@ -15,6 +15,13 @@
 
 typedef struct ab_topo ab_topo;
 
+#define AB_MAX_CPUS 1024
+
+/* Logical CPUs for a team of up to `max` threads (at most AB_MAX_CPUS): one per physical core of
+ * the process's affinity mask, in order (SMT siblings are not used), from sysfs (no hwloc needed).
+ * Returns the count; 0 on failure. The CPU backend pins its team to these. */
+int ab_host_core_cpus(int *cpus, int max);
+
 /* Loads the topology: this machine when xml is NULL, else the XML file. NULL with why on
  * failure. The caller frees with ab_topo_free. */
 ab_topo *ab_topo_load(const char *xml, char *why);

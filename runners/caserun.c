@@ -532,11 +532,10 @@ static int suite_result(ab_suite_ctx *ctx, ab_status st, const char *why)
 int ab_caserun(ab_suite_ctx *ctx)
 {
     const ab_case_suite *cs = ctx->suite->cases;
-    const ab_backend_ops *ops = ctx->dev->backend->ops;
     char err[AB_ERRLEN] = "";
     ab_caselist l = {.ctx = ctx, .cs = cs};
     if (cs->impl) {
-        l.impl = ops->suite_impl ? ops->suite_impl(cs->impl) : NULL;
+        l.impl = cs->impl(ctx->dev);
         if (!l.impl) {
             snprintf(err, sizeof(err), "%s has no %s implementation", ctx->suite->name,
                      ctx->dev->backend->name);

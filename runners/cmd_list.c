@@ -143,7 +143,7 @@ int ab_cmd_list(int argc, char **argv)
         ab_format_bytes(d->info.cache_bytes, cache, sizeof(cache));
         printf("  %-9s %-40s %12s  %4d %s  last-level cache %s\n", d->id, d->info.name, mem,
                d->info.compute_units,
-               strcmp(d->backend->name, "cpu") == 0 ? "cores" : "CUs  ", cache);
+               d->info.kind == AB_KIND_HOST ? "cores" : "CUs  ", cache);
     }
     if (!p.ndevices)
         puts("  (none)");

@@ -84,7 +84,11 @@ static void run_usage(FILE *f)
     fputs(ab_gate_help, f);
     fputs(ab_gate_stat_help, f);
     fputs("\n"
-          "suite parameters:\n",
+          "suite parameters, as --NAME or --SUITE.NAME (for that suite alone; it wins over\n"
+          "--NAME there). A --NAME that several selected suites declare (--dtype, --impl,\n"
+          "--batch) goes to each of them that accepts the value; the others run their default\n"
+          "(a note on stderr says so). It is an error when no selected suite accepts it:\n"
+          "with all suites, --impl fused runs attention fused and gemm with both of its impls.\n",
           f);
     for (const ab_suite *const *s = ab_suites(); *s; s++)
         for (size_t k = 0; (*s)->params[k].name; k++)
@@ -98,21 +102,6 @@ static void run_usage(FILE *f)
           "(nothing written), 3 regression against --baseline, 4 results could not be written,\n"
           "130 interrupted (partial results kept, marked interrupted)\n",
           f);
-}
-
-/* Collects the distinct suite parameter names for getopt. */
-static size_t collect_params(const char **names, size_t max)
-{
-    size_t n = 0;
-    for (const ab_suite *const *s = ab_suites(); *s; s++)
-        for (size_t k = 0; (*s)->params[k].name; k++) {
-            bool dup = false;
-            for (size_t i = 0; i < n; i++)
-                dup |= strcmp(names[i], (*s)->params[k].name) == 0;
-            if (!dup && n < max)
-                names[n++] = (*s)->params[k].name;
-        }
-    return n;
 }
 
 static int write_doc(runner *rn)
@@ -380,9 +369,11 @@ static void fill_run_header(ab_run *run, int argc, char **argv, const ab_options
 
 int ab_cmd_run(int argc, char **argv)
 {
-    const char *pnames[AB_MAX_PARAMS];
-    size_t npn = collect_params(pnames, AB_MAX_PARAMS);
-    struct option opts[16 + AB_GATE_NOPTIONS + 1 + AB_MAX_PARAMS];
+    const char *const *pnames = ab_suite_param_options();
+    size_t npn = 0;
+    while (pnames[npn])
+        npn++;
+    struct option opts[16 + AB_GATE_NOPTIONS + 1 + AB_MAX_PARAM_OPTIONS];
     size_t no = 0;
     opts[no++] = (struct option){"suite", required_argument, NULL, 's'};
     opts[no++] = (struct option){"device", required_argument, NULL, 'd'};
@@ -446,6 +437,8 @@ int ab_cmd_run(int argc, char **argv)
                 const char *name = pnames[c - OPT_SUITE_PARAM];
                 if (ab_opt_param(&o, name))
                     return ab_usage_error("run", "--%s given twice", name);
+                if (o.nparams == AB_MAX_PARAMS)
+                    return ab_usage_error("run", "more than %d suite parameters", AB_MAX_PARAMS);
                 o.params[o.nparams].name = name;
                 o.params[o.nparams].value = optarg;
                 o.nparams++;
@@ -488,6 +481,7 @@ int ab_cmd_run(int argc, char **argv)
     }
 
     char **suites = NULL, **devices = NULL;
+    ab_options *views = NULL;
     if (suite_arg) {
         if (!(suites = ab_split_list(suite_arg, err)))
             return ab_usage_error("run", "--suite: %s", err);
@@ -505,12 +499,19 @@ int ab_cmd_run(int argc, char **argv)
         }
     }
     o.suites = suites;
-    for (const ab_suite *const *s = ab_suites(); *s; s++) {
-        if (suite_selected(suites, *s) && (*s)->check && (*s)->check(&o, err) != 0) {
-            rc = ab_usage_error("run", "%s", err);
-            goto out_args;
-        }
+    /* each suite's view of the suite parameters (suite.h: short and namespaced forms) */
+    size_t nsuites = ab_suite_count();
+    views = calloc(nsuites, sizeof(*views));
+    bool *selected = calloc(nsuites, sizeof(*selected));
+    char notes[2048];
+    for (size_t i = 0; selected && i < nsuites; i++)
+        selected[i] = suite_selected(suites, ab_suites()[i]);
+    if (!views || !selected || ab_suite_options(&o, selected, views, notes, sizeof(notes), err)) {
+        rc = views && selected ? ab_usage_error("run", "%s", err) : AB_EXIT_FAIL;
+        free(selected);
+        goto out_args;
     }
+    free(selected);
     if (device_arg && !(devices = ab_split_list(device_arg, err))) {
         rc = ab_usage_error("run", "--device: %s", err);
         goto out_args;
@@ -577,6 +578,10 @@ int ab_cmd_run(int argc, char **argv)
     ab_signals_install();
     if (!quiet)
         fprintf(stderr, "accelbench: run %s, profile %s -> %s\n", id, o.profile, rn.dir);
+    for (char *line = notes, *nl; *line && (nl = strchr(line, '\n')); line = nl + 1) {
+        *nl = '\0';
+        ab_log(AB_LOG_INFO, "%s", line);
+    }
 
     bool any_device = false;
     for (size_t di = 0; di < p.ndevices && !ab_interrupted() && !rn.io_failed; di++) {
@@ -590,7 +595,7 @@ int ab_cmd_run(int argc, char **argv)
         for (const ab_suite *const *s = ab_suites(); *s && !ab_interrupted(); s++) {
             if (!suite_selected(suites, *s))
                 continue;
-            ab_suite_ctx ctx = {.opt = &o,
+            ab_suite_ctx ctx = {.opt = &views[s - ab_suites()],
                                 .suite = *s,
                                 .dev = d,
                                 .emit = emit,
@@ -695,6 +700,7 @@ out_run:
 out_platform:
     ab_platform_fini(&p);
 out_args:
+    free(views);
     ab_strv_free(suites);
     ab_strv_free(devices);
     ab_run_free(baseline);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "compare.h"
+#include "../backends/registry.h"
 
 #include "../core/escape.h"
 
@@ -48,12 +49,20 @@ void ab_cmp_opts_default(ab_cmp_opts *o)
 
 /* ------------------------------------------------------------------ identity */
 
+/* The class a result's device is aligned within across machines: CPU results with CPUs, OpenCL
+ * with OpenCL, and the vendor GPU runtimes with each other. A run document records the backend,
+ * not the device's capabilities, so the kind comes from the registry's declaration of that
+ * backend (also for backends not built here); a backend this build does not know counts as a
+ * GPU. The labels are those identities have always carried ("cpu", "opencl", "gpu"). */
 static const char *device_class(const ab_result *r)
 {
-    const char *b = r->backend ? r->backend : "";
-    if (strcmp(b, "cpu") == 0 || strcmp(b, "opencl") == 0)
-        return b;
-    return "gpu";
+    ab_device_kind k = AB_KIND_GPU;
+    ab_backend_declared_kind(r->backend, &k);
+    switch (k) {
+    case AB_KIND_HOST: return "cpu";
+    case AB_KIND_PORTABLE: return "opencl";
+    default: return "gpu";
+    }
 }
 
 /* Text-valued parameters only (dtype, layout): numeric ones (sizes, thread counts) follow the

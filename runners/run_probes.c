@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "run_probes.h"
 
-#include "../backends/cpu.h"
+#include "../backends/registry.h"
 #include "../core/ab.h"
 #include "../probes/counters.h"
 #include "../probes/cpupower.h"
@@ -60,20 +60,23 @@ void ab_run_probes_init(ab_run_probes *rp, ab_platform *p, char *const *selected
         ab_sample_source src;
         char why[AB_ERRLEN] = "", err[AB_ERRLEN];
         int rc = -1;
-        const char *be = d->backend->name;
-        if (strcmp(be, "cpu") == 0) {
-            int cpus[AB_CPU_MAX_THREADS];
-            int n = ab_cpu_pick_cpus(cpus, AB_CPU_MAX_THREADS);
+        switch (d->info.sampler) {
+        case AB_SAMPLER_HOST_CPU: {
+            /* the cores the CPU backend's team runs on: it picks them the same way */
+            int cpus[AB_MAX_CPUS];
+            int n = ab_host_core_cpus(cpus, AB_MAX_CPUS);
             rc = ab_cpu_source(&o, cpus, n, &src, why);
-        } else if (strcmp(be, "cuda") == 0) {
-            rc = ab_nvml_source(d->info.pci_bus_id, &src, why);
-        } else if (strcmp(be, "hip") == 0) {
-            rc = ab_rsmi_source(d->info.pci_bus_id, &src, why);
-        } else {
+            break;
+        }
+        case AB_SAMPLER_NVML: rc = ab_nvml_source(d->info.pci_bus_id, &src, why); break;
+        case AB_SAMPLER_ROCM_SMI: rc = ab_rsmi_source(d->info.pci_bus_id, &src, why); break;
+        case AB_SAMPLER_NONE:
+        default:
             snprintf(why, sizeof(why),
                      "no sampler source for %s devices (a GPU behind OpenCL is "
                      "sampled under its cuda/hip id)",
-                     be);
+                     d->backend->name);
+            break;
         }
         if (rc == 0 && ab_sampler_add(rp->sampler, d->id, &src, err) != 0) {
             src.close(src.ctx);
@@ -121,14 +124,15 @@ static void set_to_list(const cpu_set_t *s, char *buf, size_t len)
 void ab_run_probes_before_device(ab_run_probes *rp, ab_device *d)
 {
     char list[512];
-    if (strcmp(d->backend->name, "cpu") == 0) {
-        /* the CPU backend pins the main thread as team thread 0 when it opens; after a GPU
-         * moved it, put it back there */
-        const ab_cpu_dev *cd = d->h;
-        if (cd && cd->pinned && cd->cpus[0] >= 0) {
+    const ab_backend_ops *ops = d->backend->ops;
+    if (ops->host_cpu) {
+        /* a device whose kernels run on the calling thread (the CPU backend pins the main
+         * thread as team thread 0 when it opens): after a GPU moved it, put it back there */
+        int cpu = d->h ? ops->host_cpu(d->h) : -1;
+        if (cpu >= 0) {
             cpu_set_t s;
             CPU_ZERO(&s);
-            CPU_SET(cd->cpus[0], &s);
+            CPU_SET(cpu, &s);
             set_to_list(&s, list, sizeof(list));
             pin(rp, d->id, &s, list, "CPU team thread 0");
         }
@@ -180,11 +184,11 @@ void ab_run_probes_attach(ab_run_probes *rp, ab_platform *p, ab_result *r)
         if (s) json_object_set_new(r->extra, "sampler", s);
     }
     ab_device *d = ab_platform_device(p, r->device);
-    if (d && d->h && strcmp(d->backend->name, "cpu") == 0) {
-        const ab_cpu_dev *cd = d->h;
+    if (d && d->h && d->backend->ops->counters) {
+        const char *why = "";
+        ab_counters *c = d->backend->ops->counters(d->h, &why);
         json_object_set_new(r->extra, "counters",
-                            cd->counters ? ab_counters_summary(cd->counters, t0, t1)
-                                         : ab_counters_missing(cd->counters_why));
+                            c ? ab_counters_summary(c, t0, t1) : ab_counters_missing(why));
     }
     json_t *aff = json_object_get(rp->affinity, r->device);
     if (aff) json_object_set(r->extra, "host_affinity", aff);

@@ -7,7 +7,7 @@
  * "interrupted before the first sample" skip, metrics from the declared per-iteration amounts
  * and the time, --test-corrupt KEY, validation status, headline marking, emission (ab_emit).
  *
- *   static const ab_case_suite x_cases = {.impl = "x", .plan_new = .., .plan_free = ..,
+ *   static const ab_case_suite x_cases = {.impl = x_impl, .plan_new = .., .plan_free = ..,
  *                                         .generate = x_generate};
  *   static int x_check(const ab_options *o, char *err)
  *   { return ab_caserun_check_suite(&x_cases, o, err); }
@@ -102,9 +102,10 @@ typedef struct ab_group_ops {
 
 /* The declarative half of a suite (ab_suite.cases). */
 typedef struct ab_case_suite {
-    /* Name the backend's suite_impl() is asked for; its table is ab_case.impl. NULL: the
-     * suite needs none (impl is then NULL). */
-    const char *impl;
+    /* The device's kernel table for this suite, its member of ab_device_impls(d) (typed there;
+     * ab_case.impl carries it): e.g. `return ab_device_impls(d)->membw;`. A NULL table is one
+     * skip "x has no B implementation". NULL accessor: the suite needs none (impl is NULL). */
+    const void *(*impl)(const ab_device *d);
     /* The suite's options parsed once per device run (and by ab_caserun_check for usage
      * errors): returns the plan or NULL with err. Optional (plan is then NULL). */
     void *(*plan_new)(const ab_options *o, char *err);

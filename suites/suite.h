@@ -5,8 +5,10 @@
  * runner through ab_emit(), which records it (the run document is rewritten atomically after
  * every result) and reports progress on stderr.
  *
- * Per backend a suite has one kernel table, returned by the backend's suite_impl(suite name);
- * a backend without one gets a `skip` result naming the reason.
+ * Per backend a suite has one kernel table, a typed member of the backend's ab_suite_impls
+ * (backends/backend.h), read with ab_device_impls(dev)-><suite>; a backend without one (NULL)
+ * gets a `skip` result naming the reason. What a suite needs to know about the device (how it
+ * runs kernels, host threads, default data type) is in dev->info, never in the backend's name.
  */
 #ifndef AB_SUITE_H
 #define AB_SUITE_H
@@ -40,7 +42,8 @@ typedef struct ab_options {
     const char *baseline; /* run document to gate against after the run */
 } ab_options;
 
-/* Value of a suite parameter given on the command line, or NULL. */
+/* Value of a suite parameter given on the command line, or NULL. In a suite (check, run) the
+ * options are that suite's view (ab_suite_options) and `name` is the short name: "impl". */
 const char *ab_opt_param(const ab_options *o, const char *name);
 
 typedef struct ab_suite_ctx ab_suite_ctx;
@@ -122,7 +125,31 @@ struct ab_suite_ctx {
 
 /* NULL-terminated registry of all suites. */
 const ab_suite *const *ab_suites(void);
+size_t ab_suite_count(void);
 const ab_suite *ab_suite_find(const char *name);
+
+/*
+ * Suite parameters on the command line. Each has a short form, --NAME, and a namespaced one,
+ * --SUITE.NAME, which sets it for that suite alone and wins over the short form there. A short
+ * form that only one selected suite declares is that suite's, validated as always. A short form
+ * that several selected suites declare (--dtype, --impl, --batch) goes to each of them whose
+ * check() accepts the value; one that does not runs with its default for that parameter (a note
+ * on stderr says so), and it is a usage error only when none of them accepts it. Parameters of
+ * suites that are not selected are not checked.
+ */
+
+/* The option names `run` accepts for suite parameters: every distinct short name, then every
+ * SUITE.NAME; NULL-terminated, static, at most AB_MAX_PARAM_OPTIONS. */
+#define AB_MAX_PARAM_OPTIONS 192
+const char *const *ab_suite_param_options(void);
+
+/* One view of o per suite (views[i] for ab_suites()[i]): a copy of o whose params are that
+ * suite's parameters, under their short names, resolved by the rules above. Runs check() of
+ * each selected suite (selected[i]) on its view. 0, with one line per short form a suite did
+ * not take in notes (for the log once the run starts; "" when none), or -1 with the usage
+ * error in err. */
+int ab_suite_options(const ab_options *o, const bool *selected, ab_options *views, char *notes,
+                     size_t notes_len, char *err);
 
 /* True when `key` matches a selector (exact key, or a prefix of it; "all" matches everything). */
 bool ab_key_selected(char *const *selectors, const char *key);

@@ -71,12 +71,14 @@ typedef struct synth_impl {
 static const synth_impl the_impl = {0};
 static bool impl_missing;
 
-static const void *fake_suite_impl(const char *suite)
+/* the suite's accessor: the fake device's table, or none */
+static const void *synth_impl_of(const ab_device *d)
 {
-    return !impl_missing && strcmp(suite, "synth") == 0 ? &the_impl : NULL;
+    (void)d;
+    return impl_missing ? NULL : &the_impl;
 }
 
-static const ab_backend_ops fake_ops = {.name = "fake", .suite_impl = fake_suite_impl};
+static const ab_backend_ops fake_ops = {.name = "fake"};
 static ab_backend_entry fake_backend = {.name = "fake", .built = true, .available = true,
                                         .ops = &fake_ops};
 
@@ -189,7 +191,7 @@ static int synth_generate(ab_caselist *l, char *err)
     return scenario(l);
 }
 
-static const ab_case_suite synth_cases = {.impl = "synth", .generate = synth_generate,
+static const ab_case_suite synth_cases = {.impl = synth_impl_of, .generate = synth_generate,
                                           .max_error_key = "max_error"};
 static const char *const synth_keys[] = {"synth.a", "synth.b", NULL};
 static const ab_suite synth_suite = {.name = "synth", .keys = synth_keys, .run = ab_caserun,

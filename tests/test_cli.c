@@ -8,6 +8,7 @@
 #include <jansson.h>
 #include <unistd.h>
 
+#include "backends/registry.h"
 #include "core/ab.h"
 #include "helpers.h"
 
@@ -227,4 +228,168 @@ Test(cli, hip_skipped_with_reason_in_every_suite, .timeout = 300)
     for (int s = 0; s < 3; s++)
         cr_expect_eq(found[s], 1, "%s: %d hip rows", suites[s], found[s]);
     ab_proc_free(&p);
+}
+
+/* Issue 14: suite parameters have a short form (--impl) and a namespaced one (--gemm.impl). */
+
+/* Runs gemm and attention decode on the CPU backend with tiny shapes plus `extra`; returns the
+ * results.csv text (caller frees) and the process in *p. */
+static char *run_gemm_attention(ab_proc *p, const char *const *extra)
+{
+    char *out = ab_test_tmpdir("cli-params");
+    const char *argv[48] = {"run", "--out", out, "--quiet", "--profile", "quick", "--device",
+                            "cpu", "--suite", "gemm,attention.decode", "--shape", "64",
+                            "--dtype", "f32", "--kv-len", "256", "--heads", "2", "--kv-heads",
+                            "1", "--head-dim", "64", "--batch", "1"};
+    size_t n = 24;
+    for (size_t i = 0; extra[i]; i++)
+        argv[n++] = extra[i];
+    argv[n] = NULL;
+    cr_assert_eq(ab_test_run(p, 0, argv), 0);
+    char path[700];
+    snprintf(path, sizeof(path), "%s/latest/results.csv", out);
+    FILE *f = fopen(path, "r");
+    char *text = NULL;
+    if (f) {
+        text = calloc(1, 1 << 20);
+        size_t got = fread(text, 1, (1 << 20) - 1, f);
+        text[got] = '\0';
+        fclose(f);
+    }
+    free(out);
+    return text;
+}
+
+/* How many results.csv rows have suite `suite` and impl `impl` (NULL: any). */
+static int rows(const char *csv, const char *suite, const char *impl)
+{
+    int n = 0;
+    char want[64];
+    snprintf(want, sizeof(want), ",%s,%s.", suite, suite);
+    for (const char *l = csv; l && *l;) {
+        const char *e = strchr(l, '\n');
+        size_t len = e ? (size_t)(e - l) : strlen(l);
+        char line[4096];
+        snprintf(line, sizeof(line), "%.*s", (int)(len < sizeof(line) ? len : sizeof(line) - 1), l);
+        char *at = strstr(line, want);
+        if (at) {
+            /* ...,suite,key,impl,... */
+            char *key = at + strlen(suite) + 2;
+            char *comma = strchr(key, ',');
+            char im[64] = "";
+            if (comma)
+                sscanf(comma + 1, "%63[^,]", im);
+            if (!impl || strcmp(im, impl) == 0)
+                n++;
+        }
+        l = e ? e + 1 : l + len;
+    }
+    return n;
+}
+
+/* A full selection with --impl fused: attention runs fused, gemm (whose --impl takes vendor or
+ * portable) runs its default instead of refusing the whole command line. */
+Test(cli, short_form_goes_to_the_suites_that_take_it, .timeout = 300)
+{
+    ab_proc p;
+    char *csv = run_gemm_attention(&p, (const char *[]){"--impl", "fused", NULL});
+    cr_assert_eq(p.status, 0, "exit %d: %s", p.status, p.err);
+    cr_assert_not_null(csv);
+    cr_expect_gt(rows(csv, "attention", NULL), 0, "%s", csv);
+    cr_expect_eq(rows(csv, "attention", NULL), rows(csv, "attention", "fused"), "%s", csv);
+    cr_expect_gt(rows(csv, "gemm", "vendor"), 0, "%s", csv);
+    cr_expect_gt(rows(csv, "gemm", "portable"), 0, "%s", csv);
+    cr_expect(strstr(p.err, "--impl fused does not apply to gemm") != NULL, "stderr: %s", p.err);
+    free(csv);
+    ab_proc_free(&p);
+}
+
+/* --SUITE.NAME sets one suite's value and wins over the short form there. */
+Test(cli, namespaced_form_wins_for_its_suite, .timeout = 300)
+{
+    ab_proc p;
+    char *csv = run_gemm_attention(
+        &p, (const char *[]){"--impl", "fused", "--gemm.impl", "portable", NULL});
+    cr_assert_eq(p.status, 0, "exit %d: %s", p.status, p.err);
+    cr_assert_not_null(csv);
+    cr_expect_gt(rows(csv, "gemm", "portable"), 0, "%s", csv);
+    cr_expect_eq(rows(csv, "gemm", "vendor"), 0, "%s", csv);
+    cr_expect_gt(rows(csv, "attention", "fused"), 0, "%s", csv);
+    cr_expect_eq(rows(csv, "attention", NULL), rows(csv, "attention", "fused"), "%s", csv);
+    cr_expect(strstr(p.err, "does not apply") == NULL, "stderr: %s", p.err);
+    free(csv);
+    ab_proc_free(&p);
+}
+
+Test(cli, suite_parameter_errors)
+{
+    /* a value no selected suite takes */
+    expect_usage_error("--impl bogus: no selected suite accepts it",
+                       (const char *[]){"run", "--impl", "bogus", NULL});
+    expect_usage_error("--dtype f33: no selected suite accepts it",
+                       (const char *[]){"run", "--dtype", "f33", NULL});
+    /* the only selected suite declaring it checks it as always */
+    expect_usage_error("--impl: unknown value 'fused'",
+                       (const char *[]){"run", "--suite", "gemm,membw", "--impl", "fused", NULL});
+    /* the namespaced form is checked by its suite, whatever else is selected */
+    expect_usage_error("gemm: --impl: unknown value 'fused'",
+                       (const char *[]){"run", "--gemm.impl", "fused", NULL});
+    expect_usage_error("attention: --impl",
+                       (const char *[]){"run", "--attention.impl", "portable", NULL});
+    expect_usage_error("--gemm.impl given twice",
+                       (const char *[]){"run", "--gemm.impl", "vendor", "--gemm.impl", "vendor",
+                                        NULL});
+    expect_usage_error("--gemm.seq", (const char *[]){"run", "--gemm.seq", "1", NULL});
+}
+
+Test(cli, help_names_the_namespaced_form)
+{
+    ab_proc p;
+    cr_assert_eq(ab_test_run(&p, 0, (const char *[]){"run", "--help", NULL}), 0);
+    cr_expect_eq(p.status, 0);
+    cr_expect(strstr(p.out, "--SUITE.NAME") != NULL, "%s", p.out);
+    cr_expect(strstr(p.out, "no selected suite accepts") != NULL, "%s", p.out);
+    ab_proc_free(&p);
+}
+
+/* Issue 14: what suites and runners need comes from the device's capabilities, which every
+ * backend fills; the registry's declared kind (what compare reads from documents) matches. */
+Test(cli, backends_declare_capabilities)
+{
+    ab_platform p;
+    char err[AB_ERRLEN];
+    cr_assert_eq(ab_platform_init(&p, err), 0, "%s", err);
+    cr_expect_gt(p.nbackends, 0);
+    for (size_t i = 0; i < p.nbackends; i++) {
+        ab_device_kind k;
+        cr_expect(ab_backend_declared_kind(p.backends[i].name, &k), "%s: no declared kind",
+                  p.backends[i].name);
+    }
+    for (size_t i = 0; i < p.ndevices; i++) {
+        const ab_device *d = &p.devices[i];
+        ab_device_kind k = AB_KIND_COUNT;
+        cr_assert(ab_backend_declared_kind(d->backend->name, &k));
+        cr_expect_eq(d->info.kind, k, "%s: kind %d, declared %d", d->id, d->info.kind, k);
+        const ab_suite_impls *impls = ab_device_impls(d);
+        cr_assert_not_null(impls);
+        if (d->info.kind == AB_KIND_HOST) {
+            cr_expect_gt(d->info.threads, 0, "%s", d->id);
+            cr_expect(d->info.host_memory, "%s", d->id);
+            cr_expect_eq(d->info.sampler, AB_SAMPLER_HOST_CPU, "%s", d->id);
+            cr_expect_not_null(d->backend->ops->host_cpu, "%s", d->id);
+            cr_expect_not_null(d->backend->ops->counters, "%s", d->id);
+        } else {
+            cr_expect_eq(d->info.threads, 0, "%s", d->id);
+        }
+        /* the backends built here implement every suite */
+        cr_expect(impls->membw && impls->gemm && impls->attention && impls->tokens, "%s", d->id);
+    }
+    ab_device_kind k;
+    cr_expect(!ab_backend_declared_kind("nosuch", &k));
+    cr_expect(!ab_backend_declared_kind(NULL, &k));
+    /* a device without a backend table reads as "implements nothing", never NULL */
+    ab_device none;
+    memset(&none, 0, sizeof(none));
+    cr_expect_null(ab_device_impls(&none)->gemm);
+    ab_platform_fini(&p);
 }

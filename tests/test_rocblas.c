@@ -303,7 +303,9 @@ static const ab_gemm_impl *plugin_vendor_gemm(void)
         (const ab_backend_ops *(*)(void))dlsym(h, "ab_backend_plugin_hip");
     cr_assert_not_null(entry);
     cr_assert_null(dlsym(h, "ab_rocblas_open"), "the plugin exports its rocBLAS helpers");
-    const ab_gemm_backend *gb = (const ab_gemm_backend *)entry()->suite_impl("gemm");
+    const ab_suite_impls *impls = entry()->impls;
+    cr_assert_not_null(impls);
+    const ab_gemm_backend *gb = impls->gemm;
     cr_assert_not_null(gb);
     cr_assert_not_null(gb->impl[AB_GEMM_VENDOR], "no vendor gemm: %s", gb->absent[AB_GEMM_VENDOR]);
     cr_expect_str_eq(gb->impl[AB_GEMM_VENDOR]->name, "vendor");

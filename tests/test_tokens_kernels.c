@@ -71,7 +71,7 @@ static void open_or_skip(const char *id)
     }
     cr_assert_eq(ab_device_open(dv, err), 0, "%s: %s", id, err);
     bops = dv->backend->ops;
-    tk = bops->suite_impl("tokens");
+    tk = ab_device_impls(dv)->tokens;
     cr_assert_not_null(tk, "%s: the backend has no tokens kernels", id);
     cr_assert_not_null(tk->describe(dv->h));
 }

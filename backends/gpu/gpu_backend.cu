@@ -102,6 +102,14 @@ int be_device_info(void *be, int idx, ab_device_info *info, char *err)
     info->host_memory = false;
     info->fp64 = true;
     info->fp16 = true;
+    info->kind = AB_KIND_GPU;
+    info->threads = 0;
+    info->default_bf16 = true;
+#ifdef AB_GPU_HIP
+    info->sampler = AB_SAMPLER_ROCM_SMI;
+#else
+    info->sampler = AB_SAMPLER_NVML;
+#endif
     return 0;
 }
 
@@ -246,18 +254,20 @@ int be_timer_stop(void *dev, double *seconds, char *err)
     return 0;
 }
 
-const void *be_suite_impl(const char *suite)
+int be_peer_access(void *be, int idx, int peer, char *err)
 {
-    if (strcmp(suite, "membw") == 0)
-        return &ab_membw_gpu;
-    if (strcmp(suite, "gemm") == 0)
-        return &ab_gemm_gpu;
-    if (strcmp(suite, "attention") == 0)
-        return &ab_attention_gpu;
-    if (strcmp(suite, "tokens") == 0)
-        return &ab_tokens_gpu;
-    return NULL;
+    int n = ((gpu_be *)be)->count;
+    if (idx < 0 || idx >= n || peer < 0 || peer >= n)
+        return gpu_fail(err, AB_GPU_NAME ": no device pair %d, %d", idx, peer);
+    if (idx == peer)
+        return 1;
+    int can = 0;
+    GPU_TRY(gpuDeviceCanAccessPeer(&can, idx, peer), "query peer access");
+    return can ? 1 : 0;
 }
+
+/* the suites' kernel tables (suites/<suite>/<suite>_gpu.cu) */
+const ab_suite_impls gpu_impls = {&ab_membw_gpu, &ab_gemm_gpu, &ab_attention_gpu, &ab_tokens_gpu};
 
 ab_backend_ops make_ops()
 {
@@ -279,7 +289,8 @@ ab_backend_ops make_ops()
     o.sync = be_sync;
     o.timer_start = be_timer_start;
     o.timer_stop = be_timer_stop;
-    o.suite_impl = be_suite_impl;
+    o.impls = &gpu_impls;
+    o.peer_access = be_peer_access;
     return o;
 }
 

@@ -32,6 +32,7 @@ typedef hipDeviceProp_t gpuDeviceProp;
 #define gpuDevAttrClockRate hipDeviceAttributeClockRate
 #define gpuDriverGetVersion hipDriverGetVersion
 #define gpuRuntimeGetVersion hipRuntimeGetVersion
+#define gpuDeviceCanAccessPeer hipDeviceCanAccessPeer
 #define gpuMalloc hipMalloc
 #define gpuFree hipFree
 #define gpuMallocHost(p, s) hipHostMalloc((p), (s), hipHostMallocDefault)
@@ -68,6 +69,7 @@ typedef cudaDeviceProp gpuDeviceProp;
 #define gpuDevAttrClockRate cudaDevAttrClockRate
 #define gpuDriverGetVersion cudaDriverGetVersion
 #define gpuRuntimeGetVersion cudaRuntimeGetVersion
+#define gpuDeviceCanAccessPeer cudaDeviceCanAccessPeer
 #define gpuMalloc cudaMalloc
 #define gpuFree cudaFree
 #define gpuMallocHost cudaMallocHost

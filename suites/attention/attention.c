@@ -382,7 +382,7 @@ static int timed_attention(void *arg, long iters, double *sec, char *err)
 
 static bool is_cpu(const ab_device *d)
 {
-    return strcmp(d->backend->name, "cpu") == 0;
+    return d->info.kind == AB_KIND_HOST;
 }
 
 static double to_double(ab_attn_dtype t, const void *buf, size_t i)
@@ -955,8 +955,7 @@ static int emit_suite_skip(ab_suite_ctx *ctx, ab_status st, const char *why)
 static int attention_run(ab_suite_ctx *ctx)
 {
     ab_device *dev = ctx->dev;
-    const ab_backend_ops *ops = dev->backend->ops;
-    const ab_attn_impl *impl = ops->suite_impl ? ops->suite_impl("attention") : NULL;
+    const ab_attn_impl *impl = ab_device_impls(dev)->attention;
     char err[AB_ERRLEN] = "";
     if (!impl) {
         snprintf(err, sizeof(err), "attention has no %s implementation", dev->backend->name);
@@ -971,10 +970,10 @@ static int attention_run(ab_suite_ctx *ctx)
     bool host = dev->info.host_memory;
     if (!p.dt_given) {
         /* f32 where the kernels compute in f32 (CPU, OpenCL); bf16, the serving type, on GPUs */
-        if (is_cpu(dev) || strcmp(dev->backend->name, "opencl") == 0)
-            p.dt[AB_ATTN_F32] = true;
-        else
+        if (dev->info.default_bf16)
             p.dt[AB_ATTN_BF16] = true;
+        else
+            p.dt[AB_ATTN_F32] = true;
     }
     profile_lists(ctx->opt->profile, host, &p);
     long dbatch[MAXL];

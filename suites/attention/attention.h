@@ -7,7 +7,8 @@
  * This header is the contract between the generic suite (attention.c), the per-backend kernels
  * (attention_cpu.c, attention_opencl.c + attention.cl, attention_gpu.cu) and any other code that
  * needs attention on a device (a transformer decoder step, say): get the table from
- * `backend->ops->suite_impl("attention")` and call it. Plain C, also included by CUDA/HIP code.
+ * `ab_device_impls(dev)->attention` (backends/registry.h; NULL when the backend has none) and
+ * call it. Plain C, also included by CUDA/HIP code.
  *
  * Tensor layouts (contiguous, row-major, element type `dtype`):
  *   Q, O   [batch][heads][q_len][head_dim]

@@ -15,8 +15,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include "../../backends/cpu.h"
-
 static const char *const keys[] = {"gemm.square", "gemm.llama3_8b", "gemm.llama3_70b",
                                    "gemm.custom", NULL};
 
@@ -274,7 +272,7 @@ typedef struct gstate {
 
 static bool is_cpu(const ab_device *d)
 {
-    return strcmp(d->backend->name, "cpu") == 0;
+    return d->info.kind == AB_KIND_HOST;
 }
 
 static uint64_t mem_available(void)
@@ -327,7 +325,7 @@ static void shape_params(gstate *st, ab_result *r, const ab_gemm_shape *sh, int 
         ab_result_param_int(r, "tokens", sh->tokens);
     }
     if (is_cpu(st->ctx->dev))
-        ab_result_param_int(r, "threads", ((const ab_cpu_dev *)st->ctx->dev->h)->threads);
+        ab_result_param_int(r, "threads", st->ctx->dev->info.threads);
 }
 
 static const char *shape_key(const ab_gemm_shape *sh, char *buf, size_t len)
@@ -953,7 +951,7 @@ static int gemm_run(ab_suite_ctx *ctx)
 {
     ab_device *dev = ctx->dev;
     const ab_backend_ops *ops = dev->backend->ops;
-    const ab_gemm_backend *gb = ops->suite_impl ? ops->suite_impl("gemm") : NULL;
+    const ab_gemm_backend *gb = ab_device_impls(dev)->gemm;
     if (!gb) {
         ab_result *r = ab_suite_result(ctx, "gemm", "none");
         if (!r)

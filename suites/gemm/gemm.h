@@ -19,8 +19,8 @@
  *   - Device buffers are the backend's opaque handles (host pointer, device pointer, cl_mem).
  *   - Errors follow core/ab.h: 0 / -1 with a one-line message in err.
  *
- * To multiply from another suite: take the backend's table (ops->suite_impl("gemm") returns a
- * const ab_gemm_backend *; NULL when the backend has no GEMM), pick impl[AB_GEMM_VENDOR] or impl[AB_GEMM_PORTABLE], check
+ * To multiply from another suite: take the backend's table (ab_device_impls(dev)->gemm, from
+ * backends/registry.h; NULL when the backend has no GEMM), pick impl[AB_GEMM_VENDOR] or impl[AB_GEMM_PORTABLE], check
  * dtype_ok() and supports(), then prepare() once, run() as often as needed, release().
  */
 #ifndef AB_GEMM_H

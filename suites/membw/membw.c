@@ -251,8 +251,13 @@ static int membw_generate(ab_caselist *l, char *err)
     return 0;
 }
 
+static const void *membw_impl(const ab_device *d)
+{
+    return ab_device_impls(d)->membw;
+}
+
 static const ab_case_suite membw_cases = {
-    .impl = "membw",
+    .impl = membw_impl,
     .plan_new = membw_plan_new,
     .plan_free = membw_plan_free,
     .generate = membw_generate,

@@ -28,12 +28,12 @@ typedef struct ab_membw_plan {
 } ab_membw_plan;
 
 
-/* ---- capabilities (one line each: where a backend hook will answer) ---- */
+/* ---- capabilities ---- */
 
-/* the device computes in host memory (no transfers; results readable in place) */
+/* the device's cores run the kernels in host memory (no transfers; results readable in place) */
 static inline bool ab_membw_host_backend(const ab_device *d)
 {
-    return strcmp(d->backend->name, "cpu") == 0;
+    return d->info.kind == AB_KIND_HOST;
 }
 
 /* Adds every kernel of `kernels` at working set ws for one dtype, both store variants where

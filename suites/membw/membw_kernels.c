@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "../../backends/cpu.h"
 #include "../../core/formula.h"
 
 static const ab_membw_kernel_info *kinfo(int k)
@@ -20,7 +19,7 @@ static const ab_membw_kernel_info *kinfo(int k)
 
 static int cpu_threads(const ab_device *d)
 {
-    return ((const ab_cpu_dev *)d->h)->threads;
+    return d->info.threads;
 }
 
 /* ---- validation ---- */

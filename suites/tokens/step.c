@@ -199,9 +199,10 @@ int ab_tok_model_new(const ab_device *dev, const ab_llm *m, ab_tok_type wt, int 
 {
     *out = NULL;
     const ab_backend_ops *ops = dev->backend->ops;
-    const ab_gemm_backend *gb = ops->suite_impl("gemm");
-    const ab_attn_impl *ai = ops->suite_impl("attention");
-    const ab_tok_ops *to = ops->suite_impl("tokens");
+    const ab_suite_impls *impls = ab_device_impls(dev);
+    const ab_gemm_backend *gb = impls->gemm;
+    const ab_attn_impl *ai = impls->attention;
+    const ab_tok_ops *to = impls->tokens;
     if (!gb || !ai || !to) {
         snprintf(err, AB_ERRLEN, "the %s backend has no %s kernels", dev->backend->name,
                  !gb   ? "GEMM"

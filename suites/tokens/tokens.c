@@ -293,7 +293,7 @@ static ab_sampling ref_sampling(void)
 static void measure_bandwidth(const ab_device *d, refs *r)
 {
     const ab_backend_ops *ops = d->backend->ops;
-    const ab_membw_impl *impl = ops->suite_impl("membw");
+    const ab_membw_impl *impl = ab_device_impls(d)->membw;
     if (!impl) {
         snprintf(r->bw_why, sizeof(r->bw_why), "no membw kernels on %s", d->id);
         return;
@@ -361,7 +361,7 @@ static void measure_gemm(const ab_device *d, const ab_llm *m, ab_tok_type wt, in
                          refs *r)
 {
     const ab_backend_ops *ops = d->backend->ops;
-    const ab_gemm_backend *gb = ops->suite_impl("gemm");
+    const ab_gemm_backend *gb = ab_device_impls(d)->gemm;
     char err[AB_ERRLEN] = "";
     if (!gb || !gb->impl[impl]) {
         snprintf(r->gemm_why, sizeof(r->gemm_why), "no GEMM on %s", d->id);
@@ -827,10 +827,10 @@ static bool impl_can(const ab_gemm_backend *gb, int impl, void *dev, ab_tok_type
  * bf16: Debian's OpenBLAS has no sbgemm). */
 static int pick_impl(const ab_device *d, const plan *p, bool prefill, ab_tok_type wt)
 {
-    const ab_gemm_backend *gb = d->backend->ops->suite_impl("gemm");
+    const ab_gemm_backend *gb = ab_device_impls(d)->gemm;
     if (p->impl >= 0) return p->impl;
     if (!impl_can(gb, AB_GEMM_VENDOR, d->h, wt)) return AB_GEMM_PORTABLE;
-    if (!prefill && strcmp(d->backend->name, "cpu") == 0 && gb->impl[AB_GEMM_PORTABLE])
+    if (!prefill && d->info.kind == AB_KIND_HOST && gb->impl[AB_GEMM_PORTABLE])
         return AB_GEMM_PORTABLE;
     return AB_GEMM_VENDOR;
 }

@@ -18,6 +18,7 @@
 #include "gate.h"
 #include "history.h"
 #include "output.h"
+#include "reporter.h"
 #include "run_probes.h"
 
 #include <errno.h>
@@ -47,8 +48,7 @@ typedef struct runner {
     bool have_peaks;
     char dir[PATH_MAX];
     char json_path[PATH_MAX];
-    char journal_path[PATH_MAX];
-    ab_journal *journal; /* finished results, one line each (core/rundoc.h) */
+    ab_reporters out; /* run.json + journal, results.csv, summary.md, progress (reporter.h) */
     int io_failed;
     bool quiet;
     ab_run_probes probes; /* manifest, sampler, counters, pinning (run_probes.h) */
@@ -102,18 +102,6 @@ static void run_usage(FILE *f)
           "(nothing written), 3 regression against --baseline, 4 results could not be written,\n"
           "130 interrupted (partial results kept, marked interrupted)\n",
           f);
-}
-
-static int write_doc(runner *rn)
-{
-    char err[AB_ERRLEN];
-    if (ab_run_write(rn->run, rn->json_path, err) != 0) {
-        if (!rn->io_failed)
-            ab_log(AB_LOG_ERROR, "%s", err);
-        rn->io_failed = 1;
-        return -1;
-    }
-    return 0;
 }
 
 /* Attaches the datasheet peak that bounds the result's first metric (extra.peak), when the
@@ -182,9 +170,9 @@ static int emit(ab_suite_ctx *ctx, ab_result *r)
         ab_result_free(r);
         return -1;
     }
-    /* a result that is not in the journal is not in the run either, so run.json, results.csv
-     * and summary.md agree after a write error (a full disk) stops the run */
-    if (ab_journal_append(rn->journal, r, err) != 0) {
+    /* a result that a reporter could not take (the journal on a full disk) is not in the run
+     * either, so run.json, results.csv and summary.md agree when a write error stops the run */
+    if (ab_reporters_result(&rn->out, rn->run, r, err) != 0) {
         if (!rn->io_failed)
             ab_log(AB_LOG_ERROR, "%s", err);
         rn->io_failed = 1;
@@ -192,27 +180,18 @@ static int emit(ab_suite_ctx *ctx, ab_result *r)
         ab_result_free(r);
         return -1;
     }
-    if (!rn->quiet)
-        ab_print_progress(r, stderr);
     return 0;
 }
 
-static int write_text(const char *path, int (*fn)(const ab_run *, FILE *), const ab_run *run,
-                      char *err)
+/* Where the run's results go, in order: the document and its journal first (a result it cannot
+ * take is dropped from the run), then the files made at the end, then the progress lines. */
+static int add_reporters(ab_reporters *rs, const char *dir, bool quiet)
 {
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    if (!f)
-        return ab_err(err, "out of memory");
-    int rc = fn(run, f);
-    fclose(f);
-    if (rc == 0)
-        rc = ab_write_file_atomic(path, buf, len, err);
-    else
-        ab_err(err, "cannot format %s", path);
-    free(buf);
-    return rc;
+    if (ab_reporters_add(rs, ab_reporter_document(dir)) ||
+        ab_reporters_add(rs, ab_reporter_csv(dir)) ||
+        ab_reporters_add(rs, ab_reporter_markdown(dir, stdout)))
+        return -1;
+    return quiet ? 0 : ab_reporters_add(rs, ab_reporter_progress(stderr));
 }
 
 /* runners: judges the finished run against the baseline; the verdict goes to stdout (after the
@@ -367,13 +346,31 @@ static void fill_run_header(ab_run *run, int argc, char **argv, const ab_options
     run->start_time = ab_wall_time();
 }
 
-int ab_cmd_run(int argc, char **argv)
+/* What the command line asked for, parsed and checked before anything runs. */
+typedef struct run_args {
+    ab_options o;
+    const char *suite_arg, *device_arg, *run_id_arg;
+    bool quiet, record;
+    ab_gate_opts gate;
+    ab_run *baseline;   /* --baseline / --baseline-last, read up front */
+    char **suites;      /* --suite list, NULL: all */
+    char **devices;     /* --device list, NULL: all */
+    ab_options *views;  /* each suite's view of the suite parameters (suite.h) */
+    char notes[2048];   /* what ab_suite_options had to say, one per line */
+} run_args;
+
+static void run_args_free(run_args *a)
 {
-    const char *const *pnames = ab_suite_param_options();
-    size_t npn = 0;
-    while (pnames[npn])
-        npn++;
-    struct option opts[16 + AB_GATE_NOPTIONS + 1 + AB_MAX_PARAM_OPTIONS];
+    free(a->views);
+    ab_strv_free(a->suites);
+    ab_strv_free(a->devices);
+    ab_run_free(a->baseline);
+}
+
+/* The option table: the fixed options, the gate's, and every suite parameter (short and
+ * namespaced forms). */
+static size_t run_options(struct option *opts, const char *const *pnames, size_t npn)
+{
     size_t no = 0;
     opts[no++] = (struct option){"suite", required_argument, NULL, 's'};
     opts[no++] = (struct option){"device", required_argument, NULL, 'd'};
@@ -393,55 +390,57 @@ int ab_cmd_run(int argc, char **argv)
     for (size_t i = 0; i < npn; i++)
         opts[no++] = (struct option){pnames[i], required_argument, NULL, OPT_SUITE_PARAM + (int)i};
     opts[no] = (struct option){NULL, 0, NULL, 0};
+    return no;
+}
 
-    ab_options o;
-    memset(&o, 0, sizeof(o));
-    o.profile = "standard";
-    o.out_dir = "results";
-    const char *suite_arg = NULL, *device_arg = NULL, *repeat_arg = NULL, *mintime_arg = NULL;
-    const char *run_id_arg = NULL;
-    bool quiet = false;
-    ab_gate_opts gate;
-    ab_gate_opts_default(&gate);
-    bool record = false;
-    ab_run *baseline = NULL;
+/* -1: go on; otherwise the exit code (help printed, or a usage error reported). */
+static int parse_options(int argc, char **argv, run_args *a, const char **repeat_arg,
+                         const char **mintime_arg)
+{
+    const char *const *pnames = ab_suite_param_options();
+    size_t npn = 0;
+    while (pnames[npn])
+        npn++;
+    struct option opts[16 + AB_GATE_NOPTIONS + 1 + AB_MAX_PARAM_OPTIONS];
+    run_options(opts, pnames, npn);
+    ab_options *o = &a->o;
     char err[AB_ERRLEN] = "";
-    int c, rc = AB_EXIT_OK;
+    int c;
     opterr = 0;
     optind = 1;
     ab_optseen seen = {0};
     while ((c = ab_getopt(argc, argv, ":s:d:p:o:r:t:qvh", opts, NULL, &seen)) != -1) {
         switch (c) {
         case AB_OPT_TWICE: return ab_usage_error("run", "%s given twice", seen.name);
-        case 's': suite_arg = optarg; break;
-        case 'd': device_arg = optarg; break;
-        case 'p': o.profile = optarg; break;
-        case 'o': o.out_dir = optarg; break;
-        case 'r': repeat_arg = optarg; break;
-        case 't': mintime_arg = optarg; break;
-        case 'q': quiet = true; break;
+        case 's': a->suite_arg = optarg; break;
+        case 'd': a->device_arg = optarg; break;
+        case 'p': o->profile = optarg; break;
+        case 'o': o->out_dir = optarg; break;
+        case 'r': *repeat_arg = optarg; break;
+        case 't': *mintime_arg = optarg; break;
+        case 'q': a->quiet = true; break;
         case 'v': ab_log_set_level(AB_LOG_DEBUG); break;
         case 'h': run_usage(stdout); return AB_EXIT_OK;
-        case OPT_RUN_ID: run_id_arg = optarg; break;
-        case OPT_CORRUPT: o.corrupt = optarg; break;
-        case OPT_RECORD: record = true; break;
+        case OPT_RUN_ID: a->run_id_arg = optarg; break;
+        case OPT_CORRUPT: o->corrupt = optarg; break;
+        case OPT_RECORD: a->record = true; break;
         case ':': return ab_usage_error("run", "option '%s' needs a value", argv[optind - 1]);
         case '?': return ab_usage_error("run", "unknown option '%s'", argv[optind - 1]);
         default:
             if (c >= AB_GATE_OPT_BASE && c < AB_GATE_OPT_END) {
-                if (ab_gate_parse_option(c, optarg, &gate, err) < 0)
+                if (ab_gate_parse_option(c, optarg, &a->gate, err) < 0)
                     return ab_usage_error("run", "%s", err);
                 break;
             }
             if (c >= OPT_SUITE_PARAM && c < OPT_SUITE_PARAM + (int)npn) {
                 const char *name = pnames[c - OPT_SUITE_PARAM];
-                if (ab_opt_param(&o, name))
+                if (ab_opt_param(o, name))
                     return ab_usage_error("run", "--%s given twice", name);
-                if (o.nparams == AB_MAX_PARAMS)
+                if (o->nparams == AB_MAX_PARAMS)
                     return ab_usage_error("run", "more than %d suite parameters", AB_MAX_PARAMS);
-                o.params[o.nparams].name = name;
-                o.params[o.nparams].value = optarg;
-                o.nparams++;
+                o->params[o->nparams].name = name;
+                o->params[o->nparams].value = optarg;
+                o->nparams++;
                 break;
             }
             return ab_usage_error("run", "unknown option");
@@ -449,14 +448,29 @@ int ab_cmd_run(int argc, char **argv)
     }
     if (optind < argc)
         return ab_usage_error("run", "unexpected argument '%s'", argv[optind]);
-    if (ab_sampling_profile(o.profile, &o.sampling) != 0)
+    return -1;
+}
+
+/* Options, values, the baseline: -1 to go on, else the exit code. */
+static int parse_args(int argc, char **argv, run_args *a)
+{
+    ab_options *o = &a->o;
+    o->profile = "standard";
+    o->out_dir = "results";
+    ab_gate_opts_default(&a->gate);
+    const char *repeat_arg = NULL, *mintime_arg = NULL;
+    int rc = parse_options(argc, argv, a, &repeat_arg, &mintime_arg);
+    if (rc >= 0)
+        return rc;
+    char err[AB_ERRLEN] = "";
+    if (ab_sampling_profile(o->profile, &o->sampling) != 0)
         return ab_usage_error("run", "--profile: unknown profile '%s' (quick, standard, full)",
-                              o.profile);
+                              o->profile);
     if (repeat_arg) {
         long v;
         if (ab_parse_long(repeat_arg, "--repeat", 1, 100000, &v, err) != 0)
             return ab_usage_error("run", "%s", err);
-        o.sampling.samples = (int)v;
+        o->sampling.samples = (int)v;
     }
     if (mintime_arg) {
         double v;
@@ -465,142 +479,83 @@ int ab_cmd_run(int argc, char **argv)
         if (v > 3600.0)
             return ab_usage_error("run", "--min-time: %s s is more than an hour per sample",
                                   mintime_arg);
-        o.sampling.min_time = v;
+        o->sampling.min_time = v;
     }
-    if (run_id_arg && ab_run_id_check(run_id_arg, err) != 0)
+    if (a->run_id_arg && ab_run_id_check(a->run_id_arg, err) != 0)
         return ab_usage_error("run", "--run-id: %s", err);
-    if (!*o.out_dir)
+    if (!*o->out_dir)
         return ab_usage_error("run", "--out: empty path");
     /* runners: the baseline is read before anything runs, so a bad one costs nothing */
-    if (gate.junit && !gate.baseline && !gate.last)
+    ab_gate_opts *g = &a->gate;
+    if (g->junit && !g->baseline && !g->last)
         return ab_usage_error("run", "--junit needs --baseline RUN or --baseline-last N");
-    if (gate.baseline || gate.last) {
-        if (!(baseline = ab_gate_baseline(&gate, NULL, err)))
-            return ab_usage_error("run", "%s%s", gate.baseline ? "--baseline: " : "--baseline-last: ",
-                                  err);
-    }
+    if ((g->baseline || g->last) && !(a->baseline = ab_gate_baseline(g, NULL, err)))
+        return ab_usage_error("run", "%s%s", g->baseline ? "--baseline: " : "--baseline-last: ",
+                              err);
+    return -1;
+}
 
-    char **suites = NULL, **devices = NULL;
-    ab_options *views = NULL;
-    if (suite_arg) {
-        if (!(suites = ab_split_list(suite_arg, err)))
+/* --suite and --device lists, each suite's parameter view: -1 to go on, else the exit code. */
+static int parse_selection(run_args *a)
+{
+    char err[AB_ERRLEN] = "";
+    if (a->suite_arg) {
+        if (!(a->suites = ab_split_list(a->suite_arg, err)))
             return ab_usage_error("run", "--suite: %s", err);
-        for (size_t i = 0; suites[i]; i++) {
-            char *one[2] = {suites[i], NULL};
-            bool any = strcmp(suites[i], "all") == 0;
+        for (size_t i = 0; a->suites[i]; i++) {
+            char *one[2] = {a->suites[i], NULL};
+            bool any = strcmp(a->suites[i], "all") == 0;
             for (const ab_suite *const *s = ab_suites(); *s && !any; s++)
                 any = suite_selected(one, *s);
-            if (!any) {
-                rc = ab_usage_error("run", "--suite: no suite or key matches '%s' (see "
-                                           "'accelbench list')",
-                                    suites[i]);
-                goto out_args;
-            }
+            if (!any)
+                return ab_usage_error("run",
+                                      "--suite: no suite or key matches '%s' (see "
+                                      "'accelbench list')",
+                                      a->suites[i]);
         }
     }
-    o.suites = suites;
+    a->o.suites = a->suites;
     /* each suite's view of the suite parameters (suite.h: short and namespaced forms) */
     size_t nsuites = ab_suite_count();
-    views = calloc(nsuites, sizeof(*views));
+    a->views = calloc(nsuites, sizeof(*a->views));
     bool *selected = calloc(nsuites, sizeof(*selected));
-    char notes[2048];
     for (size_t i = 0; selected && i < nsuites; i++)
-        selected[i] = suite_selected(suites, ab_suites()[i]);
-    if (!views || !selected || ab_suite_options(&o, selected, views, notes, sizeof(notes), err)) {
-        rc = views && selected ? ab_usage_error("run", "%s", err) : AB_EXIT_FAIL;
-        free(selected);
-        goto out_args;
-    }
-    free(selected);
-    if (device_arg && !(devices = ab_split_list(device_arg, err))) {
-        rc = ab_usage_error("run", "--device: %s", err);
-        goto out_args;
-    }
-    o.devices = devices;
-
-    /* Host facts first: the CPU backend pins the calling thread when a device opens. */
-    json_t *host = ab_probe_host_basic();
-    ab_platform p;
-    if (ab_platform_init(&p, err) != 0) {
-        json_decref(host);
-        fprintf(stderr, "accelbench run: %s\n", err);
+        selected[i] = suite_selected(a->suites, ab_suites()[i]);
+    int rc = -1;
+    if (!a->views || !selected)
         rc = AB_EXIT_FAIL;
-        goto out_args;
-    }
-    if (check_devices(devices, &p, err) != 0) {
-        json_decref(host);
+    else if (ab_suite_options(&a->o, selected, a->views, a->notes, sizeof(a->notes), err))
         rc = ab_usage_error("run", "%s", err);
-        goto out_platform;
-    }
+    free(selected);
+    if (rc >= 0)
+        return rc;
+    if (a->device_arg && !(a->devices = ab_split_list(a->device_arg, err)))
+        return ab_usage_error("run", "--device: %s", err);
+    a->o.devices = a->devices;
+    return -1;
+}
 
-    runner rn;
-    memset(&rn, 0, sizeof(rn));
-    rn.quiet = quiet;
-    rn.have_peaks = ab_peaks_load(NULL, &rn.peaks, err) == 0;
-    if (!rn.have_peaks)
-        ab_log(AB_LOG_WARN, "no datasheet peaks: %s", err);
-    char id[256];
-    if (run_id_arg)
-        ab_strlcpy(id, run_id_arg, sizeof(id));
-    else
-        default_run_id(id, sizeof(id));
-    if (make_run_dir(o.out_dir, id, sizeof(id), rn.dir, sizeof(rn.dir), err) != 0) {
-        json_decref(host);
-        if (rn.have_peaks)
-            ab_peaks_free(&rn.peaks);
-        rc = ab_usage_error("run", "--out: %s", err);
-        goto out_run; /* frees the peaks table (rn.run is still NULL) */
-    }
-    snprintf(rn.json_path, sizeof(rn.json_path), "%s/run.json", rn.dir);
-    snprintf(rn.journal_path, sizeof(rn.journal_path), "%s/%s", rn.dir, AB_JOURNAL_NAME);
-    rn.run = ab_run_new();
-    if (!rn.run) {
-        json_decref(host);
-        rc = AB_EXIT_FAIL;
-        goto out_run;
-    }
-    rn.run->id = ab_strdup(id);
-    fill_run_header(rn.run, argc, argv, &o, &p, host);
-    /* the manifest and the sampler, before any device is opened (opening pins threads) */
-    rn.platform = &p;
-    rn.run->manifest = ab_manifest(NULL);
-    ab_run_probes_init(&rn.probes, &p, devices, rn.run->manifest);
-    /* the header, once; results go to the journal until the final rewrite */
-    if (write_doc(&rn) != 0 || !(rn.journal = ab_journal_create(rn.journal_path, rn.run, err))) {
-        if (!rn.io_failed)
-            ab_log(AB_LOG_ERROR, "%s", err);
-        /* nothing measured yet: leave no half-made folder behind */
-        unlink(rn.json_path);
-        rmdir(rn.dir);
-        rc = AB_EXIT_USAGE;
-        goto out_run;
-    }
-    ab_signals_install();
-    if (!quiet)
-        fprintf(stderr, "accelbench: run %s, profile %s -> %s\n", id, o.profile, rn.dir);
-    for (char *line = notes, *nl; *line && (nl = strchr(line, '\n')); line = nl + 1) {
-        *nl = '\0';
-        ab_log(AB_LOG_INFO, "%s", line);
-    }
-
+/* Every selected suite on every selected device, one device at a time. */
+static void run_devices(runner *rn, ab_platform *p, const run_args *a)
+{
     bool any_device = false;
-    for (size_t di = 0; di < p.ndevices && !ab_interrupted() && !rn.io_failed; di++) {
-        ab_device *d = &p.devices[di];
-        if (!device_selected(devices, d->id))
+    for (size_t di = 0; di < p->ndevices && !ab_interrupted() && !rn->io_failed; di++) {
+        ab_device *d = &p->devices[di];
+        if (!device_selected(a->devices, d->id))
             continue;
         any_device = true;
         char oerr[AB_ERRLEN] = "";
-        ab_run_probes_before_device(&rn.probes, d);
+        ab_run_probes_before_device(&rn->probes, d);
         bool opened = ab_device_open(d, oerr) == 0;
         for (const ab_suite *const *s = ab_suites(); *s && !ab_interrupted(); s++) {
-            if (!suite_selected(suites, *s))
+            if (!suite_selected(a->suites, *s))
                 continue;
-            ab_suite_ctx ctx = {.opt = &views[s - ab_suites()],
+            ab_suite_ctx ctx = {.opt = &a->views[s - ab_suites()],
                                 .suite = *s,
                                 .dev = d,
                                 .emit = emit,
-                                .runner = &rn,
-                                .manifest = rn.run->manifest,
+                                .runner = rn,
+                                .manifest = rn->run->manifest,
                                 .energy = ctx_energy};
             if (!opened) {
                 ab_result *r = ab_suite_result(&ctx, (*s)->name, "none");
@@ -610,18 +565,24 @@ int ab_cmd_run(int argc, char **argv)
                     break;
                 continue;
             }
-            if ((*s)->run(&ctx) != 0 && rn.io_failed)
+            if ((*s)->run(&ctx) != 0 && rn->io_failed)
                 break;
         }
     }
-    /* With --device all, a backend that is not built or not available is recorded once per
-     * suite as a skip, so the document says what was not measured and why. */
-    for (size_t bi = 0; bi < p.nbackends && !ab_interrupted() && !rn.io_failed; bi++) {
-        ab_backend_entry *e = &p.backends[bi];
-        if (e->available || (devices && !device_selected(devices, "all")))
+    if (!any_device)
+        ab_log(AB_LOG_WARN, "no device selected and available");
+}
+
+/* With --device all, a backend that is not built or not available is recorded once per suite as
+ * a skip, so the document says what was not measured and why. */
+static void skip_unavailable(runner *rn, const ab_platform *p, const run_args *a)
+{
+    for (size_t bi = 0; bi < p->nbackends && !ab_interrupted() && !rn->io_failed; bi++) {
+        const ab_backend_entry *e = &p->backends[bi];
+        if (e->available || (a->devices && !device_selected(a->devices, "all")))
             continue;
         for (const ab_suite *const *s = ab_suites(); *s; s++) {
-            if (!suite_selected(suites, *s))
+            if (!suite_selected(a->suites, *s))
                 continue;
             ab_result *r = ab_result_new((*s)->name, (*s)->name, "none");
             if (!r)
@@ -629,80 +590,143 @@ int ab_cmd_run(int argc, char **argv)
             ab_result_set_device(r, e->name, NULL, e->name);
             ab_result_set_status(r, AB_SKIP, "%s: %s%s", e->name,
                                  e->built ? "unavailable: " : "", e->reason);
-            ab_suite_ctx ctx = {.opt = &o, .suite = *s, .dev = NULL, .emit = emit, .runner = &rn};
+            ab_suite_ctx ctx = {.opt = &a->o, .suite = *s, .dev = NULL, .emit = emit, .runner = rn};
             if (emit(&ctx, r) != 0)
                 break;
         }
     }
-    if (!any_device)
-        ab_log(AB_LOG_WARN, "no device selected and available");
+}
 
-    ab_run *run = rn.run;
+/* The finished run: the reporters' end, results/latest, the gate, the history; the exit code. */
+static int finish_run(runner *rn, const run_args *a)
+{
+    char err[AB_ERRLEN] = "";
+    ab_run *run = rn->run;
     run->end_time = ab_wall_time();
     run->interrupted = ab_interrupted();
     run->complete = !run->interrupted;
-    /* the one rewrite of the finished document; should it fail, run.json stays the header and
-     * readers take the results from the journal */
-    write_doc(&rn);
-    ab_journal_close(rn.journal);
-    rn.journal = NULL;
-    char path[PATH_MAX + 32];
-    snprintf(path, sizeof(path), "%s/results.csv", rn.dir);
-    if (write_text(path, ab_write_csv, run, err) != 0) {
+    /* run.json's one rewrite, results.csv, summary.md (and stdout) */
+    if (ab_reporters_end(&rn->out, run, err) != 0) {
         ab_log(AB_LOG_ERROR, "%s", err);
-        rn.io_failed = 1;
+        rn->io_failed = 1;
     }
-    snprintf(path, sizeof(path), "%s/summary.md", rn.dir);
-    if (write_text(path, ab_write_markdown, run, err) != 0) {
-        ab_log(AB_LOG_ERROR, "%s", err);
-        rn.io_failed = 1;
-    }
-    update_latest(o.out_dir, id);
-    ab_write_markdown(run, stdout);
-    fflush(stdout);
-    if (!quiet)
-        fprintf(stderr, "accelbench: results in %s\n", rn.dir);
-
+    update_latest(a->o.out_dir, run->id);
+    if (!a->quiet)
+        fprintf(stderr, "accelbench: results in %s\n", rn->dir);
     bool bad = false;
     for (size_t i = 0; i < run->nresults; i++)
         bad |= run->results[i]->status == AB_FAIL || run->results[i]->status == AB_ERROR;
     /* runners: the gate against --baseline, then the history */
     int gate_rc = AB_EXIT_OK;
-    if (baseline && !run->interrupted)
-        gate_rc = run_gate(baseline, run, &gate, rn.dir);
-    if (record && !run->interrupted) {
+    if (a->baseline && !run->interrupted)
+        gate_rc = run_gate(a->baseline, run, &a->gate, rn->dir);
+    if (a->record && !run->interrupted) {
         ab_history *h = NULL;
         bool added = false;
-        const char *db = gate.db ? gate.db : ab_history_default_path();
+        const char *db = a->gate.db ? a->gate.db : ab_history_default_path();
         if (ab_history_open(db, true, &h, err) != 0 ||
-            ab_history_add(h, run, rn.json_path, false, &added, err) != 0) {
+            ab_history_add(h, run, rn->json_path, false, &added, err) != 0) {
             ab_log(AB_LOG_ERROR, "%s", err);
-            rn.io_failed = 1;
-        } else if (!quiet) {
+            rn->io_failed = 1;
+        } else if (!a->quiet) {
             fprintf(stderr, "accelbench: recorded %s in %s\n", run->id, db);
         }
         ab_history_close(h);
     }
     if (run->interrupted)
-        rc = AB_EXIT_INTERRUPTED;
-    else if (rn.io_failed || gate_rc == AB_EXIT_IO)
-        rc = AB_EXIT_IO;
-    else if (bad)
-        rc = AB_EXIT_FAIL;
+        return AB_EXIT_INTERRUPTED;
+    if (rn->io_failed || gate_rc == AB_EXIT_IO)
+        return AB_EXIT_IO;
+    return bad ? AB_EXIT_FAIL : gate_rc;
+}
+
+/* The run folder, the header and the reporters' begin: 0, or the exit code. */
+static int start_run(runner *rn, run_args *a, ab_platform *p, json_t *host, int argc, char **argv)
+{
+    char err[AB_ERRLEN] = "";
+    rn->quiet = a->quiet;
+    rn->have_peaks = ab_peaks_load(NULL, &rn->peaks, err) == 0;
+    if (!rn->have_peaks)
+        ab_log(AB_LOG_WARN, "no datasheet peaks: %s", err);
+    char id[256];
+    if (a->run_id_arg)
+        ab_strlcpy(id, a->run_id_arg, sizeof(id));
     else
-        rc = gate_rc;
-out_run:
-    ab_journal_close(rn.journal);
+        default_run_id(id, sizeof(id));
+    if (make_run_dir(a->o.out_dir, id, sizeof(id), rn->dir, sizeof(rn->dir), err) != 0) {
+        json_decref(host);
+        return ab_usage_error("run", "--out: %s", err);
+    }
+    snprintf(rn->json_path, sizeof(rn->json_path), "%s/run.json", rn->dir);
+    if (!(rn->run = ab_run_new())) {
+        json_decref(host);
+        return AB_EXIT_FAIL;
+    }
+    rn->run->id = ab_strdup(id);
+    fill_run_header(rn->run, argc, argv, &a->o, p, host);
+    /* the manifest and the sampler, before any device is opened (opening pins threads) */
+    rn->platform = p;
+    rn->run->manifest = ab_manifest(NULL);
+    ab_run_probes_init(&rn->probes, p, a->devices, rn->run->manifest);
+    /* the header, once; results go to the journal until the final rewrite */
+    if (add_reporters(&rn->out, rn->dir, a->quiet) != 0 ||
+        ab_reporters_begin(&rn->out, rn->run, err)) {
+        ab_log(AB_LOG_ERROR, "%s", *err ? err : "out of memory");
+        /* nothing measured yet: leave no half-made folder behind */
+        char jp[PATH_MAX + 32];
+        snprintf(jp, sizeof(jp), "%s/%s", rn->dir, AB_JOURNAL_NAME);
+        unlink(jp);
+        unlink(rn->json_path);
+        rmdir(rn->dir);
+        return AB_EXIT_USAGE;
+    }
+    if (!a->quiet)
+        fprintf(stderr, "accelbench: run %s, profile %s -> %s\n", id, a->o.profile, rn->dir);
+    for (char *line = a->notes, *nl; *line && (nl = strchr(line, '\n')); line = nl + 1) {
+        *nl = '\0';
+        ab_log(AB_LOG_INFO, "%s", line);
+    }
+    return 0;
+}
+
+int ab_cmd_run(int argc, char **argv)
+{
+    run_args a;
+    memset(&a, 0, sizeof(a));
+    int rc = parse_args(argc, argv, &a);
+    if (rc < 0)
+        rc = parse_selection(&a);
+    if (rc >= 0) {
+        run_args_free(&a);
+        return rc;
+    }
+    /* Host facts first: the CPU backend pins the calling thread when a device opens. */
+    json_t *host = ab_probe_host_basic();
+    ab_platform p;
+    char err[AB_ERRLEN] = "";
+    if (ab_platform_init(&p, err) != 0) {
+        json_decref(host);
+        fprintf(stderr, "accelbench run: %s\n", err);
+        run_args_free(&a);
+        return AB_EXIT_FAIL;
+    }
+    runner rn;
+    memset(&rn, 0, sizeof(rn));
+    if (check_devices(a.devices, &p, err) != 0) {
+        json_decref(host);
+        rc = ab_usage_error("run", "%s", err);
+    } else if ((rc = start_run(&rn, &a, &p, host, argc, argv)) == 0) {
+        ab_signals_install();
+        run_devices(&rn, &p, &a);
+        skip_unavailable(&rn, &p, &a);
+        rc = finish_run(&rn, &a);
+    }
+    ab_reporters_free(&rn.out);
     ab_run_probes_fini(&rn.probes);
     ab_run_free(rn.run);
     if (rn.have_peaks)
         ab_peaks_free(&rn.peaks);
-out_platform:
     ab_platform_fini(&p);
-out_args:
-    free(views);
-    ab_strv_free(suites);
-    ab_strv_free(devices);
-    ab_run_free(baseline);
+    run_args_free(&a);
     return rc;
 }

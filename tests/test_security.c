@@ -40,13 +40,13 @@ static char **payloads(void)
     static char *p[9];
     static char buf[9][1024];
     const char *fmt[] = {
-        "gpu `touch %s`",                       /* backquote substitution */
-        "gpu\nsystem(\"touch %s\")",            /* a newline starts a command */
-        "gpu\"; system(\"touch %s\"); x=\"",    /* break out of a double-quoted string */
-        "gpu'; system('touch %s'); x='",        /* ... and of a single-quoted one */
-        "gpu $(touch %s) \\",                   /* shell substitution, trailing backslash */
-        "gpu\r!touch %s",                       /* a shell escape line */
-        "gpu\n# \n!touch %s\n@x",               /* comment, shell escape, macro */
+        "gpu `touch %s`",                    /* backquote substitution */
+        "gpu\nsystem(\"touch %s\")",         /* a newline starts a command */
+        "gpu\"; system(\"touch %s\"); x=\"", /* break out of a double-quoted string */
+        "gpu'; system('touch %s'); x='",     /* ... and of a single-quoted one */
+        "gpu $(touch %s) \\",                /* shell substitution, trailing backslash */
+        "gpu\r!touch %s",                    /* a shell escape line */
+        "gpu\n# \n!touch %s\n@x",            /* comment, shell escape, macro */
         "<script>alert(1)</script><img src=x onerror=alert(2)>%.0s", /* markup in the report */
     };
     for (size_t i = 0; i < sizeof(fmt) / sizeof(fmt[0]); i++) {
@@ -90,10 +90,9 @@ static void hostile_run(const char *path, long t0)
         double bw[3] = {3e12, 3.1e12, 2.9e12};
         ab_result_add_metric(m, "bandwidth", "B/s", true, "n*s / t", bw, 3);
         m->headline = true;
-        m->extra = json_pack("{s:{s:s,s:f,s:s,s:f,s:s,s:s,s:s,s:s}}", "peak", "metric",
-                             "bandwidth", "value", 3.35e12, "unit", "B/s", "fraction", 0.9,
-                             "model", pl[d], "column", pl[(d + 5) % np], "source", pl[d],
-                             "accessed", "2026-01-01");
+        m->extra = json_pack("{s:{s:s,s:f,s:s,s:f,s:s,s:s,s:s,s:s}}", "peak", "metric", "bandwidth",
+                             "value", 3.35e12, "unit", "B/s", "fraction", 0.9, "model", pl[d],
+                             "column", pl[(d + 5) % np], "source", pl[d], "accessed", "2026-01-01");
         ab_run_add(run, m, NULL);
     }
     char err[AB_ERRLEN];
@@ -108,8 +107,7 @@ static size_t rerun_scripts(const char *dir)
     snprintf(pat, sizeof(pat), "%s/*.gp", dir);
     glob_t g;
     size_t n = 0;
-    if (glob(pat, 0, NULL, &g) != 0)
-        return 0;
+    if (glob(pat, 0, NULL, &g) != 0) return 0;
     for (size_t i = 0; i < g.gl_pathc; i++) {
         ab_proc p;
         char cmd[1800];
@@ -259,8 +257,7 @@ static void expect_usage(const char *needle, const char *const *argv, const char
     cr_expect_eq(p.status, 2, "exit %d (stderr: %s)", p.status, p.err);
     cr_expect_eq(ab_count_lines(p.err), 1, "stderr is not one line: '%s'", p.err);
     cr_expect(strstr(p.err, needle) != NULL, "stderr '%s' does not mention '%s'", p.err, needle);
-    if (outdir)
-        cr_expect(ab_dir_entries(outdir) <= 0, "a usage error left files in %s", outdir);
+    if (outdir) cr_expect(ab_dir_entries(outdir) <= 0, "a usage error left files in %s", outdir);
     ab_proc_free(&p);
 }
 
@@ -326,7 +323,9 @@ Test(security, run_ids_are_checked_on_the_way_in, .timeout = 60)
     const char *bad[][2] = {{"\xff\xfe", "not valid UTF-8"},
                             {"latest", "reserved"},
                             {"a\nb", "control character"},
-                            {"a\xc2\x85" "b", "control character"}, /* U+0085, a C1 newline */
+                            {"a\xc2\x85"
+                             "b",
+                             "control character"}, /* U+0085, a C1 newline */
                             {longid, "longer than the 128-byte maximum"},
                             {"a/b", "'/'"},
                             {"..", "start with '.'"},
@@ -347,11 +346,12 @@ Test(security, what_the_tool_writes_it_reads_back, .timeout = 300)
     snprintf(out, sizeof(out), "%s/results", dir);
     const char *id = "r\xC3\xBCn \"q\",1 \xE2\x80\x94 \xF0\x9F\x9A\x80";
     ab_proc p;
-    cr_assert_eq(ab_test_run(&p, 0,
-                             (const char *[]){"run", "--suite", "membw.copy", "--device", "cpu",
-                                              "--profile", "quick", "--dtype", "f64", "--sizes",
-                                              "1MiB", "--repeat", "2", "--min-time", "0.001",
-                                              "--out", out, "--run-id", id, "-q", NULL}),
+    cr_assert_eq(ab_test_run(&p, 0, (const char *[]){"run", "--suite",    "membw.copy", "--device",
+                                                     "cpu", "--profile",  "quick",      "--dtype",
+                                                     "f64", "--sizes",    "1MiB",       "--repeat",
+                                                     "2",   "--min-time", "0.001",      "--out",
+                                                     out,   "--run-id",   id,           "-q",
+                                                     NULL}),
                  0);
     cr_assert_eq(p.status, 0, "%s", p.err);
     ab_proc_free(&p);
@@ -398,17 +398,17 @@ Test(security, duplicated_flags_are_refused)
     expect_usage("--suite given twice",
                  (const char *[]){"run", "--out", out, "--suite", "membw", "-s", "gemm", NULL},
                  out);
-    expect_usage("--profile given twice",
-                 (const char *[]){"run", "--out", out, "--profile", "quick", "--profile", "full",
-                                  NULL},
-                 out);
+    expect_usage(
+        "--profile given twice",
+        (const char *[]){"run", "--out", out, "--profile", "quick", "--profile", "full", NULL},
+        out);
     expect_usage("--format given twice",
                  (const char *[]){"compare", "-f", "csv", "--format", "md", "a", "b", NULL}, NULL);
     expect_usage("--threshold given twice",
                  (const char *[]){"gate", "--threshold", "5%", "--threshold", "1%", "a", "b", NULL},
                  NULL);
-    expect_usage("--out given twice",
-                 (const char *[]){"plot", "-o", "x", "--out", "y", "a", NULL}, NULL);
+    expect_usage("--out given twice", (const char *[]){"plot", "-o", "x", "--out", "y", "a", NULL},
+                 NULL);
     free(dir);
 }
 
@@ -441,11 +441,12 @@ Test(security, wrong_type_history_median_is_named)
     snprintf(doc, sizeof(doc), "%s/run.json", dir);
     FILE *f = fopen(doc, "w");
     cr_assert_not_null(f);
-    fputs("{\"schema\":\"accelbench.run\",\"schema_version\":1,\"id\":\"t\",\"results\":[{\"suite\":"
-          "\"membw\",\"key\":\"membw.copy\",\"device\":\"cpu\",\"status\":\"pass\",\"metrics\":[{"
-          "\"name\":\"bandwidth\",\"unit\":\"B/s\",\"direction\":\"higher\",\"samples\":[1.0]}],"
-          "\"extra\":{\"history\":{\"metrics\":{\"bandwidth\":{\"median\":\"9e99\"}}}}}]}",
-          f);
+    fputs(
+        "{\"schema\":\"accelbench.run\",\"schema_version\":1,\"id\":\"t\",\"results\":[{\"suite\":"
+        "\"membw\",\"key\":\"membw.copy\",\"device\":\"cpu\",\"status\":\"pass\",\"metrics\":[{"
+        "\"name\":\"bandwidth\",\"unit\":\"B/s\",\"direction\":\"higher\",\"samples\":[1.0]}],"
+        "\"extra\":{\"history\":{\"metrics\":{\"bandwidth\":{\"median\":\"9e99\"}}}}}]}",
+        f);
     fclose(f);
     char err[AB_ERRLEN];
     ab_run *r = ab_run_read(doc, err);

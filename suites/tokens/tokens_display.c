@@ -14,7 +14,8 @@ static void point_label(const ab_result *r, char *buf, size_t len)
 {
     bool prefill = r->key && strcmp(r->key, "tokens.prefill") == 0;
     json_int_t batch = json_integer_value(json_object_get(r->params, "batch"));
-    json_int_t n = json_integer_value(json_object_get(r->params, prefill ? "input_len" : "context"));
+    json_int_t n =
+        json_integer_value(json_object_get(r->params, prefill ? "input_len" : "context"));
     if (prefill)
         snprintf(buf, len, "prefill %lld", (long long)n);
     else

@@ -125,7 +125,10 @@ struct ab_group {
     void *data;      /* data_size zeroed bytes, freed by the loop; the suite's group state */
     ab_result *r;    /* the group's own result: its key, impl and params are copied into every
                       * case added after them, and it is what skip_one emits */
-    bool skip_one;   /* a group setup skip/error is ONE result (r), not one per selected case */
+    bool skip_one;   /* a group setup skip/error is ONE result (r), not one per selected case;
+                      * group setup may set it for the failure it is returning (e.g. one
+                      * error for inputs it could not fill, a skip per case when they do
+                      * not fit) */
     bool flush_series; /* before this group runs, held series headlines are marked and emitted */
     const ab_group_ops *ops;
     /* loop-private */

@@ -171,6 +171,10 @@ static int g_setup(ab_group *g, char *err)
         return ab_err(err, "does not fit"), AB_CASE_SKIP;
     if (mode == 2)
         return ab_err(err, "broken");
+    if (mode == 3) { /* the setup decides: this failure is one result for the group */
+        g->skip_one = true;
+        return ab_err(err, "cannot fill");
+    }
     return 0;
 }
 
@@ -364,6 +368,31 @@ Test(caserun, group_setup_failure_is_one_or_each)
     cr_expect_str_eq(got[3]->reason, "broken");
     cr_expect_eq(case_setups, 0);
     cr_expect_eq(group_teardowns, 4);
+}
+
+static int gen_group_decides(ab_caselist *l)
+{
+    for (int mode = 3; mode >= 1; mode -= 2) { /* setup sets skip_one; then a plain skip */
+        ab_group *g = ab_group_add(l, "synth.a", "grp", &g_ops, sizeof(int));
+        *(int *)g->data = mode;
+        add(g, "synth.a", "x", 1e-4, 10);
+        add(g, "synth.a", "y", 1e-4, 10);
+    }
+    return 0;
+}
+
+Test(caserun, group_setup_may_make_its_failure_one_result)
+{
+    cr_assert_eq(run_synth(gen_group_decides, NULL, NULL), 0);
+    cr_assert_eq(ngot, 3, "one error for the group, then a skip per case of the next");
+    cr_expect_eq(got[0]->status, AB_ERROR);
+    cr_expect_str_eq(got[0]->impl, "grp");
+    cr_expect_str_eq(got[0]->reason, "cannot fill");
+    for (int i = 1; i < 3; i++) {
+        cr_expect_eq(got[i]->status, AB_SKIP);
+        cr_expect_str_eq(got[i]->impl, i == 1 ? "x" : "y");
+    }
+    cr_expect_eq(group_teardowns, 2);
 }
 
 static int gen_series(ab_caselist *l)

@@ -233,6 +233,39 @@ static void case_free(ab_case *c)
     free(c);
 }
 
+/* The suite's plan: plan_new, or a zeroed block of plan_size filled by plan_init. */
+static void *make_plan(const ab_case_suite *cs, const ab_options *o, char *err)
+{
+    if (cs->plan_new)
+        return cs->plan_new(o, err);
+    void *p = calloc(1, cs->plan_size ? cs->plan_size : 1);
+    if (!p) {
+        ab_err(err, "out of memory");
+        return NULL;
+    }
+    if (cs->plan_init(o, p, err) != 0) {
+        if (cs->plan_clear)
+            cs->plan_clear(p);
+        free(p);
+        return NULL;
+    }
+    return p;
+}
+
+static void drop_plan(const ab_case_suite *cs, void *p)
+{
+    if (!p)
+        return;
+    if (cs->plan_new) {
+        if (cs->plan_free)
+            cs->plan_free(p);
+        return;
+    }
+    if (cs->plan_clear)
+        cs->plan_clear(p);
+    free(p);
+}
+
 static void list_free(ab_caselist *l)
 {
     for (size_t i = 0; i < l->ngroups; i++) {
@@ -248,8 +281,7 @@ static void list_free(ab_caselist *l)
     for (size_t i = 0; i < l->nheld; i++)
         ab_result_free(l->held[i].r);
     free(l->held);
-    if (l->plan && l->cs->plan_free)
-        l->cs->plan_free(l->plan);
+    drop_plan(l->cs, l->plan);
 }
 
 /* ---- running one case ---- */
@@ -542,7 +574,7 @@ int ab_caserun(ab_suite_ctx *ctx)
             return suite_result(ctx, AB_SKIP, err);
         }
     }
-    if (cs->plan_new && !(l.plan = cs->plan_new(ctx->opt, err)))
+    if ((cs->plan_new || cs->plan_init) && !(l.plan = make_plan(cs, ctx->opt, err)))
         return suite_result(ctx, AB_ERROR, err);
     int rc = 0;
     if (cs->generate(&l, err) != 0) {
@@ -562,12 +594,11 @@ int ab_caserun(ab_suite_ctx *ctx)
 
 int ab_caserun_check_suite(const ab_case_suite *cs, const ab_options *o, char *err)
 {
-    if (!cs->plan_new)
+    if (!cs->plan_new && !cs->plan_init)
         return 0;
-    void *p = cs->plan_new(o, err);
+    void *p = make_plan(cs, o, err);
     if (!p)
         return -1;
-    if (cs->plan_free)
-        cs->plan_free(p);
+    drop_plan(cs, p);
     return 0;
 }

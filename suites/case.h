@@ -110,6 +110,12 @@ typedef struct ab_case_suite {
      * errors): returns the plan or NULL with err. Optional (plan is then NULL). */
     void *(*plan_new)(const ab_options *o, char *err);
     void (*plan_free)(void *plan);
+    /* Or, instead of plan_new/plan_free: the loop allocates plan_size zeroed bytes, plan_init
+     * fills them (0, or -1 with err) and plan_clear (optional) frees what init allocated inside;
+     * the loop frees the block. */
+    size_t plan_size;
+    int (*plan_init)(const ab_options *o, void *plan, char *err);
+    void (*plan_clear)(void *plan);
     /* Adds the groups and cases for l's device (ab_caselist_ctx(l)->dev) from the plan; -1 with
      * err stops the suite with one error result (key = suite name, impl "none"). */
     int (*generate)(ab_caselist *l, char *err);

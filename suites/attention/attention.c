@@ -187,23 +187,9 @@ static int plan_make(const ab_options *o, plan *p, char *err)
     return parse_causal(o, p, err) != 0 || parse_impls(o, p, err) != 0 ? -1 : 0;
 }
 
-static void *attention_plan_new(const ab_options *o, char *err)
+static int attention_plan_init(const ab_options *o, void *p, char *err)
 {
-    plan *p = malloc(sizeof(*p));
-    if (!p) {
-        ab_err(err, "out of memory");
-        return NULL;
-    }
-    if (plan_make(o, p, err) != 0) {
-        free(p);
-        return NULL;
-    }
-    return p;
-}
-
-static void attention_plan_free(void *p)
-{
-    free(p);
+    return plan_make(o, p, err);
 }
 
 /* Default lengths by profile; devices computing in host memory (CPU, PoCL) get the shorter lists
@@ -328,8 +314,8 @@ static const void *attention_impl(const ab_device *d)
 
 static const ab_case_suite attention_cases = {
     .impl = attention_impl,
-    .plan_new = attention_plan_new,
-    .plan_free = attention_plan_free,
+    .plan_size = sizeof(plan),
+    .plan_init = attention_plan_init,
     .generate = attention_generate,
     .sampling = attention_sampling,
 };

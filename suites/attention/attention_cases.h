@@ -27,18 +27,18 @@
 #define AB_ATTN_AMP_QK 2.0f
 #define AB_ATTN_AMP_V 1.0f
 
-/* ---- capabilities (one line each: where a backend hook will answer) ---- */
+/* ---- capabilities (ab_device_info) ---- */
 
-/* the device computes in host memory: its buffers are readable in place */
+/* the device's cores run the kernels in host memory: its buffers are readable in place */
 static inline bool ab_attn_host_backend(const ab_device *d)
 {
-    return strcmp(d->backend->name, "cpu") == 0;
+    return d->info.kind == AB_KIND_HOST;
 }
 
-/* the kernels compute in f32 (CPU, OpenCL): f32 is the default dtype; bf16 elsewhere */
+/* f32 is the default dtype where the device does not default to bf16 (CPU, OpenCL) */
 static inline bool ab_attn_f32_default(const ab_device *d)
 {
-    return ab_attn_host_backend(d) || strcmp(d->backend->name, "opencl") == 0;
+    return !d->info.default_bf16;
 }
 
 /* ---- the fp64 reference and the verdict (attention_check.c) ---- */

@@ -34,6 +34,8 @@ static void plan_free(ab_membw_plan *p)
 {
     free(p->sizes);
     free(p->scratch);
+    p->sizes = NULL;
+    p->scratch = NULL;
 }
 
 static int plan_make(const ab_options *o, ab_membw_plan *p, char *err)
@@ -115,24 +117,14 @@ static int plan_make(const ab_options *o, ab_membw_plan *p, char *err)
     return 0;
 }
 
-static void *membw_plan_new(const ab_options *o, char *err)
+static int membw_plan_init(const ab_options *o, void *p, char *err)
 {
-    ab_membw_plan *p = malloc(sizeof(*p));
-    if (!p) {
-        ab_err(err, "out of memory");
-        return NULL;
-    }
-    if (plan_make(o, p, err) != 0) {
-        free(p);
-        return NULL;
-    }
-    return p;
+    return plan_make(o, p, err);
 }
 
-static void membw_plan_free(void *p)
+static void membw_plan_clear(void *p)
 {
     plan_free(p);
-    free(p);
 }
 
 static uint64_t pow2_at_least(uint64_t v)
@@ -258,8 +250,9 @@ static const void *membw_impl(const ab_device *d)
 
 static const ab_case_suite membw_cases = {
     .impl = membw_impl,
-    .plan_new = membw_plan_new,
-    .plan_free = membw_plan_free,
+    .plan_size = sizeof(ab_membw_plan),
+    .plan_init = membw_plan_init,
+    .plan_clear = membw_plan_clear,
     .generate = membw_generate,
 };
 

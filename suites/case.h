@@ -24,7 +24,8 @@
  *     group setup (shared buffers; optional) -- skip/error: every selected case gets it, or
  *                                               one result for the group (ab_group.skip_one)
  *     for each selected case, in order, until a signal arrives:
- *       applies(device)   -> skip with the reason (no setup, no extra)
+ *       applies(device)   -> skip with the reason (no setup, no extra); AB_CASE_ABSENT: no
+ *                            result at all
  *       extra = {}, the declared extra amounts recorded (ab_case_extra)
  *       setup             -> skip / error (teardown still runs: it must handle partial setup)
  *       measure           -> ab_measure(sampling, run) unless the case has its own measure()
@@ -38,7 +39,8 @@
  *     headline: among the group's passing candidates (ab_case.headline) the best by the first
  *               metric's median is marked; with ab_case.series set, the LAST passing
  *               candidate of that series over all groups is marked instead (held back from
- *               emission until a later one replaces it, a group with flush_series, or the end)
+ *               emission until a later one replaces it, a group with flush_series, or the end;
+ *               held ones come out in ab_caselist_series order, then first-candidate order)
  *     the group's results are emitted in case order
  *
  * Everything a suite hands to the list (groups, cases, results, data) is owned and freed by the

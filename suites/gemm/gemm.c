@@ -440,7 +440,8 @@ static int gemm_generate(ab_caselist *l, char *err)
     bool flush = false;
     for (size_t s = 0; s < p->nshapes; s++) {
         const ab_gemm_shape *sh = &p->shapes[s];
-        if (s > 0 && strcmp(p->shapes[s - 1].set, "square") == 0 && strcmp(sh->set, "square"))
+        if (s > 0 && strcmp(p->shapes[s - 1].set, "square") == 0 &&
+            strcmp(sh->set, "square") != 0)
             flush = true;
         for (int d = 0; d < AB_DT_COUNT; d++)
             if (p->dtype[d] && add_shape_dtype(l, sh, (ab_dtype)d, &flush) != 0)

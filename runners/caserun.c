@@ -26,7 +26,8 @@ typedef struct ab_case_binding {
 
 typedef struct held {
     const char *series;
-    ab_result *r;
+    ab_result *r;   /* NULL: no candidate held now */
+    bool declared;  /* ab_caselist_series: the place is kept across flushes */
 } held;
 
 struct ab_caselist {
@@ -123,6 +124,15 @@ ab_case *ab_case_new(ab_caselist *l, const char *key, const char *impl, const ab
 {
     ab_group *g = ab_group_add(l, key, impl, NULL, 0);
     return g ? ab_case_add(g, key, impl, ops, data_size) : NULL;
+}
+
+ab_result *ab_caselist_result(ab_caselist *l, const char *key, const char *impl)
+{
+    ab_group *g = ab_group_add(l, key, impl, NULL, 0);
+    if (!g)
+        return NULL;
+    g->preset = true;
+    return g->r;
 }
 
 int ab_caselist_suite_result(ab_caselist *l, ab_status st, const char *fmt, ...)
@@ -394,20 +404,23 @@ static void measure_and_check(ab_case *c, const ab_sampling *smp, char *err)
         ab_result_set_status(r, AB_FAIL, "%s", v.msg);
 }
 
-static void run_case(ab_case *c, const ab_sampling *smp)
+/* Returns whether the case has a result (false: applies() said AB_CASE_ABSENT). */
+static bool run_case(ab_case *c, const ab_sampling *smp)
 {
     ab_result *r = c->r;
     char err[AB_ERRLEN] = "";
     r->started = ab_wall_time();
     double t0 = ab_now();
     int rc = c->ops->applies ? c->ops->applies(c, c->ctx->dev, err) : 0;
+    if (rc == AB_CASE_ABSENT)
+        return false;
     if (rc != 0) {
         ab_result_set_status(r, AB_SKIP, "%s", err);
-        return;
+        return true;
     }
     if (record_extras(c, err) != 0) {
         ab_result_set_status(r, AB_ERROR, "%s", err);
-        return;
+        return true;
     }
     rc = c->ops->setup ? c->ops->setup(c, err) : 0;
     if (rc != 0)
@@ -417,6 +430,7 @@ static void run_case(ab_case *c, const ab_sampling *smp)
     if (c->ops->teardown)
         c->ops->teardown(c);
     r->time_spent = ab_now() - t0;
+    return true;
 }
 
 /* ---- headlines and emission ---- */
@@ -431,32 +445,52 @@ static int emit(ab_caselist *l, ab_result **r)
 static int flush_series(ab_caselist *l)
 {
     int rc = 0;
+    size_t keep = 0;
     for (size_t i = 0; i < l->nheld; i++) {
-        l->held[i].r->headline = true;
-        if (emit(l, &l->held[i].r) != 0)
-            rc = -1;
+        if (l->held[i].r) {
+            l->held[i].r->headline = true;
+            if (emit(l, &l->held[i].r) != 0)
+                rc = -1;
+        }
+        if (l->held[i].declared)
+            l->held[keep++] = l->held[i];
     }
-    l->nheld = 0;
+    l->nheld = keep;
     return rc;
+}
+
+static held *held_slot(ab_caselist *l, const char *series)
+{
+    for (size_t i = 0; i < l->nheld; i++)
+        if (strcmp(l->held[i].series, series) == 0)
+            return &l->held[i];
+    held *h = realloc(l->held, (l->nheld + 1) * sizeof(*h));
+    if (!h)
+        return NULL;
+    l->held = h;
+    h[l->nheld] = (held){.series = series};
+    return &h[l->nheld++];
+}
+
+int ab_caselist_series(ab_caselist *l, const char *series)
+{
+    held *h = held_slot(l, series);
+    if (!h)
+        return -1;
+    h->declared = true;
+    return 0;
 }
 
 /* A passing candidate of a series replaces (and releases for emission) the one held before. */
 static int hold(ab_caselist *l, ab_case *c)
 {
-    for (size_t i = 0; i < l->nheld; i++)
-        if (strcmp(l->held[i].series, c->series) == 0) {
-            ab_result *prev = l->held[i].r;
-            l->held[i].r = c->r;
-            c->r = NULL;
-            return ab_emit(l->ctx, prev);
-        }
-    held *h = realloc(l->held, (l->nheld + 1) * sizeof(*h));
+    held *h = held_slot(l, c->series);
     if (!h)
         return -1;
-    l->held = h;
-    h[l->nheld++] = (held){.series = c->series, .r = c->r};
+    ab_result *prev = h->r;
+    h->r = c->r;
     c->r = NULL;
-    return 0;
+    return prev ? ab_emit(l->ctx, prev) : 0;
 }
 
 static double first_median(const ab_result *r, bool *higher)
@@ -535,10 +569,8 @@ static int run_group(ab_caselist *l, ab_group *g, const ab_sampling *smp)
         rc = group_failed(l, g, sel, srow == AB_CASE_SKIP ? AB_SKIP : AB_ERROR, err);
     } else {
         for (size_t k = 0; k < g->ncases && !ab_interrupted(); k++)
-            if (sel[k]) {
-                run_case(g->cases[k], smp);
-                ran[k] = true;
-            }
+            if (sel[k])
+                ran[k] = run_case(g->cases[k], smp);
     }
     if (g->ops && g->ops->teardown)
         g->ops->teardown(g);

@@ -24,7 +24,8 @@
  *     group setup (shared buffers; optional) -- skip/error: every selected case gets it, or
  *                                               one result for the group (ab_group.skip_one)
  *     for each selected case, in order, until a signal arrives:
- *       applies(device)   -> skip with the reason (no setup, no extra)
+ *       applies(device)   -> skip with the reason (no setup, no extra); AB_CASE_ABSENT: no
+ *                            result at all
  *       extra = {}, the declared extra amounts recorded (ab_case_extra)
  *       setup             -> skip / error (teardown still runs: it must handle partial setup)
  *       measure           -> ab_measure(sampling, run) unless the case has its own measure()
@@ -38,7 +39,8 @@
  *     headline: among the group's passing candidates (ab_case.headline) the best by the first
  *               metric's median is marked; with ab_case.series set, the LAST passing
  *               candidate of that series over all groups is marked instead (held back from
- *               emission until a later one replaces it, a group with flush_series, or the end)
+ *               emission until a later one replaces it, a group with flush_series, or the end;
+ *               held ones come out in ab_caselist_series order, then first-candidate order)
  *     the group's results are emitted in case order
  *
  * Everything a suite hands to the list (groups, cases, results, data) is owned and freed by the
@@ -52,6 +54,10 @@
 
 /* Returned by applies/setup/run (and group setup): the case is skipped, the reason in err. */
 #define AB_CASE_SKIP 1
+/* Returned by applies only: the case does not exist in this run and leaves no result (which of
+ * two alternative cases of a group reports is decided at run time, e.g. by what the group's
+ * setup found from earlier measurements). */
+#define AB_CASE_ABSENT 2
 
 typedef struct ab_caselist ab_caselist;
 typedef struct ab_group ab_group;
@@ -67,7 +73,8 @@ typedef struct ab_verdict {
 } ab_verdict;
 
 typedef struct ab_case_ops {
-    /* Whether the case can run on d: 0, or AB_CASE_SKIP with the reason in why. Optional. */
+    /* Whether the case can run on d: 0, AB_CASE_SKIP with the reason in why, or
+     * AB_CASE_ABSENT (no result at all). Optional. */
     int (*applies)(ab_case *c, const ab_device *d, char *why);
     /* Allocates and initialises what the case needs beyond its group: 0, AB_CASE_SKIP (reason
      * in err: does not fit, unsupported shape ...) or -1 (error). Optional. */
@@ -183,6 +190,12 @@ ab_case *ab_case_new(ab_caselist *l, const char *key, const char *impl, const ab
  * list order whatever --suite selects: "no requested --dtype applies ...". */
 int ab_caselist_suite_result(ab_caselist *l, ab_status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* The same with the suite's own key, impl and params: returns the result (set its params and
+ * status), emitted as it is in list order whatever --suite selects; NULL on out of memory. */
+ab_result *ab_caselist_result(ab_caselist *l, const char *key, const char *impl);
+/* Reserves a place for `series` (static string) in the order held series headlines are emitted
+ * (flush_series, the end); otherwise that order is the order of their first candidates. */
+int ab_caselist_series(ab_caselist *l, const char *series);
 
 /* A variable of the case's formulas besides its numeric params (which are variables under
  * their names): ab_case_var(c, "s", 8) for the element size. */

@@ -102,11 +102,14 @@ typedef struct sc {
     bool run_skip;    /* run() returns AB_CASE_SKIP */
     bool interrupt;   /* raise SIGINT in the first run() */
     bool not_applies;
+    bool absent;      /* applies() returns AB_CASE_ABSENT */
 } sc;
 
 static int sc_applies(ab_case *c, const ab_device *d, char *why)
 {
     (void)d;
+    if (((sc *)c->data)->absent)
+        return AB_CASE_ABSENT;
     if (!((sc *)c->data)->not_applies)
         return 0;
     snprintf(why, AB_ERRLEN, "not on this device");
@@ -425,6 +428,60 @@ Test(caserun, series_headline_is_the_last_passing)
         cr_expect_str_eq(id, order[i], "emission %d", i);
         cr_expect_eq(got[i]->headline, strcmp(order[i], "v20") == 0, "%s", order[i]);
     }
+}
+
+static int gen_declared_series(ab_caselist *l)
+{
+    /* series "w" declared before "v": held headlines are emitted w first, though v's
+     * candidate came first; a preset result with params, and an absent case */
+    cr_assert_eq(ab_caselist_series(l, "w"), 0);
+    cr_assert_eq(ab_caselist_series(l, "v"), 0);
+    ab_result *r = ab_caselist_result(l, "synth", "vendor");
+    cr_assert_not_null(r);
+    ab_result_param_str(r, "dtype", "e4m3");
+    ab_result_set_status(r, AB_SKIP, "no fp8");
+    for (int i = 0; i < 2; i++) {
+        ab_group *g = ab_group_add(l, NULL, NULL, NULL, 0);
+        ab_case *c = add(g, "synth.a", "gone", 1e-4, 10 * (i + 1));
+        ((sc *)c->data)->absent = true;
+        const char *impl[2] = {"v", "w"};
+        for (int k = 0; k < 2; k++) {
+            c = add(g, "synth.a", impl[k], 1e-4, 10 * (i + 1));
+            c->headline = true;
+            c->series = impl[k];
+        }
+    }
+    ab_group *g = ab_group_add(l, NULL, NULL, NULL, 0);
+    g->flush_series = true;
+    add(g, "synth.a", "layer", 1e-4, 5);
+    /* after the flush the declared order still holds */
+    g = ab_group_add(l, NULL, NULL, NULL, 0);
+    for (int k = 0; k < 2; k++) {
+        ab_case *c = add(g, "synth.a", k ? "w" : "v", 1e-4, 7);
+        c->headline = true;
+        c->series = k ? "w" : "v";
+    }
+    return 0;
+}
+
+Test(caserun, declared_series_order_preset_results_and_absent_cases)
+{
+    char *sel[] = {"synth.a", NULL};
+    cr_assert_eq(run_synth(gen_declared_series, sel, NULL), 0);
+    const char *order[] = {"vendor0", "v10", "w10", "w20", "v20", "layer5", "w7", "v7"};
+    cr_assert_eq(ngot, 8);
+    for (int i = 0; i < 8; i++) {
+        char id[32];
+        snprintf(id, sizeof(id), "%s%lld", got[i]->impl,
+                 json_integer_value(json_object_get(got[i]->params, "n")));
+        cr_expect_str_eq(id, order[i], "emission %d", i);
+        bool hl = strcmp(order[i], "w20") == 0 || strcmp(order[i], "v20") == 0 ||
+                  strcmp(order[i], "w7") == 0 || strcmp(order[i], "v7") == 0;
+        cr_expect_eq(got[i]->headline, hl, "%s", order[i]);
+    }
+    cr_expect_str_eq(got[0]->key, "synth", "a preset result is emitted whatever is selected");
+    cr_expect_str_eq(json_string_value(json_object_get(got[0]->params, "dtype")), "e4m3");
+    cr_expect_str_eq(got[0]->reason, "no fp8");
 }
 
 static int gen_run_skip(ab_caselist *l)

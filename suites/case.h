@@ -23,6 +23,7 @@
  *   for each group with at least one selected case (key matched by --suite):
  *     group setup (shared buffers; optional) -- skip/error: every selected case gets it, or
  *                                               one result for the group (ab_group.skip_one)
+ *                                               or one per selected key (skip_per_key)
  *     for each selected case, in order, until a signal arrives:
  *       applies(device)   -> skip with the reason (no setup, no extra)
  *       extra = {}, the declared extra amounts recorded (ab_case_extra)
@@ -125,6 +126,9 @@ struct ab_group {
     ab_result *r;    /* the group's own result: its key, impl and params are copied into every
                       * case added after them, and it is what skip_one emits */
     bool skip_one;   /* a group setup skip/error is ONE result (r), not one per selected case */
+    bool skip_per_key; /* ... one result per distinct selected key, in case order: that key
+                        * with r's impl and params (a model shared by a sweep that cannot be
+                        * built is one skip per key, not one per point) */
     bool flush_series; /* before this group runs, held series headlines are marked and emitted */
     const ab_group_ops *ops;
     /* loop-private */

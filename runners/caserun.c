@@ -531,7 +531,30 @@ static int finish_group(ab_caselist *l, ab_group *g, const bool *ran)
     return rc;
 }
 
-/* Group setup failed: every selected case gets its status, or the group one result. */
+/* skip_per_key: one result per distinct selected key, with the group's impl and params */
+static int group_failed_per_key(ab_caselist *l, ab_group *g, const bool *sel, ab_status st,
+                                const char *why)
+{
+    for (size_t k = 0; k < g->ncases; k++) {
+        bool seen = false;
+        for (size_t j = 0; j < k && !seen; j++)
+            seen = sel[j] && strcmp(g->cases[j]->r->key, g->cases[k]->r->key) == 0;
+        if (!sel[k] || seen)
+            continue;
+        ab_result *r = ab_suite_result(l->ctx, g->cases[k]->r->key, g->r->impl);
+        if (!r || json_object_update(r->params, g->r->params) != 0) {
+            ab_result_free(r);
+            return -1;
+        }
+        ab_result_set_status(r, st, "%s", why);
+        if (emit(l, &r) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Group setup failed: every selected case gets its status, or the group one result, or one per
+ * selected key. */
 static int group_failed(ab_caselist *l, ab_group *g, const bool *sel, ab_status st,
                         const char *why)
 {
@@ -539,6 +562,8 @@ static int group_failed(ab_caselist *l, ab_group *g, const bool *sel, ab_status 
         ab_result_set_status(g->r, st, "%s", why);
         return emit(l, &g->r);
     }
+    if (g->skip_per_key)
+        return group_failed_per_key(l, g, sel, st, why);
     for (size_t k = 0; k < g->ncases; k++)
         if (sel[k]) {
             ab_result_set_status(g->cases[k]->r, st, "%s", why);

@@ -23,6 +23,7 @@
  *   for each group with at least one selected case (key matched by --suite):
  *     group setup (shared buffers; optional) -- skip/error: every selected case gets it, or
  *                                               one result for the group (ab_group.skip_one)
+ *                                               or one per selected key (skip_per_key)
  *     for each selected case, in order, until a signal arrives:
  *       applies(device)   -> skip with the reason (no setup, no extra); AB_CASE_ABSENT: no
  *                            result at all
@@ -142,6 +143,9 @@ struct ab_group {
                       * group setup may set it for the failure it is returning (e.g. one
                       * error for inputs it could not fill, a skip per case when they do
                       * not fit) */
+    bool skip_per_key; /* ... one result per distinct selected key, in case order: that key
+                        * with r's impl and params (a model shared by a sweep that cannot be
+                        * built is one skip per key, not one per point) */
     bool flush_series; /* before this group runs, held series headlines are marked and emitted */
     const ab_group_ops *ops;
     /* loop-private */

@@ -398,6 +398,53 @@ Test(caserun, group_setup_may_make_its_failure_one_result)
     cr_expect_eq(group_teardowns, 2);
 }
 
+static int gen_group_per_key(ab_caselist *l)
+{
+    /* a sweep sharing one model: 3 points of synth.a, 2 of synth.b, then a group that runs */
+    for (int mode = 1; mode >= 0; mode--) {
+        ab_group *g = ab_group_add(l, NULL, "model-impl", &g_ops, sizeof(int));
+        *(int *)g->data = mode;
+        g->skip_per_key = true;
+        ab_result_param_str(g->r, "shape", "m");
+        for (int i = 0; i < 3; i++)
+            add(g, "synth.a", "pa", 1e-4, 10 * (i + 1));
+        for (int i = 0; i < 2; i++)
+            add(g, "synth.b", "pb", 1e-4, 10 * (i + 1));
+    }
+    return 0;
+}
+
+Test(caserun, group_setup_failure_per_key)
+{
+    cr_assert_eq(run_synth(gen_group_per_key, NULL, NULL), 0);
+    /* one skip per key (not per point), then the 5 points of the group that set up */
+    cr_assert_eq(ngot, 7);
+    const char *key[7] = {"synth.a", "synth.b", "synth.a", "synth.a", "synth.a", "synth.b",
+                          "synth.b"};
+    for (int i = 0; i < 7; i++)
+        cr_expect_str_eq(got[i]->key, key[i], "%d", i);
+    for (int i = 0; i < 2; i++) {
+        cr_expect_eq(got[i]->status, AB_SKIP);
+        cr_expect_str_eq(got[i]->reason, "does not fit");
+        cr_expect_str_eq(got[i]->impl, "model-impl", "the group's impl, not a point's");
+        cr_expect_str_eq(json_string_value(json_object_get(got[i]->params, "shape")), "m");
+        cr_expect_null(json_object_get(got[i]->params, "n"), "no point's params");
+        cr_expect_null(got[i]->extra);
+    }
+    cr_expect_eq(got[2]->status, AB_PASS, "%s", got[2]->reason ? got[2]->reason : "");
+    cr_expect_str_eq(got[2]->impl, "pa");
+    cr_expect_eq(case_setups, 5);
+    cr_expect_eq(group_teardowns, 2);
+    /* only the selected key gets its skip */
+    char *sel[] = {"synth.b", NULL};
+    cr_assert_eq(run_synth(gen_group_per_key, sel, NULL), 0);
+    cr_assert_eq(ngot, 3);
+    cr_expect_str_eq(got[0]->key, "synth.b");
+    cr_expect_eq(got[0]->status, AB_SKIP);
+    cr_expect_str_eq(got[1]->key, "synth.b");
+    cr_expect_eq(got[1]->status, AB_PASS);
+}
+
 static int gen_series(ab_caselist *l)
 {
     /* a sweep of 3 sizes; the last one fails: the headline is the middle one, held back */

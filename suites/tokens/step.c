@@ -339,41 +339,20 @@ void ab_tok_phase_free(ab_tok_phase *ph)
     free(ph);
 }
 
-int ab_tok_phase_new(ab_tok_model *mdl, int impl, int batch, int seq, long pos0, long cache_len,
-                     ab_tok_phase **out, char *err)
-{
-    *out = NULL;
-    const ab_llm *m = &mdl->m;
-    const ab_gemm_impl *gi = impl >= 0 && impl < AB_GEMM_NIMPL ? mdl->gb->impl[impl] : NULL;
-    if (!gi) {
-        snprintf(err, AB_ERRLEN, "no %s GEMM on %s", impl == AB_GEMM_VENDOR ? "vendor" : "portable",
-                 mdl->dev->id);
-        return AB_TOK_SKIP;
-    }
-    if (batch < 1 || seq < 1 || pos0 < 0 || pos0 + seq > cache_len)
-        return ab_err(err, "impossible phase: batch %d, %d tokens at position %ld, cache %ld",
-                      batch, seq, pos0, cache_len);
-    if (seq > 1 && batch != 1)
-        return ab_err(err, "prefill runs one sequence at a time (batch %d asked)", batch);
-    if (mdl->phase) ab_tok_phase_free(mdl->phase);
-    ab_tok_phase *ph = calloc(1, sizeof(*ph));
-    if (!ph) return ab_err(err, "out of memory");
-    mdl->phase = ph;
-    ph->gi = gi;
-    ph->mdl = mdl, ph->batch = batch, ph->seq = seq, ph->pos0 = pos0, ph->cache_len = cache_len;
-    ph->T = (long)batch * seq;
-    ph->head_row0 = seq > 1 ? ph->T - 1 : 0;
-    ph->head_rows = seq > 1 ? 1 : ph->T;
-    ph->gather = seq > 1 || mdl->kt != mdl->wt;
-    char why[AB_ERRLEN];
-    const size_t T = (size_t)ph->T, we = ab_tok_type_size(mdl->wt), oe = ab_tok_type_size(mdl->ot),
-                 ke = ab_tok_type_size(mdl->kt);
-    const size_t D = (size_t)m->d_model, Q = (size_t)qdim(m), F = (size_t)m->ffn;
-    int rc = 0;
 #define A(ptr, bytes)                                                                              \
     do {                                                                                           \
         if (rc == 0) rc = alloc(mdl, (bytes), &(ptr), err);                                        \
     } while (0)
+
+/* the activations of a phase */
+static int phase_buffers(ab_tok_phase *ph, char *err)
+{
+    ab_tok_model *mdl = ph->mdl;
+    const ab_llm *m = &mdl->m;
+    const size_t T = (size_t)ph->T, we = ab_tok_type_size(mdl->wt), oe = ab_tok_type_size(mdl->ot),
+                 ke = ab_tok_type_size(mdl->kt);
+    const size_t D = (size_t)m->d_model, Q = (size_t)qdim(m), F = (size_t)m->ffn;
+    int rc = 0;
     A(ph->hbuf, T * D * 4);
     A(ph->x, T * (D > Q ? D : Q) * we);
     A(ph->qkv, T * (size_t)qkvdim(m) * oe);
@@ -384,21 +363,34 @@ int ab_tok_phase_new(ab_tok_model *mdl, int impl, int batch, int seq, long pos0,
     A(ph->gu, T * 2 * F * oe);
     A(ph->a, T * F * we);
     A(ph->logits, (size_t)ph->head_rows * (size_t)m->vocab * oe);
-    ab_attn_shape as = {.batch = batch,
+    return rc;
+}
+
+/* the attention of every layer at this shape: its workspace, the layer's KV caches filled with
+ * the test pattern, the prepared arguments */
+static int phase_attention(ab_tok_phase *ph, char *err)
+{
+    ab_tok_model *mdl = ph->mdl;
+    const ab_llm *m = &mdl->m;
+    const size_t ke = ab_tok_type_size(mdl->kt);
+    char why[AB_ERRLEN];
+    int rc = 0;
+    ab_attn_shape as = {.batch = ph->batch,
                         .heads = m->heads,
                         .kv_heads = m->kv_heads,
                         .head_dim = m->head_dim,
-                        .q_len = seq,
-                        .kv_len = cache_len,
-                        .causal = seq > 1,
+                        .q_len = ph->seq,
+                        .kv_len = ph->cache_len,
+                        .causal = ph->seq > 1,
                         .scale = (float)(1.0 / sqrt((double)m->head_dim))};
-    if (rc == 0 && mdl->ai->supports(mdl->h, AB_ATTN_FUSED, atype(mdl->kt), &as, why) != 0) {
+    if (mdl->ai->supports(mdl->h, AB_ATTN_FUSED, atype(mdl->kt), &as, why) != 0) {
         snprintf(err, AB_ERRLEN, "attention at this shape: %s", why);
-        rc = AB_TOK_SKIP;
+        return AB_TOK_SKIP;
     }
-    size_t ws = rc == 0 ? mdl->ai->workspace(mdl->h, AB_ATTN_FUSED, atype(mdl->kt), &as) : 0;
+    size_t ws = mdl->ai->workspace(mdl->h, AB_ATTN_FUSED, atype(mdl->kt), &as);
     if (ws) A(ph->work, ws);
-    size_t cc = (size_t)batch * (size_t)m->kv_heads * (size_t)cache_len * (size_t)m->head_dim;
+    size_t cc =
+        (size_t)ph->batch * (size_t)m->kv_heads * (size_t)ph->cache_len * (size_t)m->head_dim;
     if (rc == 0 && (!(ph->attn = calloc((size_t)mdl->k, sizeof(*ph->attn))) ||
                     !(ph->prepared = calloc((size_t)mdl->k, sizeof(bool)))))
         rc = ab_err(err, "out of memory");
@@ -426,30 +418,73 @@ int ab_tok_phase_new(ab_tok_model *mdl, int impl, int batch, int seq, long pos0,
             }
         }
     }
+    return rc;
+}
 #undef A
-    if (rc == 0 && (mdl->to->fill(mdl->h, ph->hbuf, AB_TT_F32, T * D, SEED_H, AMP_H, why) != 0 ||
-                    mdl->to->fill(mdl->h, ph->y, mdl->ot, T * D, SEED_H + 1, 0.0f, why) != 0))
-        rc = ab_err(err, "filling activations: %s", why);
-    /* the GEMM plans: one per projection shape, shared by the layers */
+
+/* the GEMM plans: one per projection shape, shared by the layers */
+static int phase_plans(ab_tok_phase *ph, char *err)
+{
+    ab_tok_model *mdl = ph->mdl;
+    const ab_llm *m = &mdl->m;
+    const ab_gemm_impl *gi = ph->gi;
+    char why[AB_ERRLEN];
     long shapes[G_COUNT][3] = {{ph->T, qkvdim(m), m->d_model},
                                {ph->T, m->d_model, qdim(m)},
                                {ph->T, 2L * m->ffn, m->d_model},
                                {ph->T, m->d_model, m->ffn},
                                {ph->head_rows, m->vocab, m->d_model}};
-    for (int g = 0; g < G_COUNT && rc == 0; g++) {
+    for (int g = 0; g < G_COUNT; g++) {
         ph->op[g] = linear_op(mdl, shapes[g][0], shapes[g][1], shapes[g][2]);
         if (gi->dtype_ok(mdl->h, &ph->op[g], why) != 0 ||
             gi->supports(mdl->h, &ph->op[g], why) != 0) {
             snprintf(err, AB_ERRLEN, "GEMM %ldx%ldx%ld: %s", shapes[g][0], shapes[g][1],
                      shapes[g][2], why);
-            rc = AB_TOK_SKIP;
+            return AB_TOK_SKIP;
         } else if (gi->prepare(mdl->h, &ph->op[g], &ph->plan[g], why) != 0) {
             ph->plan[g] = NULL;
             snprintf(err, AB_ERRLEN, "GEMM plan %ldx%ldx%ld: %s", shapes[g][0], shapes[g][1],
                      shapes[g][2], why);
-            rc = AB_TOK_SKIP;
+            return AB_TOK_SKIP;
         }
     }
+    return 0;
+}
+
+int ab_tok_phase_new(ab_tok_model *mdl, int impl, int batch, int seq, long pos0, long cache_len,
+                     ab_tok_phase **out, char *err)
+{
+    *out = NULL;
+    const ab_llm *m = &mdl->m;
+    const ab_gemm_impl *gi = impl >= 0 && impl < AB_GEMM_NIMPL ? mdl->gb->impl[impl] : NULL;
+    if (!gi) {
+        snprintf(err, AB_ERRLEN, "no %s GEMM on %s", impl == AB_GEMM_VENDOR ? "vendor" : "portable",
+                 mdl->dev->id);
+        return AB_TOK_SKIP;
+    }
+    if (batch < 1 || seq < 1 || pos0 < 0 || pos0 + seq > cache_len)
+        return ab_err(err, "impossible phase: batch %d, %d tokens at position %ld, cache %ld",
+                      batch, seq, pos0, cache_len);
+    if (seq > 1 && batch != 1)
+        return ab_err(err, "prefill runs one sequence at a time (batch %d asked)", batch);
+    if (mdl->phase) ab_tok_phase_free(mdl->phase);
+    ab_tok_phase *ph = calloc(1, sizeof(*ph));
+    if (!ph) return ab_err(err, "out of memory");
+    mdl->phase = ph;
+    ph->gi = gi;
+    ph->mdl = mdl, ph->batch = batch, ph->seq = seq, ph->pos0 = pos0, ph->cache_len = cache_len;
+    ph->T = (long)batch * seq;
+    ph->head_row0 = seq > 1 ? ph->T - 1 : 0;
+    ph->head_rows = seq > 1 ? 1 : ph->T;
+    ph->gather = seq > 1 || mdl->kt != mdl->wt;
+    char why[AB_ERRLEN];
+    const size_t T = (size_t)ph->T, D = (size_t)m->d_model;
+    int rc = phase_buffers(ph, err);
+    if (rc == 0) rc = phase_attention(ph, err);
+    if (rc == 0 && (mdl->to->fill(mdl->h, ph->hbuf, AB_TT_F32, T * D, SEED_H, AMP_H, why) != 0 ||
+                    mdl->to->fill(mdl->h, ph->y, mdl->ot, T * D, SEED_H + 1, 0.0f, why) != 0))
+        rc = ab_err(err, "filling activations: %s", why);
+    if (rc == 0) rc = phase_plans(ph, err);
     if (rc == 0 && mdl->ops->sync(mdl->h, why) != 0) rc = ab_err(err, "%s", why);
     if (rc != 0) {
         ab_tok_phase_free(ph);
@@ -632,17 +667,10 @@ static double nerr(const double *a, const double *b, size_t n)
     return rms > 0 ? mx / rms : mx;
 }
 
-json_t *ab_tok_phase_validate(ab_tok_phase *ph, bool *ok, char *err)
+/* rows to check: decode: first, middle and last sequence; prefill: tokens 0, 3 and 7 (the
+ * causal reference for token s needs the keys of tokens 0..s only) */
+static int check_rows(const ab_tok_phase *ph, long rows[3])
 {
-    ab_tok_model *mdl = ph->mdl;
-    const ab_llm *m = &mdl->m;
-    const int D = m->d_model, H = m->heads, G = m->kv_heads, Dh = m->head_dim, F = m->ffn;
-    const int QKV = qkvdim(m), Q = qdim(m);
-    char why[AB_ERRLEN];
-    *ok = false;
-    /* rows to check: decode: first, middle and last sequence; prefill: tokens 0, 3 and 7 (the
-     * causal reference for token s needs the keys of tokens 0..s only) */
-    long rows[3];
     int R = 0;
     if (ph->seq == 1) {
         long c[3] = {0, ph->T / 2, ph->T - 1};
@@ -653,6 +681,152 @@ json_t *ab_tok_phase_validate(ab_tok_phase *ph, bool *ok, char *err)
         for (int i = 0; i < 3; i++)
             if (c[i] < ph->seq) rows[R++] = c[i];
     }
+    return R;
+}
+
+/* the reference attention of layer 0 for the checked rows: o [R][Q] from the rotated, rounded
+ * qkv of the source tokens and the pre-filled context; kk, vv: room for the longest row's keys */
+static void ref_attention(const ab_tok_phase *ph, const long *rows, int R, const double *qkv,
+                          double *kk, double *vv, double *o)
+{
+    const ab_tok_model *mdl = ph->mdl;
+    const ab_llm *m = &mdl->m;
+    const int H = m->heads, G = m->kv_heads, Dh = m->head_dim;
+    const int QKV = qkvdim(m), Q = qdim(m);
+    /* one query row against the nk cached keys: the attention suite's fp64 reference */
+    ab_attn_shape one = {.batch = 1, .heads = 1, .kv_heads = 1, .head_dim = Dh, .q_len = 1,
+                         .scale = (float)(1.0 / sqrt((double)Dh))};
+    for (int r = 0; r < R; r++) {
+        long si = ph->seq == 1 ? r : rows[r]; /* index into src */
+        long b = ph->seq == 1 ? rows[r] : 0;
+        long nk = ph->pos0 + (ph->seq == 1 ? 1 : rows[r] + 1);
+        one.kv_len = nk;
+        for (int g = 0; g < G; g++) { /* the KV head's cache once for its H/G query heads */
+            for (long j = 0; j < nk; j++) {
+                for (int i = 0; i < Dh; i++) {
+                    double kvv, vvv;
+                    if (j < ph->pos0) { /* the pre-filled context */
+                        uint64_t idx = (((uint64_t)b * G + g) * ph->cache_len + j) * Dh + i;
+                        kvv = rnd(mdl->kt, ab_attn_gen(kseed(0), idx, AMP_KV));
+                        vvv = rnd(mdl->kt, ab_attn_gen(vseed(0), idx, AMP_KV));
+                    } else {
+                        long t = ph->seq == 1 ? si : j - ph->pos0;
+                        kvv = qkv[t * QKV + (size_t)(H + g) * Dh + i];
+                        vvv = qkv[t * QKV + (size_t)(H + G + g) * Dh + i];
+                    }
+                    kk[j * Dh + i] = kvv, vv[j * Dh + i] = vvv;
+                }
+            }
+            for (int hh = g * (H / G); hh < (g + 1) * (H / G); hh++) {
+                double *orow = o + (size_t)r * Q + (size_t)hh * Dh;
+                ab_attn_reference_row(&one, qkv + si * QKV + (size_t)hh * Dh, kk, vv, 0, orow);
+                for (int i = 0; i < Dh; i++)
+                    orow[i] = rnd(mdl->wt, rnd(mdl->kt, orow[i]));
+            }
+        }
+    }
+}
+
+/* the head: final norm + LM head over the device's residual stream, 16 vocabulary columns
+ * against the host's; run_head has run */
+static int check_head(ab_tok_phase *ph, double *worst_l, char *err)
+{
+    ab_tok_model *mdl = ph->mdl;
+    const ab_llm *m = &mdl->m;
+    const int D = m->d_model;
+    long hrow = ph->head_row0 + (ph->head_rows > 1 ? ph->head_rows - 1 : 0);
+    double *dh = fetch(ph, ph->hbuf, (size_t)hrow * D, (size_t)D, AB_TT_F32, err);
+    double *dl = dh ? fetch(ph, ph->logits, (size_t)(hrow - ph->head_row0) * m->vocab,
+                            (size_t)m->vocab, mdl->ot, err)
+                    : NULL;
+    if (!dh || !dl) {
+        free(dh);
+        return -1;
+    }
+    double ref[16], got[16];
+    double *xf = malloc((size_t)D * sizeof(double));
+    if (!xf) {
+        free(dh), free(dl);
+        ab_err(err, "out of host memory");
+        return -1;
+    }
+    ref_rmsnorm(dh, D, mdl->wt, SEED_NF, xf);
+    for (int c = 0; c < 16; c++) {
+        long n = (long)((double)c * (m->vocab - 1) / 15.0);
+        double s = 0;
+        for (int k = 0; k < D; k++)
+            s += wval(mdl->wt, SEED_HEAD, (size_t)n * D + k) * xf[k];
+        ref[c] = rnd(mdl->ot, s / sqrt((double)D));
+        got[c] = dl[n];
+    }
+    *worst_l = nerr(got, ref, 16);
+    free(xf);
+    free(dh);
+    free(dl);
+    return 0;
+}
+
+/* layer 0's rows on the device against the reference: the attention block's contribution
+ * (residual minus the exactly known input h0; hr is the reference residual, changed here) and
+ * the MLP's output yr */
+static int compare_rows(ab_tok_phase *ph, const long *rows, int R, const double *h0, double *hr,
+                        const double *yr, double *worst_h, double *worst_y, char *err)
+{
+    const ab_tok_model *mdl = ph->mdl;
+    const int D = mdl->m.d_model;
+    for (int r = 0; r < R; r++) {
+        double *dh = fetch(ph, ph->hbuf, (size_t)rows[r] * D, (size_t)D, AB_TT_F32, err);
+        double *dy = dh ? fetch(ph, ph->y, (size_t)rows[r] * D, (size_t)D, mdl->ot, err) : NULL;
+        if (!dh || !dy) {
+            free(dh);
+            return -1;
+        }
+        /* the attention block's contribution: residual minus the (exactly known) input */
+        long si = ph->seq == 1 ? r : rows[r];
+        for (int j = 0; j < D; j++) {
+            dh[j] -= h0[si * D + j];
+            hr[r * D + j] -= h0[si * D + j];
+        }
+        double eh = nerr(dh, hr + r * D, (size_t)D), ey = nerr(dy, yr + r * D, (size_t)D);
+        if (!(eh <= *worst_h)) *worst_h = eh;
+        if (!(ey <= *worst_y)) *worst_y = ey;
+        free(dh);
+        free(dy);
+    }
+    return 0;
+}
+
+static json_t *verdict(const long *rows, int R, double worst_h, double worst_y, double worst_l,
+                       double tol, bool ok)
+{
+    json_t *res = json_object();
+    json_object_set_new(res, "method",
+                        json_string("layer 0 and the LM head against an fp64 host reference "
+                                    "with the device's rounding points: the attention block's "
+                                    "output (residual minus input), the MLP's output, 16 logits; "
+                                    "error = max |device - reference| / rms(reference)"));
+    json_t *jr = json_array();
+    for (int r = 0; r < R; r++)
+        json_array_append_new(jr, json_integer(rows[r]));
+    json_object_set_new(res, "tokens", jr);
+    json_object_set_new(res, "attention_block", json_real(worst_h));
+    json_object_set_new(res, "mlp_output", json_real(worst_y));
+    json_object_set_new(res, "logits_16_columns", json_real(worst_l));
+    json_object_set_new(res, "tolerance", json_real(tol));
+    json_object_set_new(res, "passed", json_boolean(ok));
+    return res;
+}
+
+json_t *ab_tok_phase_validate(ab_tok_phase *ph, bool *ok, char *err)
+{
+    ab_tok_model *mdl = ph->mdl;
+    const ab_llm *m = &mdl->m;
+    const int D = m->d_model, H = m->heads, G = m->kv_heads, Dh = m->head_dim, F = m->ffn;
+    const int QKV = qkvdim(m), Q = qdim(m);
+    char why[AB_ERRLEN];
+    *ok = false;
+    long rows[3];
+    const int R = check_rows(ph, rows);
     /* fresh input, layer 0 once without the residual add */
     if (mdl->to->fill(mdl->h, ph->hbuf, AB_TT_F32, (size_t)ph->T * D, SEED_H, AMP_H, why) != 0) {
         ab_err(err, "filling the input: %s", why);
@@ -695,38 +869,7 @@ json_t *ab_tok_phase_validate(ab_tok_phase *ph, bool *ok, char *err)
         for (int j = 0; j < QKV; j++)
             qkv[i * QKV + j] = rnd(mdl->kt, qkv[i * QKV + j]);
     }
-    /* one query row against the nk cached keys: the attention suite's fp64 reference */
-    ab_attn_shape one = {.batch = 1, .heads = 1, .kv_heads = 1, .head_dim = Dh, .q_len = 1,
-                         .scale = (float)(1.0 / sqrt((double)Dh))};
-    for (int r = 0; r < R; r++) {
-        long si = ph->seq == 1 ? r : rows[r]; /* index into src */
-        long b = ph->seq == 1 ? rows[r] : 0;
-        long nk = ph->pos0 + (ph->seq == 1 ? 1 : rows[r] + 1);
-        one.kv_len = nk;
-        for (int g = 0; g < G; g++) { /* the KV head's cache once for its H/G query heads */
-            for (long j = 0; j < nk; j++) {
-                for (int i = 0; i < Dh; i++) {
-                    double kvv, vvv;
-                    if (j < ph->pos0) { /* the pre-filled context */
-                        uint64_t idx = (((uint64_t)b * G + g) * ph->cache_len + j) * Dh + i;
-                        kvv = rnd(mdl->kt, ab_attn_gen(kseed(0), idx, AMP_KV));
-                        vvv = rnd(mdl->kt, ab_attn_gen(vseed(0), idx, AMP_KV));
-                    } else {
-                        long t = ph->seq == 1 ? si : j - ph->pos0;
-                        kvv = qkv[t * QKV + (size_t)(H + g) * Dh + i];
-                        vvv = qkv[t * QKV + (size_t)(H + G + g) * Dh + i];
-                    }
-                    kk[j * Dh + i] = kvv, vv[j * Dh + i] = vvv;
-                }
-            }
-            for (int hh = g * (H / G); hh < (g + 1) * (H / G); hh++) {
-                double *orow = o + (size_t)r * Q + (size_t)hh * Dh;
-                ab_attn_reference_row(&one, qkv + si * QKV + (size_t)hh * Dh, kk, vv, 0, orow);
-                for (int i = 0; i < Dh; i++)
-                    orow[i] = rnd(mdl->wt, rnd(mdl->kt, orow[i]));
-            }
-        }
-    }
+    ref_attention(ph, rows, R, qkv, kk, vv, o);
     ref_linear(mdl->wt, mdl->ot, wseed(0, W_O), D, Q, o, R, y);
     for (int r = 0; r < R; r++) {
         long si = ph->seq == 1 ? r : rows[r];
@@ -746,75 +889,13 @@ json_t *ab_tok_phase_validate(ab_tok_phase *ph, bool *ok, char *err)
      * positions); bf16: a few roundings of 2^-9 on the way. A wrong kernel is off by O(1). */
     double tol = mdl->wt == AB_TT_BF16 || mdl->kt == AB_TT_BF16 ? 3e-2 : 2e-3;
     double worst_h = 0, worst_y = 0;
-    for (int r = 0; r < R; r++) {
-        double *dh = fetch(ph, ph->hbuf, (size_t)rows[r] * D, (size_t)D, AB_TT_F32, err);
-        double *dy = dh ? fetch(ph, ph->y, (size_t)rows[r] * D, (size_t)D, mdl->ot, err) : NULL;
-        if (!dh || !dy) {
-            free(dh);
-            goto out;
-        }
-        /* the attention block's contribution: residual minus the (exactly known) input */
-        long si = ph->seq == 1 ? r : rows[r];
-        for (int j = 0; j < D; j++) {
-            dh[j] -= h0[si * D + j];
-            hr[r * D + j] -= h0[si * D + j];
-        }
-        double eh = nerr(dh, hr + r * D, (size_t)D), ey = nerr(dy, yr + r * D, (size_t)D);
-        if (!(eh <= worst_h)) worst_h = eh;
-        if (!(ey <= worst_y)) worst_y = ey;
-        free(dh);
-        free(dy);
-    }
+    if (compare_rows(ph, rows, R, h0, hr, yr, &worst_h, &worst_y, err) != 0) goto out;
     /* the head: final norm + LM head over the device's residual stream, 16 vocabulary columns */
     if (run_head(ph, false, err) != 0 || mdl->ops->sync(mdl->h, err) != 0) goto out;
     double worst_l = 0;
-    {
-        long hrow = ph->head_row0 + (ph->head_rows > 1 ? ph->head_rows - 1 : 0);
-        double *dh = fetch(ph, ph->hbuf, (size_t)hrow * D, (size_t)D, AB_TT_F32, err);
-        double *dl = dh ? fetch(ph, ph->logits, (size_t)(hrow - ph->head_row0) * m->vocab,
-                                (size_t)m->vocab, mdl->ot, err)
-                        : NULL;
-        if (!dh || !dl) {
-            free(dh);
-            goto out;
-        }
-        double ref[16], got[16];
-        double *xf = malloc((size_t)D * sizeof(double));
-        if (!xf) {
-            free(dh), free(dl);
-            ab_err(err, "out of host memory");
-            goto out;
-        }
-        ref_rmsnorm(dh, D, mdl->wt, SEED_NF, xf);
-        for (int c = 0; c < 16; c++) {
-            long n = (long)((double)c * (m->vocab - 1) / 15.0);
-            double s = 0;
-            for (int k = 0; k < D; k++)
-                s += wval(mdl->wt, SEED_HEAD, (size_t)n * D + k) * xf[k];
-            ref[c] = rnd(mdl->ot, s / sqrt((double)D));
-            got[c] = dl[n];
-        }
-        worst_l = nerr(got, ref, 16);
-        free(xf);
-        free(dh);
-        free(dl);
-    }
+    if (check_head(ph, &worst_l, err) != 0) goto out;
     *ok = worst_h <= tol && worst_y <= tol && worst_l <= tol;
-    res = json_object();
-    json_object_set_new(res, "method",
-                        json_string("layer 0 and the LM head against an fp64 host reference "
-                                    "with the device's rounding points: the attention block's "
-                                    "output (residual minus input), the MLP's output, 16 logits; "
-                                    "error = max |device - reference| / rms(reference)"));
-    json_t *jr = json_array();
-    for (int r = 0; r < R; r++)
-        json_array_append_new(jr, json_integer(rows[r]));
-    json_object_set_new(res, "tokens", jr);
-    json_object_set_new(res, "attention_block", json_real(worst_h));
-    json_object_set_new(res, "mlp_output", json_real(worst_y));
-    json_object_set_new(res, "logits_16_columns", json_real(worst_l));
-    json_object_set_new(res, "tolerance", json_real(tol));
-    json_object_set_new(res, "passed", json_boolean(*ok));
+    res = verdict(rows, R, worst_h, worst_y, worst_l, tol, *ok);
 out:
     free(src), free(h0), free(x), free(qkv), free(hr), free(yr), free(o), free(y), free(x2);
     free(gu), free(a), free(kk), free(vv);

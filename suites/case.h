@@ -7,12 +7,12 @@
  * "interrupted before the first sample" skip, metrics from the declared per-iteration amounts
  * and the time, --test-corrupt KEY, validation status, headline marking, emission (ab_emit).
  *
- *   static const ab_case_suite x_cases = {.impl = x_impl, .plan_new = .., .plan_free = ..,
- *                                         .generate = x_generate};
- *   static int x_check(const ab_options *o, char *err)
- *   { return ab_caserun_check_suite(&x_cases, o, err); }
- *   const ab_suite ab_suite_x = {.name = "x", .keys = .., .params = .., .check = x_check,
- *                                .run = ab_caserun, .cases = &x_cases};
+ *   static const ab_case_suite x_cases = {.impl = x_impl, .plan_size = sizeof(x_plan),
+ *                                         .plan_init = x_plan_init, .generate = x_generate};
+ *   const ab_suite ab_suite_x = {.name = "x", .keys = .., .params = .., .run = ab_caserun,
+ *                                .cases = &x_cases};
+ *
+ * (ab_suite.check left NULL: making the plan, ab_caserun_check_suite, is the usage check.)
  *
  * Per device the loop: looks up the backend's kernel table (ab_case_suite.impl; none: one skip
  * "x has no <backend> implementation", key "x", impl "none"), makes the plan (plan_new; an

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "suite.h"
+#include "case.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,10 +115,11 @@ static int declared_by(const bool *selected, const char *name)
 
 static int run_check(const ab_suite *s, const ab_options *v, bool ns, char *err)
 {
-    if (!s->check)
+    if (!s->check && !s->cases)
         return 0;
     char e[AB_ERRLEN] = "";
-    if (s->check(v, e) == 0)
+    /* a suite of declared cases is checked by making its plan (its own check, if any, instead) */
+    if ((s->check ? s->check(v, e) : ab_caserun_check_suite(s->cases, v, e)) == 0)
         return 0;
     /* with a namespaced value in play, say whose check it was */
     if (ns && strncmp(e, s->name, strlen(s->name)) != 0)

@@ -95,7 +95,8 @@ typedef struct ab_suite {
     const char *summary;
     const char *const *keys;     /* NULL-terminated list of the case keys */
     const ab_param_desc *params; /* terminated by an entry with name NULL */
-    /* Validates this suite's parameters before anything runs (usage errors). */
+    /* Validates this suite's parameters before anything runs (usage errors). NULL with cases
+     * set: making the plan is the check (ab_caserun_check_suite). */
     int (*check)(const ab_options *opt, char *err);
     /* Runs every selected case on ctx->dev, emitting one result per case. Returns -1 only when
      * the run cannot continue (ab_emit failed); per-case problems are results. */

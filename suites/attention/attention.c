@@ -320,17 +320,11 @@ static const ab_case_suite attention_cases = {
     .sampling = attention_sampling,
 };
 
-static int attention_check(const ab_options *o, char *err)
-{
-    return ab_caserun_check_suite(&attention_cases, o, err);
-}
-
 const ab_suite ab_suite_attention = {
     .name = "attention",
     .summary = "attention prefill and decode latency: naive, fused (flash-style), vendor",
     .keys = keys,
     .params = params,
-    .check = attention_check,
     .run = ab_caserun,
     .cases = &attention_cases,
 };

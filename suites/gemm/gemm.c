@@ -452,18 +452,12 @@ static const ab_case_suite gemm_cases = {
     .generate = gemm_generate,
 };
 
-static int gemm_check(const ab_options *o, char *err)
-{
-    return ab_caserun_check_suite(&gemm_cases, o, err);
-}
-
 const ab_suite ab_suite_gemm = {
     .name = "gemm",
     .summary = "matrix multiply: vendor library and portable kernel, square sweep and LLM "
                "layer shapes, f64 to fp8 and int8, validated every run",
     .keys = keys,
     .params = params,
-    .check = gemm_check,
     .run = ab_caserun,
     .cases = &gemm_cases,
 };

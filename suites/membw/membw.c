@@ -256,17 +256,11 @@ static const ab_case_suite membw_cases = {
     .generate = membw_generate,
 };
 
-static int membw_check(const ab_options *o, char *err)
-{
-    return ab_caserun_check_suite(&membw_cases, o, err);
-}
-
 const ab_suite ab_suite_membw = {
     .name = "membw",
     .summary = "memory bandwidth: copy, scale, add, triad, dot, read, write; transfers",
     .keys = keys,
     .params = params,
-    .check = membw_check,
     .run = ab_caserun,
     .cases = &membw_cases,
 };

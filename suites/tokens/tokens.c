@@ -421,11 +421,6 @@ static const ab_case_suite tokens_cases = {.plan_size = sizeof(ab_tok_plan),
                                            .generate = tokens_generate,
                                            .sampling = ab_tok_point_sampling};
 
-static int tokens_check(const ab_options *o, char *err)
-{
-    return ab_caserun_check_suite(&tokens_cases, o, err);
-}
-
 extern const ab_suite_display ab_tokens_display; /* tokens_display.c */
 
 const ab_suite ab_suite_tokens = {
@@ -434,7 +429,6 @@ const ab_suite ab_suite_tokens = {
                "a roofline",
     .keys = keys,
     .params = params,
-    .check = tokens_check,
     .run = ab_caserun,
     .cases = &tokens_cases,
     .display = &ab_tokens_display,

@@ -11,6 +11,7 @@
 
 #include <dlfcn.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,18 @@ typedef struct nvmem { /* nvmlMemory_t */
     unsigned long long total, free, used;
 } nvmem;
 
+/* The shapes of the per-device getters the manifest table calls (nvml_lib uses them too). */
+typedef nvret (*nv_u_fn)(nvdev, unsigned *);
+typedef nvret (*nv_tu_fn)(nvdev, int, unsigned *);
+typedef nvret (*nv_ull_fn)(nvdev, unsigned long long *);
+typedef nvret (*nv_str_fn)(nvdev, char *, unsigned);
+typedef nvret (*nv_tstr_fn)(nvdev, int, char *, unsigned);
+typedef nvret (*nv_int_fn)(nvdev, int *);
+typedef nvret (*nv_imode_fn)(nvdev, int *, int *);
+typedef nvret (*nv_umode_fn)(nvdev, unsigned *, unsigned *);
+typedef nvret (*nv_ecc_fn)(nvdev, int, int, unsigned long long *);
+typedef nvret (*nv_mem_fn)(nvdev, nvmem *);
+
 typedef struct nvml_lib {
     void *dl;
     nvret (*Init)(void);
@@ -45,33 +58,33 @@ typedef struct nvml_lib {
     nvret (*SystemGetCudaDriverVersion)(int *);
     nvret (*DeviceGetCount)(unsigned *);
     nvret (*DeviceGetHandleByIndex)(unsigned, nvdev *);
-    nvret (*DeviceGetName)(nvdev, char *, unsigned);
-    nvret (*DeviceGetUUID)(nvdev, char *, unsigned);
+    nv_str_fn DeviceGetName;
+    nv_str_fn DeviceGetUUID;
     nvret (*DeviceGetPciInfo)(nvdev, nvpci *);
-    nvret (*DeviceGetVbiosVersion)(nvdev, char *, unsigned);
-    nvret (*DeviceGetInforomImageVersion)(nvdev, char *, unsigned);
-    nvret (*DeviceGetInforomVersion)(nvdev, int, char *, unsigned);
-    nvret (*DeviceGetEccMode)(nvdev, int *, int *);
-    nvret (*DeviceGetTotalEccErrors)(nvdev, int, int, unsigned long long *);
-    nvret (*DeviceGetPersistenceMode)(nvdev, int *);
-    nvret (*DeviceGetPowerManagementLimit)(nvdev, unsigned *);
-    nvret (*DeviceGetPowerManagementDefaultLimit)(nvdev, unsigned *);
-    nvret (*DeviceGetEnforcedPowerLimit)(nvdev, unsigned *);
-    nvret (*DeviceGetClockInfo)(nvdev, int, unsigned *);
-    nvret (*DeviceGetApplicationsClock)(nvdev, int, unsigned *);
-    nvret (*DeviceGetMaxClockInfo)(nvdev, int, unsigned *);
-    nvret (*DeviceGetMigMode)(nvdev, unsigned *, unsigned *);
+    nv_str_fn DeviceGetVbiosVersion;
+    nv_str_fn DeviceGetInforomImageVersion;
+    nv_tstr_fn DeviceGetInforomVersion;
+    nv_imode_fn DeviceGetEccMode;
+    nv_ecc_fn DeviceGetTotalEccErrors;
+    nv_int_fn DeviceGetPersistenceMode;
+    nv_u_fn DeviceGetPowerManagementLimit;
+    nv_u_fn DeviceGetPowerManagementDefaultLimit;
+    nv_u_fn DeviceGetEnforcedPowerLimit;
+    nv_tu_fn DeviceGetClockInfo;
+    nv_tu_fn DeviceGetApplicationsClock;
+    nv_tu_fn DeviceGetMaxClockInfo;
+    nv_umode_fn DeviceGetMigMode;
     nvret (*DeviceGetNvLinkState)(nvdev, unsigned, int *);
     nvret (*DeviceGetNvLinkVersion)(nvdev, unsigned, unsigned *);
-    nvret (*DeviceGetTemperature)(nvdev, int, unsigned *);
-    nvret (*DeviceGetPowerUsage)(nvdev, unsigned *);
-    nvret (*DeviceGetTotalEnergyConsumption)(nvdev, unsigned long long *);
-    nvret (*DeviceGetThrottleReasons)(nvdev, unsigned long long *);
-    nvret (*DeviceGetCurrPcieLinkGeneration)(nvdev, unsigned *);
-    nvret (*DeviceGetCurrPcieLinkWidth)(nvdev, unsigned *);
-    nvret (*DeviceGetMaxPcieLinkGeneration)(nvdev, unsigned *);
-    nvret (*DeviceGetMaxPcieLinkWidth)(nvdev, unsigned *);
-    nvret (*DeviceGetMemoryInfo)(nvdev, nvmem *);
+    nv_tu_fn DeviceGetTemperature;
+    nv_u_fn DeviceGetPowerUsage;
+    nv_ull_fn DeviceGetTotalEnergyConsumption;
+    nv_ull_fn DeviceGetThrottleReasons;
+    nv_u_fn DeviceGetCurrPcieLinkGeneration;
+    nv_u_fn DeviceGetCurrPcieLinkWidth;
+    nv_u_fn DeviceGetMaxPcieLinkGeneration;
+    nv_u_fn DeviceGetMaxPcieLinkWidth;
+    nv_mem_fn DeviceGetMemoryInfo;
     char path[256];
 } nvml_lib;
 
@@ -189,20 +202,6 @@ static void nv_missing(json_t *o, const char *key, const char *fn)
     ab_field_unavailable(o, key, "this NVML has no %s", fn);
 }
 
-#define NV_STR(o, key, fnptr, fnname, dev, len)                                                    \
-    do {                                                                                           \
-        if (!(fnptr)) {                                                                            \
-            nv_missing(o, key, fnname);                                                            \
-            break;                                                                                 \
-        }                                                                                          \
-        char b_[len] = "";                                                                         \
-        nvret r_ = (fnptr)(dev, b_, sizeof(b_));                                                   \
-        if (r_ == NV_SUCCESS && !*b_)                                                              \
-            ab_field_unavailable(o, key, "%s returned an empty string", fnname);                   \
-        else                                                                                       \
-            nv_field(l, o, key, r_, json_string(b_), fnname);                                      \
-    } while (0)
-
 static const struct {
     unsigned long long bit;
     unsigned ab;
@@ -223,217 +222,288 @@ static uint32_t map_throttle(unsigned long long r)
     return m;
 }
 
-static json_t *clock_triplet(const nvml_lib *l, nvdev d, int type)
+/*
+ * The per-device manifest as a table: each entry names its key, the NVML entry point (the
+ * field's source, or the function named in its reason) and how the reading becomes the value.
+ */
+enum nv_kind {
+    NVK_STR,       /* nv_str_fn, arg = buffer length; an empty string is unavailable */
+    NVK_TSTR,      /* nv_tstr_fn with arg, 32-byte buffer */
+    NVK_U,         /* nv_u_fn, integer */
+    NVK_U_MILLI,   /* nv_u_fn, real / 1000 (mW -> W) */
+    NVK_TU,        /* nv_tu_fn with arg, integer */
+    NVK_ULL_MILLI, /* nv_ull_fn, real / 1000 (mJ -> J) */
+    NVK_BOOL,      /* nv_int_fn, boolean */
+    NVK_IMODE,     /* nv_imode_fn, {current, pending} */
+    NVK_UMODE,     /* nv_umode_fn, {current, pending} */
+    NVK_MEM,       /* nv_mem_fn, total bytes */
+    NVK_THROTTLE,  /* nv_ull_fn, the reasons' names */
+    NVK_PCI,       /* DeviceGetPciInfo, the canonical bus id */
+    NVK_ECC,       /* nv_ecc_fn, the four counters */
+    NVK_NVLINK,    /* DeviceGetNvLinkState/Version, one entry per link */
+    NVK_CLOCKS,    /* graphics, sm and memory clock triplets */
+    NVK_GROUP,     /* an object of the fields in sub */
+};
+
+typedef struct nv_spec {
+    const char *key, *fn;
+    enum nv_kind kind;
+    size_t off; /* offsetof(nvml_lib, the getter), of the type the kind names */
+    int arg;
+    const struct nv_spec *sub;
+    size_t nsub;
+} nv_spec;
+
+#define NV_F(key, field, fn, kind, arg) {key, fn, kind, offsetof(nvml_lib, field), arg, NULL, 0}
+#define NV_X(key, fn, kind)             {key, fn, kind, 0, 0, NULL, 0}
+#define NV_G(key, sub)                  {key, NULL, NVK_GROUP, 0, 0, sub, sizeof(sub) / sizeof(sub[0])}
+#define NV_SLOT(T)                      (*(const T *)(const void *)((const char *)l + f->off))
+#define NV_STR_MAX                      96
+
+static const nv_spec nv_inforom[] = {
+    NV_F("image", DeviceGetInforomImageVersion, "nvmlDeviceGetInforomImageVersion", NVK_STR, 32),
+    NV_F("oem", DeviceGetInforomVersion, "nvmlDeviceGetInforomVersion", NVK_TSTR, NV_INFOROM_OEM),
+    NV_F("ecc", DeviceGetInforomVersion, "nvmlDeviceGetInforomVersion", NVK_TSTR, NV_INFOROM_ECC),
+    NV_F("power", DeviceGetInforomVersion, "nvmlDeviceGetInforomVersion", NVK_TSTR,
+         NV_INFOROM_POWER)};
+
+static const nv_spec nv_power_limit[] = {
+    NV_F("current", DeviceGetPowerManagementLimit, "nvmlDeviceGetPowerManagementLimit",
+         NVK_U_MILLI, 0),
+    NV_F("default", DeviceGetPowerManagementDefaultLimit,
+         "nvmlDeviceGetPowerManagementDefaultLimit", NVK_U_MILLI, 0),
+    NV_F("enforced", DeviceGetEnforcedPowerLimit, "nvmlDeviceGetEnforcedPowerLimit", NVK_U_MILLI,
+         0)};
+
+/* arg (the clock type) is filled in per clock */
+static const nv_spec nv_clock[] = {
+    NV_F("current", DeviceGetClockInfo, "nvmlDeviceGetClockInfo", NVK_TU, 0),
+    NV_F("application", DeviceGetApplicationsClock, "nvmlDeviceGetApplicationsClock", NVK_TU, 0),
+    NV_F("max", DeviceGetMaxClockInfo, "nvmlDeviceGetMaxClockInfo", NVK_TU, 0)};
+
+static const nv_spec nv_pcie_link[] = {
+    NV_F("current_generation", DeviceGetCurrPcieLinkGeneration,
+         "nvmlDeviceGetCurrPcieLinkGeneration", NVK_U, 0),
+    NV_F("current_width", DeviceGetCurrPcieLinkWidth, "nvmlDeviceGetCurrPcieLinkWidth", NVK_U, 0),
+    NV_F("max_generation", DeviceGetMaxPcieLinkGeneration, "nvmlDeviceGetMaxPcieLinkGeneration",
+         NVK_U, 0),
+    NV_F("max_width", DeviceGetMaxPcieLinkWidth, "nvmlDeviceGetMaxPcieLinkWidth", NVK_U, 0)};
+
+static const nv_spec nv_device[] = {
+    NV_F("name", DeviceGetName, "nvmlDeviceGetName", NVK_STR, 96),
+    NV_F("uuid", DeviceGetUUID, "nvmlDeviceGetUUID", NVK_STR, 96),
+    NV_X("pci_bus_id", "nvmlDeviceGetPciInfo_v3", NVK_PCI),
+    NV_F("vbios", DeviceGetVbiosVersion, "nvmlDeviceGetVbiosVersion", NVK_STR, 64),
+    NV_G("inforom", nv_inforom),
+    NV_F("ecc_mode", DeviceGetEccMode, "nvmlDeviceGetEccMode", NVK_IMODE, 0),
+    NV_F("ecc_errors", DeviceGetTotalEccErrors, "nvmlDeviceGetTotalEccErrors", NVK_ECC, 0),
+    NV_F("persistence_mode", DeviceGetPersistenceMode, "nvmlDeviceGetPersistenceMode", NVK_BOOL,
+         0),
+    NV_G("power_limit_w", nv_power_limit),
+    NV_X("clocks_mhz", NULL, NVK_CLOCKS),
+    NV_F("mig_mode", DeviceGetMigMode, "nvmlDeviceGetMigMode", NVK_UMODE, 0),
+    NV_X("nvlink", "nvmlDeviceGetNvLinkState", NVK_NVLINK),
+    NV_F("temperature_c", DeviceGetTemperature, "nvmlDeviceGetTemperature", NVK_TU, NV_TEMP_GPU),
+    NV_F("power_w", DeviceGetPowerUsage, "nvmlDeviceGetPowerUsage", NVK_U_MILLI, 0),
+    NV_F("energy_counter_j", DeviceGetTotalEnergyConsumption,
+         "nvmlDeviceGetTotalEnergyConsumption", NVK_ULL_MILLI, 0),
+    /* the entry point is named after its CUDA 12 spelling whichever one was found */
+    NV_F("throttle_reasons", DeviceGetThrottleReasons, "nvmlDeviceGetCurrentClocksEventReasons",
+         NVK_THROTTLE, 0),
+    NV_G("pcie_link", nv_pcie_link),
+    NV_F("memory_bytes", DeviceGetMemoryInfo, "nvmlDeviceGetMemoryInfo", NVK_MEM, 0)};
+
+static void nv_fields(const nvml_lib *l, nvdev d, json_t *o, const nv_spec *f, size_t n);
+
+static json_t *mode_pair(bool current, bool pending)
 {
-    json_t *o = json_object();
-    unsigned v = 0;
-    if (l->DeviceGetClockInfo) {
-        nvret r = l->DeviceGetClockInfo(d, type, &v);
-        nv_field(l, o, "current", r, json_integer(v), "nvmlDeviceGetClockInfo");
-    } else
-        nv_missing(o, "current", "nvmlDeviceGetClockInfo");
-    v = 0;
-    if (l->DeviceGetApplicationsClock) {
-        nvret r = l->DeviceGetApplicationsClock(d, type, &v);
-        nv_field(l, o, "application", r, json_integer(v), "nvmlDeviceGetApplicationsClock");
-    } else
-        nv_missing(o, "application", "nvmlDeviceGetApplicationsClock");
-    v = 0;
-    if (l->DeviceGetMaxClockInfo) {
-        nvret r = l->DeviceGetMaxClockInfo(d, type, &v);
-        nv_field(l, o, "max", r, json_integer(v), "nvmlDeviceGetMaxClockInfo");
-    } else
-        nv_missing(o, "max", "nvmlDeviceGetMaxClockInfo");
-    return o;
+    json_t *v = json_object();
+    json_object_set_new(v, "current", json_boolean(current));
+    json_object_set_new(v, "pending", json_boolean(pending));
+    return v;
+}
+
+static json_t *throttle_names(unsigned long long r)
+{
+    json_t *names = json_array();
+    uint32_t m = map_throttle(r);
+    for (unsigned b = 0; b < 16; b++)
+        if (m & (1u << b)) json_array_append_new(names, json_string(ab_throttle_name(1u << b)));
+    return names;
+}
+
+static json_t *ecc_counts(const nvml_lib *l, nvdev d, nv_ecc_fn fn, const char *fname)
+{
+    json_t *e = json_object();
+    static const char *const names[2][2] = {{"volatile_corrected", "aggregate_corrected"},
+                                            {"volatile_uncorrected", "aggregate_uncorrected"}};
+    for (int t = 0; t < 2; t++)
+        for (int c = 0; c < 2; c++) {
+            unsigned long long n = 0;
+            nvret r = fn(d, t, c, &n);
+            nv_field(l, e, names[t][c], r, json_integer((json_int_t)n), fname);
+        }
+    return e;
+}
+
+static json_t *clocks_json(const nvml_lib *l, nvdev d)
+{
+    static const struct {
+        const char *key;
+        int type;
+    } clk[] = {{"graphics", NV_CLOCK_GRAPHICS}, {"sm", NV_CLOCK_SM}, {"memory", NV_CLOCK_MEM}};
+    json_t *clocks = json_object();
+    for (size_t i = 0; i < 3; i++) {
+        nv_spec f[3];
+        memcpy(f, nv_clock, sizeof(f));
+        for (size_t k = 0; k < 3; k++)
+            f[k].arg = clk[i].type;
+        json_t *t = json_object();
+        nv_fields(l, d, t, f, 3);
+        json_object_set_new(clocks, clk[i].key, t);
+    }
+    return clocks;
+}
+
+static void nvlink_field(const nvml_lib *l, nvdev d, json_t *o, const char *key, const char *fn)
+{
+    if (!l->DeviceGetNvLinkState) {
+        nv_missing(o, key, fn);
+        return;
+    }
+    json_t *links = json_array();
+    nvret first_rc = NV_SUCCESS;
+    for (unsigned k = 0; k < NV_NVLINK_MAX_LINKS; k++) {
+        int active = 0;
+        nvret r = l->DeviceGetNvLinkState(d, k, &active);
+        if (r != NV_SUCCESS) {
+            if (k == 0) first_rc = r;
+            break; /* links are numbered densely: the first failure ends the list */
+        }
+        json_t *lk = json_object();
+        json_object_set_new(lk, "link", json_integer(k));
+        json_object_set_new(lk, "active", json_boolean(active));
+        unsigned ver = 0;
+        if (l->DeviceGetNvLinkVersion && l->DeviceGetNvLinkVersion(d, k, &ver) == NV_SUCCESS)
+            json_object_set_new(lk, "version", json_integer(ver));
+        json_array_append_new(links, lk);
+    }
+    if (json_array_size(links) || first_rc == NV_SUCCESS)
+        ab_field_set(o, key, links, fn);
+    else {
+        json_decref(links);
+        nv_field(l, o, key, first_rc, NULL, fn);
+    }
+}
+
+/* Objects without a status of their own (groups, clocks), or fields with their own rules. */
+static bool nv_compound(const nvml_lib *l, nvdev d, json_t *o, const nv_spec *f)
+{
+    switch (f->kind) {
+    case NVK_GROUP: {
+        json_t *g = json_object();
+        nv_fields(l, d, g, f->sub, f->nsub);
+        json_object_set_new(o, f->key, g);
+        return true;
+    }
+    case NVK_CLOCKS: json_object_set_new(o, f->key, clocks_json(l, d)); return true;
+    case NVK_NVLINK: nvlink_field(l, d, o, f->key, f->fn); return true;
+    case NVK_ECC: {
+        nv_ecc_fn fn = NV_SLOT(nv_ecc_fn);
+        if (fn)
+            json_object_set_new(o, f->key, ecc_counts(l, d, fn, f->fn));
+        else
+            nv_missing(o, f->key, f->fn);
+        return true;
+    }
+    default: return false;
+    }
+}
+
+/* One field: the getter is called if this NVML has it, its reading converted per the kind. */
+static void nv_get(const nvml_lib *l, nvdev d, json_t *o, const nv_spec *f)
+{
+    if (nv_compound(l, d, o, f)) return;
+    nvret rc = NV_SUCCESS;
+    json_t *v = NULL;
+    bool have = true;
+    unsigned u = 0, u2 = 0;
+    unsigned long long ull = 0;
+    int i = 0, i2 = 0;
+    char b[NV_STR_MAX] = "";
+    /* true if this NVML has the getter (rc: what it returned) */
+#define NV_CALL(T, ...) ((have = NV_SLOT(T) != NULL) && (rc = NV_SLOT(T)(d, __VA_ARGS__), 1))
+    switch (f->kind) {
+    case NVK_STR:
+        if (!NV_CALL(nv_str_fn, b, (unsigned)f->arg)) break;
+        if (rc == NV_SUCCESS && !*b) {
+            ab_field_unavailable(o, f->key, "%s returned an empty string", f->fn);
+            return;
+        }
+        v = json_string(b);
+        break;
+    case NVK_TSTR:
+        if (NV_CALL(nv_tstr_fn, f->arg, b, 32)) v = json_string(b);
+        break;
+    case NVK_U:
+        if (NV_CALL(nv_u_fn, &u)) v = json_integer(u);
+        break;
+    case NVK_U_MILLI:
+        if (NV_CALL(nv_u_fn, &u)) v = json_real(u / 1000.0);
+        break;
+    case NVK_TU:
+        if (NV_CALL(nv_tu_fn, f->arg, &u)) v = json_integer(u);
+        break;
+    case NVK_ULL_MILLI:
+        if (NV_CALL(nv_ull_fn, &ull)) v = json_real((double)ull / 1000.0);
+        break;
+    case NVK_THROTTLE:
+        if (NV_CALL(nv_ull_fn, &ull)) v = throttle_names(ull);
+        break;
+    case NVK_BOOL:
+        if (NV_CALL(nv_int_fn, &i)) v = json_boolean(i);
+        break;
+    case NVK_IMODE:
+        if (NV_CALL(nv_imode_fn, &i, &i2)) v = mode_pair(i, i2);
+        break;
+    case NVK_UMODE:
+        if (NV_CALL(nv_umode_fn, &u, &u2)) v = mode_pair(u, u2);
+        break;
+    case NVK_MEM: {
+        nvmem m;
+        memset(&m, 0, sizeof(m));
+        if (NV_CALL(nv_mem_fn, &m)) v = json_integer((json_int_t)m.total);
+        break;
+    }
+    case NVK_PCI: {
+        nvpci pci;
+        memset(&pci, 0, sizeof(pci));
+        rc = l->DeviceGetPciInfo(d, &pci);
+        ab_pci_canon(pci.busId, b, 32);
+        if (rc == NV_SUCCESS && !*b) rc = -1;
+        v = json_string(b);
+        break;
+    }
+    default: return;
+    }
+#undef NV_CALL
+    if (have)
+        nv_field(l, o, f->key, rc, v, f->fn);
+    else
+        nv_missing(o, f->key, f->fn);
+}
+
+static void nv_fields(const nvml_lib *l, nvdev d, json_t *o, const nv_spec *f, size_t n)
+{
+    for (size_t k = 0; k < n; k++)
+        nv_get(l, d, o, &f[k]);
 }
 
 static json_t *device_json(const nvml_lib *l, unsigned idx, nvdev d)
 {
     json_t *o = json_object();
     json_object_set_new(o, "index", json_integer(idx));
-    NV_STR(o, "name", l->DeviceGetName, "nvmlDeviceGetName", d, 96);
-    NV_STR(o, "uuid", l->DeviceGetUUID, "nvmlDeviceGetUUID", d, 96);
-    nvpci pci;
-    memset(&pci, 0, sizeof(pci));
-    nvret rc = l->DeviceGetPciInfo(d, &pci);
-    char canon[32];
-    ab_pci_canon(pci.busId, canon, sizeof(canon));
-    nv_field(l, o, "pci_bus_id", rc == NV_SUCCESS && !*canon ? -1 : rc, json_string(canon),
-             "nvmlDeviceGetPciInfo_v3");
-    NV_STR(o, "vbios", l->DeviceGetVbiosVersion, "nvmlDeviceGetVbiosVersion", d, 64);
-
-    json_t *ir = json_object();
-    NV_STR(ir, "image", l->DeviceGetInforomImageVersion, "nvmlDeviceGetInforomImageVersion", d, 32);
-    static const char *const objs[] = {"oem", "ecc", "power"};
-    for (int k = 0; k < 3; k++) {
-        if (!l->DeviceGetInforomVersion) {
-            nv_missing(ir, objs[k], "nvmlDeviceGetInforomVersion");
-            continue;
-        }
-        char b[32] = "";
-        nvret r = l->DeviceGetInforomVersion(d, k, b, sizeof(b));
-        nv_field(l, ir, objs[k], r, json_string(b), "nvmlDeviceGetInforomVersion");
-    }
-    json_object_set_new(o, "inforom", ir);
-
-    int cur = 0, pend = 0;
-    if (l->DeviceGetEccMode) {
-        rc = l->DeviceGetEccMode(d, &cur, &pend);
-        json_t *v = json_object();
-        json_object_set_new(v, "current", json_boolean(cur));
-        json_object_set_new(v, "pending", json_boolean(pend));
-        nv_field(l, o, "ecc_mode", rc, v, "nvmlDeviceGetEccMode");
-    } else {
-        nv_missing(o, "ecc_mode", "nvmlDeviceGetEccMode");
-    }
-    if (l->DeviceGetTotalEccErrors) {
-        json_t *e = json_object();
-        static const char *const names[2][2] = {{"volatile_corrected", "aggregate_corrected"},
-                                                {"volatile_uncorrected", "aggregate_uncorrected"}};
-        for (int t = 0; t < 2; t++)
-            for (int c = 0; c < 2; c++) {
-                unsigned long long n = 0;
-                nvret r = l->DeviceGetTotalEccErrors(d, t, c, &n);
-                nv_field(l, e, names[t][c], r, json_integer((json_int_t)n),
-                         "nvmlDeviceGetTotalEccErrors");
-            }
-        json_object_set_new(o, "ecc_errors", e);
-    } else {
-        nv_missing(o, "ecc_errors", "nvmlDeviceGetTotalEccErrors");
-    }
-    if (l->DeviceGetPersistenceMode) {
-        int m = 0;
-        rc = l->DeviceGetPersistenceMode(d, &m);
-        nv_field(l, o, "persistence_mode", rc, json_boolean(m), "nvmlDeviceGetPersistenceMode");
-    } else {
-        nv_missing(o, "persistence_mode", "nvmlDeviceGetPersistenceMode");
-    }
-
-    json_t *pl = json_object();
-    struct {
-        const char *key, *fn;
-        nvret (*f)(nvdev, unsigned *);
-    } lims[] = {{"current", "nvmlDeviceGetPowerManagementLimit", l->DeviceGetPowerManagementLimit},
-                {"default", "nvmlDeviceGetPowerManagementDefaultLimit",
-                 l->DeviceGetPowerManagementDefaultLimit},
-                {"enforced", "nvmlDeviceGetEnforcedPowerLimit", l->DeviceGetEnforcedPowerLimit}};
-    for (int k = 0; k < 3; k++) {
-        unsigned mw = 0;
-        if (!lims[k].f)
-            nv_missing(pl, lims[k].key, lims[k].fn);
-        else {
-            rc = lims[k].f(d, &mw);
-            nv_field(l, pl, lims[k].key, rc, json_real(mw / 1000.0), lims[k].fn);
-        }
-    }
-    json_object_set_new(o, "power_limit_w", pl);
-
-    json_t *clocks = json_object();
-    json_object_set_new(clocks, "graphics", clock_triplet(l, d, NV_CLOCK_GRAPHICS));
-    json_object_set_new(clocks, "sm", clock_triplet(l, d, NV_CLOCK_SM));
-    json_object_set_new(clocks, "memory", clock_triplet(l, d, NV_CLOCK_MEM));
-    json_object_set_new(o, "clocks_mhz", clocks);
-
-    if (l->DeviceGetMigMode) {
-        unsigned mc = 0, mp = 0;
-        rc = l->DeviceGetMigMode(d, &mc, &mp);
-        json_t *v = json_object();
-        json_object_set_new(v, "current", json_boolean(mc));
-        json_object_set_new(v, "pending", json_boolean(mp));
-        nv_field(l, o, "mig_mode", rc, v, "nvmlDeviceGetMigMode");
-    } else {
-        nv_missing(o, "mig_mode", "nvmlDeviceGetMigMode");
-    }
-
-    if (l->DeviceGetNvLinkState) {
-        json_t *links = json_array();
-        nvret first_rc = NV_SUCCESS;
-        for (unsigned k = 0; k < NV_NVLINK_MAX_LINKS; k++) {
-            int active = 0;
-            nvret r = l->DeviceGetNvLinkState(d, k, &active);
-            if (r != NV_SUCCESS) {
-                if (k == 0) first_rc = r;
-                break; /* links are numbered densely: the first failure ends the list */
-            }
-            json_t *lk = json_object();
-            json_object_set_new(lk, "link", json_integer(k));
-            json_object_set_new(lk, "active", json_boolean(active));
-            unsigned ver = 0;
-            if (l->DeviceGetNvLinkVersion && l->DeviceGetNvLinkVersion(d, k, &ver) == NV_SUCCESS)
-                json_object_set_new(lk, "version", json_integer(ver));
-            json_array_append_new(links, lk);
-        }
-        if (json_array_size(links) || first_rc == NV_SUCCESS)
-            ab_field_set(o, "nvlink", links, "nvmlDeviceGetNvLinkState");
-        else {
-            json_decref(links);
-            nv_field(l, o, "nvlink", first_rc, NULL, "nvmlDeviceGetNvLinkState");
-        }
-    } else {
-        nv_missing(o, "nvlink", "nvmlDeviceGetNvLinkState");
-    }
-
-    unsigned v = 0;
-    if (l->DeviceGetTemperature) {
-        rc = l->DeviceGetTemperature(d, NV_TEMP_GPU, &v);
-        nv_field(l, o, "temperature_c", rc, json_integer(v), "nvmlDeviceGetTemperature");
-    } else
-        nv_missing(o, "temperature_c", "nvmlDeviceGetTemperature");
-    if (l->DeviceGetPowerUsage) {
-        rc = l->DeviceGetPowerUsage(d, &v);
-        nv_field(l, o, "power_w", rc, json_real(v / 1000.0), "nvmlDeviceGetPowerUsage");
-    } else {
-        nv_missing(o, "power_w", "nvmlDeviceGetPowerUsage");
-    }
-    if (l->DeviceGetTotalEnergyConsumption) {
-        unsigned long long mj = 0;
-        rc = l->DeviceGetTotalEnergyConsumption(d, &mj);
-        nv_field(l, o, "energy_counter_j", rc, json_real((double)mj / 1000.0),
-                 "nvmlDeviceGetTotalEnergyConsumption");
-    } else {
-        nv_missing(o, "energy_counter_j", "nvmlDeviceGetTotalEnergyConsumption");
-    }
-    if (l->DeviceGetThrottleReasons) {
-        unsigned long long r = 0;
-        rc = l->DeviceGetThrottleReasons(d, &r);
-        json_t *names = json_array();
-        uint32_t m = map_throttle(r);
-        for (unsigned b = 0; b < 16; b++)
-            if (m & (1u << b)) json_array_append_new(names, json_string(ab_throttle_name(1u << b)));
-        nv_field(l, o, "throttle_reasons", rc, names, "nvmlDeviceGetCurrentClocksEventReasons");
-    } else {
-        nv_missing(o, "throttle_reasons", "nvmlDeviceGetCurrentClocksEventReasons");
-    }
-
-    json_t *link = json_object();
-    struct {
-        const char *key, *fn;
-        nvret (*f)(nvdev, unsigned *);
-    } lk[] = {
-        {"current_generation", "nvmlDeviceGetCurrPcieLinkGeneration",
-         l->DeviceGetCurrPcieLinkGeneration},
-        {"current_width", "nvmlDeviceGetCurrPcieLinkWidth", l->DeviceGetCurrPcieLinkWidth},
-        {"max_generation", "nvmlDeviceGetMaxPcieLinkGeneration", l->DeviceGetMaxPcieLinkGeneration},
-        {"max_width", "nvmlDeviceGetMaxPcieLinkWidth", l->DeviceGetMaxPcieLinkWidth}};
-    for (int k = 0; k < 4; k++) {
-        unsigned x = 0;
-        if (!lk[k].f)
-            nv_missing(link, lk[k].key, lk[k].fn);
-        else {
-            nvret r = lk[k].f(d, &x);
-            nv_field(l, link, lk[k].key, r, json_integer(x), lk[k].fn);
-        }
-    }
-    json_object_set_new(o, "pcie_link", link);
-    if (l->DeviceGetMemoryInfo) {
-        nvmem m;
-        memset(&m, 0, sizeof(m));
-        rc = l->DeviceGetMemoryInfo(d, &m);
-        nv_field(l, o, "memory_bytes", rc, json_integer((json_int_t)m.total),
-                 "nvmlDeviceGetMemoryInfo");
-    } else {
-        nv_missing(o, "memory_bytes", "nvmlDeviceGetMemoryInfo");
-    }
+    nv_fields(l, d, o, nv_device, sizeof(nv_device) / sizeof(nv_device[0]));
     return o;
 }
 

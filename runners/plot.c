@@ -487,26 +487,12 @@ static int cmp_item(const void *a, const void *b)
     return (x->x > y->x) - (x->x < y->x);
 }
 
-static int sweep_chart(ab_charts *c, const char *dir, group *g, bool multi_run,
-                       char *const *labels, char *err)
+/* The numeric parameters other than x that tell series apart: those not determined by x within
+ * the same base (n follows working_set and dtype; a batch size does not). Appends their names
+ * (borrowed from the params of g->it[0]) to *extra. */
+static int sweep_extra_keys(const group *g, const char *xk, char *const *bases, char ***extra,
+                            size_t *nextra)
 {
-    const char *xk = choose_x(g);
-    if (!xk)
-        return 0;
-    /* the series: device, implementation, text parameters, plus every other numeric parameter
-     * that is not determined by x within those (n follows working_set and dtype; a batch size
-     * does not) */
-    char **bases = calloc(g->n, sizeof(*bases));
-    char **extra = NULL;
-    size_t nextra = 0;
-    int rc = -1;
-    if (!bases)
-        return ab_err(err, "out of memory");
-    for (size_t i = 0; i < g->n; i++) {
-        g->it[i].x = json_number_value(json_object_get(g->it[i].r->params, xk));
-        if (!(bases[i] = series_base(&g->it[i], multi_run, labels)))
-            goto out;
-    }
     const char *k;
     json_t *v;
     json_object_foreach(g->it[0].r->params, k, v)
@@ -523,13 +509,34 @@ static int sweep_chart(ab_charts *c, const char *dir, group *g, bool multi_run,
                 dependent = pa && pb && json_equal(pa, pb);
             }
         if (!dependent) {
-            char **ne = realloc(extra, (nextra + 1) * sizeof(*ne));
+            char **ne = realloc(*extra, (*nextra + 1) * sizeof(*ne));
             if (!ne)
-                goto out;
-            extra = ne;
-            extra[nextra++] = (char *)k;
+                return -1;
+            *extra = ne;
+            (*extra)[(*nextra)++] = (char *)k;
         }
     }
+    return 0;
+}
+
+/* Sets x and the series title of every item of g, then sorts g by series and x. */
+static int sweep_series(group *g, const char *xk, bool multi_run, char *const *labels, char *err)
+{
+    /* the series: device, implementation, text parameters, plus every other numeric parameter
+     * that is not determined by x within those */
+    char **bases = calloc(g->n, sizeof(*bases));
+    char **extra = NULL;
+    size_t nextra = 0;
+    int rc = -1;
+    if (!bases)
+        return ab_err(err, "out of memory");
+    for (size_t i = 0; i < g->n; i++) {
+        g->it[i].x = json_number_value(json_object_get(g->it[i].r->params, xk));
+        if (!(bases[i] = series_base(&g->it[i], multi_run, labels)))
+            goto out;
+    }
+    if (sweep_extra_keys(g, xk, bases, &extra, &nextra) != 0)
+        goto out;
     bool multi_dev = false;
     for (size_t i = 1; i < g->n; i++) {
         const char *a = g->it[0].r->device_name, *b = g->it[i].r->device_name;
@@ -542,41 +549,52 @@ static int sweep_chart(ab_charts *c, const char *dir, group *g, bool multi_run,
         g->it[i].series = t;
     }
     qsort(g->it, g->n, sizeof(*g->it), cmp_item);
-    double maxv = 0.0;
+    rc = 0;
+out:
     for (size_t i = 0; i < g->n; i++)
-        maxv = fmax(maxv, fabs(g->it[i].m->stats.max));
-    double f;
-    char ylab[64];
-    ab_display_scale(g->unit, maxv, &f, ylab, sizeof(ylab));
+        free(bases[i]);
+    free(bases);
+    free(extra);
+    return rc;
+}
+
+/* The data file of a sweep chart: one block per series, values divided by f. NULL when out of
+ * memory. */
+static char *sweep_dat(const group *g, const char *xk, const char *ylab, double f, size_t *dlen,
+                       size_t *nseries)
+{
     char *dat = NULL;
-    size_t dlen = 0;
-    FILE *df = open_memstream(&dat, &dlen);
+    FILE *df = open_memstream(&dat, dlen);
     if (!df)
-        goto out;
+        return NULL;
     char c1[256], c2[128], c3[64], c4[128];
     fprintf(df, "# accelbench sweep: %s %s (%s) against %s; one block per series:\n"
                 "# %s, median, min, max (of the samples)\n",
             one_line(c1, sizeof(c1), g->key), one_line(c2, sizeof(c2), g->metric),
             one_line(c3, sizeof(c3), ylab), one_line(c4, sizeof(c4), xk), c4);
-    size_t nseries = 0;
+    *nseries = 0;
     for (size_t i = 0; i < g->n; i++) {
         if (i == 0 || strcmp(g->it[i].series, g->it[i - 1].series) != 0) {
             if (i)
                 fputs("\n\n", df);
             dat_str(df, g->it[i].series);
             fputs(" \"median\" \"min\" \"max\"\n", df);
-            nseries++;
+            (*nseries)++;
         }
         const ab_stats *s = &g->it[i].m->stats;
         fprintf(df, "%.17g %.6g %.6g %.6g\n", g->it[i].x, s->median / f, s->min / f, s->max / f);
     }
     fclose(df);
-    /* x axis: byte sizes and powers of two on a log2 scale with readable tics */
+    return dat;
+}
+
+/* The x axis setup of a sweep chart: byte sizes and powers of two on a log2 scale with readable
+ * tics. NULL when out of memory. */
+static char *sweep_xsetup(const group *g, bool isbytes)
+{
     double *xs = malloc(g->n * sizeof(*xs));
-    if (!xs) {
-        free(dat);
-        goto out;
-    }
+    if (!xs)
+        return NULL;
     size_t nx = 0;
     bool pow2 = true, positive = true;
     for (size_t i = 0; i < g->n; i++)
@@ -595,10 +613,8 @@ static int sweep_chart(ab_charts *c, const char *dir, group *g, bool multi_run,
     FILE *sf = open_memstream(&setup, &slen);
     if (!sf) {
         free(xs);
-        free(dat);
-        goto out;
+        return NULL;
     }
-    bool isbytes = bytes_param(xk);
     if (positive && u >= 2 && xs[u - 1] / xs[0] > 16.0)
         fprintf(sf, "set logscale x %d\n", (isbytes || pow2) ? 2 : 10);
     if (u <= 24 && (isbytes || pow2)) {
@@ -617,6 +633,15 @@ static int sweep_chart(ab_charts *c, const char *dir, group *g, bool multi_run,
     }
     fclose(sf);
     free(xs);
+    return setup;
+}
+
+/* Writes the .dat and .gp of a sweep chart and lists it. */
+static int sweep_write(ab_charts *c, const char *dir, const group *g, const char *xk,
+                       bool isbytes, const char *ylab, const char *dat, size_t dlen,
+                       const char *setup, size_t nseries, char *err)
+{
+    int rc = -1;
     char *name = stem("sweep", g->key, g->metric);
     char *title = ab_asprintf("%s %s vs %s", g->key, g->metric, xk);
     char *ylabel = ab_asprintf("%s (%s)", g->metric, ylab);
@@ -637,16 +662,39 @@ static int sweep_chart(ab_charts *c, const char *dir, group *g, bool multi_run,
     free(ylabel);
     free(title);
     free(name);
+    return rc;
+}
+
+static int sweep_chart(ab_charts *c, const char *dir, group *g, bool multi_run,
+                       char *const *labels, char *err)
+{
+    const char *xk = choose_x(g);
+    if (!xk)
+        return 0;
+    int rc = -1;
+    if (sweep_series(g, xk, multi_run, labels, err) != 0)
+        goto out;
+    double maxv = 0.0;
+    for (size_t i = 0; i < g->n; i++)
+        maxv = fmax(maxv, fabs(g->it[i].m->stats.max));
+    double f;
+    char ylab[64];
+    ab_display_scale(g->unit, maxv, &f, ylab, sizeof(ylab));
+    size_t dlen = 0, nseries = 0;
+    char *dat = sweep_dat(g, xk, ylab, f, &dlen, &nseries);
+    if (!dat)
+        goto out;
+    bool isbytes = bytes_param(xk);
+    char *setup = sweep_xsetup(g, isbytes);
+    if (setup)
+        rc = sweep_write(c, dir, g, xk, isbytes, ylab, dat, dlen, setup, nseries, err);
     free(setup);
     free(dat);
 out:
     for (size_t i = 0; i < g->n; i++) {
-        free(bases[i]);
         free(g->it[i].series);
         g->it[i].series = NULL;
     }
-    free(bases);
-    free(extra);
     return rc;
 }
 

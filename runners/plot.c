@@ -787,20 +787,23 @@ static char *case_label(const ab_result *r)
     return s;
 }
 
-static int headline_charts(ab_charts *c, ab_run *const *runs, size_t n, const char *dir,
-                           char *const *labels, char *err)
+/* A headline figure: a metric of a passed headline case, or anything counted in tokens, which
+ * is a headline by nature (tokens/s, tokens per $). */
+static bool headline_metric(const ab_result *r, const ab_metric *mt)
 {
-    /* units among headline metrics (and anything counted in tokens, which is a headline by
-     * nature: tokens/s, tokens per $) */
+    return r->status == AB_PASS && (r->headline || strstr(mt->unit, "token"));
+}
+
+/* The units among headline metrics, in order of appearance. */
+static json_t *headline_units(ab_run *const *runs, size_t n)
+{
     json_t *units = json_array();
     for (size_t j = 0; j < n; j++)
         for (size_t i = 0; i < runs[j]->nresults; i++) {
             const ab_result *r = runs[j]->results[i];
-            if (r->status != AB_PASS)
-                continue;
             for (size_t m = 0; m < r->nmetrics; m++) {
                 const char *u = r->metrics[m].unit;
-                if (!r->headline && !strstr(u, "token"))
+                if (!headline_metric(r, &r->metrics[m]))
                     continue;
                 bool seen = false;
                 for (size_t k = 0; k < json_array_size(units) && !seen; k++)
@@ -809,132 +812,177 @@ static int headline_charts(ab_charts *c, ab_run *const *runs, size_t n, const ch
                     json_array_append_new(units, json_string(u));
             }
         }
-    int rc = 0;
-    for (size_t ui = 0; ui < json_array_size(units) && rc == 0; ui++) {
-        const char *unit = json_string_value(json_array_get(units, ui));
-        /* rows: case labels; columns: run (and device when a run has several) */
-        json_t *rows = json_array(), *cols = json_array(), *cells = json_object();
-        bool multi_dev = false;
-        const char *dev0 = NULL;
-        double maxv = 0.0;
-        for (size_t j = 0; j < n; j++)
-            for (size_t i = 0; i < runs[j]->nresults; i++) {
-                const ab_result *r = runs[j]->results[i];
-                if (r->status != AB_PASS)
+    return units;
+}
+
+/* Whether the headline figures in unit come from more than one device. */
+static bool headline_multi_dev(ab_run *const *runs, size_t n, const char *unit)
+{
+    const char *dev0 = NULL;
+    for (size_t j = 0; j < n; j++)
+        for (size_t i = 0; i < runs[j]->nresults; i++) {
+            const ab_result *r = runs[j]->results[i];
+            for (size_t m = 0; m < r->nmetrics; m++) {
+                const ab_metric *mt = &r->metrics[m];
+                if (strcmp(mt->unit, unit) != 0 || !headline_metric(r, mt))
                     continue;
-                for (size_t m = 0; m < r->nmetrics; m++) {
-                    const ab_metric *mt = &r->metrics[m];
-                    if (strcmp(mt->unit, unit) != 0 || (!r->headline && !strstr(unit, "token")))
-                        continue;
-                    if (!dev0)
-                        dev0 = r->device;
-                    else if (r->device && strcmp(dev0, r->device) != 0)
-                        multi_dev = true;
-                }
+                if (!dev0)
+                    dev0 = r->device;
+                else if (r->device && strcmp(dev0, r->device) != 0)
+                    return true;
             }
-        for (size_t j = 0; j < n; j++)
-            for (size_t i = 0; i < runs[j]->nresults; i++) {
-                const ab_result *r = runs[j]->results[i];
-                if (r->status != AB_PASS)
+        }
+    return false;
+}
+
+/* The column of a headline figure: the run (and device when a run has several), or the device
+ * for one run. */
+static char *headline_col(const ab_result *r, size_t n, bool multi_dev, const char *label)
+{
+    const char *dn = r->device_name ? r->device_name : "?";
+    if (n > 1)
+        return multi_dev ? ab_asprintf("%s %s (%s)", label, r->device, dn)
+                         : ab_asprintf("%s", label);
+    return ab_asprintf("%s (%s)", r->device, dn);
+}
+
+/* Index of s in the string array a, appended when absent. */
+static size_t str_index(json_t *a, const char *s)
+{
+    size_t i = 0;
+    while (i < json_array_size(a) && strcmp(json_string_value(json_array_get(a, i)), s) != 0)
+        i++;
+    if (i == json_array_size(a))
+        json_array_append_new(a, json_string(s));
+    return i;
+}
+
+/* The table of headline figures in unit: rows (case labels), cols, cells ("row,col": the
+ * first median); returns the largest magnitude. */
+static double headline_table(ab_run *const *runs, size_t n, char *const *labels,
+                             const char *unit, json_t *rows, json_t *cols, json_t *cells)
+{
+    bool multi_dev = headline_multi_dev(runs, n, unit);
+    double maxv = 0.0;
+    for (size_t j = 0; j < n; j++)
+        for (size_t i = 0; i < runs[j]->nresults; i++) {
+            const ab_result *r = runs[j]->results[i];
+            for (size_t m = 0; m < r->nmetrics; m++) {
+                const ab_metric *mt = &r->metrics[m];
+                if (strcmp(mt->unit, unit) != 0 || !headline_metric(r, mt))
                     continue;
-                for (size_t m = 0; m < r->nmetrics; m++) {
-                    const ab_metric *mt = &r->metrics[m];
-                    if (strcmp(mt->unit, unit) != 0 || (!r->headline && !strstr(unit, "token")))
-                        continue;
-                    char *rl = case_label(r);
-                    char *full = r->nmetrics > 1 ? ab_asprintf("%s %s", rl, mt->name) : NULL;
-                    const char *row = full ? full : rl;
-                    char *col = n > 1 ? (multi_dev ? ab_asprintf("%s %s (%s)", labels[j],
-                                                                 r->device, r->device_name
-                                                                                ? r->device_name
-                                                                                : "?")
-                                                   : ab_asprintf("%s", labels[j]))
-                                      : ab_asprintf("%s (%s)", r->device,
-                                                    r->device_name ? r->device_name : "?");
-                    if (!rl || !col) {
-                        free(rl);
-                        free(full);
-                        free(col);
-                        continue;
-                    }
-                    size_t ri = 0, ci = 0;
-                    while (ri < json_array_size(rows) &&
-                           strcmp(json_string_value(json_array_get(rows, ri)), row) != 0)
-                        ri++;
-                    if (ri == json_array_size(rows))
-                        json_array_append_new(rows, json_string(row));
-                    while (ci < json_array_size(cols) &&
-                           strcmp(json_string_value(json_array_get(cols, ci)), col) != 0)
-                        ci++;
-                    if (ci == json_array_size(cols))
-                        json_array_append_new(cols, json_string(col));
+                char *rl = case_label(r);
+                char *full = r->nmetrics > 1 ? ab_asprintf("%s %s", rl, mt->name) : NULL;
+                const char *row = full ? full : rl;
+                char *col = headline_col(r, n, multi_dev, labels[j]);
+                if (rl && col) {
+                    size_t ri = str_index(rows, row), ci = str_index(cols, col);
                     char cell[48];
                     snprintf(cell, sizeof(cell), "%zu,%zu", ri, ci);
                     if (!json_object_get(cells, cell))
                         json_object_set_new(cells, cell, json_real(mt->stats.median));
                     maxv = fmax(maxv, fabs(mt->stats.median));
-                    free(rl);
-                    free(full);
-                    free(col);
                 }
+                free(rl);
+                free(full);
+                free(col);
             }
-        double f;
-        char ylab[64];
-        ab_display_scale(unit, maxv, &f, ylab, sizeof(ylab));
-        char *dat = NULL;
-        size_t dlen = 0;
-        FILE *df = open_memstream(&dat, &dlen);
-        if (!df) {
-            rc = ab_err(err, "out of memory");
-        } else {
-            char cl[64];
-            fprintf(df, "# accelbench headline figures in %s (medians); one row per case, one "
-                        "column per run/device\n\"case\"",
-                    one_line(cl, sizeof(cl), ylab));
-            for (size_t ci = 0; ci < json_array_size(cols); ci++) {
-                fputc(' ', df);
-                dat_str(df, json_string_value(json_array_get(cols, ci)));
-            }
-            fputc('\n', df);
-            for (size_t ri = 0; ri < json_array_size(rows); ri++) {
-                dat_str(df, json_string_value(json_array_get(rows, ri)));
-                for (size_t ci = 0; ci < json_array_size(cols); ci++) {
-                    char cell[48];
-                    snprintf(cell, sizeof(cell), "%zu,%zu", ri, ci);
-                    json_t *v = json_object_get(cells, cell);
-                    if (v)
-                        fprintf(df, " %.6g", json_real_value(v) / f);
-                    else
-                        fputs(" -", df);
-                }
-                fputc('\n', df);
-            }
-            fclose(df);
-            char *name = stem("headline", unit, NULL);
-            char *title = ab_asprintf("Headline figures (%s)", ylab);
-            /* wide enough for the clusters; set before the style computes the terminals */
-            double wpx = 40.0 * (double)json_array_size(rows) * (double)json_array_size(cols);
-            char *extra = ab_asprintf("ncols = %zu\nwidth = %d\n", json_array_size(cols),
-                                      (int)fmin(1800.0, fmax(960.0, wpx)));
-            char *hdr = name && title && extra ? gp_header(name, title, ylab, "", extra) : NULL;
-            char *setup = ab_strdup("");
-            if (!hdr || !setup)
-                rc = ab_err(err, "out of memory");
-            else if (write_dat(dir, name, dat, dlen, err) != 0 ||
-                     write_gp(dir, name, ab_tpl_bars, hdr, setup, NULL, err) != 0 ||
-                     add_chart(c, name, title, "headline") != 0)
-                rc = -1;
-            free(setup);
-            free(hdr);
-            free(extra);
-            free(title);
-            free(name);
-            free(dat);
         }
-        json_decref(rows);
-        json_decref(cols);
-        json_decref(cells);
+    return maxv;
+}
+
+/* The data file of a headline chart: one row per case, one column per run/device, values
+ * divided by f. NULL when out of memory. */
+static char *headline_dat(json_t *rows, json_t *cols, json_t *cells, const char *ylab, double f,
+                          size_t *dlen)
+{
+    char *dat = NULL;
+    FILE *df = open_memstream(&dat, dlen);
+    if (!df)
+        return NULL;
+    char cl[64];
+    fprintf(df, "# accelbench headline figures in %s (medians); one row per case, one "
+                "column per run/device\n\"case\"",
+            one_line(cl, sizeof(cl), ylab));
+    for (size_t ci = 0; ci < json_array_size(cols); ci++) {
+        fputc(' ', df);
+        dat_str(df, json_string_value(json_array_get(cols, ci)));
     }
+    fputc('\n', df);
+    for (size_t ri = 0; ri < json_array_size(rows); ri++) {
+        dat_str(df, json_string_value(json_array_get(rows, ri)));
+        for (size_t ci = 0; ci < json_array_size(cols); ci++) {
+            char cell[48];
+            snprintf(cell, sizeof(cell), "%zu,%zu", ri, ci);
+            json_t *v = json_object_get(cells, cell);
+            if (v)
+                fprintf(df, " %.6g", json_real_value(v) / f);
+            else
+                fputs(" -", df);
+        }
+        fputc('\n', df);
+    }
+    fclose(df);
+    return dat;
+}
+
+/* Writes the .dat and .gp of the headline chart in unit and lists it. */
+static int headline_write(ab_charts *c, const char *dir, const char *unit, const char *ylab,
+                          size_t nrows, size_t ncols, const char *dat, size_t dlen, char *err)
+{
+    int rc = 0;
+    char *name = stem("headline", unit, NULL);
+    char *title = ab_asprintf("Headline figures (%s)", ylab);
+    /* wide enough for the clusters; set before the style computes the terminals */
+    double wpx = 40.0 * (double)nrows * (double)ncols;
+    char *extra = ab_asprintf("ncols = %zu\nwidth = %d\n", ncols,
+                              (int)fmin(1800.0, fmax(960.0, wpx)));
+    char *hdr = name && title && extra ? gp_header(name, title, ylab, "", extra) : NULL;
+    char *setup = ab_strdup("");
+    if (!hdr || !setup)
+        rc = ab_err(err, "out of memory");
+    else if (write_dat(dir, name, dat, dlen, err) != 0 ||
+             write_gp(dir, name, ab_tpl_bars, hdr, setup, NULL, err) != 0 ||
+             add_chart(c, name, title, "headline") != 0)
+        rc = -1;
+    free(setup);
+    free(hdr);
+    free(extra);
+    free(title);
+    free(name);
+    return rc;
+}
+
+/* The headline chart of one unit: rows are case labels; columns run (and device when a run has
+ * several). */
+static int headline_chart(ab_charts *c, ab_run *const *runs, size_t n, const char *dir,
+                          char *const *labels, const char *unit, char *err)
+{
+    json_t *rows = json_array(), *cols = json_array(), *cells = json_object();
+    double maxv = headline_table(runs, n, labels, unit, rows, cols, cells);
+    double f;
+    char ylab[64];
+    ab_display_scale(unit, maxv, &f, ylab, sizeof(ylab));
+    size_t dlen = 0;
+    char *dat = headline_dat(rows, cols, cells, ylab, f, &dlen);
+    int rc = dat ? headline_write(c, dir, unit, ylab, json_array_size(rows),
+                                  json_array_size(cols), dat, dlen, err)
+                 : ab_err(err, "out of memory");
+    free(dat);
+    json_decref(rows);
+    json_decref(cols);
+    json_decref(cells);
+    return rc;
+}
+
+static int headline_charts(ab_charts *c, ab_run *const *runs, size_t n, const char *dir,
+                           char *const *labels, char *err)
+{
+    json_t *units = headline_units(runs, n);
+    int rc = 0;
+    for (size_t ui = 0; ui < json_array_size(units) && rc == 0; ui++)
+        rc = headline_chart(c, runs, n, dir, labels,
+                            json_string_value(json_array_get(units, ui)), err);
     json_decref(units);
     return rc;
 }

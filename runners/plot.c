@@ -1018,8 +1018,8 @@ static bool roof_point(const ab_result *r, double *ai, double *perf)
     return *ai > 0 && *perf > 0 && isfinite(*ai) && isfinite(*perf);
 }
 
-static int roofline_charts(ab_charts *c, ab_run *const *runs, size_t n, const char *dir,
-                           char *const *labels, char *err)
+/* The device models with at least one roofline point, in order of appearance. */
+static json_t *roof_models(ab_run *const *runs, size_t n)
 {
     json_t *models = json_array();
     for (size_t j = 0; j < n; j++)
@@ -1034,182 +1034,246 @@ static int roofline_charts(ab_charts *c, ab_run *const *runs, size_t n, const ch
             if (!seen)
                 json_array_append_new(models, json_string(r->device_name));
         }
-    int rc = 0;
-    for (size_t mi = 0; mi < json_array_size(models) && rc == 0; mi++) {
-        const char *model = json_string_value(json_array_get(models, mi));
-        double bw = 0, bw_all = 0, fl = 0, ds_bw = NAN, ds_fl = NAN;
-        const char *ds_fl_col = NULL;
-        double aimin = INFINITY, aimax = 0, pmax = 0, pmin = INFINITY;
-        json_t *series = json_array(); /* case keys */
+    return models;
+}
+
+/* What the roofline of one device model is drawn from. */
+typedef struct {
+    double bw, bw_all, bw_cache, fl, ds_bw, ds_fl; /* roofs, B/s and FLOP/s */
+    const char *ds_fl_col;                         /* datasheet column of ds_fl, or NULL */
+    double aimin, aimax, pmax, pmin;               /* extent of the points */
+    json_t *series;                                /* case keys with points */
+} roof_model;
+
+/* The best rates, datasheet peaks and points of the passed results on model. */
+static void roof_gather_one(roof_model *R, const ab_result *r)
+{
+    for (size_t m = 0; m < r->nmetrics; m++) {
+        const ab_metric *mt = &r->metrics[m];
+        if (strcmp(mt->unit, "B/s") == 0) {
+            R->bw_all = fmax(R->bw_all, mt->stats.median);
+            if (r->headline)
+                R->bw = fmax(R->bw, mt->stats.median);
+        }
+        if (is_flops_unit(mt->unit))
+            R->fl = fmax(R->fl, mt->stats.median);
+    }
+    json_t *pk = json_object_get(r->extra, "peak");
+    const char *pu = json_string_value(json_object_get(pk, "unit"));
+    double pv = json_number_value(json_object_get(pk, "value"));
+    if (pu && pv > 0 && strcmp(pu, "B/s") == 0)
+        R->ds_bw = pv;
+    if (pu && pv > 0 && is_flops_unit(pu) && !(pv <= R->ds_fl)) {
+        R->ds_fl = pv;
+        R->ds_fl_col = json_string_value(json_object_get(pk, "column"));
+    }
+    double ai, perf;
+    if (roof_point(r, &ai, &perf)) {
+        R->aimin = fmin(R->aimin, ai);
+        R->aimax = fmax(R->aimax, ai);
+        R->pmax = fmax(R->pmax, perf);
+        R->pmin = fmin(R->pmin, perf);
+        bool seen = false;
+        for (size_t k = 0; k < json_array_size(R->series) && !seen; k++)
+            seen = strcmp(json_string_value(json_array_get(R->series, k)), r->key) == 0;
+        if (!seen)
+            json_array_append_new(R->series, json_string(r->key));
+    }
+}
+
+static void roof_gather(roof_model *R, ab_run *const *runs, size_t n, const char *model)
+{
+    *R = (roof_model){.ds_bw = NAN, .ds_fl = NAN, .aimin = INFINITY, .pmin = INFINITY};
+    R->series = json_array();
+    for (size_t j = 0; j < n; j++)
+        for (size_t i = 0; i < runs[j]->nresults; i++) {
+            const ab_result *r = runs[j]->results[i];
+            if (r->status != AB_PASS || !r->device_name || strcmp(r->device_name, model))
+                continue;
+            roof_gather_one(R, r);
+        }
+    if (!(R->bw > 0))
+        R->bw = R->bw_all; /* no headline: the best bandwidth measured on the model */
+    /* a cache-aware roofline: the headline bandwidth (memory, the largest working set) and,
+     * when caches are much faster, the best bandwidth measured at any size */
+    R->bw_cache = R->bw_all > 1.2 * R->bw ? R->bw_all : 0.0;
+}
+
+/* The data file of a roofline: one block per case key, rates divided by f. NULL when out of
+ * memory. */
+static char *roof_dat(const roof_model *R, ab_run *const *runs, size_t n, const char *model,
+                      const char *ylab, double f, size_t *dlen)
+{
+    char *dat = NULL;
+    FILE *df = open_memstream(&dat, dlen);
+    if (!df)
+        return NULL;
+    char cm[256], cl[64];
+    fprintf(df, "# accelbench roofline points on %s: one block per case key:\n"
+                "# intensity (FLOP/byte), rate (%s)\n",
+            one_line(cm, sizeof(cm), model), one_line(cl, sizeof(cl), ylab));
+    for (size_t s = 0; s < json_array_size(R->series); s++) {
+        const char *key = json_string_value(json_array_get(R->series, s));
+        if (s)
+            fputs("\n\n", df);
+        dat_str(df, key);
+        fprintf(df, " \"rate (%s)\"\n", ylab);
         for (size_t j = 0; j < n; j++)
             for (size_t i = 0; i < runs[j]->nresults; i++) {
                 const ab_result *r = runs[j]->results[i];
-                if (r->status != AB_PASS || !r->device_name || strcmp(r->device_name, model))
-                    continue;
-                for (size_t m = 0; m < r->nmetrics; m++) {
-                    const ab_metric *mt = &r->metrics[m];
-                    if (strcmp(mt->unit, "B/s") == 0) {
-                        bw_all = fmax(bw_all, mt->stats.median);
-                        if (r->headline)
-                            bw = fmax(bw, mt->stats.median);
-                    }
-                    if (is_flops_unit(mt->unit))
-                        fl = fmax(fl, mt->stats.median);
-                }
-                json_t *pk = json_object_get(r->extra, "peak");
-                const char *pu = json_string_value(json_object_get(pk, "unit"));
-                double pv = json_number_value(json_object_get(pk, "value"));
-                if (pu && pv > 0 && strcmp(pu, "B/s") == 0)
-                    ds_bw = pv;
-                if (pu && pv > 0 && is_flops_unit(pu) && !(pv <= ds_fl)) {
-                    ds_fl = pv;
-                    ds_fl_col = json_string_value(json_object_get(pk, "column"));
-                }
                 double ai, perf;
-                if (roof_point(r, &ai, &perf)) {
-                    aimin = fmin(aimin, ai);
-                    aimax = fmax(aimax, ai);
-                    pmax = fmax(pmax, perf);
-                    pmin = fmin(pmin, perf);
-                    bool seen = false;
-                    for (size_t k = 0; k < json_array_size(series) && !seen; k++)
-                        seen = strcmp(json_string_value(json_array_get(series, k)), r->key) == 0;
-                    if (!seen)
-                        json_array_append_new(series, json_string(r->key));
-                }
+                if (r->status == AB_PASS && r->device_name && !strcmp(r->device_name, model) &&
+                    !strcmp(r->key, key) && roof_point(r, &ai, &perf))
+                    fprintf(df, "%.6g %.6g\n", ai, perf / f);
             }
-        if (!(bw > 0))
-            bw = bw_all; /* no headline: the best bandwidth measured on the model */
-        /* a cache-aware roofline: the headline bandwidth (memory, the largest working set) and,
-         * when caches are much faster, the best bandwidth measured at any size */
-        double bw_cache = bw_all > 1.2 * bw ? bw_all : 0.0;
-        if (!(bw > 0) && !(ds_bw > 0)) {
-            json_decref(series);
-            continue; /* no memory roof: not a roofline */
-        }
-        double top = fmax(fmax(fl, pmax), isfinite(ds_fl) ? ds_fl : 0.0);
-        double f;
-        char ylab[64];
-        ab_display_scale("FLOP/s", top, &f, ylab, sizeof(ylab));
-        char *dat = NULL;
-        size_t dlen = 0;
-        FILE *df = open_memstream(&dat, &dlen);
-        if (!df) {
-            rc = ab_err(err, "out of memory");
-            json_decref(series);
-            break;
-        }
-        char cm[256], cl[64];
-        fprintf(df, "# accelbench roofline points on %s: one block per case key:\n"
-                    "# intensity (FLOP/byte), rate (%s)\n",
-                one_line(cm, sizeof(cm), model), one_line(cl, sizeof(cl), ylab));
-        for (size_t s = 0; s < json_array_size(series); s++) {
-            const char *key = json_string_value(json_array_get(series, s));
-            if (s)
-                fputs("\n\n", df);
-            dat_str(df, key);
-            fprintf(df, " \"rate (%s)\"\n", ylab);
-            for (size_t j = 0; j < n; j++)
-                for (size_t i = 0; i < runs[j]->nresults; i++) {
-                    const ab_result *r = runs[j]->results[i];
-                    double ai, perf;
-                    if (r->status == AB_PASS && r->device_name && !strcmp(r->device_name, model) &&
-                        !strcmp(r->key, key) && roof_point(r, &ai, &perf))
-                        fprintf(df, "%.6g %.6g\n", ai, perf / f);
-                }
-        }
-        fclose(df);
-        /* x range: the points and the ridge points, with room either side */
-        double lo = aimin, hi = aimax;
-        double bwmax = fmax(bw, isfinite(ds_bw) ? ds_bw : 0.0);
-        if (fl > 0)
-            lo = fmin(lo, fl / bwmax), hi = fmax(hi, fl / fmax(bw, 1.0));
-        if (isfinite(ds_fl) && isfinite(ds_bw))
-            hi = fmax(hi, ds_fl / ds_bw);
-        lo /= 4.0;
-        hi *= 4.0;
-        char *setup = NULL, *plot = NULL;
-        size_t sl = 0, pl = 0;
-        FILE *sf = open_memstream(&setup, &sl), *pf = open_memstream(&plot, &pl);
-        if (!sf || !pf) {
-            if (sf)
-                fclose(sf);
-            if (pf)
-                fclose(pf);
-            free(setup);
-            free(plot);
-            free(dat);
-            json_decref(series);
-            rc = ab_err(err, "out of memory");
-            break;
-        }
-        char bwl[48], fll[48];
-        fprintf(sf, "set xrange [%.6g:%.6g]\n", lo, hi);
-        fprintf(sf, "set yrange [%.6g:%.6g]\n", fmin(pmin, bwmax * lo) / f / 2.0,
-                fmax(top, bw_cache * hi) / f * 2.0);
-        fprintf(sf, "bw_measured = %.6g   # best measured bandwidth of this model (B/s / %g)\n",
-                bw / f, f);
-        fprintf(sf, "bw_cache = %.6g      # best bandwidth at any working set; 0: not drawn\n",
-                bw_cache / f);
-        fprintf(sf, "fl_measured = %.6g   # best measured FLOP rate; 0: none measured\n", fl / f);
-        fprintf(sf, "bw_datasheet = %.6g  # 0: no datasheet figure\n",
-                isfinite(ds_bw) ? ds_bw / f : 0.0);
-        fprintf(sf, "fl_datasheet = %.6g  # 0: no datasheet figure\n",
-                isfinite(ds_fl) ? ds_fl / f : 0.0);
-        fputs("plot ", pf);
-        for (size_t s = 0; s < json_array_size(series); s++)
-            fprintf(pf, "data index %zu using 1:2 with points pt %zu ps 1.3 title columnheader(1), ",
-                    s, 5 + 2 * (s % 4));
-        ab_format_value(bw, "B/s", bwl, sizeof(bwl));
-        if (fl > 0) {
-            ab_format_value(fl, "FLOP/s", fll, sizeof(fll));
-            fputs("min(bw_measured * x, fl_measured) with lines lw 2 lc rgb \"#333333\" title ",
-                  pf);
-            gp_titlef(pf, "measured roof: %s, %s", bwl, fll);
-        } else {
-            fputs("bw_measured * x with lines lw 2 lc rgb \"#333333\" title ", pf);
-            gp_titlef(pf, "measured memory roof (headline): %s", bwl);
-        }
-        if (bw_cache > 0) {
-            char cr[48];
-            ab_format_value(bw_cache, "B/s", cr, sizeof(cr));
-            fprintf(pf, ", %s with lines lw 1.5 dt 3 lc rgb \"#333333\" title ",
-                    fl > 0 ? "min(bw_cache * x, fl_measured)" : "bw_cache * x");
-            gp_titlef(pf, "measured cache roof: %s", cr);
-        }
-        if (isfinite(ds_bw) || isfinite(ds_fl)) {
-            char a[48] = "", b[48] = "";
-            if (isfinite(ds_bw))
-                ab_format_value(ds_bw, "B/s", a, sizeof(a));
-            if (isfinite(ds_fl))
-                ab_format_value(ds_fl, "FLOP/s", b, sizeof(b));
-            const char *expr = isfinite(ds_bw) && isfinite(ds_fl)
-                                   ? "min(bw_datasheet * x, fl_datasheet)"
-                                   : (isfinite(ds_bw) ? "bw_datasheet * x" : "fl_datasheet");
-            fprintf(pf, ", %s with lines lw 2 dt 2 lc rgb \"#999999\" title ", expr);
-            gp_titlef(pf, "datasheet: %s%s%s%s%s%s", a, *a && *b ? ", " : "", b, ds_fl_col ? " (" : "",
-                    ds_fl_col ? ds_fl_col : "", ds_fl_col ? ")" : "");
-        }
-        fputc('\n', pf);
-        fclose(sf);
-        fclose(pf);
-        char *name = stem("roofline", model, NULL);
-        char *title = ab_asprintf("Roofline: %s", model);
-        char *hdr = name && title ? gp_header(name, title, ylab, "", NULL) : NULL;
-        if (!hdr)
-            rc = ab_err(err, "out of memory");
-        else if (write_dat(dir, name, dat, dlen, err) != 0 ||
-                 write_gp(dir, name, ab_tpl_roofline, hdr, setup, plot, err) != 0 ||
-                 add_chart(c, name, title, "roofline") != 0)
-            rc = -1;
-        free(hdr);
-        free(title);
-        free(name);
-        free(setup);
-        free(plot);
-        free(dat);
-        json_decref(series);
     }
+    fclose(df);
+    return dat;
+}
+
+/* The ranges and roof variables of a roofline script. NULL when out of memory. */
+static char *roof_setup(const roof_model *R, double top, double f)
+{
+    /* x range: the points and the ridge points, with room either side */
+    double lo = R->aimin, hi = R->aimax;
+    double bwmax = fmax(R->bw, isfinite(R->ds_bw) ? R->ds_bw : 0.0);
+    if (R->fl > 0)
+        lo = fmin(lo, R->fl / bwmax), hi = fmax(hi, R->fl / fmax(R->bw, 1.0));
+    if (isfinite(R->ds_fl) && isfinite(R->ds_bw))
+        hi = fmax(hi, R->ds_fl / R->ds_bw);
+    lo /= 4.0;
+    hi *= 4.0;
+    char *setup = NULL;
+    size_t sl = 0;
+    FILE *sf = open_memstream(&setup, &sl);
+    if (!sf)
+        return NULL;
+    fprintf(sf, "set xrange [%.6g:%.6g]\n", lo, hi);
+    fprintf(sf, "set yrange [%.6g:%.6g]\n", fmin(R->pmin, bwmax * lo) / f / 2.0,
+            fmax(top, R->bw_cache * hi) / f * 2.0);
+    fprintf(sf, "bw_measured = %.6g   # best measured bandwidth of this model (B/s / %g)\n",
+            R->bw / f, f);
+    fprintf(sf, "bw_cache = %.6g      # best bandwidth at any working set; 0: not drawn\n",
+            R->bw_cache / f);
+    fprintf(sf, "fl_measured = %.6g   # best measured FLOP rate; 0: none measured\n", R->fl / f);
+    fprintf(sf, "bw_datasheet = %.6g  # 0: no datasheet figure\n",
+            isfinite(R->ds_bw) ? R->ds_bw / f : 0.0);
+    fprintf(sf, "fl_datasheet = %.6g  # 0: no datasheet figure\n",
+            isfinite(R->ds_fl) ? R->ds_fl / f : 0.0);
+    fclose(sf);
+    return setup;
+}
+
+/* The datasheet roof of a roofline plot command, when there is a datasheet figure. */
+static void roof_plot_datasheet(FILE *pf, const roof_model *R)
+{
+    if (!isfinite(R->ds_bw) && !isfinite(R->ds_fl))
+        return;
+    char a[48] = "", b[48] = "";
+    if (isfinite(R->ds_bw))
+        ab_format_value(R->ds_bw, "B/s", a, sizeof(a));
+    if (isfinite(R->ds_fl))
+        ab_format_value(R->ds_fl, "FLOP/s", b, sizeof(b));
+    const char *expr = isfinite(R->ds_bw) && isfinite(R->ds_fl)
+                           ? "min(bw_datasheet * x, fl_datasheet)"
+                           : (isfinite(R->ds_bw) ? "bw_datasheet * x" : "fl_datasheet");
+    fprintf(pf, ", %s with lines lw 2 dt 2 lc rgb \"#999999\" title ", expr);
+    const char *col = R->ds_fl_col;
+    gp_titlef(pf, "datasheet: %s%s%s%s%s%s", a, *a && *b ? ", " : "", b, col ? " (" : "",
+              col ? col : "", col ? ")" : "");
+}
+
+/* The plot command of a roofline: the points, the measured roofs, the datasheet roof. NULL when
+ * out of memory. */
+static char *roof_plot(const roof_model *R)
+{
+    char *plot = NULL;
+    size_t pl = 0;
+    FILE *pf = open_memstream(&plot, &pl);
+    if (!pf)
+        return NULL;
+    char bwl[48], fll[48];
+    fputs("plot ", pf);
+    for (size_t s = 0; s < json_array_size(R->series); s++)
+        fprintf(pf, "data index %zu using 1:2 with points pt %zu ps 1.3 title columnheader(1), ",
+                s, 5 + 2 * (s % 4));
+    ab_format_value(R->bw, "B/s", bwl, sizeof(bwl));
+    if (R->fl > 0) {
+        ab_format_value(R->fl, "FLOP/s", fll, sizeof(fll));
+        fputs("min(bw_measured * x, fl_measured) with lines lw 2 lc rgb \"#333333\" title ", pf);
+        gp_titlef(pf, "measured roof: %s, %s", bwl, fll);
+    } else {
+        fputs("bw_measured * x with lines lw 2 lc rgb \"#333333\" title ", pf);
+        gp_titlef(pf, "measured memory roof (headline): %s", bwl);
+    }
+    if (R->bw_cache > 0) {
+        char cr[48];
+        ab_format_value(R->bw_cache, "B/s", cr, sizeof(cr));
+        fprintf(pf, ", %s with lines lw 1.5 dt 3 lc rgb \"#333333\" title ",
+                R->fl > 0 ? "min(bw_cache * x, fl_measured)" : "bw_cache * x");
+        gp_titlef(pf, "measured cache roof: %s", cr);
+    }
+    roof_plot_datasheet(pf, R);
+    fputc('\n', pf);
+    fclose(pf);
+    return plot;
+}
+
+/* Writes the .dat and .gp of the roofline of model and lists it. */
+static int roof_write(ab_charts *c, const char *dir, const char *model, const char *ylab,
+                      const char *dat, size_t dlen, const char *setup, const char *plot,
+                      char *err)
+{
+    int rc = 0;
+    char *name = stem("roofline", model, NULL);
+    char *title = ab_asprintf("Roofline: %s", model);
+    char *hdr = name && title ? gp_header(name, title, ylab, "", NULL) : NULL;
+    if (!hdr)
+        rc = ab_err(err, "out of memory");
+    else if (write_dat(dir, name, dat, dlen, err) != 0 ||
+             write_gp(dir, name, ab_tpl_roofline, hdr, setup, plot, err) != 0 ||
+             add_chart(c, name, title, "roofline") != 0)
+        rc = -1;
+    free(hdr);
+    free(title);
+    free(name);
+    return rc;
+}
+
+/* The roofline of one device model; none (0) without a memory roof. */
+static int roofline_chart(ab_charts *c, ab_run *const *runs, size_t n, const char *dir,
+                          const char *model, char *err)
+{
+    roof_model R;
+    roof_gather(&R, runs, n, model);
+    if (!(R.bw > 0) && !(R.ds_bw > 0)) {
+        json_decref(R.series);
+        return 0; /* no memory roof: not a roofline */
+    }
+    double top = fmax(fmax(R.fl, R.pmax), isfinite(R.ds_fl) ? R.ds_fl : 0.0);
+    double f;
+    char ylab[64];
+    ab_display_scale("FLOP/s", top, &f, ylab, sizeof(ylab));
+    size_t dlen = 0;
+    char *dat = roof_dat(&R, runs, n, model, ylab, f, &dlen);
+    char *setup = dat ? roof_setup(&R, top, f) : NULL;
+    char *plot = setup ? roof_plot(&R) : NULL;
+    int rc = plot ? roof_write(c, dir, model, ylab, dat, dlen, setup, plot, err)
+                  : ab_err(err, "out of memory");
+    free(setup);
+    free(plot);
+    free(dat);
+    json_decref(R.series);
+    return rc;
+}
+
+static int roofline_charts(ab_charts *c, ab_run *const *runs, size_t n, const char *dir,
+                           char *const *labels, char *err)
+{
+    json_t *models = roof_models(runs, n);
+    int rc = 0;
+    for (size_t mi = 0; mi < json_array_size(models) && rc == 0; mi++)
+        rc = roofline_chart(c, runs, n, dir, json_string_value(json_array_get(models, mi)), err);
     (void)labels;
     json_decref(models);
     return rc;

@@ -1307,6 +1307,57 @@ int ab_plot_runs(ab_run *const *runs, size_t n, const char *dir, ab_charts *out,
     return rc;
 }
 
+/* One block of the trend data file (the points of s, divided by f) and an arrow in the setup at
+ * each of its step changes, numbered on from *arrows. */
+static void trend_block(FILE *df, FILE *sf, const ab_trend_series *s, double f, size_t *arrows)
+{
+    char *params = NULL;
+    json_t *pj = s->params ? json_loads(s->params, 0, NULL) : NULL;
+    if (pj)
+        params = ab_params_display(pj);
+    json_decref(pj);
+    char *t = ab_asprintf("%s %s %s %s [%s]", s->key, s->impl ? s->impl : "",
+                          params ? params : "", s->metric,
+                          s->device_name ? s->device_name : "?");
+    free(params);
+    dat_str(df, t ? t : "?");
+    free(t);
+    fputs(" \"median\" \"min\" \"max\"\n", df);
+    for (size_t k = 0; k < s->npts; k++) {
+        const ab_trend_point *p = &s->pts[k];
+        fprintf(df, "%.3f %.6g %.6g %.6g\n", p->start_epoch, p->median / f,
+                isfinite(p->min) ? p->min / f : p->median / f,
+                isfinite(p->max) ? p->max / f : p->median / f);
+    }
+    for (size_t k = 0; k < s->nsteps; k++) {
+        size_t at = s->steps[k];
+        /* the step lies between the last point before it and the first after */
+        double x = 0.5 * (s->pts[at - 1].start_epoch + s->pts[at].start_epoch);
+        fprintf(sf, "set arrow %zu from %.3f, graph 0 to %.3f, graph 1 nohead dt 2 lw 1.5 "
+                    "lc rgb \"#D55E00\"\n",
+                ++*arrows, x, x);
+    }
+}
+
+/* The time axis of a trend: about six time tics whatever the span (gnuplot's own choice crowds
+ * short spans). */
+static void trend_xaxis(FILE *sf, const ab_trend_series *s, size_t n)
+{
+    double t0 = INFINITY, t1 = -INFINITY;
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < s[i].npts; k++) {
+            t0 = fmin(t0, s[i].pts[k].start_epoch);
+            t1 = fmax(t1, s[i].pts[k].start_epoch);
+        }
+    double span = t1 - t0;
+    fprintf(sf, "time_format = \"%s\"\n", span < 2 * 86400.0 ? "%m-%d %H:%M:%S" : "%Y-%m-%d");
+    fputs("set format x time_format\n", sf);
+    if (span > 0) {
+        fprintf(sf, "set xtics %.0f\n", fmax(1.0, ceil(span / 6.0)));
+        fprintf(sf, "set xrange [%.3f:%.3f]\n", t0 - span / 20.0, t1 + span / 20.0);
+    }
+}
+
 int ab_plot_trend(const ab_trend_series *s, size_t n, const char *dir, const char *name,
                   ab_charts *out, char *err)
 {
@@ -1343,47 +1394,9 @@ int ab_plot_trend(const ab_trend_series *s, size_t n, const char *dir, const cha
     for (size_t i = 0; i < n; i++) {
         if (i)
             fputs("\n\n", df);
-        char *params = NULL;
-        json_t *pj = s[i].params ? json_loads(s[i].params, 0, NULL) : NULL;
-        if (pj)
-            params = ab_params_display(pj);
-        json_decref(pj);
-        char *t = ab_asprintf("%s %s %s %s [%s]", s[i].key, s[i].impl ? s[i].impl : "",
-                              params ? params : "", s[i].metric,
-                              s[i].device_name ? s[i].device_name : "?");
-        free(params);
-        dat_str(df, t ? t : "?");
-        free(t);
-        fputs(" \"median\" \"min\" \"max\"\n", df);
-        for (size_t k = 0; k < s[i].npts; k++) {
-            const ab_trend_point *p = &s[i].pts[k];
-            fprintf(df, "%.3f %.6g %.6g %.6g\n", p->start_epoch, p->median / f,
-                    isfinite(p->min) ? p->min / f : p->median / f,
-                    isfinite(p->max) ? p->max / f : p->median / f);
-        }
-        for (size_t k = 0; k < s[i].nsteps; k++) {
-            size_t at = s[i].steps[k];
-            /* the step lies between the last point before it and the first after */
-            double x = 0.5 * (s[i].pts[at - 1].start_epoch + s[i].pts[at].start_epoch);
-            fprintf(sf, "set arrow %zu from %.3f, graph 0 to %.3f, graph 1 nohead dt 2 lw 1.5 "
-                        "lc rgb \"#D55E00\"\n",
-                    ++arrows, x, x);
-        }
+        trend_block(df, sf, &s[i], f, &arrows);
     }
-    /* about six time tics whatever the span (gnuplot's own choice crowds short spans) */
-    double t0 = INFINITY, t1 = -INFINITY;
-    for (size_t i = 0; i < n; i++)
-        for (size_t k = 0; k < s[i].npts; k++) {
-            t0 = fmin(t0, s[i].pts[k].start_epoch);
-            t1 = fmax(t1, s[i].pts[k].start_epoch);
-        }
-    double span = t1 - t0;
-    fprintf(sf, "time_format = \"%s\"\n", span < 2 * 86400.0 ? "%m-%d %H:%M:%S" : "%Y-%m-%d");
-    fputs("set format x time_format\n", sf);
-    if (span > 0) {
-        fprintf(sf, "set xtics %.0f\n", fmax(1.0, ceil(span / 6.0)));
-        fprintf(sf, "set xrange [%.3f:%.3f]\n", t0 - span / 20.0, t1 + span / 20.0);
-    }
+    trend_xaxis(sf, s, n);
     fclose(df);
     fclose(sf);
     char *title = ab_asprintf("History: %s %s%s", s[0].key, s[0].metric,

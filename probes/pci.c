@@ -85,8 +85,7 @@ static json_t *sysfs_gpu(const ab_probe_opts *o, const char *name)
     cls = (unsigned)strtoul(buf, NULL, 16);
     if (!gpu_class(vendor, cls)) return NULL;
     snprintf(p, sizeof(p), "/sys/bus/pci/devices/%s/device", name);
-    if (ab_probe_read(o, p, buf, sizeof(buf), why) == 0)
-        device = (unsigned)strtoul(buf, NULL, 16);
+    if (ab_probe_read(o, p, buf, sizeof(buf), why) == 0) device = (unsigned)strtoul(buf, NULL, 16);
     char id[32], hex[16];
     ab_pci_canon(name, id, sizeof(id));
     if (!*id) return NULL;
@@ -222,8 +221,7 @@ json_t *ab_probe_accelerators(const ab_probe_opts *o, ab_topo *topo, const char 
     json_t *out = json_array();
     size_t i;
     json_t *g;
-    json_array_foreach(list, i, g)
-        json_array_append_new(out, accelerator(o, topo, topo_why, g));
+    json_array_foreach(list, i, g) json_array_append_new(out, accelerator(o, topo, topo_why, g));
     json_decref(list);
     return out;
 }

@@ -87,56 +87,44 @@ static bool ieq(const char *a, const char *b)
     return strcasecmp(a, b) == 0;
 }
 
-json_t *ab_probe_cloud(const ab_probe_opts *o)
+/* the cloud provider the DMI strings name (NULL: none we know), *evidence which strings */
+static const char *dmi_provider(const dmi *d, const char **evidence)
 {
-    json_t *c = json_object();
-    dmi d;
-    dmi_read(o, &d);
-    const char *provider = NULL, *evidence = NULL;
-    if (ieq(d.sys_vendor, "Amazon EC2") || ieq(d.bios_vendor, "Amazon EC2")) {
-        provider = "aws";
-        evidence = "DMI sys_vendor/bios_vendor 'Amazon EC2'";
-    } else if (strcasestr(d.bios_version, "amazon") || strcasestr(d.product_version, "amazon")) {
-        provider = "aws";
-        evidence = "DMI bios_version '*amazon' (Xen-based EC2)";
-    } else if (ieq(d.sys_vendor, "Google") || ieq(d.product_name, "Google Compute Engine")) {
-        provider = "gcp";
-        evidence = "DMI sys_vendor 'Google' / product_name 'Google Compute Engine'";
-    } else if (strcmp(d.chassis_asset_tag, "7783-7084-3265-9085-8269-3286-77") == 0) {
-        provider = "azure";
-        evidence = "DMI chassis_asset_tag 7783-7084-3265-9085-8269-3286-77 (Azure)";
-    } else if (ieq(d.chassis_asset_tag, "OracleCloud.com")) {
-        provider = "oci";
-        evidence = "DMI chassis_asset_tag 'OracleCloud.com'";
-    } else if (strcasestr(d.sys_vendor, "Alibaba") || strcasestr(d.product_name, "Alibaba")) {
-        provider = "alibaba";
-        evidence = "DMI sys_vendor/product_name 'Alibaba Cloud'";
-    } else if (ieq(d.sys_vendor, "DigitalOcean")) {
-        provider = "digitalocean";
-        evidence = "DMI sys_vendor 'DigitalOcean'";
-    } else if (ieq(d.sys_vendor, "Hetzner")) {
-        provider = "hetzner";
-        evidence = "DMI sys_vendor 'Hetzner'";
-    } else if (strcasestr(d.sys_vendor, "OpenStack") || strcasestr(d.product_name, "OpenStack")) {
-        provider = "openstack";
-        evidence = "DMI 'OpenStack' (provider-neutral)";
+    if (ieq(d->sys_vendor, "Amazon EC2") || ieq(d->bios_vendor, "Amazon EC2")) {
+        *evidence = "DMI sys_vendor/bios_vendor 'Amazon EC2'";
+        return "aws";
+    } else if (strcasestr(d->bios_version, "amazon") || strcasestr(d->product_version, "amazon")) {
+        *evidence = "DMI bios_version '*amazon' (Xen-based EC2)";
+        return "aws";
+    } else if (ieq(d->sys_vendor, "Google") || ieq(d->product_name, "Google Compute Engine")) {
+        *evidence = "DMI sys_vendor 'Google' / product_name 'Google Compute Engine'";
+        return "gcp";
+    } else if (strcmp(d->chassis_asset_tag, "7783-7084-3265-9085-8269-3286-77") == 0) {
+        *evidence = "DMI chassis_asset_tag 7783-7084-3265-9085-8269-3286-77 (Azure)";
+        return "azure";
+    } else if (ieq(d->chassis_asset_tag, "OracleCloud.com")) {
+        *evidence = "DMI chassis_asset_tag 'OracleCloud.com'";
+        return "oci";
+    } else if (strcasestr(d->sys_vendor, "Alibaba") || strcasestr(d->product_name, "Alibaba")) {
+        *evidence = "DMI sys_vendor/product_name 'Alibaba Cloud'";
+        return "alibaba";
+    } else if (ieq(d->sys_vendor, "DigitalOcean")) {
+        *evidence = "DMI sys_vendor 'DigitalOcean'";
+        return "digitalocean";
+    } else if (ieq(d->sys_vendor, "Hetzner")) {
+        *evidence = "DMI sys_vendor 'Hetzner'";
+        return "hetzner";
+    } else if (strcasestr(d->sys_vendor, "OpenStack") || strcasestr(d->product_name, "OpenStack")) {
+        *evidence = "DMI 'OpenStack' (provider-neutral)";
+        return "openstack";
     }
+    return NULL;
+}
 
-    if (!provider) {
-        if (!d.any) {
-            ab_field_unavailable(c, "provider", "no DMI strings: %s", d.why);
-            ab_field_unavailable(c, "instance_type", "no DMI strings: %s", d.why);
-        } else {
-            /* DMI is readable and names no cloud we know: an on-premises machine (a value) */
-            ab_field_set(c, "provider", json_string("none"),
-                         "/sys/class/dmi/id: no known cloud vendor strings");
-            ab_field_unavailable(c, "instance_type", "not a recognised cloud instance");
-        }
-        ab_field_unavailable(c, "region", "not a recognised cloud instance");
-        return c;
-    }
-    ab_field_set(c, "provider", json_string(provider), evidence);
-
+/* the instance_type field of an instance of provider */
+static void instance_type_field(const ab_probe_opts *o, const dmi *d, const char *provider,
+                                json_t *c)
+{
     char it[128];
     const char *used = NULL;
     static const char *const type_keys[] = {
@@ -146,10 +134,10 @@ json_t *ab_probe_cloud(const ab_probe_opts *o)
         "ds.meta_data.shape",               /* OCI datasource */
         "v1.instance_type",
         NULL};
-    bool aws_nitro_name = strcmp(provider, "aws") == 0 && *d.product_name &&
-                          strchr(d.product_name, '.') && !strstr(d.product_name, "HVM");
+    bool aws_nitro_name = strcmp(provider, "aws") == 0 && *d->product_name &&
+                          strchr(d->product_name, '.') && !strstr(d->product_name, "HVM");
     if (aws_nitro_name) {
-        ab_field_set(c, "instance_type", json_string(d.product_name),
+        ab_field_set(c, "instance_type", json_string(d->product_name),
                      "/sys/class/dmi/id/product_name (AWS Nitro)");
     } else if (cloud_init_get(o, type_keys, it, sizeof(it), &used) == 0) {
         /* GCE reports "projects/N/machineTypes/a3-highgpu-8g": keep the last component */
@@ -177,8 +165,33 @@ json_t *ab_probe_cloud(const ab_probe_opts *o)
             if (strcmp(where[i], provider) == 0) why = where[i + 1];
         ab_field_unavailable(c, "instance_type", "%s", why);
     }
+}
+
+json_t *ab_probe_cloud(const ab_probe_opts *o)
+{
+    json_t *c = json_object();
+    dmi d;
+    dmi_read(o, &d);
+    const char *evidence = NULL;
+    const char *provider = dmi_provider(&d, &evidence);
+    if (!provider) {
+        if (!d.any) {
+            ab_field_unavailable(c, "provider", "no DMI strings: %s", d.why);
+            ab_field_unavailable(c, "instance_type", "no DMI strings: %s", d.why);
+        } else {
+            /* DMI is readable and names no cloud we know: an on-premises machine (a value) */
+            ab_field_set(c, "provider", json_string("none"),
+                         "/sys/class/dmi/id: no known cloud vendor strings");
+            ab_field_unavailable(c, "instance_type", "not a recognised cloud instance");
+        }
+        ab_field_unavailable(c, "region", "not a recognised cloud instance");
+        return c;
+    }
+    ab_field_set(c, "provider", json_string(provider), evidence);
+    instance_type_field(o, &d, provider, c);
     static const char *const region_keys[] = {"v1.region", "v1.availability_zone", NULL};
     char region[128];
+    const char *used = NULL;
     if (cloud_init_get(o, region_keys, region, sizeof(region), &used) == 0) {
         char src[160];
         snprintf(src, sizeof(src), "/run/cloud-init/instance-data.json %s", used);

@@ -72,9 +72,38 @@ static json_t *find_by_bus(json_t *arr, const char *id)
     return NULL;
 }
 
-json_t *ab_probe_accelerators(const ab_probe_opts *o, ab_topo *topo, const char *topo_why)
+/* the GPU at /sys/bus/pci/devices/<name>, or NULL when it is none (or unreadable) */
+static json_t *sysfs_gpu(const ab_probe_opts *o, const char *name)
 {
-    /* 1. the list: sysfs first, then what the topology adds */
+    char p[512], buf[64], why[AB_ERRLEN];
+    unsigned vendor = 0, device = 0, cls = 0;
+    snprintf(p, sizeof(p), "/sys/bus/pci/devices/%s/vendor", name);
+    if (ab_probe_read(o, p, buf, sizeof(buf), why) != 0) return NULL;
+    vendor = (unsigned)strtoul(buf, NULL, 16);
+    snprintf(p, sizeof(p), "/sys/bus/pci/devices/%s/class", name);
+    if (ab_probe_read(o, p, buf, sizeof(buf), why) != 0) return NULL;
+    cls = (unsigned)strtoul(buf, NULL, 16);
+    if (!gpu_class(vendor, cls)) return NULL;
+    snprintf(p, sizeof(p), "/sys/bus/pci/devices/%s/device", name);
+    if (ab_probe_read(o, p, buf, sizeof(buf), why) == 0) device = (unsigned)strtoul(buf, NULL, 16);
+    char id[32], hex[16];
+    ab_pci_canon(name, id, sizeof(id));
+    if (!*id) return NULL;
+    json_t *g = json_object();
+    json_object_set_new(g, "pci_bus_id", json_string(id));
+    snprintf(hex, sizeof(hex), "0x%04x", vendor);
+    json_object_set_new(g, "vendor_id", json_string(hex));
+    snprintf(hex, sizeof(hex), "0x%04x", device);
+    json_object_set_new(g, "device_id", json_string(hex));
+    snprintf(hex, sizeof(hex), "0x%04x", cls >> 8);
+    json_object_set_new(g, "class", json_string(hex));
+    json_object_set_new(g, "_sysfs", json_string(name));
+    return g;
+}
+
+/* the list: sysfs first, then what the topology adds, in bus order */
+static json_t *gpu_list(const ab_probe_opts *o, ab_topo *topo)
+{
     json_t *list = json_array();
     char dir[4096];
     ab_probe_path(o, "/sys/bus/pci/devices", dir, sizeof(dir));
@@ -83,31 +112,8 @@ json_t *ab_probe_accelerators(const ab_probe_opts *o, ab_topo *topo, const char 
         struct dirent *e;
         while ((e = readdir(d))) {
             if (e->d_name[0] == '.') continue;
-            char p[512], buf[64], why[AB_ERRLEN];
-            unsigned vendor = 0, device = 0, cls = 0;
-            snprintf(p, sizeof(p), "/sys/bus/pci/devices/%s/vendor", e->d_name);
-            if (ab_probe_read(o, p, buf, sizeof(buf), why) != 0) continue;
-            vendor = (unsigned)strtoul(buf, NULL, 16);
-            snprintf(p, sizeof(p), "/sys/bus/pci/devices/%s/class", e->d_name);
-            if (ab_probe_read(o, p, buf, sizeof(buf), why) != 0) continue;
-            cls = (unsigned)strtoul(buf, NULL, 16);
-            if (!gpu_class(vendor, cls)) continue;
-            snprintf(p, sizeof(p), "/sys/bus/pci/devices/%s/device", e->d_name);
-            if (ab_probe_read(o, p, buf, sizeof(buf), why) == 0)
-                device = (unsigned)strtoul(buf, NULL, 16);
-            char id[32], hex[16];
-            ab_pci_canon(e->d_name, id, sizeof(id));
-            if (!*id) continue;
-            json_t *g = json_object();
-            json_object_set_new(g, "pci_bus_id", json_string(id));
-            snprintf(hex, sizeof(hex), "0x%04x", vendor);
-            json_object_set_new(g, "vendor_id", json_string(hex));
-            snprintf(hex, sizeof(hex), "0x%04x", device);
-            json_object_set_new(g, "device_id", json_string(hex));
-            snprintf(hex, sizeof(hex), "0x%04x", cls >> 8);
-            json_object_set_new(g, "class", json_string(hex));
-            json_object_set_new(g, "_sysfs", json_string(e->d_name));
-            json_array_append_new(list, g);
+            json_t *g = sysfs_gpu(o, e->d_name);
+            if (g) json_array_append_new(list, g);
         }
         closedir(d);
     }
@@ -126,8 +132,7 @@ json_t *ab_probe_accelerators(const ab_probe_opts *o, ab_topo *topo, const char 
         }
         json_decref(tg);
     }
-
-    /* 2. in bus order (readdir order is arbitrary): GPU 0 first, as the drivers number them */
+    /* in bus order (readdir order is arbitrary): GPU 0 first, as the drivers number them */
     size_t nl = json_array_size(list);
     for (size_t a = 1; a < nl; a++)
         for (size_t b = a; b > 0; b--) {
@@ -139,70 +144,84 @@ json_t *ab_probe_accelerators(const ab_probe_opts *o, ab_topo *topo, const char 
             json_array_set(list, b - 1, y);
             json_array_set_new(list, b, x);
         }
+    return list;
+}
 
-    /* 3. per device: link and locality, as fields */
+/* numa_node and nearest_cpus of device id (sysfs name sysname) into a */
+static void locality_fields(const ab_probe_opts *o, ab_topo *topo, const char *topo_why,
+                            const char *id, const char *sysname, json_t *a)
+{
+    char p[512], buf[64], why[AB_ERRLEN];
+    snprintf(p, sizeof(p), "/sys/bus/pci/devices/%s/numa_node", sysname);
+    ab_locality loc;
+    char lwhy[AB_ERRLEN] = "";
+    int lrc = topo ? ab_topo_pci_locality(topo, id, &loc, lwhy) : -1;
+    if (!topo) ab_strlcpy(lwhy, topo_why, sizeof(lwhy));
+    if (lrc == 0 && loc.numa_node >= 0) {
+        ab_field_set(a, "numa_node", json_integer(loc.numa_node), ab_topo_source(topo));
+    } else if (ab_probe_read(o, p, buf, sizeof(buf), why) == 0) {
+        long n = atol(buf);
+        if (n >= 0)
+            ab_field_set(a, "numa_node", json_integer(n), p);
+        else
+            ab_field_unavailable(a, "numa_node",
+                                 "the firmware assigns the device no NUMA node "
+                                 "(sysfs numa_node = -1)");
+    } else {
+        ab_field_unavailable(a, "numa_node", "%s; %s", lwhy, why);
+    }
+    if (lrc == 0) {
+        json_t *v = json_object();
+        json_object_set_new(v, "cpus", json_string(loc.cpus));
+        json_object_set_new(v, "cores", json_integer(loc.ncores));
+        json_object_set_new(v, "numa_nodes", json_string(loc.numa_nodes));
+        json_object_set_new(v, "attached_to", json_string(loc.where));
+        ab_field_set(a, "nearest_cpus", v, ab_topo_source(topo));
+    } else {
+        ab_field_unavailable(a, "nearest_cpus", "%s", lwhy);
+    }
+}
+
+/* the manifest entry of listed device g: link and locality, as fields */
+static json_t *accelerator(const ab_probe_opts *o, ab_topo *topo, const char *topo_why,
+                           const json_t *g)
+{
+    const char *id = json_string_value(json_object_get(g, "pci_bus_id"));
+    const char *sys = json_string_value(json_object_get(g, "_sysfs"));
+    char sysname[64];
+    ab_strlcpy(sysname, sys ? sys : id, sizeof(sysname));
+    json_t *a = json_object();
+    json_object_set_new(a, "pci_bus_id", json_string(id));
+    const char *vid = json_string_value(json_object_get(g, "vendor_id"));
+    json_object_set_new(a, "vendor_id", json_string(vid));
+    json_object_set_new(a, "device_id", json_deep_copy(json_object_get(g, "device_id")));
+    json_object_set_new(a, "class", json_deep_copy(json_object_get(g, "class")));
+    const char *vendor = strcmp(vid, "0x10de") == 0   ? "NVIDIA"
+                         : strcmp(vid, "0x1002") == 0 ? "AMD"
+                         : strcmp(vid, "0x8086") == 0 ? "Intel"
+                                                      : "Habana";
+    json_object_set_new(a, "vendor", json_string(vendor));
+    if (json_object_get(g, "name"))
+        ab_field_set(a, "name", json_deep_copy(json_object_get(g, "name")), "hwloc pci.ids");
+    else
+        ab_field_unavailable(a, "name",
+                             "PCI names are not looked up (the model is under nvml / "
+                             "rocm_smi devices)");
+    json_t *link = json_object();
+    link_field(o, sysname, link, "current");
+    link_field(o, sysname, link, "max");
+    json_object_set_new(a, "pcie_link", link);
+    locality_fields(o, topo, topo_why, id, sysname, a);
+    return a;
+}
+
+json_t *ab_probe_accelerators(const ab_probe_opts *o, ab_topo *topo, const char *topo_why)
+{
+    json_t *list = gpu_list(o, topo);
     json_t *out = json_array();
     size_t i;
     json_t *g;
-    json_array_foreach(list, i, g)
-    {
-        const char *id = json_string_value(json_object_get(g, "pci_bus_id"));
-        const char *sys = json_string_value(json_object_get(g, "_sysfs"));
-        char sysname[64];
-        ab_strlcpy(sysname, sys ? sys : id, sizeof(sysname));
-        json_t *a = json_object();
-        json_object_set_new(a, "pci_bus_id", json_string(id));
-        const char *vid = json_string_value(json_object_get(g, "vendor_id"));
-        json_object_set_new(a, "vendor_id", json_string(vid));
-        json_object_set_new(a, "device_id", json_deep_copy(json_object_get(g, "device_id")));
-        json_object_set_new(a, "class", json_deep_copy(json_object_get(g, "class")));
-        const char *vendor = strcmp(vid, "0x10de") == 0   ? "NVIDIA"
-                             : strcmp(vid, "0x1002") == 0 ? "AMD"
-                             : strcmp(vid, "0x8086") == 0 ? "Intel"
-                                                          : "Habana";
-        json_object_set_new(a, "vendor", json_string(vendor));
-        if (json_object_get(g, "name"))
-            ab_field_set(a, "name", json_deep_copy(json_object_get(g, "name")), "hwloc pci.ids");
-        else
-            ab_field_unavailable(a, "name",
-                                 "PCI names are not looked up (the model is under nvml / "
-                                 "rocm_smi devices)");
-        json_t *link = json_object();
-        link_field(o, sysname, link, "current");
-        link_field(o, sysname, link, "max");
-        json_object_set_new(a, "pcie_link", link);
-
-        char p[512], buf[64], why[AB_ERRLEN];
-        snprintf(p, sizeof(p), "/sys/bus/pci/devices/%s/numa_node", sysname);
-        ab_locality loc;
-        char lwhy[AB_ERRLEN] = "";
-        int lrc = topo ? ab_topo_pci_locality(topo, id, &loc, lwhy) : -1;
-        if (!topo) ab_strlcpy(lwhy, topo_why, sizeof(lwhy));
-        if (lrc == 0 && loc.numa_node >= 0) {
-            ab_field_set(a, "numa_node", json_integer(loc.numa_node), ab_topo_source(topo));
-        } else if (ab_probe_read(o, p, buf, sizeof(buf), why) == 0) {
-            long n = atol(buf);
-            if (n >= 0)
-                ab_field_set(a, "numa_node", json_integer(n), p);
-            else
-                ab_field_unavailable(a, "numa_node",
-                                     "the firmware assigns the device no NUMA node "
-                                     "(sysfs numa_node = -1)");
-        } else {
-            ab_field_unavailable(a, "numa_node", "%s; %s", lwhy, why);
-        }
-        if (lrc == 0) {
-            json_t *v = json_object();
-            json_object_set_new(v, "cpus", json_string(loc.cpus));
-            json_object_set_new(v, "cores", json_integer(loc.ncores));
-            json_object_set_new(v, "numa_nodes", json_string(loc.numa_nodes));
-            json_object_set_new(v, "attached_to", json_string(loc.where));
-            ab_field_set(a, "nearest_cpus", v, ab_topo_source(topo));
-        } else {
-            ab_field_unavailable(a, "nearest_cpus", "%s", lwhy);
-        }
-        json_array_append_new(out, a);
-    }
+    json_array_foreach(list, i, g) json_array_append_new(out, accelerator(o, topo, topo_why, g));
     json_decref(list);
     return out;
 }

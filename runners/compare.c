@@ -406,6 +406,92 @@ static void judge(const ab_cmp *c, const ab_cmp_row *row, size_t j)
                  "effect of %.1f%%", x->test.p, 100.0 * thr);
 }
 
+/* the labels of the runs: the run id, with "#2", "#3" for a repeated id */
+static int make_labels(ab_cmp *c, ab_run *const *runs, size_t n)
+{
+    for (size_t j = 0; j < n; j++) {
+        const char *id = runs[j]->id ? runs[j]->id : "run";
+        size_t dup = 1;
+        for (size_t k = 0; k < j; k++)
+            dup += strcmp(runs[k]->id ? runs[k]->id : "run", id) == 0;
+        c->labels[j] = dup > 1 ? ab_asprintf("%s#%zu", id, dup) : ab_strdup(id);
+        if (!c->labels[j])
+            return -1;
+    }
+    return 0;
+}
+
+/* result r of run j, under identity id, into the rows: pass 1 a row per metric, pass 2 (results
+ * without metrics) the rows of its identity or a row of its own */
+static int place_result(ab_cmp *c, index_t *ix, size_t *cap, size_t j, const ab_result *r,
+                        const char *id, int pass)
+{
+    if (pass == 1) {
+        for (size_t m = 0; m < r->nmetrics; m++) {
+            const ab_metric *mt = &r->metrics[m];
+            long row = index_find(ix, c, id, mt->name);
+            if (row < 0 && (row = add_row(c, ix, cap, id, r, mt)) < 0)
+                return -1;
+            if (!c->rows[row].cells[j].r)
+                fill_cell(&c->rows[row].cells[j], r, mt);
+            c->rows[row].headline |= r->headline;
+        }
+    } else if (!r->nmetrics) {
+        bool any = false;
+        for (size_t k = 0; k < c->nrows; k++)
+            if (strcmp(c->rows[k].ident, id) == 0) {
+                any = true;
+                if (!c->rows[k].cells[j].r)
+                    c->rows[k].cells[j].r = r;
+            }
+        if (!any) {
+            long row = index_find(ix, c, id, NULL);
+            if (row < 0 && (row = add_row(c, ix, cap, id, r, NULL)) < 0)
+                return -1;
+            if (!c->rows[row].cells[j].r)
+                c->rows[row].cells[j].r = r;
+        }
+    }
+    return 0;
+}
+
+/* one pass over the results of run j */
+static int place_run(ab_cmp *c, index_t *ix, size_t *cap, size_t j, int pass)
+{
+    const ab_cmp_opts *o = &c->opts;
+    const ab_run *run = c->runs[j];
+    char **seen = calloc(run->nresults ? run->nresults : 1, sizeof(*seen));
+    if (!seen)
+        return -1;
+    int rc = 0;
+    for (size_t i = 0; i < run->nresults && rc == 0; i++) {
+        const ab_result *r = run->results[i];
+        if ((o->headline_only || o->align == AB_ALIGN_HEADLINE) && !r->headline)
+            continue;
+        char *id = identity(r, o->align);
+        if (!id) {
+            rc = -1;
+            break;
+        }
+        /* the same identity twice in one run (several GPUs of one model): the later ones
+         * are told apart by their device id */
+        for (size_t k = 0; k < i; k++)
+            if (seen[k] && strcmp(seen[k], id) == 0) {
+                char *d = ab_asprintf("%s@%s", id, r->device ? r->device : "?");
+                free(id);
+                id = d;
+                break;
+            }
+        seen[i] = id;
+        if (!id || place_result(c, ix, cap, j, r, id, pass) != 0)
+            rc = -1;
+    }
+    for (size_t k = 0; k < run->nresults; k++)
+        free(seen[k]);
+    free(seen);
+    return rc;
+}
+
 int ab_compare(ab_run *const *runs, size_t n, const ab_cmp_opts *o, ab_cmp *c, char *err)
 {
     memset(c, 0, sizeof(*c));
@@ -416,84 +502,18 @@ int ab_compare(ab_run *const *runs, size_t n, const ab_cmp_opts *o, ab_cmp *c, c
     c->runs = runs;
     c->labels = calloc(n, sizeof(*c->labels));
     c->counts = calloc(n, sizeof(*c->counts));
-    if (!c->labels || !c->counts)
+    if (!c->labels || !c->counts || make_labels(c, runs, n) != 0)
         goto oom;
-    for (size_t j = 0; j < n; j++) {
-        const char *id = runs[j]->id ? runs[j]->id : "run";
-        size_t dup = 1;
-        for (size_t k = 0; k < j; k++)
-            dup += strcmp(runs[k]->id ? runs[k]->id : "run", id) == 0;
-        c->labels[j] = dup > 1 ? ab_asprintf("%s#%zu", id, dup) : ab_strdup(id);
-        if (!c->labels[j])
-            goto oom;
-    }
     index_t ix = {NULL, 0};
     size_t cap = 0;
     /* pass 1: a row per (identity, metric) of every result that carries metrics; pass 2: results
      * without metrics (skips, failures) join the rows of their identity */
-    for (int pass = 1; pass <= 2; pass++) {
-        for (size_t j = 0; j < n; j++) {
-            const ab_run *run = runs[j];
-            char **seen = calloc(run->nresults ? run->nresults : 1, sizeof(*seen));
-            if (!seen)
-                goto oom_ix;
-            for (size_t i = 0; i < run->nresults; i++) {
-                const ab_result *r = run->results[i];
-                if ((o->headline_only || o->align == AB_ALIGN_HEADLINE) && !r->headline)
-                    continue;
-                char *id = identity(r, o->align);
-                if (!id)
-                    goto oom_seen;
-                /* the same identity twice in one run (several GPUs of one model): the later ones
-                 * are told apart by their device id */
-                for (size_t k = 0; k < i; k++)
-                    if (seen[k] && strcmp(seen[k], id) == 0) {
-                        char *d = ab_asprintf("%s@%s", id, r->device ? r->device : "?");
-                        free(id);
-                        id = d;
-                        break;
-                    }
-                seen[i] = id;
-                if (!id)
-                    goto oom_seen;
-                if (pass == 1) {
-                    for (size_t m = 0; m < r->nmetrics; m++) {
-                        const ab_metric *mt = &r->metrics[m];
-                        long row = index_find(&ix, c, id, mt->name);
-                        if (row < 0 && (row = add_row(c, &ix, &cap, id, r, mt)) < 0)
-                            goto oom_seen;
-                        if (!c->rows[row].cells[j].r)
-                            fill_cell(&c->rows[row].cells[j], r, mt);
-                        c->rows[row].headline |= r->headline;
-                    }
-                } else if (!r->nmetrics) {
-                    bool any = false;
-                    for (size_t k = 0; k < c->nrows; k++)
-                        if (strcmp(c->rows[k].ident, id) == 0) {
-                            any = true;
-                            if (!c->rows[k].cells[j].r)
-                                c->rows[k].cells[j].r = r;
-                        }
-                    if (!any) {
-                        long row = index_find(&ix, c, id, NULL);
-                        if (row < 0 && (row = add_row(c, &ix, &cap, id, r, NULL)) < 0)
-                            goto oom_seen;
-                        if (!c->rows[row].cells[j].r)
-                            c->rows[row].cells[j].r = r;
-                    }
-                }
-                continue;
-            oom_seen:
-                for (size_t k = 0; k < run->nresults; k++)
-                    free(seen[k]);
-                free(seen);
-                goto oom_ix;
+    for (int pass = 1; pass <= 2; pass++)
+        for (size_t j = 0; j < n; j++)
+            if (place_run(c, &ix, &cap, j, pass) != 0) {
+                free(ix.slot);
+                goto oom;
             }
-            for (size_t k = 0; k < run->nresults; k++)
-                free(seen[k]);
-            free(seen);
-        }
-    }
     free(ix.slot);
     for (size_t j = 1; j < n; j++)
         if (measure_noise(c, j) != 0)
@@ -508,8 +528,6 @@ int ab_compare(ab_run *const *runs, size_t n, const ab_cmp_opts *o, ab_cmp *c, c
         }
     }
     return 0;
-oom_ix:
-    free(ix.slot);
 oom:
     ab_cmp_free(c);
     return ab_err(err, "out of memory");
@@ -836,18 +854,19 @@ static json_t *num_or_null(double v)
     return isfinite(v) ? json_real(v) : json_null();
 }
 
-json_t *ab_cmp_to_json(const ab_cmp *c)
+static json_t *json_opts(const ab_cmp *c)
 {
-    json_t *o = json_object();
-    json_object_set_new(o, "schema", json_string("accelbench.compare"));
-    json_object_set_new(o, "schema_version", json_integer(1));
     json_t *opt = json_object();
     json_object_set_new(opt, "threshold", json_real(c->opts.threshold));
     json_object_set_new(opt, "alpha", json_real(c->opts.alpha));
     json_object_set_new(opt, "noise_k", json_real(c->opts.noise_k));
     json_object_set_new(opt, "align", json_string(ab_align_name(c->opts.align)));
     json_object_set_new(opt, "headline_only", json_boolean(c->opts.headline_only));
-    json_object_set_new(o, "options", opt);
+    return opt;
+}
+
+static json_t *json_runs(const ab_cmp *c)
+{
     json_t *runs = json_array();
     for (size_t j = 0; j < c->nruns; j++) {
         const ab_run *run = c->runs[j];
@@ -871,7 +890,11 @@ json_t *ab_cmp_to_json(const ab_cmp *c)
         }
         json_array_append_new(runs, ro);
     }
-    json_object_set_new(o, "runs", runs);
+    return runs;
+}
+
+static json_t *json_noise(const ab_cmp *c)
+{
     json_t *noise = json_array();
     for (size_t k = 0; k < c->nnoise; k++) {
         json_t *no = json_object();
@@ -882,60 +905,76 @@ json_t *ab_cmp_to_json(const ab_cmp *c)
         json_object_set_new(no, "shift_log", num_or_null(c->noise[k].shift));
         json_array_append_new(noise, no);
     }
-    json_object_set_new(o, "noise", noise);
-    json_t *rows = json_array();
-    for (size_t i = 0; i < c->nrows; i++) {
-        const ab_cmp_row *row = &c->rows[i];
-        const ab_result *r = row->proto;
-        json_t *ro = json_object();
-        json_object_set_new(ro, "suite", json_string(r->suite ? r->suite : ""));
-        json_object_set_new(ro, "key", json_string(r->key ? r->key : ""));
-        json_object_set_new(ro, "impl", r->impl ? json_string(r->impl) : json_null());
-        json_object_set(ro, "params", r->params ? r->params : json_null());
-        json_object_set_new(ro, "device_name",
-                            r->device_name ? json_string(r->device_name) : json_null());
-        json_object_set_new(ro, "identity", json_string(row->ident));
-        json_object_set_new(ro, "metric", row->metric ? json_string(row->metric) : json_null());
-        json_object_set_new(ro, "unit", row->unit ? json_string(row->unit) : json_null());
-        json_object_set_new(ro, "direction", json_string(row->higher_is_better ? "higher" : "lower"));
-        json_object_set_new(ro, "headline", json_boolean(row->headline));
-        json_t *cells = json_array();
-        for (size_t j = 0; j < c->nruns; j++) {
-            const ab_cmp_cell *x = &row->cells[j];
-            json_t *co = json_object();
-            json_object_set_new(co, "status",
-                                json_string(x->r ? ab_status_name(x->r->status) : "absent"));
-            json_object_set_new(co, "device", x->r && x->r->device ? json_string(x->r->device)
-                                                                   : json_null());
-            json_object_set_new(co, "value", num_or_null(x->value));
-            json_object_set_new(co, "n", json_integer(x->m ? (json_int_t)x->m->nsamples : 0));
-            json_object_set_new(co, "cv", num_or_null(x->m ? x->m->stats.cv : NAN));
-            json_object_set_new(co, "peak_fraction", num_or_null(x->peak_fraction));
-            if (j) {
-                json_object_set_new(co, "ratio", num_or_null(x->ratio));
-                json_object_set_new(co, "p", num_or_null(x->test.p));
-                json_object_set_new(co, "test", x->test.method == AB_MWU_NONE
-                                                    ? json_null()
-                                                    : json_string(test_name(x->test.method)));
-                json_object_set_new(co, "u", x->test.method == AB_MWU_NONE
-                                                 ? json_null()
-                                                 : json_real(x->test.u2));
-                json_object_set_new(co, "effect_log", num_or_null(x->effect));
-                json_object_set_new(co, "noise_log", num_or_null(x->noise));
-                json_object_set_new(co, "noise_source",
-                                    x->noise_src ? json_string(x->noise_src) : json_null());
-                json_object_set_new(co, "min_effect",
-                                    x->verdict != AB_V_NA ? json_real(x->threshold) : json_null());
-                json_object_set_new(co, "verdict", x->verdict != AB_V_NA
-                                                       ? json_string(ab_verdict_name(x->verdict))
-                                                       : json_null());
-                json_object_set_new(co, "note", *x->note ? json_string(x->note) : json_null());
-            }
-            json_array_append_new(cells, co);
-        }
-        json_object_set_new(ro, "cells", cells);
-        json_array_append_new(rows, ro);
+    return noise;
+}
+
+/* the cell of run j (j > 0 adds the comparison with the baseline) */
+static json_t *json_cell(const ab_cmp_cell *x, size_t j)
+{
+    json_t *co = json_object();
+    json_object_set_new(co, "status", json_string(x->r ? ab_status_name(x->r->status) : "absent"));
+    json_object_set_new(co, "device", x->r && x->r->device ? json_string(x->r->device)
+                                                           : json_null());
+    json_object_set_new(co, "value", num_or_null(x->value));
+    json_object_set_new(co, "n", json_integer(x->m ? (json_int_t)x->m->nsamples : 0));
+    json_object_set_new(co, "cv", num_or_null(x->m ? x->m->stats.cv : NAN));
+    json_object_set_new(co, "peak_fraction", num_or_null(x->peak_fraction));
+    if (j) {
+        json_object_set_new(co, "ratio", num_or_null(x->ratio));
+        json_object_set_new(co, "p", num_or_null(x->test.p));
+        json_object_set_new(co, "test", x->test.method == AB_MWU_NONE
+                                            ? json_null()
+                                            : json_string(test_name(x->test.method)));
+        json_object_set_new(co, "u", x->test.method == AB_MWU_NONE
+                                         ? json_null()
+                                         : json_real(x->test.u2));
+        json_object_set_new(co, "effect_log", num_or_null(x->effect));
+        json_object_set_new(co, "noise_log", num_or_null(x->noise));
+        json_object_set_new(co, "noise_source",
+                            x->noise_src ? json_string(x->noise_src) : json_null());
+        json_object_set_new(co, "min_effect",
+                            x->verdict != AB_V_NA ? json_real(x->threshold) : json_null());
+        json_object_set_new(co, "verdict", x->verdict != AB_V_NA
+                                               ? json_string(ab_verdict_name(x->verdict))
+                                               : json_null());
+        json_object_set_new(co, "note", *x->note ? json_string(x->note) : json_null());
     }
+    return co;
+}
+
+static json_t *json_row(const ab_cmp *c, const ab_cmp_row *row)
+{
+    const ab_result *r = row->proto;
+    json_t *ro = json_object();
+    json_object_set_new(ro, "suite", json_string(r->suite ? r->suite : ""));
+    json_object_set_new(ro, "key", json_string(r->key ? r->key : ""));
+    json_object_set_new(ro, "impl", r->impl ? json_string(r->impl) : json_null());
+    json_object_set(ro, "params", r->params ? r->params : json_null());
+    json_object_set_new(ro, "device_name",
+                        r->device_name ? json_string(r->device_name) : json_null());
+    json_object_set_new(ro, "identity", json_string(row->ident));
+    json_object_set_new(ro, "metric", row->metric ? json_string(row->metric) : json_null());
+    json_object_set_new(ro, "unit", row->unit ? json_string(row->unit) : json_null());
+    json_object_set_new(ro, "direction", json_string(row->higher_is_better ? "higher" : "lower"));
+    json_object_set_new(ro, "headline", json_boolean(row->headline));
+    json_t *cells = json_array();
+    for (size_t j = 0; j < c->nruns; j++)
+        json_array_append_new(cells, json_cell(&row->cells[j], j));
+    json_object_set_new(ro, "cells", cells);
+    return ro;
+}
+
+json_t *ab_cmp_to_json(const ab_cmp *c)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "schema", json_string("accelbench.compare"));
+    json_object_set_new(o, "schema_version", json_integer(1));
+    json_object_set_new(o, "options", json_opts(c));
+    json_object_set_new(o, "runs", json_runs(c));
+    json_object_set_new(o, "noise", json_noise(c));
+    json_t *rows = json_array();
+    for (size_t i = 0; i < c->nrows; i++)
+        json_array_append_new(rows, json_row(c, &c->rows[i]));
     json_object_set_new(o, "rows", rows);
     return o;
 }
@@ -961,6 +1000,99 @@ static char *describe(const ab_cmp *c, const ab_cmp_row *row, size_t j)
                        100.0 * x->threshold, noise, *x->note ? "; " : "", x->note);
 }
 
+/* JUnit counts of run j's cells in suite s (NULL: all): tests, failures, errors, skipped; *time
+ * (if not NULL) the time spent */
+static void junit_counts(const ab_cmp *c, size_t j, const char *s, size_t cnt[4], double *time)
+{
+    for (size_t i = 0; i < c->nrows; i++) {
+        const ab_cmp_row *row = &c->rows[i];
+        if (s && strcmp(row->proto->suite ? row->proto->suite : "?", s) != 0)
+            continue;
+        const ab_cmp_cell *x = &row->cells[j];
+        cnt[0]++;
+        if (x->verdict == AB_V_WORSE)
+            cnt[1]++;
+        else if (x->r && (x->r->status == AB_FAIL || x->r->status == AB_ERROR))
+            cnt[2]++;
+        else if (x->verdict == AB_V_NA)
+            cnt[3]++;
+        if (time && x->r && isfinite(x->r->time_spent))
+            *time += x->r->time_spent;
+    }
+}
+
+/* the <testsuite> start tag and its <properties> */
+static void junit_suite_head(const ab_cmp *c, size_t j, const char *suite, const char *ts,
+                             const char *host, FILE *f)
+{
+    size_t cnt[4] = {0, 0, 0, 0};
+    double time = 0.0;
+    junit_counts(c, j, suite, cnt, &time);
+    fputs("  <testsuite name=\"accelbench.", f);
+    ab_xml_escape(f, suite);
+    fprintf(f, "\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"%zu\" time=\"%.3f\"",
+            cnt[0], cnt[1], cnt[2], cnt[3], time);
+    if (*ts)
+        fprintf(f, " timestamp=\"%s\"", ts);
+    fputs(" hostname=\"", f);
+    ab_xml_escape(f, host ? host : "unknown");
+    fputs("\">\n    <properties>\n", f);
+    const char *props[][2] = {{"baseline", c->labels[0]}, {"run", c->labels[j]},
+                              {"align", ab_align_name(c->opts.align)}};
+    for (size_t k = 0; k < 3; k++) {
+        fputs("      <property name=\"", f);
+        ab_xml_escape(f, props[k][0]);
+        fputs("\" value=\"", f);
+        ab_xml_escape(f, props[k][1]);
+        fputs("\"/>\n", f);
+    }
+    fprintf(f, "      <property name=\"threshold\" value=\"%g\"/>\n"
+               "      <property name=\"alpha\" value=\"%g\"/>\n"
+               "      <property name=\"noise_k\" value=\"%g\"/>\n    </properties>\n",
+            c->opts.threshold, c->opts.alpha, c->opts.noise_k);
+}
+
+/* the <testcase> of row's cell of run j */
+static void junit_case(const ab_cmp *c, const ab_cmp_row *row, size_t j, FILE *f)
+{
+    const ab_result *r = row->proto;
+    const ab_cmp_cell *x = &row->cells[j];
+    char *cls = ab_asprintf("%s.%s", r->key, r->impl ? r->impl : "default");
+    char *p = ab_params_display(r->params);
+    char *name = ab_asprintf("%s%s%s [%s]", row->metric ? row->metric : "result",
+                             p && *p ? " " : "", p ? p : "",
+                             r->device_name ? r->device_name : (r->device ? r->device : "?"));
+    free(p);
+    fputs("    <testcase classname=\"", f);
+    ab_xml_escape(f, cls);
+    fputs("\" name=\"", f);
+    ab_xml_escape(f, name);
+    fprintf(f, "\" time=\"%.3f\"", x->r && isfinite(x->r->time_spent) ? x->r->time_spent : 0.0);
+    free(cls);
+    free(name);
+    char *d = x->verdict != AB_V_NA ? describe(c, row, j) : NULL;
+    if (x->verdict == AB_V_WORSE) {
+        fputs(">\n      <failure type=\"regression\" message=\"", f);
+        ab_xml_escape(f, d);
+        fputs("\"/>\n    </testcase>\n", f);
+    } else if (x->r && (x->r->status == AB_FAIL || x->r->status == AB_ERROR)) {
+        fputs(">\n      <error type=\"", f);
+        fputs(ab_status_name(x->r->status), f);
+        fputs("\" message=\"", f);
+        ab_xml_escape(f, x->note);
+        fputs("\"/>\n    </testcase>\n", f);
+    } else if (x->verdict == AB_V_NA) {
+        fputs(">\n      <skipped message=\"", f);
+        ab_xml_escape(f, x->note);
+        fputs("\"/>\n    </testcase>\n", f);
+    } else {
+        fputs(">\n      <system-out>", f);
+        ab_xml_escape(f, d);
+        fputs("</system-out>\n    </testcase>\n", f);
+    }
+    free(d);
+}
+
 int ab_cmp_write_junit(const ab_cmp *c, size_t j, FILE *f)
 {
     if (j == 0 || j >= c->nruns)
@@ -980,16 +1112,7 @@ int ab_cmp_write_junit(const ab_cmp *c, size_t j, FILE *f)
             suites[nsuites++] = s;
     }
     size_t tot[4] = {0, 0, 0, 0}; /* tests, failures, errors, skipped */
-    for (size_t i = 0; i < c->nrows; i++) {
-        const ab_cmp_cell *x = &c->rows[i].cells[j];
-        tot[0]++;
-        if (x->verdict == AB_V_WORSE)
-            tot[1]++;
-        else if (x->r && (x->r->status == AB_FAIL || x->r->status == AB_ERROR))
-            tot[2]++;
-        else if (x->verdict == AB_V_NA)
-            tot[3]++;
-    }
+    junit_counts(c, j, NULL, tot, NULL);
     char ts[40] = "";
     if (run->start_time > 0) {
         ab_format_utc(run->start_time, ts, sizeof(ts));
@@ -1003,86 +1126,11 @@ int ab_cmp_write_junit(const ab_cmp *c, size_t j, FILE *f)
                "errors=\"%zu\" skipped=\"%zu\">\n",
             tot[0], tot[1], tot[2], tot[3]);
     for (size_t s = 0; s < nsuites; s++) {
-        size_t cnt[4] = {0, 0, 0, 0};
-        double time = 0.0;
+        junit_suite_head(c, j, suites[s], ts, host, f);
         for (size_t i = 0; i < c->nrows; i++) {
             const ab_cmp_row *row = &c->rows[i];
-            if (strcmp(row->proto->suite ? row->proto->suite : "?", suites[s]) != 0)
-                continue;
-            const ab_cmp_cell *x = &row->cells[j];
-            cnt[0]++;
-            if (x->verdict == AB_V_WORSE)
-                cnt[1]++;
-            else if (x->r && (x->r->status == AB_FAIL || x->r->status == AB_ERROR))
-                cnt[2]++;
-            else if (x->verdict == AB_V_NA)
-                cnt[3]++;
-            if (x->r && isfinite(x->r->time_spent))
-                time += x->r->time_spent;
-        }
-        fputs("  <testsuite name=\"accelbench.", f);
-        ab_xml_escape(f, suites[s]);
-        fprintf(f, "\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"%zu\" time=\"%.3f\"",
-                cnt[0], cnt[1], cnt[2], cnt[3], time);
-        if (*ts)
-            fprintf(f, " timestamp=\"%s\"", ts);
-        fputs(" hostname=\"", f);
-        ab_xml_escape(f, host ? host : "unknown");
-        fputs("\">\n    <properties>\n", f);
-        const char *props[][2] = {{"baseline", c->labels[0]}, {"run", c->labels[j]},
-                                  {"align", ab_align_name(c->opts.align)}};
-        for (size_t k = 0; k < 3; k++) {
-            fputs("      <property name=\"", f);
-            ab_xml_escape(f, props[k][0]);
-            fputs("\" value=\"", f);
-            ab_xml_escape(f, props[k][1]);
-            fputs("\"/>\n", f);
-        }
-        fprintf(f, "      <property name=\"threshold\" value=\"%g\"/>\n"
-                   "      <property name=\"alpha\" value=\"%g\"/>\n"
-                   "      <property name=\"noise_k\" value=\"%g\"/>\n    </properties>\n",
-                c->opts.threshold, c->opts.alpha, c->opts.noise_k);
-        for (size_t i = 0; i < c->nrows; i++) {
-            const ab_cmp_row *row = &c->rows[i];
-            const ab_result *r = row->proto;
-            if (strcmp(r->suite ? r->suite : "?", suites[s]) != 0)
-                continue;
-            const ab_cmp_cell *x = &row->cells[j];
-            char *cls = ab_asprintf("%s.%s", r->key, r->impl ? r->impl : "default");
-            char *p = ab_params_display(r->params);
-            char *name = ab_asprintf("%s%s%s [%s]", row->metric ? row->metric : "result",
-                                     p && *p ? " " : "", p ? p : "",
-                                     r->device_name ? r->device_name : (r->device ? r->device : "?"));
-            free(p);
-            fputs("    <testcase classname=\"", f);
-            ab_xml_escape(f, cls);
-            fputs("\" name=\"", f);
-            ab_xml_escape(f, name);
-            fprintf(f, "\" time=\"%.3f\"", x->r && isfinite(x->r->time_spent) ? x->r->time_spent
-                                                                                : 0.0);
-            free(cls);
-            free(name);
-            char *d = x->verdict != AB_V_NA ? describe(c, row, j) : NULL;
-            if (x->verdict == AB_V_WORSE) {
-                fputs(">\n      <failure type=\"regression\" message=\"", f);
-                ab_xml_escape(f, d);
-                fputs("\"/>\n    </testcase>\n", f);
-            } else if (x->r && (x->r->status == AB_FAIL || x->r->status == AB_ERROR)) {
-                fputs(">\n      <error type=\"", f);
-                fputs(ab_status_name(x->r->status), f);
-                fputs("\" message=\"", f);
-                ab_xml_escape(f, x->note);
-                fputs("\"/>\n    </testcase>\n", f);
-            } else if (x->verdict == AB_V_NA) {
-                fputs(">\n      <skipped message=\"", f);
-                ab_xml_escape(f, x->note);
-                fputs("\"/>\n    </testcase>\n", f);
-            } else {
-                fputs(">\n      <system-out>", f);
-                ab_xml_escape(f, d);
-                fputs("</system-out>\n    </testcase>\n", f);
-            }
-            free(d);
+            if (strcmp(row->proto->suite ? row->proto->suite : "?", suites[s]) == 0)
+                junit_case(c, row, j, f);
         }
         fputs("  </testsuite>\n", f);
     }

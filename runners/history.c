@@ -203,6 +203,110 @@ static bool run_exists(ab_history *h, const char *id)
     return yes;
 }
 
+/* the rows of run id (its results and metrics go with it) */
+static int delete_run(ab_history *h, const char *id, char *err)
+{
+    sqlite3_stmt *d = NULL;
+    if (sqlite3_prepare_v2(h->db, "DELETE FROM runs WHERE id = ?", -1, &d, NULL) != SQLITE_OK)
+        return db_err(h, err, "delete");
+    bind_text(d, 1, id);
+    int s = sqlite3_step(d);
+    sqlite3_finalize(d);
+    if (s != SQLITE_DONE)
+        return db_err(h, err, "delete");
+    return 0;
+}
+
+/* the statements ab_history_add inserts with: a run, a result, a metric */
+static int prepare_inserts(ab_history *h, sqlite3_stmt **sr, sqlite3_stmt **sres,
+                           sqlite3_stmt **sm, char *err)
+{
+    if (sqlite3_prepare_v2(h->db,
+                           "INSERT INTO runs(id, start_epoch, end_epoch, hostname, cpu_model, "
+                           "version, git_commit, profile, complete, interrupted, source, "
+                           "added_epoch, document) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                           -1, sr, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(h->db,
+                           "INSERT INTO results(run_id, idx, result_id, suite, key, impl, params, "
+                           "device, device_name, backend, status, headline) "
+                           "VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
+                           -1, sres, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(h->db,
+                           "INSERT OR IGNORE INTO metrics(run_id, idx, name, unit, direction, "
+                           "median, min, max, mean, stddev, cv, n) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
+                           -1, sm, NULL) != SQLITE_OK)
+        return db_err(h, err, "prepare");
+    return 0;
+}
+
+static int insert_run(ab_history *h, sqlite3_stmt *sr, const ab_run *run, const char *source,
+                      const char *text, char *err)
+{
+    bind_text(sr, 1, run->id);
+    bind_real(sr, 2, run->start_time);
+    bind_real(sr, 3, run->end_time > 0 ? run->end_time : NAN);
+    bind_text(sr, 4, json_string_value(json_object_get(run->host, "hostname")));
+    bind_text(sr, 5, json_string_value(json_object_get(run->host, "cpu_model")));
+    bind_text(sr, 6, run->version);
+    bind_text(sr, 7, run->git_commit);
+    bind_text(sr, 8, run->profile);
+    sqlite3_bind_int(sr, 9, run->complete);
+    sqlite3_bind_int(sr, 10, run->interrupted);
+    bind_text(sr, 11, source);
+    bind_real(sr, 12, ab_wall_time());
+    bind_text(sr, 13, text);
+    if (sqlite3_step(sr) != SQLITE_DONE)
+        return db_err(h, err, "insert run");
+    return 0;
+}
+
+/* result i of run (identity id) and its metrics */
+static int insert_result(ab_history *h, sqlite3_stmt *sres, sqlite3_stmt *sm, const ab_run *run,
+                         size_t i, const char *id, char *err)
+{
+    const ab_result *r = run->results[i];
+    char *params = json_dumps(r->params, JSON_COMPACT | JSON_SORT_KEYS);
+    sqlite3_reset(sres);
+    bind_text(sres, 1, run->id);
+    sqlite3_bind_int64(sres, 2, (sqlite3_int64)i);
+    bind_text(sres, 3, id);
+    bind_text(sres, 4, r->suite);
+    bind_text(sres, 5, r->key);
+    bind_text(sres, 6, r->impl);
+    bind_text(sres, 7, params ? params : "{}");
+    bind_text(sres, 8, r->device);
+    bind_text(sres, 9, r->device_name);
+    bind_text(sres, 10, r->backend);
+    bind_text(sres, 11, ab_status_name(r->status));
+    sqlite3_bind_int(sres, 12, r->headline);
+    int s = sqlite3_step(sres);
+    free(params);
+    if (s != SQLITE_DONE)
+        return db_err(h, err, "insert result");
+    for (size_t m = 0; m < r->nmetrics; m++) {
+        const ab_metric *mt = &r->metrics[m];
+        ab_stats st = mt->stats;
+        if (mt->nsamples)
+            ab_stats_compute(mt->samples, mt->nsamples, &st);
+        sqlite3_reset(sm);
+        bind_text(sm, 1, run->id);
+        sqlite3_bind_int64(sm, 2, (sqlite3_int64)i);
+        bind_text(sm, 3, mt->name);
+        bind_text(sm, 4, mt->unit);
+        bind_text(sm, 5, mt->higher_is_better ? "higher" : "lower");
+        bind_real(sm, 6, st.median);
+        bind_real(sm, 7, st.min);
+        bind_real(sm, 8, st.max);
+        bind_real(sm, 9, st.mean);
+        bind_real(sm, 10, st.stddev);
+        bind_real(sm, 11, st.cv);
+        sqlite3_bind_int64(sm, 12, (sqlite3_int64)mt->nsamples);
+        if (sqlite3_step(sm) != SQLITE_DONE)
+            return db_err(h, err, "insert metric");
+    }
+    return 0;
+}
+
 int ab_history_add(ab_history *h, const ab_run *run, const char *source, bool replace, bool *added,
                    char *err)
 {
@@ -226,100 +330,13 @@ int ab_history_add(ab_history *h, const ab_run *run, const char *source, bool re
         db_err(h, err, "cannot start a transaction");
         goto out;
     }
-    if (replace) {
-        sqlite3_stmt *d = NULL;
-        if (sqlite3_prepare_v2(h->db, "DELETE FROM runs WHERE id = ?", -1, &d, NULL) != SQLITE_OK) {
-            db_err(h, err, "delete");
-            goto rollback;
-        }
-        bind_text(d, 1, run->id);
-        int s = sqlite3_step(d);
-        sqlite3_finalize(d);
-        if (s != SQLITE_DONE) {
-            db_err(h, err, "delete");
-            goto rollback;
-        }
-    }
-    if (sqlite3_prepare_v2(h->db,
-                           "INSERT INTO runs(id, start_epoch, end_epoch, hostname, cpu_model, "
-                           "version, git_commit, profile, complete, interrupted, source, "
-                           "added_epoch, document) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                           -1, &sr, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(h->db,
-                           "INSERT INTO results(run_id, idx, result_id, suite, key, impl, params, "
-                           "device, device_name, backend, status, headline) "
-                           "VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
-                           -1, &sres, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(h->db,
-                           "INSERT OR IGNORE INTO metrics(run_id, idx, name, unit, direction, "
-                           "median, min, max, mean, stddev, cv, n) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
-                           -1, &sm, NULL) != SQLITE_OK) {
-        db_err(h, err, "prepare");
+    if ((replace && delete_run(h, run->id, err) != 0) ||
+        prepare_inserts(h, &sr, &sres, &sm, err) != 0 ||
+        insert_run(h, sr, run, source, text, err) != 0)
         goto rollback;
-    }
-    bind_text(sr, 1, run->id);
-    bind_real(sr, 2, run->start_time);
-    bind_real(sr, 3, run->end_time > 0 ? run->end_time : NAN);
-    bind_text(sr, 4, json_string_value(json_object_get(run->host, "hostname")));
-    bind_text(sr, 5, json_string_value(json_object_get(run->host, "cpu_model")));
-    bind_text(sr, 6, run->version);
-    bind_text(sr, 7, run->git_commit);
-    bind_text(sr, 8, run->profile);
-    sqlite3_bind_int(sr, 9, run->complete);
-    sqlite3_bind_int(sr, 10, run->interrupted);
-    bind_text(sr, 11, source);
-    bind_real(sr, 12, ab_wall_time());
-    bind_text(sr, 13, text);
-    if (sqlite3_step(sr) != SQLITE_DONE) {
-        db_err(h, err, "insert run");
-        goto rollback;
-    }
-    for (size_t i = 0; i < run->nresults; i++) {
-        const ab_result *r = run->results[i];
-        char *params = json_dumps(r->params, JSON_COMPACT | JSON_SORT_KEYS);
-        sqlite3_reset(sres);
-        bind_text(sres, 1, run->id);
-        sqlite3_bind_int64(sres, 2, (sqlite3_int64)i);
-        bind_text(sres, 3, ids[i]);
-        bind_text(sres, 4, r->suite);
-        bind_text(sres, 5, r->key);
-        bind_text(sres, 6, r->impl);
-        bind_text(sres, 7, params ? params : "{}");
-        bind_text(sres, 8, r->device);
-        bind_text(sres, 9, r->device_name);
-        bind_text(sres, 10, r->backend);
-        bind_text(sres, 11, ab_status_name(r->status));
-        sqlite3_bind_int(sres, 12, r->headline);
-        int s = sqlite3_step(sres);
-        free(params);
-        if (s != SQLITE_DONE) {
-            db_err(h, err, "insert result");
+    for (size_t i = 0; i < run->nresults; i++)
+        if (insert_result(h, sres, sm, run, i, ids[i], err) != 0)
             goto rollback;
-        }
-        for (size_t m = 0; m < r->nmetrics; m++) {
-            const ab_metric *mt = &r->metrics[m];
-            ab_stats st = mt->stats;
-            if (mt->nsamples)
-                ab_stats_compute(mt->samples, mt->nsamples, &st);
-            sqlite3_reset(sm);
-            bind_text(sm, 1, run->id);
-            sqlite3_bind_int64(sm, 2, (sqlite3_int64)i);
-            bind_text(sm, 3, mt->name);
-            bind_text(sm, 4, mt->unit);
-            bind_text(sm, 5, mt->higher_is_better ? "higher" : "lower");
-            bind_real(sm, 6, st.median);
-            bind_real(sm, 7, st.min);
-            bind_real(sm, 8, st.max);
-            bind_real(sm, 9, st.mean);
-            bind_real(sm, 10, st.stddev);
-            bind_real(sm, 11, st.cv);
-            sqlite3_bind_int64(sm, 12, (sqlite3_int64)mt->nsamples);
-            if (sqlite3_step(sm) != SQLITE_DONE) {
-                db_err(h, err, "insert metric");
-                goto rollback;
-            }
-        }
-    }
     if (sqlite3_exec(h->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
         db_err(h, err, "commit");
         goto rollback;
@@ -565,55 +582,42 @@ static ab_result *bl_build(const bl_entry *e, size_t nruns)
     return r;
 }
 
-ab_run *ab_history_baseline(ab_history *h, long last, const char *exclude_id, char *err)
+/* ids of the last complete runs, newest first; -1 with err set (*ids, possibly partly filled, is
+ * the caller's to free) */
+static int baseline_ids(ab_history *h, long last, const char *exclude_id, char ***ids,
+                        size_t *nids, char *err)
 {
-    if (last < 1) {
-        ab_err(err, "the baseline needs at least one run");
-        return NULL;
-    }
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(h->db,
                            "SELECT id FROM runs WHERE complete = 1 AND (?1 IS NULL OR id != ?1) "
                            "ORDER BY start_epoch DESC LIMIT ?2",
-                           -1, &st, NULL) != SQLITE_OK) {
-        db_err(h, err, "select");
-        return NULL;
-    }
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_err(h, err, "select");
     bind_text(st, 1, exclude_id);
     sqlite3_bind_int64(st, 2, last);
-    char **ids = NULL;
-    size_t nids = 0;
     int s;
     while ((s = sqlite3_step(st)) == SQLITE_ROW) {
-        char **v = realloc(ids, (nids + 1) * sizeof(*v));
+        char **v = realloc(*ids, (*nids + 1) * sizeof(*v));
         if (!v)
             break;
-        ids = v;
-        ids[nids++] = col_str(st, 0);
+        *ids = v;
+        (*ids)[(*nids)++] = col_str(st, 0);
     }
     sqlite3_finalize(st);
-    ab_run *out = NULL, **runs = NULL;
-    bl_entry *ent = NULL;
-    size_t nent = 0;
-    json_t *map = json_object(); /* identity -> entry index */
-    if (s != SQLITE_DONE) {
-        db_err(h, err, "select");
-        goto done;
-    }
-    if (!nids) {
-        ab_err(err, "%s: no complete run in the history to make a baseline of", h->path);
-        goto done;
-    }
-    runs = calloc(nids, sizeof(*runs));
-    if (!runs)
-        goto oom;
-    for (size_t i = 0; i < nids; i++)
-        if (!(runs[i] = ab_history_load(h, ids[i], err)))
-            goto done;
+    if (s != SQLITE_DONE)
+        return db_err(h, err, "select");
+    return 0;
+}
+
+/* the passing results of the runs, grouped by identity (map: identity -> entry index); -1: out
+ * of memory */
+static int baseline_entries(ab_run *const *runs, size_t nids, json_t *map, bl_entry **ent,
+                            size_t *nent)
+{
     for (size_t i = 0; i < nids; i++) {
         char **rid = result_ids(runs[i]);
         if (!rid)
-            goto oom;
+            return -1;
         for (size_t k = 0; k < runs[i]->nresults; k++) {
             const ab_result *r = runs[i]->results[k];
             if (r->status != AB_PASS || !r->nmetrics)
@@ -623,28 +627,37 @@ ab_run *ab_history_baseline(ab_history *h, long last, const char *exclude_id, ch
             if (ix) {
                 e = (size_t)json_integer_value(ix);
             } else {
-                bl_entry *v = realloc(ent, (nent + 1) * sizeof(*v));
+                bl_entry *v = realloc(*ent, (*nent + 1) * sizeof(*v));
                 if (!v) {
                     free_ids(rid, runs[i]->nresults);
-                    goto oom;
+                    return -1;
                 }
-                ent = v;
-                e = nent++;
-                memset(&ent[e], 0, sizeof(ent[e]));
-                ent[e].proto = r;
+                *ent = v;
+                e = (*nent)++;
+                memset(&v[e], 0, sizeof(v[e]));
+                v[e].proto = r;
                 json_object_set_new(map, rid[k], json_integer((json_int_t)e));
             }
             for (size_t m = 0; m < r->nmetrics; m++)
-                if (bl_add(&ent[e], &r->metrics[m], runs[i]->id) != 0) {
+                if (bl_add(&(*ent)[e], &r->metrics[m], runs[i]->id) != 0) {
                     free_ids(rid, runs[i]->nresults);
-                    goto oom;
+                    return -1;
                 }
         }
         free_ids(rid, runs[i]->nresults);
     }
-    out = ab_run_new();
-    if (!out)
-        goto oom;
+    return 0;
+}
+
+/* the baseline run: the newest run's description, a median result per entry */
+static ab_run *baseline_run(ab_history *h, ab_run *const *runs, char *const *ids, size_t nids,
+                            bl_entry *ent, size_t nent, char *err)
+{
+    ab_run *out = ab_run_new();
+    if (!out) {
+        ab_err(err, "out of memory");
+        return NULL;
+    }
     const ab_run *newest = runs[0];
     out->id = ab_asprintf("history:median-of-%zu", nids);
     out->version = ab_strdup(newest->version);
@@ -673,16 +686,14 @@ ab_run *ab_history_baseline(ab_history *h, long last, const char *exclude_id, ch
         if (r && ab_run_add(out, r, err) != 0) {
             ab_result_free(r);
             ab_run_free(out);
-            out = NULL;
-            goto done;
+            return NULL;
         }
     }
-    goto done;
-oom:
-    ab_err(err, "out of memory");
-    ab_run_free(out);
-    out = NULL;
-done:
+    return out;
+}
+
+static void free_entries(bl_entry *ent, size_t nent)
+{
     for (size_t e = 0; e < nent; e++) {
         for (size_t k = 0; k < ent[e].nm; k++) {
             json_decref(ent[e].m[k].medians);
@@ -693,6 +704,41 @@ done:
         free(ent[e].names);
     }
     free(ent);
+}
+
+ab_run *ab_history_baseline(ab_history *h, long last, const char *exclude_id, char *err)
+{
+    if (last < 1) {
+        ab_err(err, "the baseline needs at least one run");
+        return NULL;
+    }
+    char **ids = NULL;
+    size_t nids = 0;
+    ab_run *out = NULL, **runs = NULL;
+    bl_entry *ent = NULL;
+    size_t nent = 0;
+    json_t *map = NULL; /* identity -> entry index */
+    if (baseline_ids(h, last, exclude_id, &ids, &nids, err) != 0)
+        goto done;
+    map = json_object();
+    if (!nids) {
+        ab_err(err, "%s: no complete run in the history to make a baseline of", h->path);
+        goto done;
+    }
+    runs = calloc(nids, sizeof(*runs));
+    if (!runs)
+        goto oom;
+    for (size_t i = 0; i < nids; i++)
+        if (!(runs[i] = ab_history_load(h, ids[i], err)))
+            goto done;
+    if (baseline_entries(runs, nids, map, &ent, &nent) != 0)
+        goto oom;
+    out = baseline_run(h, runs, ids, nids, ent, nent, err);
+    goto done;
+oom:
+    ab_err(err, "out of memory");
+done:
+    free_entries(ent, nent);
     json_decref(map);
     for (size_t i = 0; runs && i < nids; i++)
         ab_run_free(runs[i]);
@@ -737,6 +783,92 @@ static bool param_matches(const json_t *params, const char *filter)
     return false;
 }
 
+/* whether the row passes the filters the SQL does not apply: --headline-only, --param */
+static bool trend_row_wanted(sqlite3_stmt *st, const ab_trend_query *q)
+{
+    if (q->headline_only && !sqlite3_column_int(st, 15))
+        return false;
+    if (q->params) {
+        const char *pt = (const char *)sqlite3_column_text(st, 3);
+        json_t *pj = pt ? json_loads(pt, 0, NULL) : NULL;
+        bool ok = pj != NULL;
+        for (size_t i = 0; ok && q->params[i]; i++)
+            ok = param_matches(pj, q->params[i]);
+        json_decref(pj);
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+/* a new series from the row's result columns; NULL: out of memory */
+static ab_trend_series *trend_series_new(sqlite3_stmt *st, ab_trend_series **out, size_t *n,
+                                         size_t *cap, const char *rid, const char *mname)
+{
+    if (*n == *cap) {
+        *cap = *cap ? 2 * *cap : 16;
+        ab_trend_series *v = realloc(*out, *cap * sizeof(*v));
+        if (!v)
+            return NULL;
+        *out = v;
+    }
+    ab_trend_series *cur = &(*out)[(*n)++];
+    memset(cur, 0, sizeof(*cur));
+    cur->result_id = ab_strdup(rid);
+    cur->key = col_str(st, 1);
+    cur->impl = col_str(st, 2);
+    cur->params = col_str(st, 3);
+    cur->device_name = col_str(st, 4);
+    cur->metric = ab_strdup(mname);
+    cur->unit = col_str(st, 6);
+    const char *dir = (const char *)sqlite3_column_text(st, 7);
+    cur->higher_is_better = !dir || strcmp(dir, "lower") != 0;
+    return cur;
+}
+
+/* the row's run and figures as a point of cur; -1: out of memory */
+static int trend_point_add(sqlite3_stmt *st, ab_trend_series *cur, size_t *ptcap)
+{
+    if (cur->npts == *ptcap) {
+        *ptcap = *ptcap ? 2 * *ptcap : 16;
+        ab_trend_point *v = realloc(cur->pts, *ptcap * sizeof(*v));
+        if (!v)
+            return -1;
+        cur->pts = v;
+    }
+    ab_trend_point *p = &cur->pts[cur->npts++];
+    p->run_id = col_str(st, 8);
+    p->start_epoch = sqlite3_column_double(st, 9);
+    p->median = sqlite3_column_type(st, 10) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 10);
+    p->min = sqlite3_column_type(st, 11) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 11);
+    p->max = sqlite3_column_type(st, 12) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 12);
+    p->cv = sqlite3_column_type(st, 13) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 13);
+    p->n = sqlite3_column_int64(st, 14);
+    return 0;
+}
+
+/* the step changes of every series; -1: out of memory */
+static int trend_steps(ab_trend_series *v, size_t n, double threshold)
+{
+    ab_step_opts so;
+    ab_step_opts_default(&so);
+    so.min_effect = threshold;
+    for (size_t i = 0; i < n; i++) {
+        ab_trend_series *t = &v[i];
+        double *y = malloc((t->npts ? t->npts : 1) * sizeof(*y));
+        t->steps = calloc(t->npts ? t->npts : 1, sizeof(*t->steps));
+        if (!y || !t->steps) {
+            free(y);
+            return -1;
+        }
+        for (size_t k = 0; k < t->npts; k++)
+            y[k] = t->pts[k].median;
+        t->nsteps = ab_step_changes(y, t->npts, &so, t->steps, t->npts);
+        free(y);
+    }
+    return 0;
+}
+
 int ab_history_trend(ab_history *h, const ab_trend_query *q, double threshold,
                      ab_trend_series **out, size_t *n, char *err)
 {
@@ -766,56 +898,15 @@ int ab_history_trend(ab_history *h, const ab_trend_query *q, double threshold,
     while ((s = sqlite3_step(st)) == SQLITE_ROW) {
         const char *rid = (const char *)sqlite3_column_text(st, 0);
         const char *mname = (const char *)sqlite3_column_text(st, 5);
-        if (!rid || !mname)
+        if (!rid || !mname || !trend_row_wanted(st, q))
             continue;
-        if (q->headline_only && !sqlite3_column_int(st, 15))
-            continue;
-        if (q->params) {
-            const char *pt = (const char *)sqlite3_column_text(st, 3);
-            json_t *pj = pt ? json_loads(pt, 0, NULL) : NULL;
-            bool ok = pj != NULL;
-            for (size_t i = 0; ok && q->params[i]; i++)
-                ok = param_matches(pj, q->params[i]);
-            json_decref(pj);
-            if (!ok)
-                continue;
-        }
         if (!cur || strcmp(cur->result_id, rid) != 0 || strcmp(cur->metric, mname) != 0) {
-            if (*n == cap) {
-                cap = cap ? 2 * cap : 16;
-                ab_trend_series *v = realloc(*out, cap * sizeof(*v));
-                if (!v)
-                    goto oom;
-                *out = v;
-            }
-            cur = &(*out)[(*n)++];
-            memset(cur, 0, sizeof(*cur));
-            ptcap = 0;
-            cur->result_id = ab_strdup(rid);
-            cur->key = col_str(st, 1);
-            cur->impl = col_str(st, 2);
-            cur->params = col_str(st, 3);
-            cur->device_name = col_str(st, 4);
-            cur->metric = ab_strdup(mname);
-            cur->unit = col_str(st, 6);
-            const char *dir = (const char *)sqlite3_column_text(st, 7);
-            cur->higher_is_better = !dir || strcmp(dir, "lower") != 0;
-        }
-        if (cur->npts == ptcap) {
-            ptcap = ptcap ? 2 * ptcap : 16;
-            ab_trend_point *v = realloc(cur->pts, ptcap * sizeof(*v));
-            if (!v)
+            if (!(cur = trend_series_new(st, out, n, &cap, rid, mname)))
                 goto oom;
-            cur->pts = v;
+            ptcap = 0;
         }
-        ab_trend_point *p = &cur->pts[cur->npts++];
-        p->run_id = col_str(st, 8);
-        p->start_epoch = sqlite3_column_double(st, 9);
-        p->median = sqlite3_column_type(st, 10) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 10);
-        p->min = sqlite3_column_type(st, 11) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 11);
-        p->max = sqlite3_column_type(st, 12) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 12);
-        p->cv = sqlite3_column_type(st, 13) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 13);
-        p->n = sqlite3_column_int64(st, 14);
+        if (trend_point_add(st, cur, &ptcap) != 0)
+            goto oom;
     }
     sqlite3_finalize(st);
     st = NULL;
@@ -825,22 +916,8 @@ int ab_history_trend(ab_history *h, const ab_trend_query *q, double threshold,
         *n = 0;
         return db_err(h, err, "select");
     }
-    ab_step_opts so;
-    ab_step_opts_default(&so);
-    so.min_effect = threshold;
-    for (size_t i = 0; i < *n; i++) {
-        ab_trend_series *t = &(*out)[i];
-        double *y = malloc((t->npts ? t->npts : 1) * sizeof(*y));
-        t->steps = calloc(t->npts ? t->npts : 1, sizeof(*t->steps));
-        if (!y || !t->steps) {
-            free(y);
-            goto oom;
-        }
-        for (size_t k = 0; k < t->npts; k++)
-            y[k] = t->pts[k].median;
-        t->nsteps = ab_step_changes(y, t->npts, &so, t->steps, t->npts);
-        free(y);
-    }
+    if (trend_steps(*out, *n, threshold) != 0)
+        goto oom;
     return 0;
 oom:
     sqlite3_finalize(st);

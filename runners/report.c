@@ -106,16 +106,13 @@ static bool all_scalars(const json_t *a)
     return true;
 }
 
-/* Any JSON value as HTML: objects as key/value tables, arrays of objects as tables with the union
- * of their keys as columns, arrays of scalars inline (long ones shortened). */
-static void json_html(FILE *f, const char *key, const json_t *v, int depth)
+static void json_html(FILE *f, const char *key, const json_t *v, int depth);
+
+/* a probe fact (results/MANIFEST.md): {status: ok, value, source} or {status: unavailable |
+ * error, reason}, shown as the value and where it came from, or as why there is none; false: v
+ * is not one */
+static bool fact_html(FILE *f, const char *key, const json_t *v, int depth)
 {
-    if (depth > 8) {
-        fputs("…", f);
-        return;
-    }
-    /* a probe fact (results/MANIFEST.md): {status: ok, value, source} or {status: unavailable |
-     * error, reason}, shown as the value and where it came from, or as why there is none */
     const char *st = json_string_value(json_object_get(v, "status"));
     if (st && json_object_get(v, "value") && strcmp(st, "ok") == 0) {
         json_html(f, key, json_object_get(v, "value"), depth + 1);
@@ -125,105 +122,140 @@ static void json_html(FILE *f, const char *key, const json_t *v, int depth)
             esc(f, src);
             fputs(")</span>", f);
         }
-        return;
+        return true;
     }
     if (st && (strcmp(st, "unavailable") == 0 || strcmp(st, "error") == 0) &&
         json_is_string(json_object_get(v, "reason"))) {
         fprintf(f, "<span class=\"%s\">%s: ", strcmp(st, "error") == 0 ? "err" : "null", st);
         esc(f, json_string_value(json_object_get(v, "reason")));
         fputs("</span>", f);
+        return true;
+    }
+    return false;
+}
+
+static void object_html(FILE *f, const json_t *v, int depth)
+{
+    if (!json_object_size(v)) {
+        fputs("<span class=\"null\">{}</span>", f);
         return;
     }
-    if (json_is_object(v)) {
-        if (!json_object_size(v)) {
-            fputs("<span class=\"null\">{}</span>", f);
-            return;
-        }
-        fputs("<table class=\"kv\">", f);
+    fputs("<table class=\"kv\">", f);
+    const char *k;
+    json_t *x;
+    json_object_foreach((json_t *)v, k, x)
+    {
+        fputs("<tr><th>", f);
+        esc(f, k);
+        fputs("</th><td>", f);
+        json_html(f, k, x, depth + 1);
+        fputs("</td></tr>", f);
+    }
+    fputs("</table>", f);
+}
+
+/* columns of an array of objects: the union of the objects' keys, in order of appearance, into
+ * cols; false: an element is not an object */
+static bool array_columns(const json_t *v, json_t *cols)
+{
+    size_t i;
+    json_t *x;
+    json_array_foreach(v, i, x)
+    {
+        if (!json_is_object(x))
+            return false;
         const char *k;
-        json_t *x;
-        json_object_foreach((json_t *)v, k, x)
+        json_t *y;
+        json_object_foreach(x, k, y)
         {
-            fputs("<tr><th>", f);
-            esc(f, k);
-            fputs("</th><td>", f);
-            json_html(f, k, x, depth + 1);
-            fputs("</td></tr>", f);
+            bool seen = false;
+            for (size_t c = 0; c < json_array_size(cols) && !seen; c++)
+                seen = strcmp(json_string_value(json_array_get(cols, c)), k) == 0;
+            if (!seen)
+                json_array_append_new(cols, json_string(k));
         }
-        fputs("</table>", f);
-    } else if (json_is_array(v)) {
-        size_t n = json_array_size(v);
-        if (!n) {
-            fputs("<span class=\"null\">[]</span>", f);
-        } else if (all_scalars(v)) {
-            size_t show = n > 24 ? 16 : n;
-            for (size_t i = 0; i < show; i++) {
-                if (i)
-                    fputs(", ", f);
-                json_scalar(f, key, json_array_get(v, i));
-            }
-            if (show < n)
-                fprintf(f, ", … (%zu values)", n);
+    }
+    return true;
+}
+
+/* an array of objects as a table with columns cols */
+static void objects_table_html(FILE *f, const json_t *v, const json_t *cols, int depth)
+{
+    size_t i;
+    json_t *x;
+    fputs("<div class=\"scroll\"><table class=\"sortable\"><thead><tr>", f);
+    for (size_t c = 0; c < json_array_size(cols); c++) {
+        fputs("<th>", f);
+        esc(f, json_string_value(json_array_get(cols, c)));
+        fputs("</th>", f);
+    }
+    fputs("</tr></thead><tbody>", f);
+    json_array_foreach(v, i, x)
+    {
+        fputs("<tr>", f);
+        for (size_t c = 0; c < json_array_size(cols); c++) {
+            const char *k = json_string_value(json_array_get(cols, c));
+            fputs("<td>", f);
+            json_t *y = json_object_get(x, k);
+            if (y)
+                json_html(f, k, y, depth + 1);
+            fputs("</td>", f);
+        }
+        fputs("</tr>", f);
+    }
+    fputs("</tbody></table></div>", f);
+}
+
+static void array_html(FILE *f, const char *key, const json_t *v, int depth)
+{
+    size_t n = json_array_size(v);
+    if (!n) {
+        fputs("<span class=\"null\">[]</span>", f);
+    } else if (all_scalars(v)) {
+        size_t show = n > 24 ? 16 : n;
+        for (size_t i = 0; i < show; i++) {
+            if (i)
+                fputs(", ", f);
+            json_scalar(f, key, json_array_get(v, i));
+        }
+        if (show < n)
+            fprintf(f, ", … (%zu values)", n);
+    } else {
+        json_t *cols = json_array();
+        if (array_columns(v, cols)) {
+            objects_table_html(f, v, cols, depth);
         } else {
-            /* columns: the union of the objects' keys, in order of appearance */
-            json_t *cols = json_array();
             size_t i;
             json_t *x;
-            bool objects = true;
+            fputs("<ol start=\"0\">", f);
             json_array_foreach(v, i, x)
             {
-                if (!json_is_object(x)) {
-                    objects = false;
-                    break;
-                }
-                const char *k;
-                json_t *y;
-                json_object_foreach(x, k, y)
-                {
-                    bool seen = false;
-                    for (size_t c = 0; c < json_array_size(cols) && !seen; c++)
-                        seen = strcmp(json_string_value(json_array_get(cols, c)), k) == 0;
-                    if (!seen)
-                        json_array_append_new(cols, json_string(k));
-                }
+                fputs("<li>", f);
+                json_html(f, key, x, depth + 1);
+                fputs("</li>", f);
             }
-            if (objects) {
-                fputs("<div class=\"scroll\"><table class=\"sortable\"><thead><tr>", f);
-                for (size_t c = 0; c < json_array_size(cols); c++) {
-                    fputs("<th>", f);
-                    esc(f, json_string_value(json_array_get(cols, c)));
-                    fputs("</th>", f);
-                }
-                fputs("</tr></thead><tbody>", f);
-                json_array_foreach(v, i, x)
-                {
-                    fputs("<tr>", f);
-                    for (size_t c = 0; c < json_array_size(cols); c++) {
-                        const char *k = json_string_value(json_array_get(cols, c));
-                        fputs("<td>", f);
-                        json_t *y = json_object_get(x, k);
-                        if (y)
-                            json_html(f, k, y, depth + 1);
-                        fputs("</td>", f);
-                    }
-                    fputs("</tr>", f);
-                }
-                fputs("</tbody></table></div>", f);
-            } else {
-                fputs("<ol start=\"0\">", f);
-                json_array_foreach(v, i, x)
-                {
-                    fputs("<li>", f);
-                    json_html(f, key, x, depth + 1);
-                    fputs("</li>", f);
-                }
-                fputs("</ol>", f);
-            }
-            json_decref(cols);
+            fputs("</ol>", f);
         }
-    } else {
-        json_scalar(f, key, v);
+        json_decref(cols);
     }
+}
+
+/* Any JSON value as HTML: objects as key/value tables, arrays of objects as tables with the union
+ * of their keys as columns, arrays of scalars inline (long ones shortened). */
+static void json_html(FILE *f, const char *key, const json_t *v, int depth)
+{
+    if (depth > 8) {
+        fputs("…", f);
+        return;
+    }
+    if (fact_html(f, key, v, depth))
+        return;
+    if (json_is_object(v))
+        object_html(f, v, depth);
+    else if (json_is_array(v))
+        array_html(f, key, v, depth);
+    else
+        json_scalar(f, key, v);
 }
 
 /* ------------------------------------------------------------------ sections */
@@ -273,24 +305,9 @@ static void runs_section(FILE *f, ab_run *const *runs, size_t n, char *const *la
     ab_grid_free(g);
 }
 
-static void compare_section(FILE *f, ab_run *const *runs, size_t n, const ab_cmp_opts *o)
+/* how the verdicts are made, and the summary of ab_cmp_write_summary as a list */
+static void compare_intro(FILE *f, const ab_cmp *c, const ab_cmp_opts *opts, const char *note)
 {
-    ab_cmp c;
-    char err[AB_ERRLEN];
-    ab_cmp_opts opts = *o;
-    if (ab_compare(runs, n, &opts, &c, err) != 0)
-        return;
-    const char *note = NULL;
-    if (!ab_cmp_aligned(&c) && opts.align != AB_ALIGN_HEADLINE) {
-        /* different machines: their exact cases rarely match; headlines always do */
-        ab_cmp_free(&c);
-        opts.align = AB_ALIGN_HEADLINE;
-        if (ab_compare(runs, n, &opts, &c, err) != 0)
-            return;
-        note = "No result matched exactly (different device models or sizes), so headline figures "
-               "are aligned by case, implementation, data type and device class.";
-    }
-    fputs("<section id=\"compare\"><h2>Comparison</h2>\n", f);
     if (note) {
         fputs("<p class=\"warn\">", f);
         esc(f, note);
@@ -301,12 +318,12 @@ static void compare_section(FILE *f, ab_run *const *runs, size_t n, const ab_cmp
                "between the runs when that is larger (README, “How verdicts are made”). Rows: "
                "<span style=\"background:var(--worse)\">worse</span>, "
                "<span style=\"background:var(--better)\">better</span>.</p>\n<ul>",
-            opts.alpha, 100.0 * opts.threshold, opts.noise_k);
+            opts->alpha, 100.0 * opts->threshold, opts->noise_k);
     char *buf = NULL;
     size_t len = 0;
     FILE *m = open_memstream(&buf, &len);
     if (m) {
-        ab_cmp_write_summary(&c, m, false);
+        ab_cmp_write_summary(c, m, false);
         fclose(m);
         for (char *save = NULL, *line = strtok_r(buf, "\n", &save); line;
              line = strtok_r(NULL, "\n", &save)) {
@@ -317,7 +334,43 @@ static void compare_section(FILE *f, ab_run *const *runs, size_t n, const ab_cmp
         free(buf);
     }
     fputs("</ul>\n", f);
-    /* the table the terminal shows, as HTML */
+}
+
+/* the rows of the comparison table into g */
+static void compare_rows(ab_grid *g, const ab_cmp *c, size_t n)
+{
+    for (size_t i = 0; g && i < c->nrows; i++) {
+        const ab_cmp_row *row = &c->rows[i];
+        ab_grid_add_row(g);
+        size_t col = ab_cmp_grid_lead(g, row, " (headline)");
+        const char *cls = NULL;
+        for (size_t j = 0; j < n; j++) {
+            const ab_cmp_cell *x = &row->cells[j];
+            ab_cmp_grid_value(g, &col, row, x);
+            if (!j)
+                continue;
+            if (isfinite(x->ratio))
+                ab_grid_set(g, -1, col++, "%.3f×", x->ratio);
+            else
+                ab_grid_set(g, -1, col++, "-");
+            if (x->test.method != AB_MWU_NONE)
+                ab_grid_set(g, -1, col++, "%.2g", x->test.p);
+            else
+                ab_grid_set(g, -1, col++, "-");
+            ab_grid_set(g, -1, col++, "%s", ab_verdict_name(x->verdict));
+            if (x->verdict == AB_V_WORSE)
+                cls = "worse";
+            else if (x->verdict == AB_V_BETTER && !cls)
+                cls = "better";
+        }
+        if (cls)
+            ab_grid_row_class(g, -1, cls);
+    }
+}
+
+/* the table the terminal shows, as HTML */
+static void compare_table(FILE *f, const ab_cmp *c, size_t n)
+{
     static const char *const base[] = {"key", "impl", "params", "device", "metric"};
     size_t ncols = 5 + 2 + 5 * (n - 1);
     const char **titles = calloc(ncols, sizeof(*titles));
@@ -336,33 +389,7 @@ static void compare_section(FILE *f, ab_run *const *runs, size_t n, const ab_cmp
             }
         }
         ab_grid *g = ab_grid_new(k, titles);
-        for (size_t i = 0; g && i < c.nrows; i++) {
-            const ab_cmp_row *row = &c.rows[i];
-            ab_grid_add_row(g);
-            size_t col = ab_cmp_grid_lead(g, row, " (headline)");
-            const char *cls = NULL;
-            for (size_t j = 0; j < n; j++) {
-                const ab_cmp_cell *x = &row->cells[j];
-                ab_cmp_grid_value(g, &col, row, x);
-                if (!j)
-                    continue;
-                if (isfinite(x->ratio))
-                    ab_grid_set(g, -1, col++, "%.3f×", x->ratio);
-                else
-                    ab_grid_set(g, -1, col++, "-");
-                if (x->test.method != AB_MWU_NONE)
-                    ab_grid_set(g, -1, col++, "%.2g", x->test.p);
-                else
-                    ab_grid_set(g, -1, col++, "-");
-                ab_grid_set(g, -1, col++, "%s", ab_verdict_name(x->verdict));
-                if (x->verdict == AB_V_WORSE)
-                    cls = "worse";
-                else if (x->verdict == AB_V_BETTER && !cls)
-                    cls = "better";
-            }
-            if (cls)
-                ab_grid_row_class(g, -1, cls);
-        }
+        compare_rows(g, c, n);
         if (g) {
             ab_grid_drop_empty_columns(g);
             fputs("<div class=\"scroll\">", f);
@@ -375,6 +402,28 @@ static void compare_section(FILE *f, ab_run *const *runs, size_t n, const ab_cmp
         free(own[k]);
     free(own);
     free(titles);
+}
+
+static void compare_section(FILE *f, ab_run *const *runs, size_t n, const ab_cmp_opts *o)
+{
+    ab_cmp c;
+    char err[AB_ERRLEN];
+    ab_cmp_opts opts = *o;
+    if (ab_compare(runs, n, &opts, &c, err) != 0)
+        return;
+    const char *note = NULL;
+    if (!ab_cmp_aligned(&c) && opts.align != AB_ALIGN_HEADLINE) {
+        /* different machines: their exact cases rarely match; headlines always do */
+        ab_cmp_free(&c);
+        opts.align = AB_ALIGN_HEADLINE;
+        if (ab_compare(runs, n, &opts, &c, err) != 0)
+            return;
+        note = "No result matched exactly (different device models or sizes), so headline figures "
+               "are aligned by case, implementation, data type and device class.";
+    }
+    fputs("<section id=\"compare\"><h2>Comparison</h2>\n", f);
+    compare_intro(f, &c, &opts, note);
+    compare_table(f, &c, n);
     fputs("</section>\n", f);
     ab_cmp_free(&c);
 }

@@ -44,7 +44,7 @@ static long child_fsize; /* > 0: RLIMIT_FSIZE for the next child */
 static const char *watch_path; /* signal the child once this file has watch_lines lines */
 static size_t watch_lines;
 
-static size_t lines_of(const char *path)
+size_t ab_file_lines(const char *path)
 {
     FILE *f = fopen(path, "r");
     if (!f)
@@ -127,7 +127,7 @@ static int exec_signal(ab_proc *p, double interrupt_after, int sig, const char *
     while (open_fds > 0) {
         int timeout = -1;
         if (watch_path && !sent) {
-            if (lines_of(watch_path) >= watch_lines) {
+            if (ab_file_lines(watch_path) >= watch_lines) {
                 kill(pid, sig);
                 sent = true;
                 continue;

@@ -26,6 +26,8 @@ int ab_test_run_fsize(ab_proc *p, long fsize, const char *const *argv);
 /* The same for any program (a path); argv excludes argv[0]. */
 int ab_test_exec(ab_proc *p, double interrupt_after, const char *prog, const char *const *argv);
 void ab_proc_free(ab_proc *p);
+/* Newlines in the file at path (0 when it cannot be read). */
+size_t ab_file_lines(const char *path);
 /* Number of lines in s (a final line without newline counts). */
 size_t ab_count_lines(const char *s);
 /* A fresh empty directory under the build tree; returns a static-lifetime path. */

@@ -155,20 +155,6 @@ Test(membw, unavailable_backends_are_skipped_with_reason, .timeout = 300)
     ab_run_free(run);
 }
 
-/* Lines of a file (0 when it cannot be read). */
-static size_t file_lines(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return 0;
-    size_t n = 0;
-    int c;
-    while ((c = fgetc(f)) != EOF)
-        n += c == '\n';
-    fclose(f);
-    return n;
-}
-
 Test(membw, sigkill_keeps_finished_results_from_the_journal, .timeout = 300)
 {
     /* SIGKILL allows no cleanup: whatever finished must already be on disk, in the journal */
@@ -195,7 +181,7 @@ Test(membw, sigkill_keeps_finished_results_from_the_journal, .timeout = 300)
                  "run.json was rewritten during the run");
     cr_expect(json_is_null(json_object_get(raw, "end_time")));
     json_decref(raw);
-    size_t lines = file_lines(jpath);
+    size_t lines = ab_file_lines(jpath);
     cr_expect_geq(lines, 4, "the journal holds %zu lines", lines);
     /* every reader takes the killed run with its finished results */
     ab_run *run = ab_run_read(path, err);
@@ -235,7 +221,7 @@ Test(membw, finished_run_is_written_once_and_agrees_with_the_journal, .timeout =
     cr_assert_not_null(run, "%s", err);
     cr_expect(run->complete);
     cr_expect_gt(run->nresults, 0);
-    cr_expect_eq(run->nresults + 1, file_lines(jpath), "run.json and the journal disagree");
+    cr_expect_eq(run->nresults + 1, ab_file_lines(jpath), "run.json and the journal disagree");
     /* a finalised document does not take the journal again */
     size_t added = 99;
     cr_expect_eq(ab_run_merge_journal(run, jpath, &added, err), 0, "%s", err);
@@ -280,7 +266,7 @@ Test(membw, write_failure_leaves_csv_and_document_consistent, .timeout = 300)
     cr_expect_gt(run->nresults, 0);
     char csv[700];
     snprintf(csv, sizeof(csv), "%s/r/results.csv", dir);
-    size_t rows = file_lines(csv);
+    size_t rows = ab_file_lines(csv);
     cr_expect_eq(rows, run->nresults + 1, "results.csv has %zu rows for %zu results", rows - 1,
                  run->nresults);
     ab_run_free(run);

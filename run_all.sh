@@ -6,7 +6,8 @@
 # their .gp/.dat files) and a self-contained report.html; the run is also recorded in
 # results/history.sqlite for 'accelbench history trend' and 'gate --baseline-last N'.
 #   ./run_all.sh                      standard profile, all suites, all devices
-#   ./run_all.sh --profile quick      any 'accelbench run' option is passed through
+#   ./run_all.sh --profile quick      any 'accelbench run' option is passed through, except
+#                                     --out (the folder is results/; given, it is exit 2)
 # Exit code: that of 'accelbench run' (README, "Exit codes"); 4 when the run passed but its
 # report could not be written.
 set -euo pipefail

@@ -74,6 +74,12 @@ static void check_script(const char *dir, const char *name)
             abort();
     }
     fclose(f);
+}
+
+static void remove_chart(const char *dir, const char *name)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%s.gp", dir, name);
     unlink(path);
     snprintf(path, sizeof(path), "%s/%s.dat", dir, name);
     unlink(path);
@@ -88,6 +94,9 @@ static void check_plots(ab_run *run)
     if (ab_plot_runs(&run, 1, dir, &ch, err) == 0)
         for (size_t i = 0; i < ch.n; i++)
             check_script(dir, ch.v[i].name);
+    /* after all checks: two charts may share a file name (stems keep [A-Za-z0-9._-] only) */
+    for (size_t i = 0; i < ch.n; i++)
+        remove_chart(dir, ch.v[i].name);
     ab_charts_free(&ch);
 }
 

@@ -222,6 +222,17 @@ static int write_dat(const char *dir, const char *name, const char *buf, size_t 
     return rc;
 }
 
+/* A chart's files and its entry: <name>.dat, <name>.gp from the template, then the list. */
+static int save_chart(ab_charts *c, const char *dir, const char *name, const char *title,
+                      const char *kind, const char *tpl, const char *hdr, const char *setup,
+                      const char *plot, const char *dat, size_t dlen, char *err)
+{
+    if (write_dat(dir, name, dat, dlen, err) != 0 ||
+        write_gp(dir, name, tpl, hdr, setup, plot, err) != 0)
+        return -1;
+    return add_chart(c, name, title, kind) != 0 ? ab_err(err, "out of memory") : 0;
+}
+
 /* The common header of a generated script: where it came from, how to rerun it, variables. */
 static char *gp_header(const char *name, const char *title, const char *ylabel,
                        const char *xlabel, const char *extra)
@@ -652,9 +663,8 @@ static int sweep_write(ab_charts *c, const char *dir, const group *g, const char
                     : NULL;
     if (!hdr)
         ab_err(err, "out of memory");
-    else if (write_dat(dir, name, dat, dlen, err) == 0 &&
-             write_gp(dir, name, ab_tpl_sweep, hdr, setup, NULL, err) == 0 &&
-             add_chart(c, name, title, "sweep") == 0)
+    else if (save_chart(c, dir, name, title, "sweep", ab_tpl_sweep, hdr, setup, NULL, dat, dlen,
+                        err) == 0)
         rc = 0;
     free(hdr);
     free(extra_vars);
@@ -941,10 +951,9 @@ static int headline_write(ab_charts *c, const char *dir, const char *unit, const
     char *setup = ab_strdup("");
     if (!hdr || !setup)
         rc = ab_err(err, "out of memory");
-    else if (write_dat(dir, name, dat, dlen, err) != 0 ||
-             write_gp(dir, name, ab_tpl_bars, hdr, setup, NULL, err) != 0 ||
-             add_chart(c, name, title, "headline") != 0)
-        rc = -1;
+    else
+        rc = save_chart(c, dir, name, title, "headline", ab_tpl_bars, hdr, setup, NULL, dat, dlen,
+                        err);
     free(setup);
     free(hdr);
     free(extra);
@@ -1230,10 +1239,9 @@ static int roof_write(ab_charts *c, const char *dir, const char *model, const ch
     char *hdr = name && title ? gp_header(name, title, ylab, "", NULL) : NULL;
     if (!hdr)
         rc = ab_err(err, "out of memory");
-    else if (write_dat(dir, name, dat, dlen, err) != 0 ||
-             write_gp(dir, name, ab_tpl_roofline, hdr, setup, plot, err) != 0 ||
-             add_chart(c, name, title, "roofline") != 0)
-        rc = -1;
+    else
+        rc = save_chart(c, dir, name, title, "roofline", ab_tpl_roofline, hdr, setup, plot, dat,
+                        dlen, err);
     free(hdr);
     free(title);
     free(name);
@@ -1407,10 +1415,9 @@ int ab_plot_trend(const ab_trend_series *s, size_t n, const char *dir, const cha
     int rc = 0;
     if (!hdr)
         rc = ab_err(err, "out of memory");
-    else if (write_dat(dir, name, dat, dl, err) != 0 ||
-             write_gp(dir, name, ab_tpl_trend, hdr, setup, NULL, err) != 0 ||
-             add_chart(out, name, title, "trend") != 0)
-        rc = -1;
+    else
+        rc = save_chart(out, dir, name, title, "trend", ab_tpl_trend, hdr, setup, NULL, dat, dl,
+                        err);
     free(hdr);
     free(extra);
     free(ylabel);

@@ -72,6 +72,33 @@ static void fill(const ab_prices *p, size_t r, ab_price *out)
     out->line = t->line[r];
 }
 
+/* The price-sheet row that would match (provider, instance type, device): what the reason for a
+ * missing price tells the user to add. A CSV cell with a comma or quote is quoted, quotes doubled;
+ * control characters (the reason is one line) become spaces. */
+static void hint_cell(char *out, size_t cap, const char *s)
+{
+    size_t n = 0;
+    bool quote = strpbrk(s, ",\"") != NULL;
+    if (quote && n + 1 < cap) out[n++] = '"';
+    for (; *s && n + 3 < cap; s++) {
+        if (*s == '"') out[n++] = '"';
+        out[n++] = (unsigned char)*s < 0x20 || *s == 0x7f ? ' ' : *s;
+    }
+    if (quote && n + 1 < cap) out[n++] = '"';
+    out[n] = '\0';
+}
+
+static int no_row(char *why, const char *provider, const char *instance_type, const char *device,
+                  const char *what)
+{
+    char p[48], i[64], d[96];
+    hint_cell(p, sizeof(p), provider && *provider ? provider : "PROVIDER");
+    hint_cell(i, sizeof(i), instance_type && *instance_type ? instance_type : "INSTANCE");
+    hint_cell(d, sizeof(d), device);
+    return ab_err(why, "%s: give --price-per-hour USD, or --price-sheet with the row "
+                       "%s,%s,%s,COUNT,USD_PER_HOUR,on-demand,SOURCE,DATE,", what, p, i, d);
+}
+
 int ab_prices_lookup(const ab_prices *p, const char *provider, const char *instance_type,
                      const char *device_name, ab_price *out, char *why)
 {
@@ -93,9 +120,8 @@ int ab_prices_lookup(const ab_prices *p, const char *provider, const char *insta
                 fill(p, r, out);
                 return 0;
             }
-        return ab_err(why, "%s has no row for %s (instance type %s) in %s", t->path, device_name,
-                      instance_type && *instance_type ? instance_type : "unknown", provider);
+        return no_row(why, provider, instance_type, device_name, "no row in the price sheet");
     }
-    return ab_err(why, "cloud provider and instance type unknown: no price is guessed (give "
-                       "--price-per-hour or --price-sheet)");
+    return no_row(why, provider, instance_type, device_name,
+                  "cloud provider and instance type unknown, no price is guessed");
 }

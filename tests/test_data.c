@@ -160,6 +160,13 @@ Test(prices, shipped_sheet_loads_and_matches)
     /* nothing is guessed without a provider */
     cr_expect_eq(ab_prices_lookup(&p, NULL, NULL, "NVIDIA H100 80GB HBM3", &pr, why), -1);
     cr_expect(strstr(why, "no price is guessed") != NULL, "%s", why);
+    /* the reason names the flags and the row that would fill the cost columns */
+    cr_expect(strstr(why, "--price-per-hour") && strstr(why, "--price-sheet"), "%s", why);
+    cr_expect(strstr(why, "PROVIDER,INSTANCE,NVIDIA H100 80GB HBM3,COUNT,USD_PER_HOUR,") != NULL,
+              "%s", why);
+    /* a provider without a row for the device: its row, the device name CSV-quoted */
+    cr_expect_eq(ab_prices_lookup(&p, "aws", "m7i.large", "Xeon, \"8488C\"", &pr, why), -1);
+    cr_expect(strstr(why, "aws,m7i.large,\"Xeon, \"\"8488C\"\"\",COUNT,") != NULL, "%s", why);
     /* an instance type whose accelerator is not this device does not match */
     cr_expect_eq(ab_prices_lookup(&p, "aws", "p5.48xlarge", "AMD EPYC", &pr, why), -1);
     ab_prices_free(&p);

@@ -43,8 +43,9 @@ void ab_tok_resolve_price(const ab_tok_opts *p, const ab_suite_ctx *ctx, ab_tok_
     const char *inst = manifest_str(ctx->manifest, "cloud", "instance_type");
     ab_price pr;
     if (!prov || strcmp(prov, "none") == 0) {
-        snprintf(out->why, sizeof(out->why),
-                 "no cloud instance detected and no --price-per-hour given");
+        /* nothing is guessed: the reason names the flags and the row that would fill the cells */
+        ab_prices_lookup(&ps, NULL, NULL, ctx->dev->info.name, &pr, err);
+        snprintf(out->why, sizeof(out->why), "no cloud instance detected; %s", err);
     } else if (ab_prices_lookup(&ps, prov, inst, ctx->dev->info.name, &pr, err) != 0) {
         snprintf(out->why, sizeof(out->why), "%s", err);
     } else {

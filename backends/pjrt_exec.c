@@ -143,8 +143,31 @@ static void exclude_from_timer(ab_pjrt_dev *d, double since)
         d->t0 += ab_pjrt_now() - since;
 }
 
+/* ACCELBENCH_PJRT_DUMP=DIR: every program compiled, as DIR/<module>-<hash>.mlir */
+static void dump(const char *text, const char *module)
+{
+    const char *dir = getenv("ACCELBENCH_PJRT_DUMP");
+    if (!dir || !*dir)
+        return;
+    uint32_t h = 2166136261u; /* FNV-1a: programs of one module name differ in their shapes */
+    for (const char *p = text; *p; p++)
+        h = (h ^ (unsigned char)*p) * 16777619u;
+    char path[600];
+    snprintf(path, sizeof(path), "%s/%s-%08x.mlir", dir, module, (unsigned)h);
+    FILE *f = fopen(path, "w");
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
 static int compile(ab_pjrt_dev *d, ab_pjrt_exe *x, char *err)
 {
+    char module[64] = "program";
+    const char *m = strstr(x->text, "module @");
+    if (m)
+        snprintf(module, sizeof(module), "%.*s", (int)strcspn(m + 8, " {"), m + 8);
+    dump(x->text, module);
     PJRT_Program prog = {.struct_size = sizeof(prog), .code = x->text,
                          .code_size = strlen(x->text), .format = "mlir", .format_size = 4};
     PJRT_Client_Compile_Args a = {.struct_size = sizeof(a), .client = d->client,
@@ -152,11 +175,8 @@ static int compile(ab_pjrt_dev *d, ab_pjrt_exe *x, char *err)
                                   .compile_options_size = AB_PJRT_COMPILE_OPTIONS_LEN};
     PJRT_Error *e = d->api->PJRT_Client_Compile(&a);
     if (e) {
-        /* the module name says which program */
-        char what[96] = "PJRT_Client_Compile";
-        const char *m = strstr(x->text, "module @");
-        if (m)
-            snprintf(what, sizeof(what), "compiling %.*s", (int)strcspn(m + 8, " {"), m + 8);
+        char what[96];
+        snprintf(what, sizeof(what), "compiling %s", module);
         return ab_pjrt_fail(d->api, e, what, err);
     }
     x->exe = a.executable;

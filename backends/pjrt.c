@@ -22,6 +22,7 @@
 
 extern const ab_membw_impl ab_membw_pjrt;
 extern const ab_gemm_backend ab_gemm_pjrt;
+extern const ab_attn_impl ab_attention_pjrt;
 
 static int pj_init(void **out, char *why)
 {
@@ -257,6 +258,7 @@ static int pj_timer_stop(void *p, double *seconds, char *err)
 static const ab_suite_impls pjrt_impls = {
     .membw = &ab_membw_pjrt,
     .gemm = &ab_gemm_pjrt,
+    .attention = &ab_attention_pjrt,
 };
 
 static const ab_backend_ops pjrt_ops = {

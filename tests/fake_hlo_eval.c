@@ -318,6 +318,12 @@ static int eval_simple(env *e, const fh_op *op, const char *fn, fh_value *r)
         if (!p)
             return efail(e, "constant: only splat dense<...> values");
         double x = strtod(p + 6, NULL);
+        if (strncmp(p + 6, "0x", 2) == 0 && r->t.et == FH_F32) { /* MLIR's bit pattern form */
+            uint32_t bits = (uint32_t)strtoul(p + 8, NULL, 16);
+            float f;
+            memcpy(&f, &bits, sizeof(f));
+            x = f;
+        }
         for (size_t i = 0; i < r->n; i++)
             r->d[i] = x;
     } else if (strcmp(fn, "convert") == 0 || strcmp(fn, "reshape") == 0 ||

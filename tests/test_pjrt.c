@@ -285,15 +285,56 @@ Test(pjrt, membw_kernels_validate_and_free_every_buffer_event_and_program, .time
     cr_expect_eq(checked, 8, "7 kernels and the device copy"); /* 7 kernels, the d2d copy */
 }
 
+/* small shapes of every suite the backend implements */
+#define SMALL_SUITES                                                                             \
+    "--sizes", "48KiB", "--shape", "64x96x32", "--layout", "NN,TN", "--heads", "4",             \
+        "--kv-heads", "2", "--head-dim", "16", "--seq", "32", "--kv-len", "64", "--batch", "1"
+
+Test(pjrt, gemm_and_attention_validate_and_their_programs_parse, .timeout = 300)
+{
+    use_fake();
+    char *dump = ab_test_tmpdir("pjrt-programs");
+    setenv("ACCELBENCH_PJRT_DUMP", dump, 1);
+    const char *args[] = {"--suite", "gemm,attention", SMALL_SUITES, "--dtype", "f32,bf16,i8,e4m3",
+                          NULL};
+    json_t *doc = run_doc("pjrt-gemm-attn", 0, args);
+    int other;
+    /* gemm: f32, bf16, i8 x NN, TN; e4m3 and the portable kernel skipped */
+    cr_expect_eq(statuses(doc, "gemm.custom", "pass", &other), 6);
+    cr_expect_eq(other, 0);
+    /* attention: naive (composed) prefill causal and not, decode, for f32 and bf16 */
+    cr_expect_eq(statuses(doc, "attention.", "pass", &other), 6);
+    cr_expect_eq(other, 0);
+    size_t i;
+    json_t *r;
+    json_array_foreach(json_object_get(doc, "results"), i, r)
+    {
+        const char *impl = json_string_value(json_object_get(r, "impl"));
+        const char *st = json_string_value(json_object_get(r, "status"));
+        const char *kernel = json_string_value(json_object_get(json_object_get(r, "extra"), "kernel"));
+        if (strcmp(st, "pass") == 0 && strncmp(impl, "naive", 5) == 0)
+            cr_expect(kernel && strstr(kernel, "composed"), "attention not labelled composed");
+        if (strcmp(st, "skip") == 0)
+            cr_expect(json_string_value(json_object_get(r, "reason")));
+    }
+    json_decref(doc);
+    int checked = check_syntax(dump);
+    if (checked < 0)
+        cr_skip_test(MLIR_OPT " not installed (scripts/install-deps.sh): syntax not checked");
+    cr_expect_eq(checked, 12, "6 gemm and 6 attention programs, %d found", checked);
+}
+
 Test(pjrt, wrong_results_fail_validation, .timeout = 300)
 {
     use_fake();
     setenv("FAKE_PJRT_WRONG", "1", 1);
-    const char *args[] = {"--suite", "membw.triad,membw.read", "--sizes", "48KiB", "--dtype",
-                          "f32", NULL};
+    const char *args[] = {"--suite", "membw.triad,membw.read,gemm,attention", SMALL_SUITES,
+                          "--dtype", "f32", "--impl", "naive", NULL};
     json_t *doc = run_doc("pjrt-wrong", 1, args); /* exit 1: a case failed */
     int other;
     cr_expect_eq(statuses(doc, "membw.", "fail", &other), 2);
+    cr_expect_eq(statuses(doc, "gemm.custom", "fail", &other), 2);
+    cr_expect_eq(statuses(doc, "attention.", "fail", &other), 3);
     json_decref(doc);
     unsetenv("FAKE_PJRT_WRONG");
     const char *corrupt[] = {"--suite", "membw.scale", "--sizes", "48KiB", "--dtype", "f32",

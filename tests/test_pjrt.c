@@ -18,6 +18,7 @@
 #include <dirent.h>
 
 #include "backends/registry.h"
+#include "core/peaks.h"
 #include "helpers.h"
 
 #define MLIR_OPT "/usr/bin/mlir-opt-16"
@@ -364,4 +365,23 @@ Test(pjrt, the_timer_subtracts_the_launch_overhead, .timeout = 300)
     cr_expect(median > 0.85 * want && median < 1.02 * want, "median %.4g B/s, want %.4g", median,
               want);
     json_decref(doc);
+}
+
+/* The device kinds libtpu reports (PJRT_DeviceDescription_Kind) find their datasheet rows; the
+ * stand-in's finds none, so no stand-in figure is ever shown as a percentage of a TPU's peak. */
+Test(pjrt, device_kinds_match_their_datasheet_rows)
+{
+    ab_peaks pk;
+    char err[AB_ERRLEN];
+    cr_assert_eq(ab_peaks_load(NULL, &pk, err), 0, "%s", err);
+    static const char *const kinds[][2] = {{"TPU v5 lite", "Google TPU v5e"},
+                                           {"TPU v5", "Google TPU v5p"},
+                                           {"TPU v5p", "Google TPU v5p"},
+                                           {"TPU v6 lite", "Google TPU v6e"}};
+    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+        int r = ab_peaks_match(&pk, kinds[i][0]);
+        cr_expect_str_eq(ab_peaks_str(&pk, r, "model"), kinds[i][1], "%s", kinds[i][0]);
+    }
+    cr_expect_eq(ab_peaks_match(&pk, "PJRT stand-in (tests, not hardware)"), -1);
+    ab_peaks_free(&pk);
 }

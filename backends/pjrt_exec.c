@@ -279,7 +279,7 @@ int ab_pjrt_mem_set(ab_pjrt_dev *d, ab_pjrt_mem *m, PJRT_Buffer_Type type, const
         return ab_pjrt_err(err, "pjrt: %zu bytes reinterpreted as an array of %zu", m->used,
                            bytes);
     bool same = m->buf && m->type == type && m->rank == rank &&
-                memcmp(m->dims, dims, sizeof(int64_t) * (size_t)rank) == 0;
+                (rank == 0 || memcmp(m->dims, dims, sizeof(int64_t) * (size_t)rank) == 0);
     if (!host && same)
         return 0;
     void *tmp = NULL;
@@ -302,7 +302,8 @@ int ab_pjrt_mem_set(ab_pjrt_dev *d, ab_pjrt_mem *m, PJRT_Buffer_Type type, const
         return -1;
     destroy_buffer(d->api, m->buf);
     m->buf = b, m->type = type, m->rank = rank, m->used = bytes;
-    memcpy(m->dims, dims, sizeof(int64_t) * (size_t)rank);
+    if (rank)
+        memcpy(m->dims, dims, sizeof(int64_t) * (size_t)rank);
     return 0;
 }
 

@@ -13,13 +13,14 @@
  * version), FAKE_PJRT_TABLE_BYTES (reported table size), FAKE_PJRT_GROW (bytes args structs
  * must have beyond this header's: a plugin built against a newer one), FAKE_PJRT_NULL_API,
  * FAKE_PJRT_DEVICES, FAKE_PJRT_MEMORY (bytes_limit), FAKE_PJRT_WRONG (results off by one in
- * their first element), FAKE_PJRT_LAUNCH_US / FAKE_PJRT_ITER_US (simulated time per execution
- * and per loop iteration), FAKE_PJRT_REPORT (file: counts of live objects when the client is
+ * their first element), FAKE_PJRT_LAUNCH_US / FAKE_PJRT_ITER_US (an execution then lasts
+ * exactly launch + loop iterations x iter, whatever the interpreter took below that), FAKE_PJRT_REPORT (file: counts of live objects when the client is
  * destroyed, and compiled / executed programs).
  */
 #include "../backends/pjrt_api.h"
 #include "fake_hlo.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,11 +85,21 @@ static PJRT_Error *error(const char *fmt, ...)
                          #T, sizeof(T) + (size_t)F.grow, (args)->struct_size);                   \
     } while (0)
 
-static void spin_us(long us)
+static double now_us(void)
 {
-    if (us <= 0)
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec * 1e-3;
+}
+
+/* Sleeps until `us` microseconds after t0 (a simulated device time that does not depend on how
+ * fast the interpreter ran, as long as it ran faster). */
+static void wait_until(double t0, long us)
+{
+    double left = t0 + (double)us - now_us();
+    if (left <= 0)
         return;
-    struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
+    struct timespec ts = {(time_t)(left / 1e6), (long)(fmod(left, 1e6) * 1e3)};
     nanosleep(&ts, NULL);
 }
 
@@ -343,7 +354,8 @@ static PJRT_Error *from_host(PJRT_Client_BufferFromHostBuffer_Args *a)
     fh_type t = {.et = et_of(a->type, &ok), .rank = (int)a->num_dims};
     if (!ok || a->num_dims > FH_MAX_DIMS || a->byte_strides || !a->device)
         return error("BufferFromHostBuffer: unsupported type, rank, strides or no device");
-    memcpy(t.dims, a->dims, sizeof(int64_t) * a->num_dims);
+    if (a->num_dims)
+        memcpy(t.dims, a->dims, sizeof(int64_t) * a->num_dims);
     size_t bytes = fh_et_size(t.et);
     for (int i = 0; i < t.rank; i++)
         bytes *= (size_t)t.dims[i];
@@ -411,9 +423,11 @@ static PJRT_Error *execute(PJRT_LoadedExecutable_Execute_Args *a)
     }
     char err[256];
     long loops = 0;
+    double t0 = now_us();
     if (fh_run(p, args, outs, &loops, err) != 0)
         return error("Execute %s: %s", p->name, err);
-    spin_us(F.launch_us + loops * F.iter_us);
+    if (F.launch_us || F.iter_us)
+        wait_until(t0, F.launch_us + loops * F.iter_us);
     for (int i = 0; i < p->nres; i++) {
         if (F.wrong && outs[i].n)
             outs[i].d[0] += 1.0;

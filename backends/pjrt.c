@@ -27,8 +27,7 @@ extern const ab_attn_impl ab_attention_pjrt;
 static int pj_init(void **out, char *why)
 {
     ab_pjrt_be *be = calloc(1, sizeof(*be));
-    if (!be)
-        return ab_pjrt_err(why, "out of memory");
+    if (!be) return ab_pjrt_err(why, "out of memory");
     if (ab_pjrt_load(be, why) != 0) {
         free(be);
         return -1;
@@ -63,10 +62,8 @@ static uint64_t mem_limit(const PJRT_Api *api, PJRT_Device *dev)
 
 static const char *vendor_of(const char *platform)
 {
-    if (strcmp(platform, "tpu") == 0)
-        return "Google";
-    if (strcmp(platform, "neuron") == 0)
-        return "AWS";
+    if (strcmp(platform, "tpu") == 0) return "Google";
+    if (strcmp(platform, "neuron") == 0) return "AWS";
     return platform;
 }
 
@@ -77,8 +74,7 @@ static int pj_device_info(void *p, int idx, ab_device_info *info, char *err)
     memset(info, 0, sizeof(*info));
     PJRT_Device_GetDescription_Args ga = {.struct_size = sizeof(ga), .device = be->devices[idx]};
     PJRT_Error *e = api->PJRT_Device_GetDescription(&ga);
-    if (e)
-        return ab_pjrt_fail(api, e, "PJRT_Device_GetDescription", err);
+    if (e) return ab_pjrt_fail(api, e, "PJRT_Device_GetDescription", err);
     PJRT_DeviceDescription_Kind_Args ka = {.struct_size = sizeof(ka),
                                            .device_description = ga.device_description};
     if ((e = api->PJRT_DeviceDescription_Kind(&ka)))
@@ -89,7 +85,7 @@ static int pj_device_info(void *p, int idx, ab_device_info *info, char *err)
     snprintf(info->arch, sizeof(info->arch), "%s", be->platform);
     info->mem_bytes = mem_limit(api, be->devices[idx]);
     info->warp_size = 1;
-    info->kind = AB_KIND_GPU; /* an accelerator behind its vendor runtime, own memory */
+    info->kind = AB_KIND_GPU;  /* an accelerator behind its vendor runtime, own memory */
     info->default_bf16 = true; /* TPU MXUs and Trainium tensor engines multiply bf16 */
     info->sampler = AB_SAMPLER_NONE;
     return 0;
@@ -99,8 +95,7 @@ static int pj_open(void *p, int idx, void **out, char *err)
 {
     ab_pjrt_be *be = p;
     ab_pjrt_dev *d = calloc(1, sizeof(*d));
-    if (!d)
-        return ab_pjrt_err(err, "out of memory");
+    if (!d) return ab_pjrt_err(err, "out of memory");
     d->be = be, d->api = be->api, d->client = be->client, d->device = be->devices[idx];
     d->index = idx;
     d->mem_limit = mem_limit(be->api, d->device);
@@ -121,12 +116,10 @@ static int pj_mem_alloc(void *p, size_t bytes, void **mem, char *err)
 {
     ab_pjrt_dev *d = p;
     if (d->mem_limit && d->allocated + bytes > d->mem_limit)
-        return ab_pjrt_err(err, "pjrt: %zu bytes more do not fit: %llu of %llu bytes in use",
-                           bytes, (unsigned long long)d->allocated,
-                           (unsigned long long)d->mem_limit);
+        return ab_pjrt_err(err, "pjrt: %zu bytes more do not fit: %llu of %llu bytes in use", bytes,
+                           (unsigned long long)d->allocated, (unsigned long long)d->mem_limit);
     ab_pjrt_mem *m = calloc(1, sizeof(*m));
-    if (!m)
-        return ab_pjrt_err(err, "out of memory");
+    if (!m) return ab_pjrt_err(err, "out of memory");
     m->bytes = bytes;
     d->allocated += bytes;
     *mem = m;
@@ -170,11 +163,9 @@ static int write_part(ab_pjrt_dev *d, ab_pjrt_mem *m, const void *src, size_t of
     if (off + n > len)
         return ab_pjrt_err(err, "pjrt: write of [%zu, %zu) past an array of %zu bytes", off,
                            off + n, len);
-    if (off == 0 && n == len)
-        return ab_pjrt_mem_set(d, m, type, dims, rank, src, err);
+    if (off == 0 && n == len) return ab_pjrt_mem_set(d, m, type, dims, rank, src, err);
     unsigned char *tmp = calloc(1, len);
-    if (!tmp)
-        return ab_pjrt_err(err, "out of host memory");
+    if (!tmp) return ab_pjrt_err(err, "out of host memory");
     int rc = m->buf ? ab_pjrt_mem_get(d, m, tmp, err) : 0;
     if (rc == 0) {
         memcpy(tmp + off, src, n);
@@ -189,16 +180,13 @@ static int write_part(ab_pjrt_dev *d, ab_pjrt_mem *m, const void *src, size_t of
 static int read_part(ab_pjrt_dev *d, ab_pjrt_mem *m, void *dst, size_t off, size_t n, char *err)
 {
     if (off + n > m->used)
-        return ab_pjrt_err(err, "pjrt: read of [%zu, %zu) past an array of %zu bytes", off,
-                           off + n, m->used);
-    if (off == 0 && n == m->used)
-        return ab_pjrt_mem_get(d, m, dst, err);
+        return ab_pjrt_err(err, "pjrt: read of [%zu, %zu) past an array of %zu bytes", off, off + n,
+                           m->used);
+    if (off == 0 && n == m->used) return ab_pjrt_mem_get(d, m, dst, err);
     unsigned char *tmp = malloc(m->used);
-    if (!tmp)
-        return ab_pjrt_err(err, "out of host memory");
+    if (!tmp) return ab_pjrt_err(err, "out of host memory");
     int rc = ab_pjrt_mem_get(d, m, tmp, err);
-    if (rc == 0)
-        memcpy(dst, tmp + off, n);
+    if (rc == 0) memcpy(dst, tmp + off, n);
     free(tmp);
     return rc;
 }
@@ -208,8 +196,10 @@ static int pj_copy(void *p, ab_copy_dir dir, void *dst, const void *src, size_t 
 {
     ab_pjrt_dev *d = p;
     switch (dir) {
-    case AB_COPY_H2D: return write_part(d, dst, src, off, bytes, err);
-    case AB_COPY_D2H: return read_part(d, (ab_pjrt_mem *)src, dst, off, bytes, err);
+    case AB_COPY_H2D:
+        return write_part(d, dst, src, off, bytes, err);
+    case AB_COPY_D2H:
+        return read_part(d, (ab_pjrt_mem *)src, dst, off, bytes, err);
     case AB_COPY_D2D: {
         ab_pjrt_mem *s = (ab_pjrt_mem *)src;
         if (off != 0 || !s->buf || bytes != s->used)
@@ -229,8 +219,7 @@ static int pj_sync(void *p, char *err)
 static int pj_timer_start(void *p, char *err)
 {
     ab_pjrt_dev *d = p;
-    if (ab_pjrt_sync(d, err) != 0)
-        return -1;
+    if (ab_pjrt_sync(d, err) != 0) return -1;
     d->timing = true;
     d->overhead = 0.0;
     d->looped_launches = 0;
@@ -244,11 +233,11 @@ static int pj_timer_stop(void *p, double *seconds, char *err)
     int rc = ab_pjrt_sync(d, err);
     double wall = ab_pjrt_now() - d->t0;
     d->timing = false;
-    if (rc != 0)
-        return -1;
+    if (rc != 0) return -1;
     if (d->looped_launches > 1)
-        return ab_pjrt_err(err, "pjrt: %d program launches in one timed interval: the "
-                                "loop-in-program method times one",
+        return ab_pjrt_err(err,
+                           "pjrt: %d program launches in one timed interval: the "
+                           "loop-in-program method times one",
                            d->looped_launches);
     double s = wall - d->overhead;
     *seconds = s > 0.0 ? s : 0.0;

@@ -24,9 +24,9 @@
 #define AB_PJRT_MAX_DIMS 5
 
 typedef struct ab_pjrt_mem {
-    size_t bytes;         /* what mem_alloc asked for */
-    size_t used;          /* bytes of the array it holds (<= bytes) */
-    PJRT_Buffer *buf;     /* NULL until first written */
+    size_t bytes;     /* what mem_alloc asked for */
+    size_t used;      /* bytes of the array it holds (<= bytes) */
+    PJRT_Buffer *buf; /* NULL until first written */
     PJRT_Buffer_Type type;
     int rank;
     int64_t dims[AB_PJRT_MAX_DIMS];
@@ -41,10 +41,10 @@ typedef struct ab_pjrt_be {
     PJRT_Client *client;
     PJRT_Device *const *devices;
     int ndevices;
-    char path[512];      /* the plugin file */
-    char platform[64];   /* PJRT_Client_PlatformName: "tpu", "neuron" */
-    char version[128];   /* PJRT_Client_PlatformVersion */
-    int api_minor;       /* the plugin's PJRT_API_MINOR */
+    char path[512];    /* the plugin file */
+    char platform[64]; /* PJRT_Client_PlatformName: "tpu", "neuron" */
+    char version[128]; /* PJRT_Client_PlatformVersion */
+    int api_minor;     /* the plugin's PJRT_API_MINOR */
 } ab_pjrt_be;
 
 /* backends/pjrt_load.c: finds, checks and loads the plugin (the reason in why when none). */

@@ -352,7 +352,7 @@ typedef struct PJRT_Api {
     void *PJRT_Device_AddressableMemories;
     void *PJRT_Device_DefaultMemory;
     AB_PJRT_FN(PJRT_Device_MemoryStats);
-    void *PJRT_Memory_slots[5]; /* Id, Kind, DebugString, ToString, AddressableByDevices */
+    void *PJRT_Memory_slots[5];      /* Id, Kind, DebugString, ToString, AddressableByDevices */
     void *PJRT_Executable_slots[10]; /* Destroy .. Serialize */
     AB_PJRT_FN(PJRT_LoadedExecutable_Destroy);
     void *PJRT_LoadedExecutable_GetExecutable;
@@ -373,7 +373,7 @@ typedef struct PJRT_Api {
 /* xla.CompileOptionsProto { executable_build_options (field 3) { num_replicas (4): 1,
  * num_partitions (5): 1 } }: the smallest options that compile for one device (an empty
  * message parses but asks for 0 replicas). */
-#define AB_PJRT_COMPILE_OPTIONS "\x1a\x04\x20\x01\x28\x01"
+#define AB_PJRT_COMPILE_OPTIONS     "\x1a\x04\x20\x01\x28\x01"
 #define AB_PJRT_COMPILE_OPTIONS_LEN 6
 
 #endif

@@ -30,8 +30,7 @@ static const char *const default_paths[] = {
 static bool is_file(const char *p)
 {
     FILE *f = fopen(p, "rb");
-    if (f)
-        fclose(f);
+    if (f) fclose(f);
     return f != NULL;
 }
 
@@ -43,19 +42,16 @@ static bool find_default(char *path, size_t len)
         char pat[512];
         const char *p = default_paths[i];
         if (p[0] == '~') {
-            if (!home || !*home)
-                continue;
+            if (!home || !*home) continue;
             snprintf(pat, sizeof(pat), "%s%s", home, p + 1);
         } else {
             snprintf(pat, sizeof(pat), "%s", p);
         }
         glob_t g;
         bool found = glob(pat, 0, NULL, &g) == 0 && g.gl_pathc > 0;
-        if (found)
-            snprintf(path, len, "%s", g.gl_pathv[g.gl_pathc - 1]); /* the newest python3.N */
+        if (found) snprintf(path, len, "%s", g.gl_pathv[g.gl_pathc - 1]); /* the newest python3.N */
         globfree(&g);
-        if (found)
-            return true;
+        if (found) return true;
     }
     return false;
 }
@@ -67,10 +63,8 @@ static void read_dmi(const char *name, char *buf, size_t len)
     snprintf(path, sizeof(path), "%s/sys/class/dmi/id/%s", root && *root ? root : "", name);
     buf[0] = 0;
     FILE *f = fopen(path, "r");
-    if (!f)
-        return;
-    if (!fgets(buf, (int)len, f))
-        buf[0] = 0;
+    if (!f) return;
+    if (!fgets(buf, (int)len, f)) buf[0] = 0;
     fclose(f);
     size_t n = strlen(buf);
     while (n && isspace((unsigned char)buf[n - 1]))
@@ -82,13 +76,11 @@ static int libtpu_guard(const char *path, char *why)
 {
     const char *base = strrchr(path, '/');
     base = base ? base + 1 : path;
-    if (strncmp(base, "libtpu", 6) != 0)
-        return 0;
+    if (strncmp(base, "libtpu", 6) != 0) return 0;
     char product[128], vendor[128];
     read_dmi("product_name", product, sizeof(product));
     read_dmi("sys_vendor", vendor, sizeof(vendor));
-    if (strcmp(product, "Google Compute Engine") == 0 || strcmp(vendor, "Google") == 0)
-        return 0;
+    if (strcmp(product, "Google Compute Engine") == 0 || strcmp(vendor, "Google") == 0) return 0;
     return ab_pjrt_err(why,
                        "%s not loaded: not a Google Compute Engine VM (DMI product_name '%s'); "
                        "libtpu polls the GCE metadata server and hangs elsewhere",
@@ -100,12 +92,10 @@ static int choose(char *path, size_t len, char *why)
 {
     const char *env = getenv("ACCELBENCH_PJRT_PLUGIN");
     if (env && *env) {
-        if (!is_file(env))
-            return ab_pjrt_err(why, "ACCELBENCH_PJRT_PLUGIN=%s: no such file", env);
+        if (!is_file(env)) return ab_pjrt_err(why, "ACCELBENCH_PJRT_PLUGIN=%s: no such file", env);
         snprintf(path, len, "%s", env);
     } else if ((env = getenv("TPU_LIBRARY_PATH")) && *env) {
-        if (!is_file(env))
-            return ab_pjrt_err(why, "TPU_LIBRARY_PATH=%s: no such file", env);
+        if (!is_file(env)) return ab_pjrt_err(why, "TPU_LIBRARY_PATH=%s: no such file", env);
         snprintf(path, len, "%s", env);
     } else if (!find_default(path, len)) {
         return ab_pjrt_err(why, "no PJRT plugin found (libtpu.so, libneuronpjrt.so): set "
@@ -117,19 +107,20 @@ static int choose(char *path, size_t len, char *why)
 /* The version checks on the plugin's table. */
 static int check_api(const PJRT_Api *api, const char *path, char *why)
 {
-    if (!api)
-        return ab_pjrt_err(why, "%s: GetPjrtApi returned NULL", path);
+    if (!api) return ab_pjrt_err(why, "%s: GetPjrtApi returned NULL", path);
     const PJRT_Api_Version *v = &api->pjrt_api_version;
     if (v->major_version != AB_PJRT_HEADER_MAJOR)
-        return ab_pjrt_err(why, "%s: PJRT API %d.%d, this build speaks major version %d only",
-                           path, v->major_version, v->minor_version, AB_PJRT_HEADER_MAJOR);
+        return ab_pjrt_err(why, "%s: PJRT API %d.%d, this build speaks major version %d only", path,
+                           v->major_version, v->minor_version, AB_PJRT_HEADER_MAJOR);
     if (v->minor_version < AB_PJRT_MIN_MINOR)
-        return ab_pjrt_err(why, "%s: PJRT API 0.%d is older than 0.%d, the oldest whose layout "
-                                "this build was checked against",
+        return ab_pjrt_err(why,
+                           "%s: PJRT API 0.%d is older than 0.%d, the oldest whose layout "
+                           "this build was checked against",
                            path, v->minor_version, AB_PJRT_MIN_MINOR);
     if (api->struct_size < AB_PJRT_API_NEEDED)
-        return ab_pjrt_err(why, "%s: function table of %zu bytes, accelbench calls slots up to "
-                                "byte %zu",
+        return ab_pjrt_err(why,
+                           "%s: function table of %zu bytes, accelbench calls slots up to "
+                           "byte %zu",
                            path, api->struct_size, (size_t)AB_PJRT_API_NEEDED);
     return 0;
 }
@@ -139,11 +130,9 @@ static int create_client(ab_pjrt_be *be, char *why)
     const PJRT_Api *api = be->api;
     PJRT_Plugin_Initialize_Args ia = {.struct_size = sizeof(ia)};
     PJRT_Error *e = api->PJRT_Plugin_Initialize ? api->PJRT_Plugin_Initialize(&ia) : NULL;
-    if (e)
-        return ab_pjrt_fail(api, e, "PJRT_Plugin_Initialize", why);
+    if (e) return ab_pjrt_fail(api, e, "PJRT_Plugin_Initialize", why);
     PJRT_Client_Create_Args ca = {.struct_size = sizeof(ca)};
-    if ((e = api->PJRT_Client_Create(&ca)))
-        return ab_pjrt_fail(api, e, "PJRT_Client_Create", why);
+    if ((e = api->PJRT_Client_Create(&ca))) return ab_pjrt_fail(api, e, "PJRT_Client_Create", why);
     be->client = ca.client;
     PJRT_Client_PlatformName_Args pa = {.struct_size = sizeof(pa), .client = be->client};
     if ((e = api->PJRT_Client_PlatformName(&pa)))
@@ -164,11 +153,9 @@ static int create_client(ab_pjrt_be *be, char *why)
 int ab_pjrt_load(ab_pjrt_be *be, char *why)
 {
     memset(be, 0, sizeof(*be));
-    if (choose(be->path, sizeof(be->path), why) != 0)
-        return -1;
+    if (choose(be->path, sizeof(be->path), why) != 0) return -1;
     be->dl = dlopen(be->path, RTLD_NOW | RTLD_LOCAL);
-    if (!be->dl)
-        return ab_pjrt_err(why, "cannot load %s: %s", be->path, dlerror());
+    if (!be->dl) return ab_pjrt_err(why, "cannot load %s: %s", be->path, dlerror());
     const PJRT_Api *(*get)(void) = (const PJRT_Api *(*)(void))dlsym(be->dl, "GetPjrtApi");
     if (!get) {
         ab_pjrt_err(why, "%s has no GetPjrtApi: not a PJRT plugin", be->path);
@@ -192,8 +179,7 @@ void ab_pjrt_unload(ab_pjrt_be *be)
     if (be->client) {
         PJRT_Client_Destroy_Args a = {.struct_size = sizeof(a), .client = be->client};
         PJRT_Error *e = be->api->PJRT_Client_Destroy(&a);
-        if (e)
-            ab_pjrt_fail(be->api, e, "PJRT_Client_Destroy", NULL);
+        if (e) ab_pjrt_fail(be->api, e, "PJRT_Client_Destroy", NULL);
     }
     be->client = NULL;
     be->devices = NULL;

@@ -21,16 +21,14 @@ void ab_shlo_free(ab_shlo *s)
 char *ab_shlo_take(ab_shlo *s)
 {
     char *t = s->oom ? NULL : s->buf;
-    if (!t)
-        free(s->buf);
+    if (!t) free(s->buf);
     ab_shlo_init(s);
     return t;
 }
 
 static void vappend(ab_shlo *s, const char *fmt, va_list ap)
 {
-    if (s->oom)
-        return;
+    if (s->oom) return;
     for (;;) {
         va_list aq;
         va_copy(aq, ap);
@@ -82,8 +80,7 @@ char *ab_shlo_type(char *t, const char *et, const int64_t *dims, int rank)
     size_t o = (size_t)snprintf(t, AB_SHLO_TYPE, "tensor<");
     for (int i = 0; i < rank && o < AB_SHLO_TYPE; i++)
         o += (size_t)snprintf(t + o, AB_SHLO_TYPE - o, "%lldx", (long long)dims[i]);
-    if (o < AB_SHLO_TYPE)
-        snprintf(t + o, AB_SHLO_TYPE - o, "%s>", et);
+    if (o < AB_SHLO_TYPE) snprintf(t + o, AB_SHLO_TYPE - o, "%s>", et);
     return t;
 }
 
@@ -96,8 +93,8 @@ char *ab_shlo_fresh(ab_shlo *s, char *name)
 void ab_shlo_const(ab_shlo *s, char *out, const char *type, const char *value)
 {
     ab_shlo_fresh(s, out);
-    ab_shlo_line(s, "%s = \"stablehlo.constant\"() {value = dense<%s> : %s} : () -> %s", out,
-                 value, type, type);
+    ab_shlo_line(s, "%s = \"stablehlo.constant\"() {value = dense<%s> : %s} : () -> %s", out, value,
+                 type, type);
 }
 
 void ab_shlo_binary(ab_shlo *s, char *out, const char *op, const char *a, const char *b,
@@ -142,8 +139,7 @@ void ab_shlo_broadcast(ab_shlo *s, char *out, const char *a, const char *tin, co
 }
 
 void ab_shlo_reduce(ab_shlo *s, char *out, const char *op, const char *a, const char *tin,
-                    const char *init, const char *et, const char *tout, const int64_t *dims,
-                    int n)
+                    const char *init, const char *et, const char *tout, const int64_t *dims, int n)
 {
     char r[AB_SHLO_NAME], p[AB_SHLO_NAME], q[AB_SHLO_NAME], v[AB_SHLO_NAME], l[64];
     char st[AB_SHLO_TYPE];
@@ -227,8 +223,7 @@ static int loop_body(ab_shlo *s, const char (*types)[AB_SHLO_TYPE], int n, ab_sh
         snprintf(arrays[i], AB_SHLO_NAME, "%s#%d", bar, i + 1);
     char counter[AB_SHLO_NAME];
     snprintf(counter, sizeof(counter), "%s#0", bar);
-    if (body(s, arg, counter, arrays) != 0)
-        return -1;
+    if (body(s, arg, counter, arrays) != 0) return -1;
     ab_shlo_const(s, one, "tensor<i64>", "1");
     ab_shlo_binary(s, next, "add", counter, one, "tensor<i64>");
     o = (size_t)snprintf(ops, sizeof(ops), "%s, %s", next, st[1]);
@@ -254,11 +249,10 @@ static void loop_cond(ab_shlo *s, const char (*types)[AB_SHLO_TYPE], int n)
     s->depth--;
 }
 
-char *ab_shlo_looped(const char *name, const char (*types)[AB_SHLO_TYPE], int n,
-                     const int *results, int nres, ab_shlo_body_fn body, void *arg)
+char *ab_shlo_looped(const char *name, const char (*types)[AB_SHLO_TYPE], int n, const int *results,
+                     int nres, ab_shlo_body_fn body, void *arg)
 {
-    if (n < 1 || n > AB_SHLO_MAX_ARRAYS)
-        return NULL;
+    if (n < 1 || n > AB_SHLO_MAX_ARRAYS) return NULL;
     ab_shlo s;
     ab_shlo_init(&s);
     char args[AB_SHLO_MAX_ARRAYS + 1][AB_SHLO_NAME], line[2048], res[1024], tl[1024];

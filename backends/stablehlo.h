@@ -19,8 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define AB_SHLO_NAME 32 /* an SSA value reference: "%v12" or "%v12#3" */
-#define AB_SHLO_TYPE 96 /* a tensor type: "tensor<8x128x64xbf16>" */
+#define AB_SHLO_NAME       32 /* an SSA value reference: "%v12" or "%v12#3" */
+#define AB_SHLO_TYPE       96 /* a tensor type: "tensor<8x128x64xbf16>" */
 #define AB_SHLO_MAX_ARRAYS 8
 
 typedef struct ab_shlo {
@@ -57,8 +57,7 @@ void ab_shlo_broadcast(ab_shlo *s, char *out, const char *a, const char *tin, co
                        const int64_t *dims, int n);
 /* reduce over dimensions dims[n] with "add" or "maximum" from init (a rank-0 constant of et) */
 void ab_shlo_reduce(ab_shlo *s, char *out, const char *op, const char *a, const char *tin,
-                    const char *init, const char *et, const char *tout, const int64_t *dims,
-                    int n);
+                    const char *init, const char *et, const char *tout, const int64_t *dims, int n);
 
 typedef struct ab_shlo_dot {
     int64_t lb[2], rb[2], lc[1], rc[1]; /* batching and contracting dimensions */
@@ -81,8 +80,8 @@ typedef int (*ab_shlo_body_fn)(ab_shlo *s, void *arg, const char *counter,
  * arrays (types[n]) enter the loop, the body runs R times, the function returns the arrays
  * listed in results[nres] (indices into the arrays). The text (caller frees) or NULL.
  */
-char *ab_shlo_looped(const char *name, const char (*types)[AB_SHLO_TYPE], int n,
-                     const int *results, int nres, ab_shlo_body_fn body, void *arg);
+char *ab_shlo_looped(const char *name, const char (*types)[AB_SHLO_TYPE], int n, const int *results,
+                     int nres, ab_shlo_body_fn body, void *arg);
 
 /* `@main(%x: t) -> t` returning its argument: a device-side copy into a new buffer. */
 char *ab_shlo_identity(const char *name, const char *t);

@@ -35,14 +35,22 @@ size_t fh_et_size(fh_et t)
 double fh_round(fh_et t, double x)
 {
     switch (t) {
-    case FH_PRED: return x != 0.0;
-    case FH_I8: return (double)(int8_t)(int64_t)x;
-    case FH_I32: return (double)(int32_t)(int64_t)x;
-    case FH_I64: return (double)(int64_t)x;
-    case FH_U8: return (double)(uint8_t)(int64_t)x;
-    case FH_BF16: return ab_bf16_to_f32(ab_f32_to_bf16((float)x));
-    case FH_F32: return (double)(float)x;
-    default: return x;
+    case FH_PRED:
+        return x != 0.0;
+    case FH_I8:
+        return (double)(int8_t)(int64_t)x;
+    case FH_I32:
+        return (double)(int32_t)(int64_t)x;
+    case FH_I64:
+        return (double)(int64_t)x;
+    case FH_U8:
+        return (double)(uint8_t)(int64_t)x;
+    case FH_BF16:
+        return ab_bf16_to_f32(ab_f32_to_bf16((float)x));
+    case FH_F32:
+        return (double)(float)x;
+    default:
+        return x;
     }
 }
 
@@ -68,13 +76,27 @@ void fh_from_bytes(fh_value *v, const void *bytes)
     for (size_t i = 0; i < v->n; i++) {
         switch (v->t.et) {
         case FH_PRED:
-        case FH_U8: v->d[i] = b[i]; break;
-        case FH_I8: v->d[i] = (int8_t)b[i]; break;
-        case FH_I32: v->d[i] = ((const int32_t *)bytes)[i]; break;
-        case FH_I64: v->d[i] = (double)((const int64_t *)bytes)[i]; break;
-        case FH_BF16: v->d[i] = ab_bf16_to_f32(((const uint16_t *)bytes)[i]); break;
-        case FH_F32: v->d[i] = ((const float *)bytes)[i]; break;
-        case FH_F64: v->d[i] = ((const double *)bytes)[i]; break;
+        case FH_U8:
+            v->d[i] = b[i];
+            break;
+        case FH_I8:
+            v->d[i] = (int8_t)b[i];
+            break;
+        case FH_I32:
+            v->d[i] = ((const int32_t *)bytes)[i];
+            break;
+        case FH_I64:
+            v->d[i] = (double)((const int64_t *)bytes)[i];
+            break;
+        case FH_BF16:
+            v->d[i] = ab_bf16_to_f32(((const uint16_t *)bytes)[i]);
+            break;
+        case FH_F32:
+            v->d[i] = ((const float *)bytes)[i];
+            break;
+        case FH_F64:
+            v->d[i] = ((const double *)bytes)[i];
+            break;
         }
     }
 }
@@ -87,12 +109,24 @@ void fh_to_bytes(const fh_value *v, void *bytes)
         switch (v->t.et) {
         case FH_PRED:
         case FH_U8:
-        case FH_I8: b[i] = (unsigned char)(int64_t)x; break;
-        case FH_I32: ((int32_t *)bytes)[i] = (int32_t)x; break;
-        case FH_I64: ((int64_t *)bytes)[i] = (int64_t)x; break;
-        case FH_BF16: ((uint16_t *)bytes)[i] = ab_f32_to_bf16((float)x); break;
-        case FH_F32: ((float *)bytes)[i] = (float)x; break;
-        case FH_F64: ((double *)bytes)[i] = x; break;
+        case FH_I8:
+            b[i] = (unsigned char)(int64_t)x;
+            break;
+        case FH_I32:
+            ((int32_t *)bytes)[i] = (int32_t)x;
+            break;
+        case FH_I64:
+            ((int64_t *)bytes)[i] = (int64_t)x;
+            break;
+        case FH_BF16:
+            ((uint16_t *)bytes)[i] = ab_f32_to_bf16((float)x);
+            break;
+        case FH_F32:
+            ((float *)bytes)[i] = (float)x;
+            break;
+        case FH_F64:
+            ((double *)bytes)[i] = x;
+            break;
         }
     }
 }
@@ -105,8 +139,7 @@ static bool same_type(const fh_type *a, const fh_type *b)
 
 static int copy_value(env *e, fh_value *dst, const fh_value *src)
 {
-    if (fh_value_alloc(dst, &src->t) != 0)
-        return efail(e, "out of memory");
+    if (fh_value_alloc(dst, &src->t) != 0) return efail(e, "out of memory");
     memcpy(dst->d, src->d, src->n * sizeof(double));
     return 0;
 }
@@ -115,12 +148,10 @@ static int copy_value(env *e, fh_value *dst, const fh_value *src)
 static int int_list(const char *attrs, const char *key, int64_t *v, int max)
 {
     const char *p = strstr(attrs, key);
-    if (!p)
-        return -1;
+    if (!p) return -1;
     p += strlen(key);
     p += strcspn(p, ":[");
-    if (*p)
-        p++;
+    if (*p) p++;
     int n = 0;
     char *q;
     for (long long x; n < max && (x = strtoll(p, &q, 10), q != p); p = q + (*q == ',')) {
@@ -150,19 +181,14 @@ static void unflatten(const fh_type *t, size_t o, int64_t *idx)
 
 static double binary(const char *op, double a, double b)
 {
-    if (strcmp(op, "add") == 0)
-        return a + b;
-    if (strcmp(op, "subtract") == 0)
-        return a - b;
-    if (strcmp(op, "multiply") == 0)
-        return a * b;
-    if (strcmp(op, "divide") == 0)
-        return a / b;
+    if (strcmp(op, "add") == 0) return a + b;
+    if (strcmp(op, "subtract") == 0) return a - b;
+    if (strcmp(op, "multiply") == 0) return a * b;
+    if (strcmp(op, "divide") == 0) return a / b;
     return a > b ? a : b; /* maximum */
 }
 
-static int eval_region(env *e, const fh_region *r, const fh_value *args, fh_value *outs,
-                       int *nout);
+static int eval_region(env *e, const fh_region *r, const fh_value *args, fh_value *outs, int *nout);
 
 static int eval_compare(env *e, const fh_op *op, fh_value *r)
 {
@@ -170,14 +196,12 @@ static int eval_compare(env *e, const fh_op *op, fh_value *r)
     const char *p = strstr(op->attrs, "<comparison_direction ");
     int dir = -1;
     for (int i = 0; p && i < 6; i++)
-        if (strncmp(p + 22, dirs[i], 2) == 0)
-            dir = i;
-    if (dir < 0)
-        return efail(e, "compare: no comparison_direction");
+        if (strncmp(p + 22, dirs[i], 2) == 0) dir = i;
+    if (dir < 0) return efail(e, "compare: no comparison_direction");
     const fh_value *a = &e->v[op->opd[0]], *b = &e->v[op->opd[1]];
     for (size_t i = 0; i < r->n; i++) {
         double x = a->d[i], y = b->d[i];
-        bool c[] = {x < y, x <= y, x > y, x >= y, x == y, x != y};
+        bool c[] = {x<y, x <= y, x> y, x >= y, x == y, x != y};
         r->d[i] = c[dir];
     }
     return 0;
@@ -189,8 +213,7 @@ static int eval_broadcast(env *e, const fh_op *op, fh_value *r)
     int64_t bd[FH_MAX_DIMS], idx[FH_MAX_DIMS], ai[FH_MAX_DIMS];
     int n = int_list(op->attrs, "broadcast_dimensions", bd, FH_MAX_DIMS);
     if (n != a->t.rank)
-        return efail(e, "broadcast_in_dim: %d dimensions for an operand of rank %d", n,
-                     a->t.rank);
+        return efail(e, "broadcast_in_dim: %d dimensions for an operand of rank %d", n, a->t.rank);
     for (size_t o = 0; o < r->n; o++) {
         unflatten(&r->t, o, idx);
         for (int i = 0; i < n; i++)
@@ -218,8 +241,7 @@ static int eval_reduce(env *e, const fh_op *op, fh_value *r)
             bool reduced = false;
             for (int j = 0; j < n; j++)
                 reduced |= rd[j] == i;
-            if (!reduced)
-                ri[k++] = idx[i];
+            if (!reduced) ri[k++] = idx[i];
         }
         size_t ro = offset(&r->t, ri);
         r->d[ro] = binary(fn, r->d[ro], a->d[o]);
@@ -234,8 +256,7 @@ static int eval_dot(env *e, const fh_op *op, fh_value *r)
     int64_t lb[4], rb[4], lc[4], rc[4], idx[FH_MAX_DIMS], ai[FH_MAX_DIMS], bi[FH_MAX_DIMS];
     int nb = int_list(op->attrs, "lhs_batching_dimensions", lb, 4);
     int nc = int_list(op->attrs, "lhs_contracting_dimensions", lc, 4);
-    if (nb < 0)
-        nb = 0;
+    if (nb < 0) nb = 0;
     if (nc != 1 || int_list(op->attrs, "rhs_contracting_dimensions", rc, 4) != 1 ||
         (nb && int_list(op->attrs, "rhs_batching_dimensions", rb, 4) != nb))
         return efail(e, "dot_general: one contracting dimension and matching batch lists");
@@ -244,15 +265,13 @@ static int eval_dot(env *e, const fh_op *op, fh_value *r)
         bool used = i == lc[0];
         for (int j = 0; j < nb; j++)
             used |= lb[j] == i;
-        if (!used)
-            af[naf++] = i;
+        if (!used) af[naf++] = i;
     }
     for (int i = 0; i < b->t.rank; i++) {
         bool used = i == rc[0];
         for (int j = 0; j < nb; j++)
             used |= rb[j] == i;
-        if (!used)
-            bf[nbf++] = i;
+        if (!used) bf[nbf++] = i;
     }
     if (nb + naf + nbf != r->t.rank || a->t.dims[lc[0]] != b->t.dims[rc[0]])
         return efail(e, "dot_general: operand and result shapes disagree");
@@ -279,18 +298,15 @@ static int eval_while(env *e, const fh_op *op, fh_value *outs)
 {
     int n = op->nopd, m;
     fh_value *state = calloc((size_t)n, sizeof(fh_value)), pred = {0};
-    if (!state)
-        return efail(e, "out of memory");
+    if (!state) return efail(e, "out of memory");
     int rc = 0;
     for (int i = 0; i < n && rc == 0; i++)
         rc = copy_value(e, &state[i], &e->v[op->opd[i]]);
     for (;;) {
-        if (rc || (rc = eval_region(e, &op->reg[0], state, &pred, &m)) != 0)
-            break;
+        if (rc || (rc = eval_region(e, &op->reg[0], state, &pred, &m)) != 0) break;
         bool go = pred.d[0] != 0.0;
         fh_value_free(&pred);
-        if (!go)
-            break;
+        if (!go) break;
         fh_value *next = calloc((size_t)n, sizeof(fh_value));
         if (!next || (rc = eval_region(e, &op->reg[1], state, next, &m)) != 0) {
             free(next);
@@ -315,8 +331,7 @@ static int eval_simple(env *e, const fh_op *op, const char *fn, fh_value *r)
     const fh_value *a = op->nopd ? &e->v[op->opd[0]] : NULL;
     if (strcmp(fn, "constant") == 0) {
         const char *p = strstr(op->attrs, "dense<");
-        if (!p)
-            return efail(e, "constant: only splat dense<...> values");
+        if (!p) return efail(e, "constant: only splat dense<...> values");
         double x = strtod(p + 6, NULL);
         if (strncmp(p + 6, "0x", 2) == 0 && r->t.et == FH_F32) { /* MLIR's bit pattern form */
             uint32_t bits = (uint32_t)strtoul(p + 8, NULL, 16);
@@ -328,8 +343,7 @@ static int eval_simple(env *e, const fh_op *op, const char *fn, fh_value *r)
             r->d[i] = x;
     } else if (strcmp(fn, "convert") == 0 || strcmp(fn, "reshape") == 0 ||
                strcmp(fn, "exponential") == 0) {
-        if (a->n != r->n)
-            return efail(e, "%s: %zu elements into %zu", fn, a->n, r->n);
+        if (a->n != r->n) return efail(e, "%s: %zu elements into %zu", fn, a->n, r->n);
         for (size_t i = 0; i < r->n; i++)
             r->d[i] = fn[0] == 'e' ? exp(a->d[i]) : a->d[i];
     } else if (strcmp(fn, "select") == 0) {
@@ -358,16 +372,13 @@ static int eval_simple(env *e, const fh_op *op, const char *fn, fh_value *r)
 
 static int eval_op(env *e, const fh_op *op)
 {
-    if (strncmp(op->name, "stablehlo.", 10) != 0)
-        return efail(e, "unknown operation %s", op->name);
+    if (strncmp(op->name, "stablehlo.", 10) != 0) return efail(e, "unknown operation %s", op->name);
     const char *fn = op->name + 10;
     fh_value *r = &e->v[op->res];
-    if (strcmp(fn, "while") == 0)
-        return eval_while(e, op, r);
+    if (strcmp(fn, "while") == 0) return eval_while(e, op, r);
     if (strcmp(fn, "optimization_barrier") == 0) {
         for (int i = 0; i < op->nopd; i++)
-            if (copy_value(e, &r[i], &e->v[op->opd[i]]) != 0)
-                return -1;
+            if (copy_value(e, &r[i], &e->v[op->opd[i]]) != 0) return -1;
         return 0;
     }
     if (op->nres != 1 || fh_value_alloc(r, &op->rtype[0]) != 0)
@@ -384,8 +395,7 @@ static int eval_op(env *e, const fh_op *op)
 
 /* Binds args to the block arguments, runs the operations, and moves the operands of the
  * terminator into outs. */
-static int eval_region(env *e, const fh_region *r, const fh_value *args, fh_value *outs,
-                       int *nout)
+static int eval_region(env *e, const fh_region *r, const fh_value *args, fh_value *outs, int *nout)
 {
     int rc = 0;
     for (int i = 0; i < r->nargs && rc == 0; i++)

@@ -14,8 +14,9 @@
  * must have beyond this header's: a plugin built against a newer one), FAKE_PJRT_NULL_API,
  * FAKE_PJRT_DEVICES, FAKE_PJRT_MEMORY (bytes_limit), FAKE_PJRT_WRONG (results off by one in
  * their first element), FAKE_PJRT_LAUNCH_US / FAKE_PJRT_ITER_US (an execution then lasts
- * exactly launch + loop iterations x iter, whatever the interpreter took below that), FAKE_PJRT_REPORT (file: counts of live objects when the client is
- * destroyed, and compiled / executed programs).
+ * exactly launch + loop iterations x iter, whatever the interpreter took below that),
+ * FAKE_PJRT_REPORT (file: counts of live objects when the client is destroyed, and compiled /
+ * executed programs).
  */
 #include "../backends/pjrt_api.h"
 #include "fake_hlo.h"
@@ -77,12 +78,12 @@ static PJRT_Error *error(const char *fmt, ...)
 }
 
 /* What XLA's plugins do with an args struct older (smaller) than theirs. */
-#define CHECK_SIZE(T, args)                                                                      \
-    do {                                                                                         \
-        if ((args)->struct_size < sizeof(T) + (size_t)F.grow)                                    \
-            return error("Unexpected %s size: expected %zu, got %zu. Check installed software "  \
-                         "versions.",                                                            \
-                         #T, sizeof(T) + (size_t)F.grow, (args)->struct_size);                   \
+#define CHECK_SIZE(T, args)                                                                        \
+    do {                                                                                           \
+        if ((args)->struct_size < sizeof(T) + (size_t)F.grow)                                      \
+            return error("Unexpected %s size: expected %zu, got %zu. Check installed software "    \
+                         "versions.",                                                              \
+                         #T, sizeof(T) + (size_t)F.grow, (args)->struct_size);                     \
     } while (0)
 
 static double now_us(void)
@@ -97,8 +98,7 @@ static double now_us(void)
 static void wait_until(double t0, long us)
 {
     double left = t0 + (double)us - now_us();
-    if (left <= 0)
-        return;
+    if (left <= 0) return;
     struct timespec ts = {(time_t)(left / 1e6), (long)(fmod(left, 1e6) * 1e3)};
     nanosleep(&ts, NULL);
 }
@@ -142,8 +142,7 @@ static PJRT_Error *plugin_attributes(PJRT_Plugin_Attributes_Args *a)
 static PJRT_Error *event_destroy(PJRT_Event_Destroy_Args *a)
 {
     CHECK_SIZE(PJRT_Event_Destroy_Args, a);
-    if (a->event && a->event->magic != LIVE)
-        return error("PJRT_Event_Destroy: not a live event");
+    if (a->event && a->event->magic != LIVE) return error("PJRT_Event_Destroy: not a live event");
     if (a->event) {
         a->event->magic = 0;
         free(a->event);
@@ -163,8 +162,7 @@ static PJRT_Error *event_await(PJRT_Event_Await_Args *a)
 static PJRT_Error *client_create(PJRT_Client_Create_Args *a)
 {
     CHECK_SIZE(PJRT_Client_Create_Args, a);
-    if (!F.initialized)
-        return error("PJRT_Plugin_Initialize was not called");
+    if (!F.initialized) return error("PJRT_Plugin_Initialize was not called");
     PJRT_Client *c = calloc(1, sizeof(*c));
     c->ndev = F.ndev;
     for (int i = 0; i < c->ndev; i++) {
@@ -180,10 +178,9 @@ static void report(void)
 {
     const char *path = getenv("FAKE_PJRT_REPORT");
     FILE *f = path && *path ? fopen(path, "w") : NULL;
-    if (!f)
-        return;
-    fprintf(f, "buffers %ld\nevents %ld\nexecutables %ld\ncompiled %ld\nexecuted %ld\n",
-            F.buffers, F.events, F.executables, F.compiled, F.executed);
+    if (!f) return;
+    fprintf(f, "buffers %ld\nevents %ld\nexecutables %ld\ncompiled %ld\nexecuted %ld\n", F.buffers,
+            F.events, F.executables, F.compiled, F.executed);
     fclose(f);
 }
 
@@ -252,8 +249,7 @@ static bool varint(const unsigned char **p, const unsigned char *end, uint64_t *
     for (int s = 0; *p < end && s < 64; s += 7) {
         unsigned char b = *(*p)++;
         *v |= (uint64_t)(b & 0x7f) << s;
-        if (!(b & 0x80))
-            return true;
+        if (!(b & 0x80)) return true;
     }
     return false;
 }
@@ -269,8 +265,7 @@ static PJRT_Error *check_options(const char *opt, size_t n)
             return error("compile options: not a serialized CompileOptionsProto");
         const unsigned char *q = p, *qe = p + len;
         p = qe;
-        if (key >> 3 != 3)
-            continue;
+        if (key >> 3 != 3) continue;
         while (q < qe) {
             if (!varint(&q, qe, &key) || (key & 7) != 0 || !varint(&q, qe, &v))
                 return error("compile options: malformed ExecutableBuildOptionsProto");
@@ -294,8 +289,7 @@ static PJRT_Error *client_compile(PJRT_Client_Compile_Args *a)
     if (pg->format_size != 4 || memcmp(pg->format, "mlir", 4) != 0)
         return error("unsupported program format '%.*s'", (int)pg->format_size, pg->format);
     PJRT_Error *e = check_options(a->compile_options, a->compile_options_size);
-    if (e)
-        return e;
+    if (e) return e;
     char *text = strndup(pg->code, pg->code_size), err[256];
     PJRT_LoadedExecutable *x = calloc(1, sizeof(*x));
     int rc = fh_parse(text, &x->prog, err);
@@ -325,15 +319,25 @@ static fh_et et_of(PJRT_Buffer_Type t, bool *ok)
 {
     *ok = true;
     switch (t) {
-    case PJRT_Buffer_Type_PRED: return FH_PRED;
-    case PJRT_Buffer_Type_S8: return FH_I8;
-    case PJRT_Buffer_Type_S32: return FH_I32;
-    case PJRT_Buffer_Type_S64: return FH_I64;
-    case PJRT_Buffer_Type_U8: return FH_U8;
-    case PJRT_Buffer_Type_BF16: return FH_BF16;
-    case PJRT_Buffer_Type_F32: return FH_F32;
-    case PJRT_Buffer_Type_F64: return FH_F64;
-    default: *ok = false; return FH_F32;
+    case PJRT_Buffer_Type_PRED:
+        return FH_PRED;
+    case PJRT_Buffer_Type_S8:
+        return FH_I8;
+    case PJRT_Buffer_Type_S32:
+        return FH_I32;
+    case PJRT_Buffer_Type_S64:
+        return FH_I64;
+    case PJRT_Buffer_Type_U8:
+        return FH_U8;
+    case PJRT_Buffer_Type_BF16:
+        return FH_BF16;
+    case PJRT_Buffer_Type_F32:
+        return FH_F32;
+    case PJRT_Buffer_Type_F64:
+        return FH_F64;
+    default:
+        *ok = false;
+        return FH_F32;
     }
 }
 
@@ -354,16 +358,14 @@ static PJRT_Error *from_host(PJRT_Client_BufferFromHostBuffer_Args *a)
     fh_type t = {.et = et_of(a->type, &ok), .rank = (int)a->num_dims};
     if (!ok || a->num_dims > FH_MAX_DIMS || a->byte_strides || !a->device)
         return error("BufferFromHostBuffer: unsupported type, rank, strides or no device");
-    if (a->num_dims)
-        memcpy(t.dims, a->dims, sizeof(int64_t) * a->num_dims);
+    if (a->num_dims) memcpy(t.dims, a->dims, sizeof(int64_t) * a->num_dims);
     size_t bytes = fh_et_size(t.et);
     for (int i = 0; i < t.rank; i++)
         bytes *= (size_t)t.dims[i];
     if (F.bytes_in_use + (long)bytes > F.memory)
         return error("RESOURCE_EXHAUSTED: out of memory allocating %zu bytes", bytes);
     fh_value v;
-    if (fh_value_alloc(&v, &t) != 0)
-        return error("out of host memory");
+    if (fh_value_alloc(&v, &t) != 0) return error("out of host memory");
     fh_from_bytes(&v, a->data);
     a->buffer = buffer_new(v);
     a->done_with_host_buffer = event_new();
@@ -373,10 +375,8 @@ static PJRT_Error *from_host(PJRT_Client_BufferFromHostBuffer_Args *a)
 static PJRT_Error *buffer_destroy(PJRT_Buffer_Destroy_Args *a)
 {
     CHECK_SIZE(PJRT_Buffer_Destroy_Args, a);
-    if (!a->buffer)
-        return NULL;
-    if (a->buffer->magic != LIVE)
-        return error("PJRT_Buffer_Destroy: not a live buffer");
+    if (!a->buffer) return NULL;
+    if (a->buffer->magic != LIVE) return error("PJRT_Buffer_Destroy: not a live buffer");
     F.bytes_in_use -= (long)(a->buffer->v.n * fh_et_size(a->buffer->v.t.et));
     fh_value_free(&a->buffer->v);
     a->buffer->magic = 0;
@@ -389,8 +389,7 @@ static PJRT_Error *to_host(PJRT_Buffer_ToHostBuffer_Args *a)
 {
     CHECK_SIZE(PJRT_Buffer_ToHostBuffer_Args, a);
     const PJRT_Buffer *b = a->src;
-    if (!b || b->magic != LIVE)
-        return error("ToHostBuffer: not a live buffer");
+    if (!b || b->magic != LIVE) return error("ToHostBuffer: not a live buffer");
     size_t need = b->v.n * fh_et_size(b->v.t.et);
     if (!a->dst) {
         a->dst_size = need;
@@ -417,24 +416,19 @@ static PJRT_Error *execute(PJRT_LoadedExecutable_Execute_Args *a)
     fh_value args[16], outs[16];
     for (size_t i = 0; i < a->num_args; i++) {
         const PJRT_Buffer *b = a->argument_lists[0][i];
-        if (!b || b->magic != LIVE)
-            return error("Execute: argument %zu is not a live buffer", i);
+        if (!b || b->magic != LIVE) return error("Execute: argument %zu is not a live buffer", i);
         args[i] = b->v;
     }
     char err[256];
     long loops = 0;
     double t0 = now_us();
-    if (fh_run(p, args, outs, &loops, err) != 0)
-        return error("Execute %s: %s", p->name, err);
-    if (F.launch_us || F.iter_us)
-        wait_until(t0, F.launch_us + loops * F.iter_us);
+    if (fh_run(p, args, outs, &loops, err) != 0) return error("Execute %s: %s", p->name, err);
+    if (F.launch_us || F.iter_us) wait_until(t0, F.launch_us + loops * F.iter_us);
     for (int i = 0; i < p->nres; i++) {
-        if (F.wrong && outs[i].n)
-            outs[i].d[0] += 1.0;
+        if (F.wrong && outs[i].n) outs[i].d[0] += 1.0;
         a->output_lists[0][i] = buffer_new(outs[i]);
     }
-    if (a->device_complete_events)
-        a->device_complete_events[0] = event_new();
+    if (a->device_complete_events) a->device_complete_events[0] = event_new();
     F.executed++;
     return NULL;
 }
@@ -448,22 +442,20 @@ static long env_long(const char *name, long dflt)
 EXPORT const PJRT_Api *GetPjrtApi(void);
 const PJRT_Api *GetPjrtApi(void)
 {
-    if (env_long("FAKE_PJRT_NULL_API", 0))
-        return NULL;
+    if (env_long("FAKE_PJRT_NULL_API", 0)) return NULL;
     F.grow = env_long("FAKE_PJRT_GROW", 0);
     F.memory = env_long("FAKE_PJRT_MEMORY", 256L << 20);
     F.launch_us = env_long("FAKE_PJRT_LAUNCH_US", 0);
     F.iter_us = env_long("FAKE_PJRT_ITER_US", 0);
     F.wrong = env_long("FAKE_PJRT_WRONG", 0);
     F.ndev = (int)env_long("FAKE_PJRT_DEVICES", 1);
-    if (F.ndev < 0 || F.ndev > 8)
-        F.ndev = 1;
+    if (F.ndev < 0 || F.ndev > 8) F.ndev = 1;
     PJRT_Api *api = &F.api;
     api->struct_size = (size_t)env_long("FAKE_PJRT_TABLE_BYTES", (long)sizeof(PJRT_Api));
-    api->pjrt_api_version = (PJRT_Api_Version){
-        .struct_size = sizeof(PJRT_Api_Version),
-        .major_version = (int)env_long("FAKE_PJRT_MAJOR", AB_PJRT_HEADER_MAJOR),
-        .minor_version = (int)env_long("FAKE_PJRT_MINOR", AB_PJRT_HEADER_MINOR)};
+    api->pjrt_api_version =
+        (PJRT_Api_Version){.struct_size = sizeof(PJRT_Api_Version),
+                           .major_version = (int)env_long("FAKE_PJRT_MAJOR", AB_PJRT_HEADER_MAJOR),
+                           .minor_version = (int)env_long("FAKE_PJRT_MINOR", AB_PJRT_HEADER_MINOR)};
     api->PJRT_Error_Destroy = error_destroy;
     api->PJRT_Error_Message = error_message;
     api->PJRT_Plugin_Initialize = plugin_initialize;

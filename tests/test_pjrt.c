@@ -28,23 +28,20 @@
  * Returns the number of programs checked. */
 static int check_syntax(const char *dir)
 {
-    if (access(MLIR_OPT, X_OK) != 0)
-        return -1;
+    if (access(MLIR_OPT, X_OK) != 0) return -1;
     DIR *d = opendir(dir);
     cr_assert_not_null(d, "%s", dir);
     int n = 0;
     char path[800], bad[800] = "";
     for (struct dirent *e; (e = readdir(d));) {
-        if (!strstr(e->d_name, ".mlir"))
-            continue;
+        if (!strstr(e->d_name, ".mlir")) continue;
         snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
         ab_proc p;
         const char *argv[] = {"--allow-unregistered-dialect", path, "-o", "/dev/null", NULL};
         cr_assert_eq(ab_test_exec(&p, 0, MLIR_OPT, argv), 0);
         cr_expect_eq(p.status, 0, "%s: %s", e->d_name, p.err);
         ab_proc_free(&p);
-        if (!*bad)
-            snprintf(bad, sizeof(bad), "%s", path);
+        if (!*bad) snprintf(bad, sizeof(bad), "%s", path);
         n++;
     }
     closedir(d);
@@ -102,8 +99,7 @@ Test(pjrt, stand_in_devices_are_listed_and_say_they_are_not_hardware)
     int n = 0;
     for (size_t i = 0; i < p.ndevices; i++) {
         const ab_device *d = &p.devices[i];
-        if (d->backend != e)
-            continue;
+        if (d->backend != e) continue;
         char id[16];
         snprintf(id, sizeof(id), "pjrt:%d", n++);
         cr_expect_str_eq(d->id, id);
@@ -183,8 +179,7 @@ Test(pjrt, without_a_plugin_the_reason_says_how_to_name_one)
     free(home);
     ab_platform p;
     const ab_backend_entry *e = pjrt_entry(&p);
-    if (e->available)
-        cr_skip_test("a PJRT plugin is installed on this machine");
+    if (e->available) cr_skip_test("a PJRT plugin is installed on this machine");
     cr_expect_not_null(strstr(e->reason, "no PJRT plugin found"), "%s", e->reason);
     cr_expect_not_null(strstr(e->reason, "ACCELBENCH_PJRT_PLUGIN"), "%s", e->reason);
     ab_platform_fini(&p);
@@ -214,8 +209,8 @@ Test(pjrt, libtpu_is_loaded_on_google_compute_engine_only)
 static json_t *run_doc(const char *tag, int want_exit, const char *const *args)
 {
     char *out = ab_test_tmpdir(tag);
-    const char *argv[40] = {"run", "--out", out, "--run-id", "r", "--quiet",
-                            "--device", "pjrt:0", "--profile", "quick"};
+    const char *argv[40] = {"run",     "--out",    out,      "--run-id",  "r",
+                            "--quiet", "--device", "pjrt:0", "--profile", "quick"};
     int n = 10;
     for (int i = 0; args[i] && n < 39; i++)
         argv[n++] = args[i];
@@ -242,8 +237,7 @@ static int statuses(json_t *doc, const char *key, const char *status, int *other
     *other = 0;
     json_array_foreach(json_object_get(doc, "results"), i, r)
     {
-        if (strncmp(json_string_value(json_object_get(r, "key")), key, strlen(key)) != 0)
-            continue;
+        if (strncmp(json_string_value(json_object_get(r, "key")), key, strlen(key)) != 0) continue;
         const char *st = json_string_value(json_object_get(r, "status"));
         if (strcmp(st, status) == 0)
             n++;
@@ -260,8 +254,7 @@ static long report_count(const char *path, const char *what)
     char name[32];
     long v, found = -1;
     while (fscanf(f, "%31s %ld", name, &v) == 2)
-        if (strcmp(name, what) == 0)
-            found = v;
+        if (strcmp(name, what) == 0) found = v;
     fclose(f);
     return found;
 }
@@ -296,17 +289,17 @@ Test(pjrt, membw_kernels_validate_and_free_every_buffer_event_and_program, .time
 }
 
 /* small shapes of every suite the backend implements */
-#define SMALL_SUITES                                                                             \
-    "--sizes", "48KiB", "--shape", "64x96x32", "--layout", "NN,TN", "--heads", "4",             \
-        "--kv-heads", "2", "--head-dim", "16", "--seq", "32", "--kv-len", "64", "--batch", "1"
+#define SMALL_SUITES                                                                               \
+    "--sizes", "48KiB", "--shape", "64x96x32", "--layout", "NN,TN", "--heads", "4", "--kv-heads",  \
+        "2", "--head-dim", "16", "--seq", "32", "--kv-len", "64", "--batch", "1"
 
 Test(pjrt, gemm_and_attention_validate_and_their_programs_parse, .timeout = 300)
 {
     use_fake();
     char *dump = ab_test_tmpdir("pjrt-programs");
     setenv("ACCELBENCH_PJRT_DUMP", dump, 1);
-    const char *args[] = {"--suite", "gemm,attention", SMALL_SUITES, "--dtype", "f32,bf16,i8,e4m3",
-                          NULL};
+    const char *args[] = {"--suite", "gemm,attention",   SMALL_SUITES,
+                          "--dtype", "f32,bf16,i8,e4m3", NULL};
     json_t *doc = run_doc("pjrt-gemm-attn", 0, args);
     int other;
     /* gemm: f32, bf16, i8 x NN, TN; e4m3 and the portable kernel skipped */
@@ -321,11 +314,11 @@ Test(pjrt, gemm_and_attention_validate_and_their_programs_parse, .timeout = 300)
     {
         const char *impl = json_string_value(json_object_get(r, "impl"));
         const char *st = json_string_value(json_object_get(r, "status"));
-        const char *kernel = json_string_value(json_object_get(json_object_get(r, "extra"), "kernel"));
+        const char *kernel =
+            json_string_value(json_object_get(json_object_get(r, "extra"), "kernel"));
         if (strcmp(st, "pass") == 0 && strncmp(impl, "naive", 5) == 0)
             cr_expect(kernel && strstr(kernel, "composed"), "attention not labelled composed");
-        if (strcmp(st, "skip") == 0)
-            cr_expect(json_string_value(json_object_get(r, "reason")));
+        if (strcmp(st, "skip") == 0) cr_expect(json_string_value(json_object_get(r, "reason")));
     }
     json_decref(doc);
     int checked = check_syntax(dump);
@@ -339,8 +332,10 @@ Test(pjrt, wrong_results_fail_validation, .timeout = 300)
 {
     use_fake();
     setenv("FAKE_PJRT_WRONG", "1", 1);
-    const char *args[] = {"--suite", "membw.triad,membw.read,gemm,attention", SMALL_SUITES,
-                          "--dtype", "f32", "--impl", "naive", NULL};
+    const char *args[] = {"--suite",    "membw.triad,membw.read,gemm,attention",
+                          SMALL_SUITES, "--dtype",
+                          "f32",        "--impl",
+                          "naive",      NULL};
     json_t *doc = run_doc("pjrt-wrong", 1, args); /* exit 1: a case failed */
     int other;
     cr_expect_eq(statuses(doc, "membw.", "fail", &other), 2);
@@ -348,8 +343,8 @@ Test(pjrt, wrong_results_fail_validation, .timeout = 300)
     cr_expect_eq(statuses(doc, "attention.", "fail", &other), 3);
     json_decref(doc);
     unsetenv("FAKE_PJRT_WRONG");
-    const char *corrupt[] = {"--suite", "membw.scale", "--sizes", "48KiB", "--dtype", "f32",
-                             "--test-corrupt", "membw.scale", NULL};
+    const char *corrupt[] = {"--suite", "membw.scale",    "--sizes",     "48KiB", "--dtype",
+                             "f32",     "--test-corrupt", "membw.scale", NULL};
     doc = run_doc("pjrt-corrupt", 1, corrupt);
     cr_expect_eq(statuses(doc, "membw.scale", "fail", &other), 1);
     json_decref(doc);
@@ -383,8 +378,8 @@ Test(pjrt, the_timer_subtracts_the_launch_overhead, .timeout = 300)
     use_fake();
     setenv("FAKE_PJRT_LAUNCH_US", "50000", 1);
     setenv("FAKE_PJRT_ITER_US", "2000", 1);
-    const char *args[] = {"--suite", "membw.triad", "--sizes", "12KiB", "--dtype", "f32",
-                          "--min-time", "0.05", "--repeat", "3", NULL};
+    const char *args[] = {"--suite",    "membw.triad", "--sizes",  "12KiB", "--dtype", "f32",
+                          "--min-time", "0.05",        "--repeat", "3",     NULL};
     json_t *doc = run_doc("pjrt-timer", 0, args);
     json_t *r = json_array_get(json_object_get(doc, "results"), 0);
     cr_assert_str_eq(json_string_value(json_object_get(r, "status")), "pass");

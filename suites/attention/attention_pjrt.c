@@ -47,8 +47,7 @@ static int pj_fill(void *dev, ab_attn_dtype dt, void *buf, size_t n, uint64_t se
 {
     size_t es = dt == AB_ATTN_BF16 ? 2 : 4;
     unsigned char *h = malloc(n * es);
-    if (!h)
-        return ab_pjrt_err(err, "out of host memory");
+    if (!h) return ab_pjrt_err(err, "out of host memory");
     for (size_t i = 0; i < n; i++) {
         float v = ab_attn_gen(seed, i, amp);
         if (dt == AB_ATTN_BF16)
@@ -71,7 +70,8 @@ typedef struct attn_prog {
 static void prog_shapes(attn_prog *p, const ab_attn_shape *s, ab_attn_dtype dt)
 {
     int64_t r = s->heads / s->kv_heads;
-    *p = (attn_prog){.s = s, .et = dt == AB_ATTN_BF16 ? "bf16" : "f32",
+    *p = (attn_prog){.s = s,
+                     .et = dt == AB_ATTN_BF16 ? "bf16" : "f32",
                      .q5 = {s->batch, s->kv_heads, r, s->q_len, s->head_dim},
                      .kv = {s->batch, s->kv_heads, s->kv_len, s->head_dim},
                      .sc = {s->batch, s->kv_heads, r, s->q_len, s->kv_len},
@@ -143,22 +143,20 @@ static int body(ab_shlo *s, void *arg, const char *counter, char (*v)[AB_SHLO_NA
     ab_shlo_type(to5, "f32", o5, 5);
     ab_shlo_type(to5e, p->et, o5, 5);
     ab_shlo_unary(s, q, "reshape", v[0], tq4, tq5);
-    ab_shlo_dot d1 = {.lb = {0, 1}, .rb = {0, 1}, .nbatch = 2, .lc = {4}, .rc = {3},
-                      .highest = f32};
+    ab_shlo_dot d1 = {
+        .lb = {0, 1}, .rb = {0, 1}, .nbatch = 2, .lc = {4}, .rc = {3}, .highest = f32};
     ab_shlo_dot_general(s, sc, q, tq5, v[1], tkv, tsc, &d1);
     snprintf(lit, sizeof(lit), "%.9g", (double)sh->scale);
     ab_shlo_const(s, scale, tsc, lit);
     ab_shlo_binary(s, sc, "multiply", sc, scale, tsc);
-    if (sh->causal)
-        causal_mask(s, p, sc);
+    if (sh->causal) causal_mask(s, p, sc);
     softmax(s, p, sc);
     if (!f32) /* P in the element type before P·V, as flash attention does */
         ab_shlo_unary(s, sc, "convert", sc, tsc, tp);
-    ab_shlo_dot d2 = {.lb = {0, 1}, .rb = {0, 1}, .nbatch = 2, .lc = {4}, .rc = {2},
-                      .highest = f32};
+    ab_shlo_dot d2 = {
+        .lb = {0, 1}, .rb = {0, 1}, .nbatch = 2, .lc = {4}, .rc = {2}, .highest = f32};
     ab_shlo_dot_general(s, o, sc, tp, v[2], tkv, to5, &d2);
-    if (!f32)
-        ab_shlo_unary(s, o, "convert", o, to5, to5e);
+    if (!f32) ab_shlo_unary(s, o, "convert", o, to5, to5e);
     ab_shlo_unary(s, v[3], "reshape", o, to5e, tq4);
     return 0;
 }
@@ -175,15 +173,13 @@ static int pj_prepare(void *dev, ab_attn_kind kind, ab_attn_args *a, char *err)
     /* attention_host.c's helpers live in the binary, which a plugin does not call */
     size_t qbytes = (size_t)(q4[0] * q4[1] * q4[2] * q4[3]) * (a->dtype == AB_ATTN_BF16 ? 2 : 4);
     void *zeros = calloc(1, qbytes);
-    if (!zeros)
-        return ab_pjrt_err(err, "out of host memory");
+    if (!zeros) return ab_pjrt_err(err, "out of host memory");
     int rc = ab_pjrt_mem_set(dev, a->q, t, q4, 4, NULL, err) ||
              ab_pjrt_mem_set(dev, a->k, t, p.kv, 4, NULL, err) ||
              ab_pjrt_mem_set(dev, a->v, t, p.kv, 4, NULL, err) ||
              ab_pjrt_mem_set(dev, a->o, t, q4, 4, zeros, err);
     free(zeros);
-    if (rc)
-        return -1;
+    if (rc) return -1;
     char types[4][AB_SHLO_TYPE], name[64];
     ab_shlo_type(types[0], p.et, q4, 4);
     ab_shlo_type(types[1], p.et, p.kv, 4);
@@ -192,8 +188,7 @@ static int pj_prepare(void *dev, ab_attn_kind kind, ab_attn_args *a, char *err)
     snprintf(name, sizeof(name), "ab_attention_composed_%s%s", p.et, s->causal ? "_causal" : "");
     int out = 3;
     char *text = ab_shlo_looped(name, (const char(*)[AB_SHLO_TYPE])types, 4, &out, 1, body, &p);
-    if (!text)
-        return ab_pjrt_err(err, "out of memory");
+    if (!text) return ab_pjrt_err(err, "out of memory");
     ab_pjrt_exe *x = NULL;
     rc = ab_pjrt_program(dev, text, true, 1, &x, err);
     free(text);

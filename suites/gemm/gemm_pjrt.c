@@ -26,11 +26,16 @@ typedef struct pj_plan {
 static PJRT_Buffer_Type pjrt_type(ab_gemm_type t)
 {
     switch (t) {
-    case AB_GT_F32: return PJRT_Buffer_Type_F32;
-    case AB_GT_BF16: return PJRT_Buffer_Type_BF16;
-    case AB_GT_I8: return PJRT_Buffer_Type_S8;
-    case AB_GT_I32: return PJRT_Buffer_Type_S32;
-    default: return PJRT_Buffer_Type_INVALID;
+    case AB_GT_F32:
+        return PJRT_Buffer_Type_F32;
+    case AB_GT_BF16:
+        return PJRT_Buffer_Type_BF16;
+    case AB_GT_I8:
+        return PJRT_Buffer_Type_S8;
+    case AB_GT_I32:
+        return PJRT_Buffer_Type_S32;
+    default:
+        return PJRT_Buffer_Type_INVALID;
     }
 }
 
@@ -41,17 +46,15 @@ static int pj_dtype_ok(void *dev, const ab_gemm_op *op, char *why)
               (op->a == AB_GT_BF16 && op->b == AB_GT_BF16 &&
                (op->c == AB_GT_BF16 || op->c == AB_GT_F32)) ||
               (op->a == AB_GT_I8 && op->b == AB_GT_I8 && op->c == AB_GT_I32);
-    if (ok)
-        return 0;
+    if (ok) return 0;
     return ab_pjrt_err(why, "pjrt: %s x %s -> %s%s not generated (f32, bf16 and i8 are)",
-                       ab_gemm_type_name(op->a), ab_gemm_type_name(op->b),
-                       ab_gemm_type_name(op->c), op->tf32 ? " at tf32" : "");
+                       ab_gemm_type_name(op->a), ab_gemm_type_name(op->b), ab_gemm_type_name(op->c),
+                       op->tf32 ? " at tf32" : "");
 }
 
 static int pj_supports(void *dev, const ab_gemm_op *op, char *why)
 {
-    if (pj_dtype_ok(dev, op, why) != 0)
-        return -1;
+    if (pj_dtype_ok(dev, op, why) != 0) return -1;
     int64_t lda = op->ta ? op->m : op->k, ldb = op->tb ? op->k : op->n;
     if (op->batch != 1 || op->lda != lda || op->ldb != ldb || op->ldc != op->n)
         return ab_pjrt_err(why, "pjrt: dense operands only (buffers are whole arrays)");
@@ -84,21 +87,18 @@ static int body(ab_shlo *s, void *arg, const char *counter, char (*v)[AB_SHLO_NA
     ab_shlo_type(tb, mlir_et(op->b), db, 2);
     ab_shlo_type(tc, mlir_et(op->c), dc, 2);
     ab_shlo_type(tacc, op->c == AB_GT_BF16 ? "f32" : mlir_et(op->c), dc, 2);
-    ab_shlo_dot dd = {.lc = {op->ta ? 0 : 1}, .rc = {op->tb ? 1 : 0},
-                      .highest = op->a == AB_GT_F32};
+    ab_shlo_dot dd = {
+        .lc = {op->ta ? 0 : 1}, .rc = {op->tb ? 1 : 0}, .highest = op->a == AB_GT_F32};
     ab_shlo_dot_general(s, v[2], v[0], ta, v[1], tb, tacc, &dd);
-    if (op->c == AB_GT_BF16)
-        ab_shlo_unary(s, v[2], "convert", v[2], tacc, tc);
+    if (op->c == AB_GT_BF16) ab_shlo_unary(s, v[2], "convert", v[2], tacc, tc);
     return 0;
 }
 
 static int pj_prepare(void *dev, const ab_gemm_op *op, void **plan, char *err)
 {
-    if (pj_supports(dev, op, err) != 0)
-        return -1;
+    if (pj_supports(dev, op, err) != 0) return -1;
     pj_plan *p = calloc(1, sizeof(*p));
-    if (!p)
-        return ab_pjrt_err(err, "out of memory");
+    if (!p) return ab_pjrt_err(err, "out of memory");
     p->d = dev, p->op = *op;
     int64_t da[2], db[2], dc[2];
     shapes(op, da, db, dc);
@@ -106,8 +106,8 @@ static int pj_prepare(void *dev, const ab_gemm_op *op, void **plan, char *err)
     ab_shlo_type(types[0], mlir_et(op->a), da, 2);
     ab_shlo_type(types[1], mlir_et(op->b), db, 2);
     ab_shlo_type(types[2], mlir_et(op->c), dc, 2);
-    snprintf(name, sizeof(name), "ab_gemm_%s_%s%s", ab_gemm_type_name(op->a),
-             op->ta ? "T" : "N", op->tb ? "T" : "N");
+    snprintf(name, sizeof(name), "ab_gemm_%s_%s%s", ab_gemm_type_name(op->a), op->ta ? "T" : "N",
+             op->tb ? "T" : "N");
     int out = 2;
     char *text = ab_shlo_looped(name, (const char(*)[AB_SHLO_TYPE])types, 3, &out, 1, body, &p->op);
     int rc = text ? ab_pjrt_program(dev, text, true, 1, &p->exe, err)
@@ -157,11 +157,10 @@ static int pj_fill(void *dev, void *buf, ab_gemm_type t, size_t count, uint64_t 
 {
     size_t es = ab_gemm_type_size(t);
     unsigned char *h = malloc(count * es);
-    if (!h)
-        return ab_pjrt_err(err, "out of host memory");
+    if (!h) return ab_pjrt_err(err, "out of host memory");
     for (size_t i = 0; i < count; i++) {
-        uint64_t bits = seed == AB_GEMM_SENTINEL ? ab_gemm_sentinel_bits(t)
-                                                 : ab_gemm_value_bits(t, seed, i);
+        uint64_t bits =
+            seed == AB_GEMM_SENTINEL ? ab_gemm_sentinel_bits(t) : ab_gemm_value_bits(t, seed, i);
         memcpy(h + i * es, &bits, es); /* little-endian: the low bytes */
     }
     int64_t dims[1] = {(int64_t)count};

@@ -20,8 +20,8 @@ typedef struct mb_prog {
     const ab_membw_args *a;
     char t[AB_SHLO_TYPE], st[AB_SHLO_TYPE]; /* the array type, its element as a scalar */
     const char *et;
-    int idx[3];                             /* position of a, b, c among the arrays (-1) */
-    int out;                                /* the array written */
+    int idx[3]; /* position of a, b, c among the arrays (-1) */
+    int out;    /* the array written */
 } mb_prog;
 
 static size_t pj_partials(void *dev, const ab_membw_args *a)
@@ -34,8 +34,7 @@ static void splat(ab_shlo *s, char *out, const mb_prog *p, double v)
 {
     char lit[40];
     snprintf(lit, sizeof(lit), "%.17g", p->a->f64 ? v : (double)(float)v);
-    if (!strpbrk(lit, ".e"))
-        strcat(lit, ".0");
+    if (!strpbrk(lit, ".e")) strcat(lit, ".0");
     ab_shlo_const(s, out, p->t, lit);
 }
 
@@ -56,12 +55,16 @@ static int body(ab_shlo *s, void *arg, const char *counter, char (*v)[AB_SHLO_NA
     const char *c = p->idx[2] >= 0 ? v[p->idx[2]] : NULL;
     char q[AB_SHLO_NAME], x[AB_SHLO_NAME], r[AB_SHLO_NAME];
     switch (p->a->kernel) {
-    case AB_MB_COPY: snprintf(r, sizeof(r), "%s", a); break;
+    case AB_MB_COPY:
+        snprintf(r, sizeof(r), "%s", a);
+        break;
     case AB_MB_SCALE:
         splat(s, q, p, AB_MEMBW_SCALAR);
         ab_shlo_binary(s, r, "multiply", q, c, p->t);
         break;
-    case AB_MB_ADD: ab_shlo_binary(s, r, "add", a, b, p->t); break;
+    case AB_MB_ADD:
+        ab_shlo_binary(s, r, "add", a, b, p->t);
+        break;
     case AB_MB_TRIAD:
         splat(s, q, p, AB_MEMBW_SCALAR);
         ab_shlo_binary(s, x, "multiply", q, c, p->t);
@@ -71,7 +74,9 @@ static int body(ab_shlo *s, void *arg, const char *counter, char (*v)[AB_SHLO_NA
         ab_shlo_binary(s, x, "multiply", a, b, p->t);
         reduce_sum(s, p, x, r);
         break;
-    case AB_MB_READ: reduce_sum(s, p, a, r); break;
+    case AB_MB_READ:
+        reduce_sum(s, p, a, r);
+        break;
     case AB_MB_WRITE: { /* w + 0 * i */
         char i[AB_SHLO_NAME], z[AB_SHLO_NAME], w[AB_SHLO_NAME];
         int64_t none = 0;
@@ -79,14 +84,15 @@ static int body(ab_shlo *s, void *arg, const char *counter, char (*v)[AB_SHLO_NA
         ab_shlo_const(s, z, p->st, "0.0");
         ab_shlo_binary(s, i, "multiply", i, z, p->st);
         char lit[40];
-        snprintf(lit, sizeof(lit), "%.17g", p->a->f64 ? AB_MEMBW_WRITE_VALUE
-                                                       : (double)(float)AB_MEMBW_WRITE_VALUE);
+        snprintf(lit, sizeof(lit), "%.17g",
+                 p->a->f64 ? AB_MEMBW_WRITE_VALUE : (double)(float)AB_MEMBW_WRITE_VALUE);
         ab_shlo_const(s, w, p->st, lit);
         ab_shlo_binary(s, w, "add", w, i, p->st);
         ab_shlo_broadcast(s, r, w, p->st, p->t, &none, 0);
         break;
     }
-    default: return -1;
+    default:
+        return -1;
     }
     snprintf(v[p->out], AB_SHLO_NAME, "%s", r);
     return 0;
@@ -127,8 +133,7 @@ static int set_value(ab_pjrt_dev *d, ab_pjrt_mem *m, bool f64, size_t n, int ran
 {
     size_t s = f64 ? 8 : 4;
     void *h = malloc(n * s);
-    if (!h)
-        return ab_pjrt_err(err, "out of host memory");
+    if (!h) return ab_pjrt_err(err, "out of host memory");
     for (size_t i = 0; i < n; i++) {
         if (f64)
             ((double *)h)[i] = v;
@@ -136,8 +141,8 @@ static int set_value(ab_pjrt_dev *d, ab_pjrt_mem *m, bool f64, size_t n, int ran
             ((float *)h)[i] = (float)v;
     }
     int64_t dims[1] = {(int64_t)n};
-    int rc = ab_pjrt_mem_set(d, m, f64 ? PJRT_Buffer_Type_F64 : PJRT_Buffer_Type_F32, dims, rank,
-                             h, err);
+    int rc = ab_pjrt_mem_set(d, m, f64 ? PJRT_Buffer_Type_F64 : PJRT_Buffer_Type_F32, dims, rank, h,
+                             err);
     free(h);
     return rc;
 }
@@ -160,13 +165,11 @@ static int pj_run(void *dev, const ab_membw_args *a, long iters, char *err)
     ab_pjrt_mem *mem[4];
     int n, out;
     char *text = program(a, mem, &n, &out);
-    if (!text)
-        return ab_pjrt_err(err, "out of memory");
+    if (!text) return ab_pjrt_err(err, "out of memory");
     ab_pjrt_exe *x;
     int rc = ab_pjrt_program(dev, text, true, 1, &x, err);
     free(text);
-    if (rc != 0)
-        return -1;
+    if (rc != 0) return -1;
     return ab_pjrt_run(dev, x, iters, mem, n, &mem[out], err);
 }
 

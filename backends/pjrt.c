@@ -81,7 +81,8 @@ static int pj_device_info(void *p, int idx, ab_device_info *info, char *err)
         return ab_pjrt_fail(api, e, "PJRT_DeviceDescription_Kind", err);
     ab_pjrt_str(info->name, sizeof(info->name), ka.device_kind, ka.device_kind_size);
     snprintf(info->vendor, sizeof(info->vendor), "%s", vendor_of(be->platform));
-    snprintf(info->driver, sizeof(info->driver), "PJRT 0.%d, %s", be->api_minor, be->version);
+    snprintf(info->driver, sizeof(info->driver), "PJRT 0.%d%s%s, %s", be->api_minor,
+             *be->stablehlo ? ", StableHLO " : "", be->stablehlo, be->version);
     snprintf(info->arch, sizeof(info->arch), "%s", be->platform);
     info->mem_bytes = mem_limit(api, be->devices[idx]);
     info->warp_size = 1;

@@ -41,10 +41,11 @@ typedef struct ab_pjrt_be {
     PJRT_Client *client;
     PJRT_Device *const *devices;
     int ndevices;
-    char path[512];    /* the plugin file */
-    char platform[64]; /* PJRT_Client_PlatformName: "tpu", "neuron" */
-    char version[128]; /* PJRT_Client_PlatformVersion */
-    int api_minor;     /* the plugin's PJRT_API_MINOR */
+    char path[512];     /* the plugin file */
+    char platform[64];  /* PJRT_Client_PlatformName: "tpu", "neuron" */
+    char version[128];  /* PJRT_Client_PlatformVersion */
+    int api_minor;      /* the plugin's PJRT_API_MINOR */
+    char stablehlo[32]; /* the StableHLO version its compiler speaks, "" when unknown */
 } ab_pjrt_be;
 
 /* backends/pjrt_load.c: finds, checks and loads the plugin (the reason in why when none). */

@@ -150,6 +150,26 @@ static int create_client(ab_pjrt_be *be, char *why)
     return 0;
 }
 
+/* The StableHLO version the plugin's compiler speaks (PJRT_Plugin_Attributes
+ * "stablehlo_current_version", three integers), for the record; "" when it does not say. */
+static void stablehlo_version(ab_pjrt_be *be)
+{
+    PJRT_Plugin_Attributes_Args a = {.struct_size = sizeof(a)};
+    PJRT_Error *e = be->api->PJRT_Plugin_Attributes ? be->api->PJRT_Plugin_Attributes(&a) : NULL;
+    if (e) {
+        ab_pjrt_fail(be->api, e, "PJRT_Plugin_Attributes", NULL);
+        return;
+    }
+    for (size_t i = 0; a.attributes && i < a.num_attributes; i++) {
+        const PJRT_NamedValue *v = &a.attributes[i];
+        if (v->name_size == 25 && strncmp(v->name, "stablehlo_current_version", 25) == 0 &&
+            v->type == PJRT_NamedValue_kInt64List && v->value_size == 3)
+            snprintf(be->stablehlo, sizeof(be->stablehlo), "%lld.%lld.%lld",
+                     (long long)v->int64_array_value[0], (long long)v->int64_array_value[1],
+                     (long long)v->int64_array_value[2]);
+    }
+}
+
 int ab_pjrt_load(ab_pjrt_be *be, char *why)
 {
     memset(be, 0, sizeof(*be));
@@ -169,6 +189,7 @@ int ab_pjrt_load(ab_pjrt_be *be, char *why)
         return -1;
     }
     be->api_minor = be->api->pjrt_api_version.minor_version;
+    stablehlo_version(be);
     return 0;
 }
 

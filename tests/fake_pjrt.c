@@ -134,8 +134,15 @@ static PJRT_Error *plugin_initialize(PJRT_Plugin_Initialize_Args *a)
 static PJRT_Error *plugin_attributes(PJRT_Plugin_Attributes_Args *a)
 {
     CHECK_SIZE(PJRT_Plugin_Attributes_Args, a);
-    a->attributes = NULL;
-    a->num_attributes = 0;
+    static const int64_t version[3] = {1, 2, 3}; /* a made-up StableHLO version */
+    static PJRT_NamedValue attr = {.struct_size = sizeof(PJRT_NamedValue),
+                                   .name = "stablehlo_current_version",
+                                   .name_size = 25,
+                                   .type = PJRT_NamedValue_kInt64List,
+                                   .int64_array_value = version,
+                                   .value_size = 3};
+    a->attributes = &attr;
+    a->num_attributes = 1;
     return NULL;
 }
 

@@ -16,7 +16,9 @@
 #include <unistd.h>
 
 #include <dirent.h>
+#include <dlfcn.h>
 
+#include "backends/pjrt_api.h"
 #include "backends/registry.h"
 #include "core/peaks.h"
 #include "helpers.h"
@@ -109,7 +111,8 @@ Test(pjrt, stand_in_devices_are_listed_and_say_they_are_not_hardware)
         cr_expect_eq(d->info.mem_bytes, 123456789u);
         cr_expect(!d->info.fp64 && d->info.default_bf16 && !d->info.host_memory);
         cr_expect_eq(d->info.kind, AB_KIND_GPU);
-        cr_expect_not_null(strstr(d->info.driver, "PJRT 0.113"), "%s", d->info.driver);
+        cr_expect_not_null(strstr(d->info.driver, "PJRT 0.113, StableHLO 1.2.3"), "%s",
+                           d->info.driver);
     }
     cr_expect_eq(n, 2);
     ab_platform_fini(&p);
@@ -409,4 +412,66 @@ Test(pjrt, device_kinds_match_their_datasheet_rows)
     }
     cr_expect_eq(ab_peaks_match(&pk, "PJRT stand-in (tests, not hardware)"), -1);
     ab_peaks_free(&pk);
+}
+
+/* The stand-in itself refuses what an XLA plugin refuses: a compile without one replica and one
+ * partition, an args struct shorter than its own, a call before PJRT_Plugin_Initialize. */
+static const char *fake_error(const PJRT_Api *api, PJRT_Error *e, char *buf, size_t len)
+{
+    cr_assert_not_null(e, "the stand-in accepted it");
+    PJRT_Error_Message_Args m = {.struct_size = sizeof(m), .error = e};
+    api->PJRT_Error_Message(&m);
+    snprintf(buf, len, "%.*s", (int)m.message_size, m.message);
+    PJRT_Error_Destroy_Args d = {.struct_size = sizeof(d), .error = e};
+    api->PJRT_Error_Destroy(&d);
+    return buf;
+}
+
+Test(pjrt, the_stand_in_checks_what_xla_checks)
+{
+    void *dl = dlopen(AB_TEST_FAKE_PJRT, RTLD_NOW | RTLD_LOCAL);
+    cr_assert_not_null(dl, "%s", dlerror());
+    const PJRT_Api *(*get)(void) = (const PJRT_Api *(*)(void))dlsym(dl, "GetPjrtApi");
+    const PJRT_Api *api = get();
+    char msg[400];
+    PJRT_Client_Create_Args ca = {.struct_size = sizeof(ca)};
+    cr_expect_not_null(strstr(fake_error(api, api->PJRT_Client_Create(&ca), msg, sizeof(msg)),
+                              "PJRT_Plugin_Initialize was not called"),
+                       "%s", msg);
+    PJRT_Plugin_Initialize_Args ia = {.struct_size = sizeof(ia)};
+    cr_assert_null(api->PJRT_Plugin_Initialize(&ia));
+    ca.struct_size = sizeof(ca) - sizeof(void *); /* a caller built against an older header */
+    cr_expect_not_null(strstr(fake_error(api, api->PJRT_Client_Create(&ca), msg, sizeof(msg)),
+                              "Unexpected PJRT_Client_Create_Args size"),
+                       "%s", msg);
+    ca.struct_size = sizeof(ca);
+    cr_assert_null(api->PJRT_Client_Create(&ca));
+    char text[] = "module @m {\n  func.func public @main(%v0: tensor<i64>) -> (tensor<i64>) {\n"
+                  "    \"func.return\"(%v0) : (tensor<i64>) -> ()\n  }\n}\n";
+    PJRT_Program prog = {.struct_size = sizeof(prog),
+                         .code = text,
+                         .code_size = strlen(text),
+                         .format = "mlir",
+                         .format_size = 4};
+    PJRT_Client_Compile_Args co = {.struct_size = sizeof(co),
+                                   .client = ca.client,
+                                   .program = &prog,
+                                   .compile_options = "",
+                                   .compile_options_size = 0};
+    cr_expect_not_null(strstr(fake_error(api, api->PJRT_Client_Compile(&co), msg, sizeof(msg)),
+                              "0 replicas, 0 partitions"),
+                       "%s", msg);
+    co.compile_options = AB_PJRT_COMPILE_OPTIONS;
+    co.compile_options_size = AB_PJRT_COMPILE_OPTIONS_LEN;
+    cr_assert_null(api->PJRT_Client_Compile(&co));
+    PJRT_LoadedExecutable_Destroy_Args xd = {.struct_size = sizeof(xd),
+                                             .executable = co.executable};
+    cr_expect_null(api->PJRT_LoadedExecutable_Destroy(&xd));
+    text[8] = '!'; /* "module @m" -> "module @!": not a module name */
+    co.executable = NULL;
+    cr_expect_not_null(strstr(fake_error(api, api->PJRT_Client_Compile(&co), msg, sizeof(msg)),
+                              "MLIR parse error"),
+                       "%s", msg);
+    PJRT_Client_Destroy_Args cd = {.struct_size = sizeof(cd), .client = ca.client};
+    cr_expect_null(api->PJRT_Client_Destroy(&cd));
 }

@@ -110,6 +110,7 @@ static void pj_close(void *p)
     ab_pjrt_sync(d, NULL);
     ab_pjrt_programs_free(d);
     free(d->pending);
+    free(d->rcache_host);
     free(d);
 }
 
@@ -133,6 +134,7 @@ static void pj_mem_free(void *p, void *mem)
     ab_pjrt_mem *m = mem;
     ab_pjrt_sync(d, NULL);
     ab_pjrt_mem_drop(d, m);
+    if (d->rcache == m) d->rcache = NULL;
     d->allocated -= m->bytes;
     free(m);
 }
@@ -178,18 +180,26 @@ static int write_part(ab_pjrt_dev *d, ab_pjrt_mem *m, const void *src, size_t of
     return rc;
 }
 
+/* Bytes [off, off + n) of m's array: a whole array straight into dst; parts from a host copy of
+ * it, kept while the array does not change (validation reads a large C slice by slice). */
 static int read_part(ab_pjrt_dev *d, ab_pjrt_mem *m, void *dst, size_t off, size_t n, char *err)
 {
     if (off + n > m->used)
         return ab_pjrt_err(err, "pjrt: read of [%zu, %zu) past an array of %zu bytes", off, off + n,
                            m->used);
     if (off == 0 && n == m->used) return ab_pjrt_mem_get(d, m, dst, err);
-    unsigned char *tmp = malloc(m->used);
-    if (!tmp) return ab_pjrt_err(err, "out of host memory");
-    int rc = ab_pjrt_mem_get(d, m, tmp, err);
-    if (rc == 0) memcpy(dst, tmp + off, n);
-    free(tmp);
-    return rc;
+    if (d->rcache != m || d->rcache_gen != m->gen) {
+        if (d->rcache_cap < m->used) {
+            void *h = realloc(d->rcache_host, m->used);
+            if (!h) return ab_pjrt_err(err, "out of host memory");
+            d->rcache_host = h, d->rcache_cap = m->used;
+        }
+        d->rcache = NULL;
+        if (ab_pjrt_mem_get(d, m, d->rcache_host, err) != 0) return -1;
+        d->rcache = m, d->rcache_gen = m->gen;
+    }
+    memcpy(dst, (const unsigned char *)d->rcache_host + off, n);
+    return 0;
 }
 
 static int pj_copy(void *p, ab_copy_dir dir, void *dst, const void *src, size_t off, size_t bytes,

@@ -26,6 +26,7 @@
 typedef struct ab_pjrt_mem {
     size_t bytes;     /* what mem_alloc asked for */
     size_t used;      /* bytes of the array it holds (<= bytes) */
+    unsigned gen;     /* incremented whenever buf changes */
     PJRT_Buffer *buf; /* NULL until first written */
     PJRT_Buffer_Type type;
     int rank;
@@ -68,6 +69,11 @@ typedef struct ab_pjrt_dev {
     bool timing;
     double t0, overhead;
     int looped_launches;
+    /* the host copy of the last array read in parts (validation reads C in row slices) */
+    const ab_pjrt_mem *rcache;
+    unsigned rcache_gen;
+    void *rcache_host;
+    size_t rcache_cap;
 } ab_pjrt_dev;
 
 /* One-line error message into err (AB_ERRLEN bytes); returns -1. */

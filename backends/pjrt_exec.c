@@ -305,6 +305,7 @@ int ab_pjrt_mem_set(ab_pjrt_dev *d, ab_pjrt_mem *m, PJRT_Buffer_Type type, const
     if (rc != 0) return -1;
     destroy_buffer(d->api, m->buf);
     m->buf = b, m->type = type, m->rank = rank, m->used = bytes;
+    m->gen++;
     if (rank) memcpy(m->dims, dims, sizeof(int64_t) * (size_t)rank);
     return 0;
 }
@@ -313,6 +314,7 @@ void ab_pjrt_mem_drop(ab_pjrt_dev *d, ab_pjrt_mem *m)
 {
     destroy_buffer(d->api, m->buf);
     m->buf = NULL;
+    m->gen++;
 }
 
 /* One execution; its completion event joins the pending list (or is awaited with `wait`). */
@@ -395,6 +397,7 @@ static void take_outputs(ab_pjrt_dev *d, ab_pjrt_exe *x, PJRT_Buffer **outv,
     for (int i = 0; i < x->nout; i++) {
         destroy_buffer(d->api, outs[i]->buf);
         outs[i]->buf = outv[i];
+        outs[i]->gen++;
     }
 }
 

@@ -475,3 +475,37 @@ Test(pjrt, the_stand_in_checks_what_xla_checks)
     PJRT_Client_Destroy_Args cd = {.struct_size = sizeof(cd), .client = ca.client};
     cr_expect_null(api->PJRT_Client_Destroy(&cd));
 }
+
+/* Buffers are immutable arrays: writes and reads at an offset go through the host, and a part
+ * read after a write sees the write (the host copy kept for slice-by-slice reads is renewed). */
+Test(pjrt, partial_copies_see_every_write)
+{
+    use_fake();
+    ab_platform p;
+    pjrt_entry(&p);
+    ab_device *d = ab_platform_device(&p, "pjrt:0");
+    cr_assert_not_null(d);
+    char err[AB_ERRLEN];
+    cr_assert_eq(ab_device_open(d, err), 0, "%s", err);
+    const ab_backend_ops *ops = d->backend->ops;
+    void *m;
+    unsigned char src[256], got[16];
+    for (int i = 0; i < 256; i++)
+        src[i] = (unsigned char)i;
+    cr_assert_eq(ops->mem_alloc(d->h, sizeof(src), &m, err), 0, "%s", err);
+    cr_assert_eq(ops->copy(d->h, AB_COPY_H2D, m, src, 0, sizeof(src), err), 0, "%s", err);
+    cr_assert_eq(ops->copy(d->h, AB_COPY_D2H, got, m, 100, 16, err), 0, "%s", err);
+    cr_expect_eq(got[0], 100);
+    cr_expect_eq(got[15], 115);
+    unsigned char patch = 0xee;
+    cr_assert_eq(ops->copy(d->h, AB_COPY_H2D, m, &patch, 101, 1, err), 0, "%s", err);
+    cr_assert_eq(ops->copy(d->h, AB_COPY_D2H, got, m, 100, 16, err), 0, "%s", err);
+    cr_expect_eq(got[1], 0xee, "a part read after a write returned stale data");
+    cr_expect_eq(got[2], 102);
+    cr_expect_neq(ops->copy(d->h, AB_COPY_D2H, got, m, 250, 16, err), 0);
+    cr_expect_not_null(strstr(err, "past an array of 256 bytes"), "%s", err);
+    cr_expect_neq(ops->copy(d->h, AB_COPY_D2D, m, m, 8, 16, err), 0);
+    cr_expect_not_null(strstr(err, "not bytes at an offset"), "%s", err);
+    ops->mem_free(d->h, m);
+    ab_platform_fini(&p);
+}

@@ -17,6 +17,7 @@ struct ab_pjrt_exe {
     int nout;
     PJRT_LoadedExecutable *exe;
     double overhead; /* seconds of one launch at R = 0; < 0 until measured */
+    char name[80];   /* <module>-<hash>, as ACCELBENCH_PJRT_DUMP names its file */
     ab_pjrt_exe *next;
 };
 
@@ -145,18 +146,29 @@ static void exclude_from_timer(ab_pjrt_dev *d, double since)
 }
 
 /* ACCELBENCH_PJRT_DUMP=DIR: every program compiled, as DIR/<module>-<hash>.mlir */
-static void dump(const char *text, const char *module)
+/* ACCELBENCH_PJRT_DUMP=DIR: the file of `what` there (NULL when unset) */
+static FILE *dump_file(const char *what, const char *mode)
 {
     const char *dir = getenv("ACCELBENCH_PJRT_DUMP");
-    if (!dir || !*dir) return;
-    uint32_t h = 2166136261u; /* FNV-1a: programs of one module name differ in their shapes */
-    for (const char *p = text; *p; p++)
-        h = (h ^ (unsigned char)*p) * 16777619u;
+    if (!dir || !*dir) return NULL;
     char path[600];
-    snprintf(path, sizeof(path), "%s/%s-%08x.mlir", dir, module, (unsigned)h);
-    FILE *f = fopen(path, "w");
+    snprintf(path, sizeof(path), "%s/%s", dir, what);
+    return fopen(path, mode);
+}
+
+/* x->name from the module name and a hash of the text (programs of one module name differ in
+ * their shapes), and with ACCELBENCH_PJRT_DUMP the program as DIR/<name>.mlir */
+static void name_and_dump(ab_pjrt_exe *x, const char *module)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (const char *p = x->text; *p; p++)
+        h = (h ^ (unsigned char)*p) * 16777619u;
+    snprintf(x->name, sizeof(x->name), "%s-%08x", module, (unsigned)h);
+    char file[96];
+    snprintf(file, sizeof(file), "%s.mlir", x->name);
+    FILE *f = dump_file(file, "w");
     if (f) {
-        fputs(text, f);
+        fputs(x->text, f);
         fclose(f);
     }
 }
@@ -166,7 +178,7 @@ static int compile(ab_pjrt_dev *d, ab_pjrt_exe *x, char *err)
     char module[64] = "program";
     const char *m = strstr(x->text, "module @");
     if (m) snprintf(module, sizeof(module), "%.*s", (int)strcspn(m + 8, " {"), m + 8);
-    dump(x->text, module);
+    name_and_dump(x, module);
     PJRT_Program prog = {.struct_size = sizeof(prog),
                          .code = x->text,
                          .code_size = strlen(x->text),
@@ -387,6 +399,11 @@ static int measure_overhead(ab_pjrt_dev *d, ab_pjrt_exe *x, ab_pjrt_mem *const *
     if (rc != 0) return -1;
     qsort(t + 2, 5, sizeof(double), cmp_double);
     x->overhead = t[4];
+    FILE *f = dump_file("overheads.txt", "a"); /* for the first runs on hardware */
+    if (f) {
+        fprintf(f, "%s launch overhead %.9f s (median of 5 at R = 0)\n", x->name, x->overhead);
+        fclose(f);
+    }
     return 0;
 }
 

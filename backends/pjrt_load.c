@@ -49,7 +49,8 @@ static bool find_default(char *path, size_t len)
         }
         glob_t g;
         bool found = glob(pat, 0, NULL, &g) == 0 && g.gl_pathc > 0;
-        if (found) snprintf(path, len, "%s", g.gl_pathv[g.gl_pathc - 1]); /* the newest python3.N */
+        if (found)
+            snprintf(path, len, "%s", g.gl_pathv[g.gl_pathc - 1]); /* the last in glob order */
         globfree(&g);
         if (found) return true;
     }

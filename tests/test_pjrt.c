@@ -284,6 +284,9 @@ Test(pjrt, membw_kernels_validate_and_free_every_buffer_event_and_program, .time
     cr_expect_eq(report_count(report, "buffers"), 0, "buffers left at client destroy");
     cr_expect_eq(report_count(report, "events"), 0, "events left at client destroy");
     cr_expect_eq(report_count(report, "executables"), 0, "programs left at client destroy");
+    char over[600];
+    snprintf(over, sizeof(over), "%s/overheads.txt", dump);
+    cr_expect_eq(ab_file_lines(over), 7, "one launch overhead per looped program");
     int checked = check_syntax(dump);
     free(dump);
     if (checked < 0)

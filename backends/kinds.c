@@ -15,6 +15,7 @@ static const struct {
     {"opencl", AB_KIND_PORTABLE},
     {"cuda", AB_KIND_GPU},
     {"hip", AB_KIND_GPU},
+    {"pjrt", AB_KIND_GPU}, /* TPU, Trainium: accelerators behind a vendor runtime */
 };
 
 bool ab_backend_declared_kind(const char *name, ab_device_kind *kind)

@@ -20,6 +20,9 @@
 #ifndef AB_HIP_WHY
 #define AB_HIP_WHY "not built"
 #endif
+#ifndef AB_PJRT_WHY
+#define AB_PJRT_WHY "not built"
+#endif
 
 /* Finds and loads libaccelbench-<name>.so: $ACCELBENCH_PLUGIN_DIR, then the executable's
  * directory, then ../lib/accelbench beside it. */
@@ -102,6 +105,11 @@ static const backend_decl declared[] = {
     {"hip", NULL, true, NULL, false},
 #else
     {"hip", NULL, false, AB_HIP_WHY, false},
+#endif
+#ifdef AB_HAVE_PJRT
+    {"pjrt", NULL, true, NULL, false},
+#else
+    {"pjrt", NULL, false, AB_PJRT_WHY, false},
 #endif
 };
 

@@ -46,7 +46,8 @@ if command -v apt-get >/dev/null 2>&1; then
         libjansson-dev libcsv-dev libhwloc-dev hwloc libpapi-dev papi-tools libopenblas-dev
         ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo
         libcriterion-dev gnuplot-nox libsqlite3-dev sqlite3 libxml2-utils
-        python3-jsonschema)  # the manifest schema test (probe_manifest)
+        python3-jsonschema   # the manifest schema test (probe_manifest)
+        mlir-16-tools)       # mlir-opt-16: syntax of the pjrt backend's StableHLO (test_pjrt)
   [ $want_hip = 1 ] && pkgs+=(hipcc libamdhip64-dev)
   [ $want_bench = 1 ] && pkgs+=(clpeak python3-numpy python3-torch likwid)
   [ $want_browser = 1 ] && pkgs+=(chromium)

@@ -114,7 +114,7 @@ Test(cli, list_reports_backends)
     json_t *o = json_loads(p.out, 0, &je);
     cr_assert_not_null(o, "list --json is not JSON: %s", je.text);
     json_t *bs = json_object_get(o, "backends");
-    cr_assert_eq(json_array_size(bs), 4);
+    cr_assert_eq(json_array_size(bs), 5); /* cpu, opencl, cuda, hip, pjrt */
     size_t i;
     json_t *b;
     json_array_foreach(bs, i, b)

@@ -80,6 +80,11 @@ typedef struct ab_gemm_impl {
     /* Enqueues one multiply on the device's queue, in order with copies and the backend timer
      * (on the CPU it runs to completion). a, b, c: device buffers holding op's matrices. */
     int (*run)(void *plan, void *a, void *b, void *c, char *err);
+    /* Optional (NULL: the suite calls run() iters times): enqueues iters multiplies of the same
+     * a, b into c as one device program, for devices that compile a program and launch it
+     * (PJRT: a loop inside the program, suites/gemm/gemm_pjrt.c), where a launch per multiply
+     * would time the launches. */
+    int (*run_n)(void *plan, void *a, void *b, void *c, long iters, char *err);
     void (*release)(void *plan);
     /* What ran, for the record: library and version, algorithm, threads. */
     void (*describe)(void *plan, char *buf, size_t len);

@@ -279,7 +279,12 @@ static int case_run(ab_case *c, long iters, double *sec, char *err)
     const ab_gemm_plan *p = c->plan;
     if (ops->timer_start(dev->h, err))
         return -1;
-    for (long i = 0; i < iters; i++) {
+    if (impl_of(c)->run_n) { /* one launch of iters multiplies (one buffer set per batch) */
+        int s = (int)(gc->next++ % gd->nsets);
+        if (impl_of(c)->run_n(gc->plan, gd->a[s], gd->b[s], gd->c[s], iters, err))
+            return -1;
+    }
+    for (long i = 0; !impl_of(c)->run_n && i < iters; i++) {
         int s = (int)(gc->next++ % gd->nsets);
         if (impl_of(c)->run(gc->plan, gd->a[s], gd->b[s], gd->c[s], err))
             return -1;

@@ -1,0 +1,442 @@
+/* SPDX-License-Identifier: MIT */
+/* The stand-in plugin's interpreter of parsed StableHLO (fake_hlo.h). */
+#include "fake_hlo.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../suites/attention/attention.h" /* ab_f32_to_bf16, ab_bf16_to_f32 */
+
+typedef struct env {
+    fh_value *v; /* by value id */
+    long loops;
+    char *err;
+} env;
+
+static int efail(env *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int efail(env *e, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->err, 256, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+size_t fh_et_size(fh_et t)
+{
+    static const size_t s[] = {1, 1, 4, 8, 1, 2, 4, 8};
+    return s[t];
+}
+
+double fh_round(fh_et t, double x)
+{
+    switch (t) {
+    case FH_PRED:
+        return x != 0.0;
+    case FH_I8:
+        return (double)(int8_t)(int64_t)x;
+    case FH_I32:
+        return (double)(int32_t)(int64_t)x;
+    case FH_I64:
+        return (double)(int64_t)x;
+    case FH_U8:
+        return (double)(uint8_t)(int64_t)x;
+    case FH_BF16:
+        return ab_bf16_to_f32(ab_f32_to_bf16((float)x));
+    case FH_F32:
+        return (double)(float)x;
+    default:
+        return x;
+    }
+}
+
+int fh_value_alloc(fh_value *v, const fh_type *t)
+{
+    v->t = *t;
+    v->n = 1;
+    for (int i = 0; i < t->rank; i++)
+        v->n *= (size_t)t->dims[i];
+    v->d = calloc(v->n ? v->n : 1, sizeof(double));
+    return v->d ? 0 : -1;
+}
+
+void fh_value_free(fh_value *v)
+{
+    free(v->d);
+    v->d = NULL;
+}
+
+void fh_from_bytes(fh_value *v, const void *bytes)
+{
+    const unsigned char *b = bytes;
+    for (size_t i = 0; i < v->n; i++) {
+        switch (v->t.et) {
+        case FH_PRED:
+        case FH_U8:
+            v->d[i] = b[i];
+            break;
+        case FH_I8:
+            v->d[i] = (int8_t)b[i];
+            break;
+        case FH_I32:
+            v->d[i] = ((const int32_t *)bytes)[i];
+            break;
+        case FH_I64:
+            v->d[i] = (double)((const int64_t *)bytes)[i];
+            break;
+        case FH_BF16:
+            v->d[i] = ab_bf16_to_f32(((const uint16_t *)bytes)[i]);
+            break;
+        case FH_F32:
+            v->d[i] = ((const float *)bytes)[i];
+            break;
+        case FH_F64:
+            v->d[i] = ((const double *)bytes)[i];
+            break;
+        }
+    }
+}
+
+void fh_to_bytes(const fh_value *v, void *bytes)
+{
+    unsigned char *b = bytes;
+    for (size_t i = 0; i < v->n; i++) {
+        double x = v->d[i];
+        switch (v->t.et) {
+        case FH_PRED:
+        case FH_U8:
+        case FH_I8:
+            b[i] = (unsigned char)(int64_t)x;
+            break;
+        case FH_I32:
+            ((int32_t *)bytes)[i] = (int32_t)x;
+            break;
+        case FH_I64:
+            ((int64_t *)bytes)[i] = (int64_t)x;
+            break;
+        case FH_BF16:
+            ((uint16_t *)bytes)[i] = ab_f32_to_bf16((float)x);
+            break;
+        case FH_F32:
+            ((float *)bytes)[i] = (float)x;
+            break;
+        case FH_F64:
+            ((double *)bytes)[i] = x;
+            break;
+        }
+    }
+}
+
+static bool same_type(const fh_type *a, const fh_type *b)
+{
+    return a->et == b->et && a->rank == b->rank &&
+           memcmp(a->dims, b->dims, sizeof(int64_t) * (size_t)a->rank) == 0;
+}
+
+static int copy_value(env *e, fh_value *dst, const fh_value *src)
+{
+    if (fh_value_alloc(dst, &src->t) != 0) return efail(e, "out of memory");
+    memcpy(dst->d, src->d, src->n * sizeof(double));
+    return 0;
+}
+
+/* the integers of "key = array<i64: 0, 1>" or "key = [0, 1]" in attrs */
+static int int_list(const char *attrs, const char *key, int64_t *v, int max)
+{
+    const char *p = strstr(attrs, key);
+    if (!p) return -1;
+    p += strlen(key);
+    p += strcspn(p, ":[");
+    if (*p) p++;
+    int n = 0;
+    char *q;
+    for (long long x; n < max && (x = strtoll(p, &q, 10), q != p); p = q + (*q == ',')) {
+        v[n++] = x;
+        while (*q == ' ')
+            q++;
+    }
+    return n;
+}
+
+/* row-major index of multi-index idx in type t */
+static size_t offset(const fh_type *t, const int64_t *idx)
+{
+    size_t o = 0;
+    for (int i = 0; i < t->rank; i++)
+        o = o * (size_t)t->dims[i] + (size_t)idx[i];
+    return o;
+}
+
+static void unflatten(const fh_type *t, size_t o, int64_t *idx)
+{
+    for (int i = t->rank - 1; i >= 0; i--) {
+        idx[i] = (int64_t)(o % (size_t)t->dims[i]);
+        o /= (size_t)t->dims[i];
+    }
+}
+
+static double binary(const char *op, double a, double b)
+{
+    if (strcmp(op, "add") == 0) return a + b;
+    if (strcmp(op, "subtract") == 0) return a - b;
+    if (strcmp(op, "multiply") == 0) return a * b;
+    if (strcmp(op, "divide") == 0) return a / b;
+    return a > b ? a : b; /* maximum */
+}
+
+static int eval_region(env *e, const fh_region *r, const fh_value *args, fh_value *outs, int *nout);
+
+static int eval_compare(env *e, const fh_op *op, fh_value *r)
+{
+    static const char *const dirs[] = {"LT", "LE", "GT", "GE", "EQ", "NE"};
+    const char *p = strstr(op->attrs, "<comparison_direction ");
+    int dir = -1;
+    for (int i = 0; p && i < 6; i++)
+        if (strncmp(p + 22, dirs[i], 2) == 0) dir = i;
+    if (dir < 0) return efail(e, "compare: no comparison_direction");
+    const fh_value *a = &e->v[op->opd[0]], *b = &e->v[op->opd[1]];
+    for (size_t i = 0; i < r->n; i++) {
+        double x = a->d[i], y = b->d[i];
+        bool c[] = {x<y, x <= y, x> y, x >= y, x == y, x != y};
+        r->d[i] = c[dir];
+    }
+    return 0;
+}
+
+static int eval_broadcast(env *e, const fh_op *op, fh_value *r)
+{
+    const fh_value *a = &e->v[op->opd[0]];
+    int64_t bd[FH_MAX_DIMS], idx[FH_MAX_DIMS], ai[FH_MAX_DIMS];
+    int n = int_list(op->attrs, "broadcast_dimensions", bd, FH_MAX_DIMS);
+    if (n != a->t.rank)
+        return efail(e, "broadcast_in_dim: %d dimensions for an operand of rank %d", n, a->t.rank);
+    for (size_t o = 0; o < r->n; o++) {
+        unflatten(&r->t, o, idx);
+        for (int i = 0; i < n; i++)
+            ai[i] = a->t.dims[i] == 1 ? 0 : idx[bd[i]];
+        r->d[o] = a->d[offset(&a->t, ai)];
+    }
+    return 0;
+}
+
+static int eval_reduce(env *e, const fh_op *op, fh_value *r)
+{
+    const fh_value *a = &e->v[op->opd[0]];
+    int64_t rd[FH_MAX_DIMS], idx[FH_MAX_DIMS], ri[FH_MAX_DIMS];
+    int n = int_list(op->attrs, "dimensions", rd, FH_MAX_DIMS);
+    const fh_region *body = &op->reg[0];
+    if (n < 1 || op->nreg != 1 || body->nops != 2)
+        return efail(e, "reduce: one dimension list and a one-operation body expected");
+    const char *fn = body->ops[0].name + strlen("stablehlo.");
+    for (size_t o = 0; o < r->n; o++)
+        r->d[o] = e->v[op->opd[1]].d[0];
+    for (size_t o = 0; o < a->n; o++) {
+        unflatten(&a->t, o, idx);
+        int k = 0;
+        for (int i = 0; i < a->t.rank; i++) {
+            bool reduced = false;
+            for (int j = 0; j < n; j++)
+                reduced |= rd[j] == i;
+            if (!reduced) ri[k++] = idx[i];
+        }
+        size_t ro = offset(&r->t, ri);
+        r->d[ro] = binary(fn, r->d[ro], a->d[o]);
+    }
+    return 0;
+}
+
+/* dot_general: result dims = batch, lhs free, rhs free */
+static int eval_dot(env *e, const fh_op *op, fh_value *r)
+{
+    const fh_value *a = &e->v[op->opd[0]], *b = &e->v[op->opd[1]];
+    int64_t lb[4], rb[4], lc[4], rc[4], idx[FH_MAX_DIMS], ai[FH_MAX_DIMS], bi[FH_MAX_DIMS];
+    int nb = int_list(op->attrs, "lhs_batching_dimensions", lb, 4);
+    int nc = int_list(op->attrs, "lhs_contracting_dimensions", lc, 4);
+    if (nb < 0) nb = 0;
+    if (nc != 1 || int_list(op->attrs, "rhs_contracting_dimensions", rc, 4) != 1 ||
+        (nb && int_list(op->attrs, "rhs_batching_dimensions", rb, 4) != nb))
+        return efail(e, "dot_general: one contracting dimension and matching batch lists");
+    int af[FH_MAX_DIMS], bf[FH_MAX_DIMS], naf = 0, nbf = 0;
+    for (int i = 0; i < a->t.rank; i++) {
+        bool used = i == lc[0];
+        for (int j = 0; j < nb; j++)
+            used |= lb[j] == i;
+        if (!used) af[naf++] = i;
+    }
+    for (int i = 0; i < b->t.rank; i++) {
+        bool used = i == rc[0];
+        for (int j = 0; j < nb; j++)
+            used |= rb[j] == i;
+        if (!used) bf[nbf++] = i;
+    }
+    if (nb + naf + nbf != r->t.rank || a->t.dims[lc[0]] != b->t.dims[rc[0]])
+        return efail(e, "dot_general: operand and result shapes disagree");
+    int64_t k = a->t.dims[lc[0]];
+    for (size_t o = 0; o < r->n; o++) {
+        unflatten(&r->t, o, idx);
+        for (int j = 0; j < nb; j++)
+            ai[lb[j]] = idx[j], bi[rb[j]] = idx[j];
+        for (int j = 0; j < naf; j++)
+            ai[af[j]] = idx[nb + j];
+        for (int j = 0; j < nbf; j++)
+            bi[bf[j]] = idx[nb + naf + j];
+        double s = 0.0;
+        for (int64_t q = 0; q < k; q++) {
+            ai[lc[0]] = q, bi[rc[0]] = q;
+            s += a->d[offset(&a->t, ai)] * b->d[offset(&b->t, bi)];
+        }
+        r->d[o] = s;
+    }
+    return 0;
+}
+
+static int eval_while(env *e, const fh_op *op, fh_value *outs)
+{
+    int n = op->nopd, m;
+    fh_value *state = calloc((size_t)n, sizeof(fh_value)), pred = {0};
+    if (!state) return efail(e, "out of memory");
+    int rc = 0;
+    for (int i = 0; i < n && rc == 0; i++)
+        rc = copy_value(e, &state[i], &e->v[op->opd[i]]);
+    for (;;) {
+        if (rc || (rc = eval_region(e, &op->reg[0], state, &pred, &m)) != 0) break;
+        bool go = pred.d[0] != 0.0;
+        fh_value_free(&pred);
+        if (!go) break;
+        fh_value *next = calloc((size_t)n, sizeof(fh_value));
+        if (!next || (rc = eval_region(e, &op->reg[1], state, next, &m)) != 0) {
+            free(next);
+            rc = rc ? rc : efail(e, "out of memory");
+            break;
+        }
+        for (int i = 0; i < n; i++)
+            fh_value_free(&state[i]);
+        free(state);
+        state = next;
+        e->loops++;
+    }
+    for (int i = 0; i < n; i++)
+        outs[i] = state[i]; /* ownership moves to the results */
+    free(state);
+    return rc;
+}
+
+/* elementwise and shape-only operations */
+static int eval_simple(env *e, const fh_op *op, const char *fn, fh_value *r)
+{
+    const fh_value *a = op->nopd ? &e->v[op->opd[0]] : NULL;
+    if (strcmp(fn, "constant") == 0) {
+        const char *p = strstr(op->attrs, "dense<");
+        if (!p) return efail(e, "constant: only splat dense<...> values");
+        double x = strtod(p + 6, NULL);
+        if (strncmp(p + 6, "0x", 2) == 0 && r->t.et == FH_F32) { /* MLIR's bit pattern form */
+            uint32_t bits = (uint32_t)strtoul(p + 8, NULL, 16);
+            float f;
+            memcpy(&f, &bits, sizeof(f));
+            x = f;
+        }
+        for (size_t i = 0; i < r->n; i++)
+            r->d[i] = x;
+    } else if (strcmp(fn, "convert") == 0 || strcmp(fn, "reshape") == 0 ||
+               strcmp(fn, "exponential") == 0) {
+        if (a->n != r->n) return efail(e, "%s: %zu elements into %zu", fn, a->n, r->n);
+        for (size_t i = 0; i < r->n; i++)
+            r->d[i] = fn[0] == 'e' ? exp(a->d[i]) : a->d[i];
+    } else if (strcmp(fn, "select") == 0) {
+        const fh_value *x = &e->v[op->opd[1]], *y = &e->v[op->opd[2]];
+        for (size_t i = 0; i < r->n; i++)
+            r->d[i] = a->d[a->n == 1 ? 0 : i] != 0.0 ? x->d[i] : y->d[i];
+    } else if (strcmp(fn, "iota") == 0) {
+        int64_t dim = strtoll(strstr(op->attrs, "iota_dimension") + 17, NULL, 10), idx[8];
+        for (size_t i = 0; i < r->n; i++) {
+            unflatten(&r->t, i, idx);
+            r->d[i] = (double)idx[dim];
+        }
+    } else {
+        static const char *const bin[] = {"add", "subtract", "multiply", "divide", "maximum"};
+        bool ok = false;
+        for (int i = 0; i < 5; i++)
+            ok |= strcmp(fn, bin[i]) == 0;
+        const fh_value *b = op->nopd == 2 ? &e->v[op->opd[1]] : NULL;
+        if (!ok || !b || !same_type(&a->t, &b->t) || !same_type(&a->t, &r->t))
+            return efail(e, "unsupported operation stablehlo.%s (or operand types)", fn);
+        for (size_t i = 0; i < r->n; i++)
+            r->d[i] = binary(fn, a->d[i], b->d[i]);
+    }
+    return 0;
+}
+
+static int eval_op(env *e, const fh_op *op)
+{
+    if (strncmp(op->name, "stablehlo.", 10) != 0) return efail(e, "unknown operation %s", op->name);
+    const char *fn = op->name + 10;
+    fh_value *r = &e->v[op->res];
+    if (strcmp(fn, "while") == 0) return eval_while(e, op, r);
+    if (strcmp(fn, "optimization_barrier") == 0) {
+        for (int i = 0; i < op->nopd; i++)
+            if (copy_value(e, &r[i], &e->v[op->opd[i]]) != 0) return -1;
+        return 0;
+    }
+    if (op->nres != 1 || fh_value_alloc(r, &op->rtype[0]) != 0)
+        return efail(e, "%s: one result expected", op->name);
+    int rc = strcmp(fn, "compare") == 0            ? eval_compare(e, op, r)
+             : strcmp(fn, "broadcast_in_dim") == 0 ? eval_broadcast(e, op, r)
+             : strcmp(fn, "reduce") == 0           ? eval_reduce(e, op, r)
+             : strcmp(fn, "dot_general") == 0      ? eval_dot(e, op, r)
+                                                   : eval_simple(e, op, fn, r);
+    for (size_t i = 0; rc == 0 && i < r->n; i++)
+        r->d[i] = fh_round(r->t.et, r->d[i]);
+    return rc;
+}
+
+/* Binds args to the block arguments, runs the operations, and moves the operands of the
+ * terminator into outs. */
+static int eval_region(env *e, const fh_region *r, const fh_value *args, fh_value *outs, int *nout)
+{
+    int rc = 0;
+    for (int i = 0; i < r->nargs && rc == 0; i++)
+        rc = copy_value(e, &e->v[r->args[i]], &args[i]);
+    for (int i = 0; i < r->nops - 1 && rc == 0; i++)
+        rc = eval_op(e, &r->ops[i]);
+    const fh_op *ret = &r->ops[r->nops - 1];
+    *nout = ret->nopd;
+    for (int i = 0; i < ret->nopd && rc == 0; i++)
+        rc = copy_value(e, &outs[i], &e->v[ret->opd[i]]);
+    /* values of this region are dead now */
+    for (int i = 0; i < r->nargs; i++)
+        fh_value_free(&e->v[r->args[i]]);
+    for (int i = 0; i < r->nops; i++)
+        for (int k = 0; k < r->ops[i].nres; k++)
+            fh_value_free(&e->v[r->ops[i].res + k]);
+    return rc;
+}
+
+int fh_run(const fh_program *p, const fh_value *args, fh_value *outs, long *loops, char *err)
+{
+    env e = {.err = err};
+    for (int i = 0; i < p->main.nargs; i++)
+        if (!same_type(&args[i].t, &p->main.types[i])) {
+            snprintf(err, 256, "argument %d does not have the parameter's type", i);
+            return -1;
+        }
+    const fh_op *ret = &p->main.ops[p->main.nops - 1];
+    if (ret->nopd != p->nres)
+        return efail(&e, "@main returns %d values for %d results", ret->nopd, p->nres);
+    if (!(e.v = calloc((size_t)p->nvalues + 1, sizeof(fh_value))))
+        return efail(&e, "out of memory");
+    memset(outs, 0, sizeof(fh_value) * (size_t)p->nres);
+    int n = 0, rc = eval_region(&e, &p->main, args, outs, &n);
+    for (int i = 0; rc == 0 && i < n; i++)
+        if (!same_type(&outs[i].t, &p->res[i]))
+            rc = efail(&e, "result %d does not have the declared type", i);
+    if (rc != 0)
+        for (int i = 0; i < p->nres; i++)
+            fh_value_free(&outs[i]);
+    free(e.v);
+    *loops = e.loops;
+    return rc;
+}

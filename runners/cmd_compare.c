@@ -4,6 +4,7 @@
 #include "commands.h"
 #include "compare.h"
 #include "gate.h"
+#include "scorecard.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -69,13 +70,19 @@ typedef struct {
     ab_cmp *c;
     out_format fmt;
     bool changed;
+    ab_run *const *runs;
+    size_t nruns;
 } cmp_out;
 
 static int write_cmp(void *arg, FILE *f)
 {
     cmp_out *o = arg;
+    /* the table and Markdown open with the scorecard of every run x device */
+    const ab_run *const *runs = (const ab_run *const *)o->runs;
     switch (o->fmt) {
-    case FMT_MD: return ab_cmp_write_markdown(o->c, f, o->changed);
+    case FMT_MD:
+        if (ab_scorecard_print(runs, o->nruns, NULL, AB_SC_MARKDOWN, f) != 0) return -1;
+        return ab_cmp_write_markdown(o->c, f, o->changed);
     case FMT_CSV: return ab_cmp_write_csv(o->c, f);
     case FMT_JSON: {
         json_t *j = ab_cmp_to_json(o->c);
@@ -84,7 +91,9 @@ static int write_cmp(void *arg, FILE *f)
         fputc('\n', f);
         return rc;
     }
-    default: return ab_cmp_write_table(o->c, f, o->changed);
+    default:
+        if (ab_scorecard_print(runs, o->nruns, NULL, AB_SC_TEXT, f) != 0) return -1;
+        return ab_cmp_write_table(o->c, f, o->changed);
     }
 }
 
@@ -92,7 +101,9 @@ static void compare_usage(FILE *f)
 {
     fputs("usage: accelbench compare RUN [RUN...] [options]\n"
           "\n"
-          "Puts runs side by side: every result aligned by identity, with its median, % of\n"
+          "Opens with the scorecard (one row per run and device: accelerator, instance, price,\n"
+          "bandwidth, GEMM, attention, tokens/s, $ and gCO2e per 1M tokens; table and md), then\n"
+          "puts runs side by side: every result aligned by identity, with its median, % of\n"
           "datasheet peak, ratio to the first run and a verdict (same / better / worse) from a\n"
           "Mann-Whitney U test on the samples plus a minimum effect. A RUN is a run.json or a\n"
           "run folder (results/<id>, results/latest).\n"
@@ -173,7 +184,7 @@ int ab_cmd_compare(int argc, char **argv)
                g.cmp.align == AB_ALIGN_EXACT
                    ? ": different device models or sizes? try --align headline or any-device"
                    : "");
-    cmp_out co = {&cmp, fmt, changed};
+    cmp_out co = {&cmp, fmt, changed, runs, n};
     int rc = AB_EXIT_OK;
     if (emit(output, write_cmp, &co, err) != 0) {
         fprintf(stderr, "accelbench compare: %s\n", err);

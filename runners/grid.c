@@ -37,6 +37,9 @@ void ab_grid_free(ab_grid *g)
             free(g->rows[r][c]);
         free(g->rows[r]);
         free(g->rclass[r]);
+        for (size_t c = 0; g->tips[r] && c < g->ncols; c++)
+            free(g->tips[r][c]);
+        free(g->tips[r]);
     }
     for (size_t c = 0; c < g->ncols && g->head; c++)
         free(g->head[c]);
@@ -44,6 +47,7 @@ void ab_grid_free(ab_grid *g)
     free(g->right);
     free(g->rows);
     free(g->rclass);
+    free(g->tips);
     free(g);
 }
 
@@ -59,6 +63,9 @@ long ab_grid_add_row(ab_grid *g)
         if (!cls)
             return -1;
         g->rclass = cls;
+        char ***tips = realloc(g->tips, cap * sizeof(*tips));
+        if (!tips) return -1;
+        g->tips = tips;
         g->cap = cap;
     }
     char **row = calloc(g->ncols ? g->ncols : 1, sizeof(*row));
@@ -66,6 +73,7 @@ long ab_grid_add_row(ab_grid *g)
         return -1;
     g->rows[g->nrows] = row;
     g->rclass[g->nrows] = NULL;
+    g->tips[g->nrows] = NULL;
     return (long)g->nrows++;
 }
 
@@ -83,6 +91,15 @@ void ab_grid_set(ab_grid *g, long row, size_t col, const char *fmt, ...)
     va_end(ap);
     free(g->rows[row][col]);
     g->rows[row][col] = s;
+}
+
+void ab_grid_set_tip(ab_grid *g, long row, size_t col, const char *tip)
+{
+    if (row < 0) row = (long)g->nrows - 1;
+    if (row < 0 || (size_t)row >= g->nrows || col >= g->ncols) return;
+    if (!g->tips[row] && !(g->tips[row] = calloc(g->ncols, sizeof(char *)))) return;
+    free(g->tips[row][col]);
+    g->tips[row][col] = tip ? ab_strdup(tip) : NULL;
 }
 
 void ab_grid_row_class(ab_grid *g, long row, const char *cls)
@@ -112,14 +129,18 @@ void ab_grid_drop_empty_columns(ab_grid *g)
         }
         if (empty && g->nrows) {
             free(g->head[c]);
-            for (size_t r = 0; r < g->nrows; r++)
+            for (size_t r = 0; r < g->nrows; r++) {
                 free(g->rows[r][c]);
+                if (g->tips[r]) free(g->tips[r][c]);
+            }
             continue;
         }
         g->head[out] = g->head[c];
         g->right[out] = g->right[c];
-        for (size_t r = 0; r < g->nrows; r++)
+        for (size_t r = 0; r < g->nrows; r++) {
             g->rows[r][out] = g->rows[r][c];
+            if (g->tips[r]) g->tips[r][out] = g->tips[r][c];
+        }
         out++;
     }
     g->ncols = out;
@@ -242,7 +263,14 @@ int ab_grid_write_html(const ab_grid *g, FILE *f, const char *cls)
             fputs("<tr>", f);
         }
         for (size_t c = 0; c < g->ncols; c++) {
-            fputs(g->right[c] ? "<td class=\"num\">" : "<td>", f);
+            const char *tip = g->tips[r] ? g->tips[r][c] : NULL;
+            fputs(g->right[c] ? "<td class=\"num\"" : "<td", f);
+            if (tip) {
+                fputs(" title=\"", f);
+                ab_html_escape(f, tip);
+                fputc('"', f);
+            }
+            fputc('>', f);
             ab_html_escape(f, cell(g, r, c));
             fputs("</td>", f);
         }

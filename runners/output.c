@@ -3,6 +3,7 @@
 
 #include "../core/escape.h"
 #include "../suites/suite.h"
+#include "scorecard.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -317,6 +318,9 @@ int ab_write_markdown(const ab_run *run, FILE *f)
         counts[run->results[i]->status]++;
     fprintf(f, "%zu results: %zu pass, %zu fail, %zu skip, %zu error\n\n", run->nresults,
             counts[AB_PASS], counts[AB_FAIL], counts[AB_SKIP], counts[AB_ERROR]);
+    /* the answer at a glance first (runners/scorecard.c) */
+    const ab_run *one[1] = {run};
+    if (ab_scorecard_print(one, 1, NULL, AB_SC_MARKDOWN, f) != 0) return -1;
 
     bool any_headline = false;
     for (size_t i = 0; i < run->nresults; i++)

@@ -2,6 +2,7 @@
 #include "report.h"
 
 #include "grid.h"
+#include "scorecard.h"
 #include "output.h"
 #include "plot.h"
 
@@ -810,13 +811,15 @@ int ab_report_html(ab_run *const *runs, size_t n, const ab_report_opts *o, FILE 
         esc(f, labels[j]);
     }
     fprintf(f, " — generated %s by accelbench %s</p>\n", now, AB_VERSION);
-    fputs("<nav><a href=\"#runs\">Runs</a>", f);
+    fputs("<nav><a href=\"#scorecard\">Scorecard</a><a href=\"#runs\">Runs</a>", f);
     if (n > 1)
         fputs("<a href=\"#compare\">Comparison</a>", f);
     fputs("<a href=\"#headlines\">Headlines</a><a href=\"#charts\">Charts</a>"
           "<a href=\"#results\">All results</a><a href=\"#machine\">Machines</a>"
           "<a href=\"#sources\">Peak sources</a></nav></header>\n",
           f);
+    /* the answer at a glance first (runners/scorecard.c) */
+    ab_scorecard_print((const ab_run *const *)runs, n, labels, AB_SC_HTML, f);
     runs_section(f, runs, n, labels);
     if (n > 1)
         compare_section(f, runs, n, &o->cmp);

@@ -82,3 +82,131 @@ char *ab_syn_write(const char *dir, const ab_syn *s)
     }
     return path;
 }
+
+/* ---- the scorecard's run ---- */
+
+static ab_result *sc_result(ab_run *run, const char *dev, const char *name, const char *suite,
+                            const char *key, const char *impl, bool headline)
+{
+    ab_result *r = ab_result_new(suite, key, impl);
+    ab_result_set_device(r, dev, name, strcmp(dev, "cpu") == 0 ? "cpu" : "gpu");
+    r->headline = headline;
+    r->extra = json_object();
+    ab_run_add(run, r, NULL);
+    return r;
+}
+
+static void sc_metric(ab_result *r, const char *name, const char *unit, bool higher, double v)
+{
+    double s[3] = {v * 0.99, v, v * 1.01};
+    ab_result_add_metric(r, name, unit, higher, "synthetic", s, 3);
+}
+
+static json_t *sc_field(const char *value, const char *source)
+{
+    return value ? json_pack("{s:s, s:s, s:s}", "status", "ok", "value", value, "source", source)
+                 : json_pack("{s:s, s:s}", "status", "unavailable", "reason", source);
+}
+
+static void sc_decode(ab_run *run, const char *dev, const char *name, int batch, double tok_s,
+                      bool priced)
+{
+    ab_result *r = sc_result(run, dev, name, "tokens", "tokens.decode", "vendor", false);
+    ab_result_param_str(r, "dtype", "bf16");
+    ab_result_param_int(r, "batch", batch);
+    ab_result_param_int(r, "context", 1024);
+    sc_metric(r, "tokens_per_s", "tokens/s", true, tok_s);
+    sc_metric(r, "tpot", "s", false, batch / tok_s);
+    if (!priced) {
+        json_object_set_new(r->extra, "cost",
+                            json_pack("{s:s, s:s}", "status", "unavailable", "reason",
+                                      "no cloud instance detected; give --price-per-hour USD"));
+        json_object_set_new(
+            r->extra, "energy",
+            json_pack("{s:s, s:s}", "status", "unavailable", "reason", "RAPL not readable"));
+        json_object_set_new(r->extra, "carbon",
+                            json_pack("{s:s, s:s}", "status", "unavailable", "reason",
+                                      "no energy figure (RAPL not readable)"));
+        return;
+    }
+    double tpd = tok_s * 3600.0 / 3.0, tpk = tok_s * 1e4;
+    json_object_set_new(r->extra, "cost",
+                        json_pack("{s:f, s:s, s:s, s:f, s:f, s:s}", "usd_per_hour", 3.0, "source",
+                                  "test sheet (prices.csv:7: gcp a3-highgpu-8g, on-demand)", "date",
+                                  "2026-03", "tokens_per_usd", tpd, "usd_per_mtok", 1e6 / tpd,
+                                  "formula", "tokens/s x 3600 / $ per hour"));
+    json_object_set_new(r->extra, "energy",
+                        json_pack("{s:f, s:s, s:f}", "tokens_per_kwh", tpk, "source",
+                                  "NVML energy counter", "tokens_per_j", tpk / 3.6e6));
+    json_object_set_new(r->extra, "carbon",
+                        json_pack("{s:f, s:s, s:s, s:f}", "g_co2e_per_kwh", 431.95, "source",
+                                  "Google Cloud region carbon data (carbon-intensity.csv:50)",
+                                  "date", "2025", "g_co2e_per_mtok", 1e6 / tpk * 431.95));
+}
+
+static void sc_gpu(ab_run *run, const char *n)
+{
+    ab_result *r = sc_result(run, "gpu:0", n, "membw", "membw.triad", "ordinary", true);
+    ab_result_param_str(r, "dtype", "f32");
+    sc_metric(r, "bandwidth", "B/s", true, 2e12);
+    json_object_set_new(r->extra, "peak",
+                        json_pack("{s:s, s:f, s:s, s:f, s:s, s:s, s:s}", "metric", "bandwidth",
+                                  "value", 4e12, "unit", "B/s", "fraction", 0.5, "model",
+                                  "Test GPU", "source", "example.com/datasheet", "accessed",
+                                  "2026-01-01"));
+    sc_metric(sc_result(run, "gpu:0", n, "membw", "membw.copy", "ordinary", false), "bandwidth",
+              "B/s", true, 3e12);
+    sc_metric(sc_result(run, "gpu:0", n, "membw", "membw.h2d", "pinned", true), "bandwidth", "B/s",
+              true, 5e12);
+    r = sc_result(run, "gpu:0", n, "gemm", "gemm.square", "vendor", true);
+    ab_result_param_str(r, "dtype", "bf16");
+    sc_metric(r, "throughput", "FLOP/s", true, 5e14);
+    r = sc_result(run, "gpu:0", n, "gemm", "gemm.square", "vendor", true);
+    ab_result_param_str(r, "dtype", "f32");
+    sc_metric(r, "throughput", "FLOP/s", true, 6e14);
+    sc_metric(sc_result(run, "gpu:0", n, "attention", "attention.prefill", "naive", false),
+              "latency", "s", false, 1e-3);
+    sc_metric(sc_result(run, "gpu:0", n, "attention", "attention.prefill", "fused", true),
+              "latency", "s", false, 2e-3);
+    ab_result_set_status(
+        sc_result(run, "gpu:0", n, "attention", "attention.decode", "fused", false), AB_SKIP,
+        "no fused decode kernel here");
+    sc_decode(run, "gpu:0", n, 1, 100, true);
+    sc_decode(run, "gpu:0", n, 8, 640, true);
+}
+
+ab_run *ab_syn_scorecard(const char *id, const char *gpu_name, bool cloud)
+{
+    ab_syn s = ab_syn_default(id, 1);
+    s.nres = 0;
+    ab_run *run = ab_syn_run(&s);
+    if (!run) return NULL;
+    json_array_append_new(run->devices,
+                          json_pack("{s:s, s:s, s:s, s:I, s:s}", "id", "gpu:0", "backend", "gpu",
+                                    "name", gpu_name, "memory_bytes", (json_int_t)80000000000LL,
+                                    "driver", "555.1"));
+    json_array_append_new(run->devices,
+                          json_pack("{s:s, s:s, s:s, s:I}", "id", "cpu", "backend", "cpu", "name",
+                                    "Test CPU", "memory_bytes", (json_int_t)17179869184LL));
+    json_t *cl = json_object();
+    json_object_set_new(
+        cl, "provider",
+        sc_field(cloud ? "gcp" : "none", cloud ? "DMI product_name Google Compute Engine"
+                                               : "/sys/class/dmi/id: no cloud vendor"));
+    json_object_set_new(cl, "instance_type",
+                        sc_field(cloud ? "a3-highgpu-8g" : NULL,
+                                 cloud ? "cloud-init v1.instance_type" : "not a cloud"));
+    json_object_set_new(
+        cl, "region",
+        sc_field(cloud ? "us-central1" : NULL, cloud ? "cloud-init v1.region" : "not a cloud"));
+    if (!run->manifest) run->manifest = json_object();
+    json_object_set_new(run->manifest, "cloud", cl);
+    sc_gpu(run, gpu_name);
+    ab_result *r = sc_result(run, "cpu", "Test CPU", "membw", "membw.triad", "ordinary", true);
+    ab_result_set_status(r, AB_FAIL, "validation: a[7] = 3 (expected 5)");
+    r = sc_result(run, "cpu", "Test CPU", "gemm", "gemm.square", "vendor", true);
+    ab_result_param_str(r, "dtype", "f32");
+    sc_metric(r, "throughput", "FLOP/s", true, 1e11);
+    sc_decode(run, "cpu", "Test CPU", 1, 4, false);
+    return run;
+}

@@ -21,6 +21,17 @@ typedef struct ab_syn {
  * headline) on "Test CPU", 5 samples with 1 % noise. */
 ab_syn ab_syn_default(const char *id, unsigned seed);
 ab_run *ab_syn_run(const ab_syn *s);
+/*
+ * A run for the scorecard with known cells: devices "gpu:0" (model `gpu_name`, 80 GB, every
+ * suite: membw triad 2 TB/s headline at 50 % of a 4 TB/s datasheet peak, copy 3 TB/s not a
+ * headline, h2d 5 TB/s headline (a transfer); gemm bf16 500 TFLOP/s and f32 600 TFLOP/s;
+ * attention prefill fused 2 ms headline and naive 1 ms; attention decode skipped; tokens decode
+ * b1 100 tok/s TPOT 10 ms and b8 640 tok/s TPOT 12.5 ms with cost, energy, carbon) and "cpu"
+ * ("Test CPU": membw failed, gemm f32 100 GFLOP/s without a peak, tokens decode b1 without
+ * price, energy or carbon). cloud: the manifest names gcp a3-highgpu-8g in us-central1, else an
+ * on-premises machine.
+ */
+ab_run *ab_syn_scorecard(const char *id, const char *gpu_name, bool cloud);
 /* Writes <dir>/<id>.json; returns the path (malloc) or NULL. */
 char *ab_syn_write(const char *dir, const ab_syn *s);
 /* A deterministic number in [-1, 1]. */

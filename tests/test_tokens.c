@@ -255,4 +255,47 @@ Test(tokens_suite, bad_input_is_refused_with_one_line)
     ab_test_expect_usage("tokens", needle, (const char *[]){"--price-sheet", bad, NULL});
     free(bad);
     ab_test_expect_usage("tokens", "nosuch.csv", (const char *[]){"--price-sheet", "/nonexistent/nosuch.csv", NULL});
+    /* the carbon sheet likewise; a --region it does not have is refused before anything runs */
+    char *badc = write_file("bad-carbon.csv",
+                            "scope,provider,region,g_co2e_per_kwh,basis,source,date,notes\n"
+                            "country,,FR,56,grid,Ember,2023,\n"
+                            "country,,DE,lots,grid,Ember,2023,\n");
+    snprintf(needle, sizeof(needle), "%s:3: g_co2e_per_kwh", badc);
+    ab_test_expect_usage("tokens", needle, (const char *[]){"--carbon-sheet", badc, NULL});
+    free(badc);
+    ab_test_expect_usage("tokens", "--region: region 'atlantis' is not in",
+                         (const char *[]){"--region", "atlantis", NULL});
+}
+
+/* gCO2e per 1M tokens beside tokens per kWh: with --region the intensity is the sheet's row;
+ * without an energy figure (this VM) the carbon figure is absent with the reason, never zero */
+Test(tokens_suite, carbon_per_token_with_region)
+{
+    char *out = NULL;
+    ab_run *run =
+        run_and_read("tok-carbon", 0, &out,
+                     (const char *[]){"--device", "cpu", "--suite", "tokens.decode", "--batch", "2",
+                                      "--context", "64", "--region", "FR", NULL});
+    cr_assert_eq(run->nresults, 1);
+    const ab_result *r = run->results[0];
+    cr_expect_eq(r->status, AB_PASS, "%s", r->reason ? r->reason : "");
+    json_t *cb = json_object_get(r->extra, "carbon");
+    cr_assert_not_null(cb);
+    double tpk = xnum(r, "energy", "tokens_per_kwh");
+    if (isfinite(tpk)) {
+        cr_expect_float_eq(xnum(r, "carbon", "g_co2e_per_kwh"), 56.0, 1e-9);
+        cr_expect_float_eq(xnum(r, "carbon", "g_co2e_per_mtok"), 1e6 / tpk * 56.0,
+                           1e-9 * 1e6 / tpk * 56.0);
+        cr_expect_str_eq(json_string_value(json_object_get(cb, "region_source")),
+                         "command line (--region)");
+    } else {
+        cr_expect_null(json_object_get(cb, "g_co2e_per_mtok"));
+        cr_expect_str_eq(json_string_value(json_object_get(cb, "status")), "unavailable");
+        cr_expect_eq(
+            strncmp(json_string_value(json_object_get(cb, "reason")), "no energy figure", 16), 0);
+        cr_expect_not_null(strstr(out, "- no carbon figure: no energy figure"), "%s", out);
+    }
+    cr_expect_not_null(strstr(out, "| gCO₂e per Mtok |"), "%s", out);
+    free(out);
+    ab_run_free(run);
 }

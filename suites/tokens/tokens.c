@@ -69,9 +69,12 @@ static const ab_param_desc params[] = {
     {"price-sheet", "FILE",
      "price sheet CSV (default data/prices.csv, matched to the detected "
      "cloud instance)"},
+    {"region", "NAME",
+     "where the electricity comes from, for gCO2e per token: a cloud region or an ISO "
+     "country code in the carbon sheet (default: the region the probes detected)"},
+    {"carbon-sheet", "FILE", "grid carbon intensity CSV (default data/carbon-intensity.csv)"},
     {NULL, NULL, NULL},
 };
-
 
 static int parse_shape(const char *s, ab_llm *m, char *err)
 {
@@ -188,6 +191,9 @@ static int plan_make(const ab_options *o, ab_tok_opts *p, char *err)
         ab_prices_free(&ps);
         p->sheet = v;
     }
+    p->region = ab_opt_param(o, "region");
+    p->carbon_sheet = ab_opt_param(o, "carbon-sheet");
+    if ((p->region || p->carbon_sheet) && ab_tok_carbon_check(p, err) != 0) return -1;
     return 0;
 }
 
@@ -399,6 +405,7 @@ static int tokens_generate(ab_caselist *l, char *err)
     defaults(&p->o, ctx->dev, ctx->opt->profile);
     p->have_peaks = ab_peaks_load(NULL, &p->peaks, e) == 0;
     ab_tok_resolve_price(&p->o, ctx, &p->pr);
+    ab_tok_resolve_carbon(&p->o, ctx, &p->cb);
     for (int di = 0; di < p->o.ndt; di++)
         if (add_dtype(l, &p->o, p->o.dt[di], err) != 0) return -1;
     return 0;

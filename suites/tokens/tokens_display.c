@@ -36,6 +36,7 @@ static const ab_summary_col cols[] = {
     {"tokens per $", FROM("extra:cost.tokens_per_usd"), AB_COL_NUM},
     {"$ per Mtok", FROM("extra:cost.usd_per_mtok"), AB_COL_NUM},
     {"tokens per kWh", FROM("extra:energy.tokens_per_kwh"), AB_COL_NUM},
+    {"gCO₂e per Mtok", FROM("extra:carbon.g_co2e_per_mtok"), AB_COL_NUM},
     {"% roofline (measured)", FROM("extra:roofline.measured.fraction"), AB_COL_PCT},
     {"% roofline (datasheet)", FROM("extra:roofline.datasheet.fraction"), AB_COL_PCT},
     {NULL, NULL, AB_COL_TEXT},
@@ -45,6 +46,7 @@ static const ab_summary_note notes[] = {
     {"scaling", "extra:scaling"},
     {"no price", "extra:cost.reason"},
     {"no energy", "extra:energy.reason"},
+    {"no carbon figure", "extra:carbon.reason"},
     {"no datasheet roofline", "extra:roofline.datasheet.reason"},
     {NULL, NULL},
 };

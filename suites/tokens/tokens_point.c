@@ -140,7 +140,9 @@ static int point_metrics(ab_case *c, const ab_timing *tl, ab_result *r, char *er
                         ab_tok_roofline(p, c->ctx->dev, &g->rf, g->mdl, g->wt, pt, tok_s));
     json_object_set_new(r->extra, "cost", ab_tok_cost(&p->pr, tok_s));
     /* energy over the layers' measurement window */
-    json_object_set_new(r->extra, "energy", ab_tok_energy(c->ctx, pt->w0, pt->w1, tok_s));
+    json_t *en = ab_tok_energy(c->ctx, pt->w0, pt->w1, tok_s);
+    json_object_set_new(r->extra, "energy", en);
+    json_object_set_new(r->extra, "carbon", ab_tok_carbon_json(&p->cb, en));
     return 0;
 }
 

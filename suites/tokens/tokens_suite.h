@@ -10,6 +10,7 @@
  *   tokens_roof.c   the same-run references (membw bandwidth, the model's GEMM rate) and the
  *                   roofline of a point, measured and from the datasheet
  *   tokens_cost.c   the price of a device-hour, tokens per dollar, tokens per joule
+ *   tokens_carbon.c the grid's carbon intensity where the run is, gCO2e per 1M tokens
  */
 #ifndef AB_TOKENS_SUITE_H
 #define AB_TOKENS_SUITE_H
@@ -35,7 +36,9 @@ typedef struct ab_tok_opts {
     size_t nprefill, nbatch, nctx;
     double price; /* < 0: none given */
     const char *sheet;
-    const char *shape; /* --model-shape, applied to the preset */
+    const char *region;       /* --region: overrides the detected region */
+    const char *carbon_sheet; /* --carbon-sheet (NULL: data/carbon-intensity.csv) */
+    const char *shape;        /* --model-shape, applied to the preset */
 } ab_tok_opts;
 
 /* The price of one device-hour, or why there is none. */
@@ -45,10 +48,18 @@ typedef struct ab_tok_price {
     char source[512], date[32], why[AB_ERRLEN], matched[256];
 } ab_tok_price;
 
+/* The grid's carbon intensity where the run is, or why it is unknown. */
+typedef struct ab_tok_carbon {
+    bool ok;
+    double g_per_kwh;
+    char region[128], region_source[192], source[512], date[32], matched[256], why[AB_ERRLEN];
+} ab_tok_carbon;
+
 /* The plan of one device run (ab_case_suite.plan_new; completed in generate). */
 typedef struct ab_tok_plan {
     ab_tok_opts o;
     ab_tok_price pr;
+    ab_tok_carbon cb;
     ab_peaks peaks;
     bool have_peaks;
 } ab_tok_plan;
@@ -128,5 +139,13 @@ void ab_tok_resolve_price(const ab_tok_opts *o, const ab_suite_ctx *ctx, ab_tok_
 json_t *ab_tok_cost(const ab_tok_price *pr, double tok_s);
 /* extra.energy over the window [w0, w1] */
 json_t *ab_tok_energy(ab_suite_ctx *ctx, double w0, double w1, double tok_s);
+
+/* tokens_carbon.c */
+/* --region / --carbon-sheet at plan time: a sheet that does not load or a --region it does not
+ * have is a usage error */
+int ab_tok_carbon_check(const ab_tok_opts *o, char *err);
+void ab_tok_resolve_carbon(const ab_tok_opts *o, const ab_suite_ctx *ctx, ab_tok_carbon *out);
+/* extra.carbon from extra.energy (its tokens_per_kwh) and the intensity */
+json_t *ab_tok_carbon_json(const ab_tok_carbon *cb, const json_t *energy);
 
 #endif

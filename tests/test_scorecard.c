@@ -15,6 +15,7 @@
 #include "helpers.h"
 #include "runners/output.h"
 #include "runners/scorecard.h"
+#include "suites/tokens/tokens_suite.h"
 #include "synthetic.h"
 
 static ab_scorecard build1(ab_run *run)
@@ -306,4 +307,78 @@ Test(carbon, malformed_rows_name_file_and_line)
         cr_expect_str_eq(err, want);
         free(p);
     }
+}
+
+/* The tokens suite's carbon figure: the region the probes detected (a zone matches its region,
+ * the provider narrows the match), --region over it, and the figure from a measured energy */
+static json_t *manifest(const char *provider, const char *region)
+{
+    json_t *cl = json_object();
+    json_object_set_new(
+        cl, "provider",
+        json_pack("{s:s, s:s, s:s}", "status", "ok", "value", provider, "source", "DMI"));
+    json_object_set_new(cl, "region",
+                        region ? json_pack("{s:s, s:s, s:s}", "status", "ok", "value", region,
+                                           "source", "cloud-init v1.region")
+                               : json_pack("{s:s, s:s}", "status", "unavailable", "reason",
+                                           "no cloud-init instance data"));
+    return json_pack("{s:o}", "cloud", cl);
+}
+
+Test(carbon, tokens_region_and_figure)
+{
+    ab_tok_opts o;
+    memset(&o, 0, sizeof(o));
+    ab_suite_ctx ctx;
+    memset(&ctx, 0, sizeof(ctx));
+    ab_tok_carbon cb;
+    json_t *m;
+    ctx.manifest = m = manifest("gcp", "us-central1-b");
+    ab_tok_resolve_carbon(&o, &ctx, &cb);
+    cr_assert(cb.ok, "%s", cb.why);
+    cr_expect_float_eq(cb.g_per_kwh, 431.95, 1e-9);
+    cr_expect_str_eq(cb.region_source, "cloud-init v1.region");
+    cr_expect_str_eq(cb.matched, "gcp us-central1");
+    /* 2e6 tokens per kWh: 1e6 / 2e6 x 431.95 gCO2e */
+    json_t *en = json_pack("{s:f}", "tokens_per_kwh", 2e6);
+    json_t *j = ab_tok_carbon_json(&cb, en);
+    cr_expect_float_eq(json_number_value(json_object_get(j, "g_co2e_per_mtok")), 215.975, 1e-9);
+    cr_expect_not_null(strstr(json_string_value(json_object_get(j, "formula")), "1e6 /"));
+    json_decref(j);
+    json_decref(en);
+    /* no energy: absent with the energy's reason */
+    en = json_pack("{s:s, s:s}", "status", "unavailable", "reason", "RAPL not readable");
+    j = ab_tok_carbon_json(&cb, en);
+    cr_expect_null(json_object_get(j, "g_co2e_per_mtok"));
+    cr_expect_str_eq(json_string_value(json_object_get(j, "reason")),
+                     "no energy figure (RAPL not readable)");
+    json_decref(j);
+    json_decref(en);
+    json_decref(m);
+    /* an Azure region has no row: nothing is guessed; --region FR then takes the country */
+    ctx.manifest = m = manifest("azure", "eastus");
+    ab_tok_resolve_carbon(&o, &ctx, &cb);
+    cr_expect(!cb.ok);
+    cr_expect_not_null(strstr(cb.why, "region 'eastus' (azure) is not in"), "%s", cb.why);
+    o.region = "FR";
+    ab_tok_resolve_carbon(&o, &ctx, &cb);
+    cr_expect(cb.ok, "%s", cb.why);
+    cr_expect_float_eq(cb.g_per_kwh, 56, 1e-9);
+    cr_expect_str_eq(cb.region_source, "command line (--region)");
+    json_decref(m);
+    /* no region detected: the reason names the probe's and the flag */
+    o.region = NULL;
+    ctx.manifest = m = manifest("gcp", NULL);
+    ab_tok_resolve_carbon(&o, &ctx, &cb);
+    cr_expect(!cb.ok);
+    cr_expect_not_null(
+        strstr(cb.why, "region unknown (no cloud-init instance data): give --region"), "%s",
+        cb.why);
+    en = json_pack("{s:f}", "tokens_per_kwh", 2e6);
+    j = ab_tok_carbon_json(&cb, en);
+    cr_expect_str_eq(json_string_value(json_object_get(j, "status")), "unavailable");
+    cr_expect_eq(strncmp(json_string_value(json_object_get(j, "reason")), "region unknown", 14), 0);
+    json_decref(j);
+    json_decref(en);
+    json_decref(m);
 }

@@ -203,7 +203,8 @@ static char *write_run(const char *dir, ab_run *run)
  * side by side; the report opens with the same table */
 Test(scorecard, compare_across_runs)
 {
-    const char *dir = ab_test_tmpdir("scorecard-compare");
+    char *dir = ab_test_tmpdir("scorecard-compare");
+    cr_assert_not_null(dir);
     char *a = write_run(dir, ab_syn_scorecard("cloud-a", "Test GPU", true));
     char *b = write_run(dir, ab_syn_scorecard("onprem-b", "Other GPU", false));
     ab_proc p;
@@ -239,15 +240,16 @@ Test(scorecard, compare_across_runs)
     free(doc);
     free(a);
     free(b);
+    free(dir);
 }
 
 /* ---- the carbon sheet ---- */
 
 static char *sheet(const char *name, const char *body)
 {
-    const char *dir = ab_test_tmpdir("carbon");
-    char *path = NULL;
-    cr_assert(asprintf(&path, "%s/%s", dir, name) > 0);
+    char *dir = ab_test_tmpdir("carbon"), *path = NULL;
+    cr_assert(dir && asprintf(&path, "%s/%s", dir, name) > 0);
+    free(dir);
     FILE *f = fopen(path, "w");
     cr_assert_not_null(f);
     fputs("scope,provider,region,g_co2e_per_kwh,basis,source,date,notes\n", f);

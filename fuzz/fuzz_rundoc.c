@@ -14,6 +14,7 @@
 #include "core/rundoc.h"
 #include "runners/compare.h"
 #include "runners/plot.h"
+#include "runners/scorecard.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -148,6 +149,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         json_decref(ab_cmp_to_json(&c));
         ab_cmp_free(&c);
     }
+    /* the scorecard of the run beside itself, every format */
+    FILE *sf = sink();
+    if (sf)
+        for (int fmt = AB_SC_TEXT; fmt <= AB_SC_HTML; fmt++)
+            ab_scorecard_print((const ab_run *const *)runs, 2, NULL, (ab_sc_format)fmt, sf);
     check_plots(run);
     ab_run_free(run);
     return 0;

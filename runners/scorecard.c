@@ -4,6 +4,7 @@
 #include "scorecard.h"
 
 #include "../core/ab.h"
+#include "../core/prices.h"
 #include "scorecard_cells.h"
 
 #include <stdlib.h>
@@ -33,6 +34,34 @@ const char *ab_scorecard_title(ab_sc_col c)
 {
     const char *t = c < AB_SC_NCOLS ? titles[c] : "";
     return t + (t[0] == '>');
+}
+
+/* No result of the run recorded a price (the tokens suite did not run): the price sheet's row
+ * for the instance the manifest names, looked up now and said so in the note. */
+static void price_from_sheet(ab_sc_cell *c, const ab_run *run, const char *name)
+{
+    if (!c->text || strcmp(c->text, "not run") != 0) return;
+    const json_t *cl = json_object_get(run->manifest, "cloud");
+    const char *prov = json_string_value(json_object_get(json_object_get(cl, "provider"), "value"));
+    const char *inst =
+        json_string_value(json_object_get(json_object_get(cl, "instance_type"), "value"));
+    if (!prov || strcmp(prov, "none") == 0 || !name) return;
+    ab_prices ps;
+    ab_price pr;
+    char why[AB_ERRLEN];
+    if (ab_prices_load(NULL, &ps, why) != 0) return;
+    if (ab_prices_lookup(&ps, prov, inst, name, &pr, why) == 0) {
+        char *note = ab_asprintf("no result of the run recorded a price; looked up when this "
+                                 "table was written: %s:%d (%s %s, %s), %s, %s",
+                                 pr.file, pr.line, pr.provider, pr.instance_type,
+                                 pr.terms ? pr.terms : "", pr.source, pr.date);
+        free(c->text);
+        free(c->note);
+        c->text = ab_asprintf("$%.2f", pr.usd_per_device_hour);
+        c->note = note;
+        c->missing = false;
+    }
+    ab_prices_free(&ps);
 }
 
 /* the devices of a run that have results: devices[] order, then any other result device with
@@ -103,6 +132,7 @@ int ab_scorecard_build(const ab_run *const *runs, size_t n, char *const *labels,
                            : run->id ? run->id
                                      : "run",
                            names[k], sc->with_run);
+            price_from_sheet(&row->cell[AB_SC_PRICE], run, names[k]);
         }
         free(ids);
         free(names);

@@ -137,6 +137,34 @@ Test(scorecard, no_cloud_instance)
     ab_run_free(run);
 }
 
+/* No tokens result recorded a price: the price sheet's row for the detected instance, said to be
+ * looked up when the table was written; a device the sheet has no row for stays "not run" */
+Test(scorecard, price_from_the_sheet_when_no_result_has_one)
+{
+    ab_run *run = ab_syn_scorecard("sheet", "NVIDIA H100 80GB HBM3", true);
+    size_t k = 0;
+    for (size_t i = 0; i < run->nresults; i++) {
+        if (strcmp(run->results[i]->suite, "tokens") == 0)
+            ab_result_free(run->results[i]);
+        else
+            run->results[k++] = run->results[i];
+    }
+    run->nresults = k;
+    ab_scorecard sc = build1(run);
+    /* gcp has no a3-highgpu-8g row: the provider's first row for the device, $3.00 per GPU */
+    expect_cell(&sc, 0, AB_SC_PRICE, "$3.00", false);
+    cr_expect_not_null(strstr(note(&sc, 0, AB_SC_PRICE),
+                              "no result of the run recorded a price; looked up when this table "
+                              "was written: "),
+                       "%s", note(&sc, 0, AB_SC_PRICE));
+    cr_expect_not_null(strstr(note(&sc, 0, AB_SC_PRICE), "prices.csv:"));
+    cr_expect_not_null(strstr(note(&sc, 0, AB_SC_PRICE), "gcp a3-highgpu (per GPU)"));
+    expect_cell(&sc, 0, AB_SC_USD_INFER, "not run", true);
+    expect_cell(&sc, 1, AB_SC_PRICE, "not run", true);
+    ab_scorecard_free(&sc);
+    ab_run_free(run);
+}
+
 /* summary.md (and stdout) open with the scorecard: cells with their note numbers, one legend line
  * per note */
 Test(scorecard, summary_markdown_opens_with_it)

@@ -135,9 +135,10 @@ Test(report, real_run_opens_without_errors, .timeout = 300)
     cr_expect(strstr(h, "src=") == NULL, "the report references a file");
     cr_expect(strstr(h, "<link") == NULL);
     cr_expect(strstr(h, "Content-Security-Policy") != NULL);
-    static const char *const sections[] = {"id=\"runs\"",   "id=\"compare\"", "id=\"headlines\"",
-                                           "id=\"charts\"", "id=\"results\"", "id=\"machine\"",
-                                           "cores_in_affinity", "<svg role=\"img\""};
+    static const char *const sections[] = {
+        "id=\"scorecard\"", "id=\"runs\"",       "id=\"compare\"",
+        "id=\"headlines\"", "id=\"charts\"",     "id=\"results\"",
+        "id=\"machine\"",   "cores_in_affinity", "<svg role=\"img\""};
     for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++)
         cr_expect(strstr(h, sections[i]) != NULL, "no %s", sections[i]);
     /* ids of the inline SVGs are made unique per chart */

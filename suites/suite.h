@@ -105,6 +105,9 @@ typedef struct ab_suite {
     const struct ab_case_suite *cases;
     /* Display hints, so presentation (runners/plot.c, output.c, report.c) names no suite. */
     const ab_suite_display *display; /* NULL: no hints */
+    /* Run on every selected device at once unless another selected suite does not ask for it
+     * (accelbench run --concurrent, runners/concurrent.h): burn. */
+    bool concurrent;
 } ab_suite;
 
 struct ab_suite_ctx {

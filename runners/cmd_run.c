@@ -164,6 +164,16 @@ static int ctx_energy(ab_suite_ctx *ctx, double t0, double t1, double *joules, c
     return rc;
 }
 
+/* ab_suite_ctx.sampler: the sampler's summary of the device over the window */
+static json_t *ctx_sampler(ab_suite_ctx *ctx, double t0, double t1)
+{
+    runner *rn = ctx->runner;
+    ab_sampler *s = rn->probes.sampler;
+    if (!ctx->dev || !s || !ab_sampler_has(s, ctx->dev->id)) return NULL;
+    ab_sampler_poll(s, ctx->dev->id);
+    return ab_sampler_summary(s, ctx->dev->id, t0, t1);
+}
+
 static int emit(ab_suite_ctx *ctx, ab_result *r)
 {
     runner *rn = ctx->runner;
@@ -316,6 +326,17 @@ static bool device_selected(char **sel, const char *id)
 
 static bool suite_selected(char **sel, const ab_suite *s)
 {
+    if (s->explicit_only) { /* named, not implied by "all" or no --suite */
+        bool named = false;
+        for (size_t i = 0; sel && sel[i] && !named; i++) {
+            char *one[2] = {sel[i], NULL};
+            if (strcmp(sel[i], "all") == 0) continue;
+            for (size_t k = 0; s->keys[k] && !named; k++)
+                named = ab_key_selected(one, s->keys[k]);
+            named |= ab_key_selected(one, s->name);
+        }
+        return named;
+    }
     for (size_t k = 0; s->keys[k]; k++)
         if (ab_key_selected(sel, s->keys[k]))
             return true;
@@ -565,7 +586,8 @@ static void run_devices(runner *rn, ab_platform *p, const run_args *a)
                                 .emit = emit,
                                 .runner = rn,
                                 .manifest = rn->run->manifest,
-                                .energy = ctx_energy};
+                                .energy = ctx_energy,
+                                .sampler = ctx_sampler};
             if (!opened) {
                 ab_result *r = ab_suite_result(&ctx, (*s)->name, "none");
                 if (r)
@@ -611,6 +633,7 @@ static void run_concurrent(runner *rn, ab_platform *p, const run_args *a)
                              .probes = &rn->probes,
                              .emit = emit,
                              .energy = ctx_energy,
+                             .sampler = ctx_sampler,
                              .runner = rn,
                              .manifest = rn->run->manifest};
     if (devs && on) ab_concurrent_run(&env);

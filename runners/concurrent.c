@@ -425,7 +425,8 @@ int ab_concurrent_run(const ab_concurrent_env *env)
                                      .emit = conc_emit,
                                      .runner = env->runner,
                                      .manifest = env->manifest,
-                                     .energy = env->energy},
+                                     .energy = env->energy,
+                                     .sampler = env->sampler},
                              .st = &st,
                              .index = i};
         if (pthread_create(&t[i].tid, NULL, device_thread, &t[i]) != 0) break;

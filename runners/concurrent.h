@@ -36,6 +36,7 @@ typedef struct ab_concurrent_env {
     /* the runner's: records a result (taking ownership), -1 when the run cannot go on */
     int (*emit)(ab_suite_ctx *ctx, ab_result *r);
     int (*energy)(ab_suite_ctx *ctx, double t0, double t1, double *joules, char *what, char *why);
+    json_t *(*sampler)(ab_suite_ctx *ctx, double t0, double t1);
     void *runner;
     const json_t *manifest;
 } ab_concurrent_env;

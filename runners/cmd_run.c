@@ -626,7 +626,8 @@ static void run_concurrent(runner *rn, ab_platform *p, const run_args *a)
         if (device_selected(a->devices, p->devices[i].id)) devs[nd++] = &p->devices[i];
     for (size_t i = 0; on && i < ns; i++)
         on[i] = suite_selected(a->suites, ab_suites()[i]);
-    ab_concurrent_env env = {.devices = devs,
+    ab_concurrent_env env = {.suites = ab_suites(),
+                             .devices = devs,
                              .ndevices = nd,
                              .suite_on = on,
                              .views = a->views,

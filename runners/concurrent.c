@@ -98,8 +98,8 @@ static void *device_thread(void *arg)
     pthread_mutex_unlock(&st->mu);
     char oerr[AB_ERRLEN] = "";
     bool opened = ab_device_open(d, oerr) == 0;
-    for (size_t si = 0; ab_suites()[si]; si++) {
-        const ab_suite *s = ab_suites()[si];
+    for (size_t si = 0; env->suites[si]; si++) {
+        const ab_suite *s = env->suites[si];
         if (!env->suite_on[si]) continue;
         /* every thread reaches every barrier, whatever happened before */
         pthread_barrier_wait(&st->barrier);
@@ -395,12 +395,12 @@ static int emit_unstarted(conc_state *st, conc_thread *t, size_t from)
 {
     const ab_concurrent_env *env = st->env;
     for (size_t i = from; i < env->ndevices; i++)
-        for (size_t si = 0; ab_suites()[si]; si++) {
+        for (size_t si = 0; env->suites[si]; si++) {
             if (!env->suite_on[si]) continue;
             t[i].ctx.opt = &env->views[si];
-            t[i].ctx.suite = ab_suites()[si];
+            t[i].ctx.suite = env->suites[si];
             t[i].ctx.emit = env->emit;
-            ab_result *r = ab_suite_result(&t[i].ctx, ab_suites()[si]->name, "none");
+            ab_result *r = ab_suite_result(&t[i].ctx, env->suites[si]->name, "none");
             if (r) ab_result_set_status(r, AB_ERROR, "--concurrent: cannot start a host thread");
             if (ab_emit(&t[i].ctx, r) != 0) return -1;
         }

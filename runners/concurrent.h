@@ -30,9 +30,10 @@
 typedef struct ab_concurrent_env {
     ab_device **devices; /* the selected devices, in platform order */
     size_t ndevices;
-    const bool *suite_on;    /* per ab_suites() entry: selected */
-    const ab_options *views; /* per ab_suites() entry: the suite's parameter view */
-    ab_run_probes *probes;   /* pinning before each device (called under the lock) */
+    const ab_suite *const *suites; /* NULL-terminated: ab_suites() (tests pass their own) */
+    const bool *suite_on;          /* per suites[] entry: selected */
+    const ab_options *views;       /* per suites[] entry: the suite's parameter view */
+    ab_run_probes *probes;         /* pinning before each device (called under the lock) */
     /* the runner's: records a result (taking ownership), -1 when the run cannot go on */
     int (*emit)(ab_suite_ctx *ctx, ab_result *r);
     int (*energy)(ab_suite_ctx *ctx, double t0, double t1, double *joules, char *what, char *why);

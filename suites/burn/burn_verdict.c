@@ -211,8 +211,11 @@ int burn_verdict_emit(ab_suite_ctx *ctx, burn_state *st, long planned)
     json_object_set_new(health, "throttle", throttle_check(ctx, st, t1));
     json_object_set_new(health, "counters", counter_checks(st, health));
     json_object_set_new(r->extra, "health", health);
-    ab_result_param_real(r, "duration", st->p->duration);
-    ab_result_param_real(r, "interval", st->p->interval);
+    char v[32]; /* as given ("0.6"), not as the double prints */
+    snprintf(v, sizeof(v), "%g", st->p->duration);
+    ab_result_param_str(r, "duration", v);
+    snprintf(v, sizeof(v), "%g", st->p->interval);
+    ab_result_param_str(r, "interval", v);
     if (st->ns) {
         char name[48];
         snprintf(name, sizeof(name), "sustained_%s",

@@ -7,7 +7,10 @@
  */
 #include "health.h"
 
+#include "probe.h"
 #include "topo.h"
+
+#include <dirent.h>
 
 #include <dlfcn.h>
 #include <stdarg.h>
@@ -62,6 +65,9 @@ struct ab_health {
     nvevset evs;
     char why_xid[160];
     unsigned long long xids, last_xid;
+    /* EDAC (host memory controllers) */
+    ab_probe_opts probe;
+    int nmc;
     /* ROCm SMI */
     hret (*rs_shutdown)(void);
     hret (*rs_ecc)(uint32_t, uint64_t, uint64_t *); /* the block enum is 64-bit */
@@ -332,17 +338,73 @@ static void rs_read(ab_health *h, ab_health_reading *r)
     note(&c[AB_HC_XID], "XID events are NVIDIA's; ROCm SMI has none");
 }
 
+/* ---- EDAC: the host's memory controllers (the CPU device), /sys/devices/system/edac/mc ---- */
+
+#define EDAC_MC "/sys/devices/system/edac/mc"
+
+/* mc0, mc1, ... present below the probe root */
+static int edac_count(const ab_probe_opts *o)
+{
+    char path[4096];
+    ab_probe_path(o, EDAC_MC, path, sizeof(path));
+    DIR *d = opendir(path);
+    if (!d) return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        n += strncmp(e->d_name, "mc", 2) == 0 && e->d_name[2] >= '0' && e->d_name[2] <= '9';
+    closedir(d);
+    return n;
+}
+
+static int edac_open(ab_health *h, char *why)
+{
+    ab_probe_opts_env(&h->probe);
+    h->nmc = edac_count(&h->probe);
+    if (h->nmc <= 0)
+        return ab_err(why,
+                      "no EDAC memory controller under %s (no ECC reporting for this "
+                      "host's memory: typical in a VM)",
+                      EDAC_MC);
+    return 0;
+}
+
+static void edac_sum(ab_health *h, const char *file, ab_health_counter *c)
+{
+    unsigned long long sum = 0;
+    for (int i = 0; i < h->nmc; i++) {
+        char path[128], buf[64], why[AB_ERRLEN];
+        snprintf(path, sizeof(path), EDAC_MC "/mc%d/%s", i, file);
+        if (ab_probe_read(&h->probe, path, buf, sizeof(buf), why) != 0) {
+            note(c, why);
+            return;
+        }
+        sum += strtoull(buf, NULL, 10);
+    }
+    c->ok = true;
+    c->value = sum;
+}
+
+static void edac_read(ab_health *h, ab_health_reading *r)
+{
+    edac_sum(h, "ce_count", &r->c[AB_HC_ECC_CORRECTED]);
+    edac_sum(h, "ue_count", &r->c[AB_HC_ECC_UNCORRECTED]);
+    for (int i = AB_HC_RETIRED_PAGES; i < AB_HC_COUNT; i++)
+        note(&r->c[i], i == AB_HC_PCIE_REPLAY ? "EDAC counts memory errors only"
+                                              : "a GPU's counter: host memory has none");
+}
+
 int ab_health_open(const char *source, const char *pci_bus_id, ab_health **out, char *why)
 {
-    char want[32];
+    char want[32] = "";
     *out = NULL;
-    ab_pci_canon(pci_bus_id, want, sizeof(want));
-    if (!*want) return ab_err(why, "no PCI bus id to find the GPU");
+    bool edac = strcmp(source, "edac") == 0, nv = strcmp(source, "nvml") == 0;
+    if (!edac) ab_pci_canon(pci_bus_id, want, sizeof(want));
+    if (!edac && !*want) return ab_err(why, "no PCI bus id to find the GPU");
     ab_health *h = calloc(1, sizeof(*h));
     if (!h) return ab_err(why, "out of memory");
-    bool nv = strcmp(source, "nvml") == 0;
-    h->source = nv ? "nvml" : "rocm_smi";
-    int rc = nv ? nv_open(h, want, why) : rs_open(h, want, why);
+    h->source = edac ? "edac" : nv ? "nvml" : "rocm_smi";
+    int rc = edac ? edac_open(h, why) : nv ? nv_open(h, want, why) : rs_open(h, want, why);
     if (rc != 0) {
         if (h->dl) dlclose(h->dl);
         free(h);
@@ -355,7 +417,9 @@ int ab_health_open(const char *source, const char *pci_bus_id, ab_health **out, 
 void ab_health_read(ab_health *h, ab_health_reading *r)
 {
     memset(r, 0, sizeof(*r));
-    if (h->nv_shutdown)
+    if (h->nmc > 0)
+        edac_read(h, r);
+    else if (h->nv_shutdown)
         nv_read(h, r);
     else
         rs_read(h, r);
@@ -369,60 +433,4 @@ void ab_health_close(ab_health *h)
     if (h->rs_shutdown) h->rs_shutdown();
     if (h->dl) dlclose(h->dl);
     free(h);
-}
-
-/* The verdict's rule per counter: growth fails (counts), or a nonzero end value fails (flags). */
-static bool is_flag(int i)
-{
-    return i == AB_HC_RETIRED_PENDING || i == AB_HC_REMAP_PENDING || i == AB_HC_REMAP_FAILURE;
-}
-
-static void add_problem(char *buf, size_t len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void add_problem(char *buf, size_t len, const char *fmt, ...)
-{
-    size_t n = strlen(buf);
-    if (n + 3 >= len) return;
-    if (n) n += (size_t)snprintf(buf + n, len - n, "; ");
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf + n, len - n, fmt, ap);
-    va_end(ap);
-}
-
-json_t *ab_health_judge(const ab_health_reading *a, const ab_health_reading *b, char *problems,
-                        size_t len)
-{
-    json_t *o = json_object();
-    problems[0] = '\0';
-    for (int i = 0; i < AB_HC_COUNT; i++) {
-        const ab_health_counter *s = &a->c[i], *e = &b->c[i];
-        json_t *c = json_object();
-        if (!s->ok || !e->ok) {
-            json_object_set_new(c, "check", json_string("unavailable"));
-            json_object_set_new(c, "reason", json_string(!s->ok ? s->why : e->why));
-            json_object_set_new(o, names[i], c);
-            continue;
-        }
-        bool bad;
-        json_object_set_new(c, "start", json_integer((json_int_t)s->value));
-        json_object_set_new(c, "end", json_integer((json_int_t)e->value));
-        if (is_flag(i)) {
-            bad = e->value != 0;
-            if (bad) add_problem(problems, len, "%s set", names[i]);
-        } else {
-            unsigned long long d = e->value > s->value ? e->value - s->value : 0;
-            json_object_set_new(c, "growth", json_integer((json_int_t)d));
-            bad = d > 0;
-            if (bad && i == AB_HC_XID)
-                add_problem(problems, len, "%llu XID event%s (last XID %llu)", d, d > 1 ? "s" : "",
-                            b->last_xid);
-            else if (bad)
-                add_problem(problems, len, "%s grew by %llu (%llu -> %llu)", names[i], d, s->value,
-                            e->value);
-        }
-        json_object_set_new(c, "check", json_string(bad ? "fail" : "pass"));
-        json_object_set_new(o, names[i], c);
-    }
-    return o;
 }

@@ -16,6 +16,10 @@
  *   xid_events          nvmlEventSetWait_v2 on an event set          -
  *                       registered for nvmlEventTypeXidCriticalError
  *
+ * Source "edac" is the host's memory controllers (the CPU device): ecc_corrected and
+ * ecc_uncorrected are the sums of /sys/devices/system/edac/mc/mc*\/{ce,ue}_count (below
+ * $ACCELBENCH_PROBE_ROOT, as every probe); the other counters are a GPU's.
+ *
  * A counter the library or the GPU does not have is unavailable with the reason; the verdict
  * (ab_health_judge) names it and does not pass or fail on it. Clock throttling is the sampler's
  * (probes/sampler.h); the burn suite judges it from the sampler summary.
@@ -57,10 +61,10 @@ typedef struct ab_health ab_health;
 /* Name of counter i ("ecc_uncorrected"), and what reads it on this source. */
 const char *ab_health_name(int i);
 
-/* Opens the counters of the GPU at pci_bus_id: source "nvml" or "rocm_smi". 0, or -1 with why
- * (library missing, GPU not listed). */
+/* Opens the counters of the GPU at pci_bus_id: source "nvml" or "rocm_smi"; or "edac" (the host,
+ * pci_bus_id unused). 0, or -1 with why (library missing, GPU not listed, no EDAC). */
 int ab_health_open(const char *source, const char *pci_bus_id, ab_health **h, char *why);
-/* "nvml", "rocm_smi" */
+/* "nvml", "rocm_smi", "edac" */
 const char *ab_health_source(const ab_health *h);
 /* Reads every counter now (xid_events drains the event set: it counts since open). */
 void ab_health_read(ab_health *h, ab_health_reading *r);

@@ -42,7 +42,7 @@ static const char *health_source(const ab_device *d, const char **pci, bool *sta
         *stand_in = true;
         return "nvml";
     }
-    return NULL;
+    return d->info.sampler == AB_SAMPLER_HOST_CPU ? "edac" : NULL;
 }
 
 burn_state *burn_state_new(ab_suite_ctx *ctx, const burn_plan *p)
@@ -54,8 +54,8 @@ burn_state *burn_state_new(ab_suite_ctx *ctx, const burn_plan *p)
     const char *src = health_source(ctx->dev, &pci, &st->stand_in);
     if (!src)
         snprintf(st->health_why, sizeof(st->health_why),
-                 "no GPU management library for %s devices (NVML and ROCm SMI cover cuda and "
-                 "hip devices)",
+                 "no health counters for %s devices (NVML and ROCm SMI cover cuda and hip "
+                 "devices, EDAC the CPU's memory)",
                  ctx->dev->backend->name);
     else if (ab_health_open(src, pci, &st->h, st->health_why) == 0)
         ab_health_read(st->h, &st->start);

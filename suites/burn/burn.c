@@ -261,7 +261,7 @@ const ab_suite ab_suite_burn = {
     .name = "burn",
     .summary = "sustained GEMM and triad on every device at once for --duration, every "
                "interval validated; a health verdict per device (throttling, ECC, row remaps, "
-               "PCIe replays, XID)",
+               "PCIe replays, XID); runs only when --suite names it",
     .keys = keys,
     .params = params,
     .check = burn_check,

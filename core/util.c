@@ -62,12 +62,13 @@ void ab_log(ab_log_level lvl, const char *fmt, ...)
     static const char *const prefix[] = {"error: ", "warning: ", "", "debug: "};
     if (lvl > log_level)
         return;
+    /* one stdio call per line: lines from threads (run --concurrent) do not interleave */
+    char line[2048];
     va_list ap;
     va_start(ap, fmt);
-    fputs(prefix[lvl], stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
+    fprintf(stderr, "%s%s\n", prefix[lvl], line);
 }
 
 static volatile sig_atomic_t interrupted_flag;

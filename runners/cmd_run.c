@@ -15,6 +15,7 @@
 #include "../probes/sampler.h"
 #include "../suites/suite.h"
 #include "commands.h"
+#include "concurrent.h"
 #include "gate.h"
 #include "history.h"
 #include "output.h"
@@ -39,6 +40,7 @@ enum {
     OPT_CORRUPT,
     OPT_BASELINE,
     OPT_RECORD,
+    OPT_CONCURRENT,
     OPT_SUITE_PARAM = 2000, /* + index into the collected suite parameter names */
 };
 
@@ -72,6 +74,9 @@ static void run_usage(FILE *f)
           "  -r, --repeat N       samples per case (default by profile: 5, 10, 20)\n"
           "  -t, --min-time SEC   minimum length of one sample (default 0.02, 0.05, 0.1)\n"
           "      --run-id ID      name of the run folder (default <UTC time>-<host>)\n"
+          "      --concurrent     every selected device at once, one pinned host thread each,\n"
+          "                       plus aggregate results (device 'concurrent'; default when\n"
+          "                       only the burn suite is selected)\n"
           "  -q, --quiet          no progress lines\n"
           "  -v, --verbose        debug logging\n"
           "      --help           this text\n"
@@ -157,6 +162,16 @@ static int ctx_energy(ab_suite_ctx *ctx, double t0, double t1, double *joules, c
     }
     json_decref(sum);
     return rc;
+}
+
+/* ab_suite_ctx.sampler: the sampler's summary of the device over the window */
+static json_t *ctx_sampler(ab_suite_ctx *ctx, double t0, double t1)
+{
+    runner *rn = ctx->runner;
+    ab_sampler *s = rn->probes.sampler;
+    if (!ctx->dev || !s || !ab_sampler_has(s, ctx->dev->id)) return NULL;
+    ab_sampler_poll(s, ctx->dev->id);
+    return ab_sampler_summary(s, ctx->dev->id, t0, t1);
 }
 
 static int emit(ab_suite_ctx *ctx, ab_result *r)
@@ -311,6 +326,17 @@ static bool device_selected(char **sel, const char *id)
 
 static bool suite_selected(char **sel, const ab_suite *s)
 {
+    if (s->explicit_only) { /* named, not implied by "all" or no --suite */
+        bool named = false;
+        for (size_t i = 0; sel && sel[i] && !named; i++) {
+            char *one[2] = {sel[i], NULL};
+            if (strcmp(sel[i], "all") == 0) continue;
+            for (size_t k = 0; s->keys[k] && !named; k++)
+                named = ab_key_selected(one, s->keys[k]);
+            named |= ab_key_selected(one, s->name);
+        }
+        return named;
+    }
     for (size_t k = 0; s->keys[k]; k++)
         if (ab_key_selected(sel, s->keys[k]))
             return true;
@@ -350,7 +376,7 @@ static void fill_run_header(ab_run *run, int argc, char **argv, const ab_options
 typedef struct run_args {
     ab_options o;
     const char *suite_arg, *device_arg, *run_id_arg;
-    bool quiet, record;
+    bool quiet, record, concurrent;
     ab_gate_opts gate;
     ab_run *baseline;   /* --baseline / --baseline-last, read up front */
     char **suites;      /* --suite list, NULL: all */
@@ -385,6 +411,7 @@ static size_t run_options(struct option *opts, const char *const *pnames, size_t
     opts[no++] = (struct option){"test-corrupt", required_argument, NULL, OPT_CORRUPT};
     /* runners: regression gate and history */
     opts[no++] = (struct option){"record", no_argument, NULL, OPT_RECORD};
+    opts[no++] = (struct option){"concurrent", no_argument, NULL, OPT_CONCURRENT};
     for (size_t i = 0; i < AB_GATE_NOPTIONS; i++)
         opts[no++] = ab_gate_long_options[i];
     for (size_t i = 0; i < npn; i++)
@@ -424,6 +451,9 @@ static int parse_options(int argc, char **argv, run_args *a, const char **repeat
         case OPT_RUN_ID: a->run_id_arg = optarg; break;
         case OPT_CORRUPT: o->corrupt = optarg; break;
         case OPT_RECORD: a->record = true; break;
+        case OPT_CONCURRENT:
+            a->concurrent = true;
+            break;
         case ':': return ab_usage_error("run", "option '%s' needs a value", argv[optind - 1]);
         case '?': return ab_usage_error("run", "unknown option '%s'", argv[optind - 1]);
         default:
@@ -556,7 +586,8 @@ static void run_devices(runner *rn, ab_platform *p, const run_args *a)
                                 .emit = emit,
                                 .runner = rn,
                                 .manifest = rn->run->manifest,
-                                .energy = ctx_energy};
+                                .energy = ctx_energy,
+                                .sampler = ctx_sampler};
             if (!opened) {
                 ab_result *r = ab_suite_result(&ctx, (*s)->name, "none");
                 if (r)
@@ -571,6 +602,44 @@ static void run_devices(runner *rn, ab_platform *p, const run_args *a)
     }
     if (!any_device)
         ab_log(AB_LOG_WARN, "no device selected and available");
+}
+
+/* Without --concurrent: concurrent when every selected suite asks for it (burn). */
+static bool concurrent_default(char **sel)
+{
+    bool any = false;
+    for (const ab_suite *const *s = ab_suites(); *s; s++) {
+        if (!suite_selected(sel, *s)) continue;
+        if (!(*s)->concurrent) return false;
+        any = true;
+    }
+    return any;
+}
+
+/* --concurrent (runners/concurrent.c): the same suites and devices, all devices at once. */
+static void run_concurrent(runner *rn, ab_platform *p, const run_args *a)
+{
+    size_t ns = ab_suite_count(), nd = 0;
+    ab_device **devs = calloc(p->ndevices ? p->ndevices : 1, sizeof(*devs));
+    bool *on = calloc(ns, sizeof(*on));
+    for (size_t i = 0; devs && i < p->ndevices; i++)
+        if (device_selected(a->devices, p->devices[i].id)) devs[nd++] = &p->devices[i];
+    for (size_t i = 0; on && i < ns; i++)
+        on[i] = suite_selected(a->suites, ab_suites()[i]);
+    ab_concurrent_env env = {.suites = ab_suites(),
+                             .devices = devs,
+                             .ndevices = nd,
+                             .suite_on = on,
+                             .views = a->views,
+                             .probes = &rn->probes,
+                             .emit = emit,
+                             .energy = ctx_energy,
+                             .sampler = ctx_sampler,
+                             .runner = rn,
+                             .manifest = rn->run->manifest};
+    if (devs && on) ab_concurrent_run(&env);
+    free(devs);
+    free(on);
 }
 
 /* With --device all, a backend that is not built or not available is recorded once per suite as
@@ -717,7 +786,10 @@ int ab_cmd_run(int argc, char **argv)
         rc = ab_usage_error("run", "%s", err);
     } else if ((rc = start_run(&rn, &a, &p, host, argc, argv)) == 0) {
         ab_signals_install();
-        run_devices(&rn, &p, &a);
+        if (a.concurrent || concurrent_default(a.suites))
+            run_concurrent(&rn, &p, &a);
+        else
+            run_devices(&rn, &p, &a);
         skip_unavailable(&rn, &p, &a);
         rc = finish_run(&rn, &a);
     }

@@ -285,6 +285,52 @@ static void md_suite_tables(const ab_run *run, FILE *f)
     }
 }
 
+/* accelbench run --concurrent (runners/concurrent.h): the aggregate results, with their spread. */
+static void md_concurrent_table(const ab_run *run, FILE *f)
+{
+    bool any = false;
+    for (size_t i = 0; i < run->nresults; i++) {
+        const ab_result *r = run->results[i];
+        json_t *c = json_object_get(r->extra, "concurrent");
+        const char *role = json_string_value(json_object_get(c, "role"));
+        if (!role || strcmp(role, "aggregate") != 0) continue;
+        if (!any)
+            fputs("## Devices run at once\n\n| key | impl | params | status | sum | min | median "
+                  "| max | slowest | overlap |\n|---|---|---|---|---:|---:|---:|---:|---|---:|\n",
+                  f);
+        any = true;
+        const char *unit = json_string_value(json_object_get(c, "unit"));
+        char v[4][48] = {"-", "-", "-", "-"};
+        if (r->nmetrics)
+            ab_format_value(r->metrics[0].stats.median, r->metrics[0].unit, v[0], sizeof(v[0]));
+        const char *names[3] = {"min", "median", "max"};
+        for (int k = 0; k < 3; k++) {
+            json_t *x = json_object_get(c, names[k]);
+            if (json_is_number(x))
+                ab_format_value(json_number_value(x), unit, v[k + 1], sizeof(v[k + 1]));
+        }
+        char *params = ab_params_display(r->params), ov[24];
+        snprintf(ov, sizeof(ov), "%.0f%%",
+                 100.0 * json_number_value(json_object_get(c, "overlap")));
+        fputs("|", f);
+        md_cell(f, r->key);
+        md_cell(f, r->impl);
+        md_cell(f, params);
+        md_cell(f, ab_status_name(r->status));
+        for (int k = 0; k < 4; k++)
+            md_cell(f, v[k]);
+        md_cell(f, json_string_value(json_object_get(c, "slowest")) ?: "-");
+        md_cell(f, ov);
+        fputc('\n', f);
+        free(params);
+    }
+    if (any)
+        fputs("\nsum: sample i summed over the devices; min/median/max: over the devices' "
+              "medians; overlap: share of the longest device's window all devices ran at "
+              "once.\n\n",
+              f);
+}
+
 int ab_write_markdown(const ab_run *run, FILE *f)
 {
     char ts[40];
@@ -335,6 +381,7 @@ int ab_write_markdown(const ab_run *run, FILE *f)
         fputc('\n', f);
     }
     md_suite_tables(run, f);
+    md_concurrent_table(run, f);
     fputs("## All results\n\n| device | status | key | impl | params | median | CV | note |\n"
           "|---|---|---|---|---|---:|---:|---|\n",
           f);

@@ -105,6 +105,12 @@ typedef struct ab_suite {
     const struct ab_case_suite *cases;
     /* Display hints, so presentation (runners/plot.c, output.c, report.c) names no suite. */
     const ab_suite_display *display; /* NULL: no hints */
+    /* Run on every selected device at once unless another selected suite does not ask for it
+     * (accelbench run --concurrent, runners/concurrent.h): burn. */
+    bool concurrent;
+    /* Not in the default selection (no --suite, or "all"): runs only when --suite names it or
+     * one of its keys (burn, which runs for minutes). */
+    bool explicit_only;
 } ab_suite;
 
 struct ab_suite_ctx {
@@ -122,6 +128,10 @@ struct ab_suite_ctx {
      * -1 with the reason in why when no energy reading covers the window. May be NULL. */
     int (*energy)(ab_suite_ctx *ctx, double t0, double t1, double *joules, char *what,
                   char *why);
+    /* Set by the runner: the sampler's summary of ctx->dev over [t0, t1] (ab_now() seconds) in
+     * extra.sampler's layout (results/MANIFEST.md), or NULL when the run does not sample the
+     * device; the caller frees it. May be NULL. */
+    json_t *(*sampler)(ab_suite_ctx *ctx, double t0, double t1);
 };
 
 /* NULL-terminated registry of all suites. */

@@ -9,6 +9,7 @@
  *         since load (so a window's energy is known), GPU 1 reports the software power cap.
  *   ROCm SMI (6.x layout): 1 GPU at 0000:c1:00.0, 750 W, energy counter of 15.3 uJ ticks.
  *   $FAKE_GPU_FAIL_INIT=1: both initialisations fail (driver not loaded).
+ *   Health counters (ECC, retired pages, row remaps, PCIe replays, XID): settable, see below.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdbool.h>
@@ -133,10 +134,116 @@ EXPORT int nvmlDeviceGetEccMode(nvml_dev *d, int *c, int *p)
     *c = *p = 1;
     return 0;
 }
+/* Health counters (the burn suite's verdict), the same on every GPU of both libraries. Their
+ * values can be set (fake_gpumgmt_set, for tests that load this library themselves), and those
+ * named in $FAKE_GPU_GROW (comma-separated: ecc_corrected, ecc_uncorrected, retired_pages,
+ * remapped_rows, pcie_replay, remap_pending) grow by one on every read after the first, so a run
+ * sees them grow between its start and end readings. $FAKE_GPU_XID=N: one XID N event, delivered
+ * from the second drain of an event set on. */
+enum { C_ECC_CE, C_ECC_UE, C_RETIRED, C_REMAPPED, C_REPLAY, C_REMAP_PENDING, C_N };
+static const char *const c_names[C_N] = {"ecc_corrected", "ecc_uncorrected", "retired_pages",
+                                         "remapped_rows", "pcie_replay",     "remap_pending"};
+static unsigned long long c_value[C_N] = {3, 0, 0, 0, 0, 0};
+static unsigned c_reads[C_N];
+
+EXPORT int fake_gpumgmt_set(const char *name, unsigned long long v)
+{
+    for (int i = 0; i < C_N; i++)
+        if (strcmp(name, c_names[i]) == 0) {
+            c_value[i] = v;
+            return 0;
+        }
+    return -1;
+}
+
+static bool grows(int i)
+{
+    const char *e = getenv("FAKE_GPU_GROW");
+    size_t n = strlen(c_names[i]);
+    for (const char *p = e; p && (p = strstr(p, c_names[i])); p += n)
+        if ((p == e || p[-1] == ',') && (p[n] == ',' || p[n] == '\0')) return true;
+    return false;
+}
+
+static unsigned long long counter(int i)
+{
+    if (grows(i) && c_reads[i]++ > 0) c_value[i]++;
+    return c_value[i];
+}
+
 EXPORT int nvmlDeviceGetTotalEccErrors(nvml_dev *d, int t, int c, unsigned long long *n)
 {
     (void)d;
-    *n = (t == 0 && c == 1) ? 3 : 0;
+    *n = c == 1 ? counter(t == 0 ? C_ECC_CE : C_ECC_UE) : 0;
+    return 0;
+}
+EXPORT int nvmlDeviceGetRetiredPages(nvml_dev *d, int cause, unsigned *count,
+                                     unsigned long long *addr)
+{
+    (void)d;
+    (void)addr;
+    unsigned have = cause == 1 ? (unsigned)counter(C_RETIRED) : 0;
+    int rc = *count < have ? 7 : 0; /* NVML_ERROR_INSUFFICIENT_SIZE */
+    *count = have;
+    return rc;
+}
+EXPORT int nvmlDeviceGetRetiredPagesPendingStatus(nvml_dev *d, int *pending)
+{
+    (void)d;
+    *pending = 0;
+    return 0;
+}
+EXPORT int nvmlDeviceGetRemappedRows(nvml_dev *d, unsigned *corr, unsigned *unc, unsigned *pend,
+                                     unsigned *fail)
+{
+    (void)d;
+    *corr = 0;
+    *unc = (unsigned)counter(C_REMAPPED);
+    *pend = (unsigned)counter(C_REMAP_PENDING);
+    *fail = 0;
+    return 0;
+}
+EXPORT int nvmlDeviceGetPcieReplayCounter(nvml_dev *d, unsigned *v)
+{
+    (void)d;
+    *v = (unsigned)counter(C_REPLAY);
+    return 0;
+}
+typedef struct fake_evset {
+    unsigned drains;
+    bool delivered;
+} fake_evset;
+typedef struct {
+    nvml_dev *device;
+    unsigned long long type, data;
+    unsigned gi, ci;
+} nv_event;
+EXPORT int nvmlEventSetCreate(fake_evset **s)
+{
+    *s = calloc(1, sizeof(**s));
+    return *s ? 0 : 2;
+}
+EXPORT int nvmlDeviceRegisterEvents(nvml_dev *d, unsigned long long types, fake_evset *s)
+{
+    (void)d;
+    (void)s;
+    return types & 0x8ull ? 0 : 3;
+}
+EXPORT int nvmlEventSetWait_v2(fake_evset *s, nv_event *ev, unsigned ms)
+{
+    (void)ms;
+    const char *x = getenv("FAKE_GPU_XID");
+    if (!x || !*x || s->delivered || s->drains++ == 0) return 10; /* NVML_ERROR_TIMEOUT */
+    s->delivered = true;
+    memset(ev, 0, sizeof(*ev));
+    ev->device = &devs[0];
+    ev->type = 0x8ull;
+    ev->data = strtoull(x, NULL, 10);
+    return 0;
+}
+EXPORT int nvmlEventSetFree(fake_evset *s)
+{
+    free(s);
     return 0;
 }
 EXPORT int nvmlDeviceGetPersistenceMode(nvml_dev *d, int *m)
@@ -373,6 +480,27 @@ EXPORT int rsmi_dev_energy_count_get(uint32_t dv, uint64_t *count, float *res, u
     *res = 15.3f;
     *count = (uint64_t)(j * 1e6 / 15.3);
     *ts = (uint64_t)(now() * 1e9);
+    return 0;
+}
+EXPORT int rsmi_dev_ecc_count_get(uint32_t dv, uint64_t block, uint64_t *ec)
+{
+    (void)dv;
+    if (block != 0x1 && block != 0x4) return 2; /* UMC and GFX have ECC here */
+    ec[0] = block == 0x1 ? counter(C_ECC_CE) : 0;
+    ec[1] = block == 0x1 ? counter(C_ECC_UE) : 0;
+    return 0;
+}
+EXPORT int rsmi_dev_pci_replay_counter_get(uint32_t dv, uint64_t *v)
+{
+    (void)dv;
+    *v = counter(C_REPLAY);
+    return 0;
+}
+EXPORT int rsmi_dev_memory_reserved_pages_get(uint32_t dv, uint32_t *n, void *records)
+{
+    (void)dv;
+    (void)records;
+    *n = (uint32_t)counter(C_RETIRED);
     return 0;
 }
 EXPORT int rsmi_dev_unique_id_get(uint32_t dv, uint64_t *id)

@@ -79,7 +79,8 @@ struct cudnn_api {
     decltype(&cudnnBackendExecute) bexecute;
 };
 
-cudnn_api &cudnn()
+/* Loads once; cudnn() below makes the first call thread-safe (run --concurrent). */
+static cudnn_api &cudnn_load()
 {
     static cudnn_api api;
     if (api.tried)
@@ -118,6 +119,12 @@ cudnn_api &cudnn()
         return api;
     }
     api.ok = true;
+    return api;
+}
+
+cudnn_api &cudnn()
+{
+    static cudnn_api &api = cudnn_load(); /* C++11: initialised once, other callers wait */
     return api;
 }
 

@@ -480,7 +480,9 @@ struct lt_api_t {
 #define LT_STR2(x) #x
 #define LT_STR(x) LT_STR2(x)
 
-lt_api_t &lt()
+/* Loads once; lt() below makes the first call thread-safe (run --concurrent drives each GPU
+ * from its own thread). */
+static lt_api_t &lt_load()
 {
     static lt_api_t a;
     if (a.tried)
@@ -519,6 +521,12 @@ lt_api_t &lt()
         LT_SYM(MatrixLayoutSetAttribute);
 #undef LT_SYM
     a.ok = true;
+    return a;
+}
+
+lt_api_t &lt()
+{
+    static lt_api_t &a = lt_load(); /* C++11: initialised once, other callers wait */
     return a;
 }
 

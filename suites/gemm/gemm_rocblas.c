@@ -8,6 +8,7 @@
 #include "gemm_rocblas.h"
 
 #include <dlfcn.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,15 +98,19 @@ void ab_rocblas_close(ab_rocblas_api *api)
     api->ok = false;
 }
 
+static ab_rocblas_api rocblas_api;
+
+static void rocblas_load(void)
+{
+    (void)ab_rocblas_open(&rocblas_api, NULL);
+}
+
+/* Opened once, thread-safe (run --concurrent drives each GPU from its own thread). */
 const ab_rocblas_api *ab_rocblas(void)
 {
-    static ab_rocblas_api api;
-    static bool tried;
-    if (!tried) {
-        tried = true;
-        (void)ab_rocblas_open(&api, NULL);
-    }
-    return &api;
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, rocblas_load);
+    return &rocblas_api;
 }
 
 const char *ab_rocblas_status(const ab_rocblas_api *api, int status, char *buf, size_t len)

@@ -21,7 +21,7 @@ threads=$(nproc)
 echo "# $(date -u +%FT%TZ) $(hostname): train $model f32 seq $seq, 1 layer, $rounds rounds, $threads threads; flags: $(ab_cflags)"
 for r in $(seq 1 "$rounds"); do
   "$AB" run --suite train --device cpu --model "$model" --seq "$seq" --layers-run 1 \
-    --profile quick --quiet --out "$TMP/runs" --run-id "t$r" > /dev/null
+    --profile quick --steps 3 --quiet --out "$TMP/runs" --run-id "t$r" > /dev/null
   # the products as gemm.custom runs, one per layout
   "$PY" - "$TMP/runs/t$r/run.json" > "$TMP/shapes" <<'PYEOF'
 import json, sys

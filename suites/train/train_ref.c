@@ -123,7 +123,7 @@ static void rope(const ab_tref_dims *d, double *qkv, bool inverse)
         }
 }
 
-static void attn_fwd(const ab_tref_dims *d, const double *qkv, double *o, double *P)
+void ab_tref_attn_fwd(const ab_tref_dims *d, const double *qkv, double *o, double *P)
 {
     size_t ld = qkv_w(d), od = (size_t)d->H * d->Dh;
     double scale = 1.0 / sqrt((double)d->Dh);
@@ -155,8 +155,8 @@ static void attn_fwd(const ab_tref_dims *d, const double *qkv, double *o, double
 }
 
 /* dV = P^T dO, dP = dO V^T, dS = P (dP - rowsum(P dP)), dQ = scale dS K, dK = scale dS^T Q */
-static void attn_bwd(const ab_tref_dims *d, const double *qkv, const double *P, const double *dout,
-                     double *dqkv)
+void ab_tref_attn_bwd(const ab_tref_dims *d, const double *qkv, const double *P, const double *dout,
+                      double *dqkv)
 {
     size_t ld = qkv_w(d), od = (size_t)d->H * d->Dh;
     double scale = 1.0 / sqrt((double)d->Dh);
@@ -203,7 +203,7 @@ void ab_tref_forward(const ab_tref_dims *d, const ab_tref_w *w, ab_tref_act *a)
     ab_tref_rmsnorm(T, D, a->x, w->n1, a->n1, a->r1);
     ab_tref_linear(T, Q, D, a->n1, w->qkv, NULL, a->qkv);
     rope(d, a->qkv, false);
-    attn_fwd(d, a->qkv, a->o, a->P);
+    ab_tref_attn_fwd(d, a->qkv, a->o, a->P);
     ab_tref_linear(T, D, HD, a->o, w->o, a->x, a->h);
     ab_tref_rmsnorm(T, D, a->h, w->n2, a->n2, a->r2);
     ab_tref_linear(T, 2 * F, D, a->n2, w->gu, NULL, a->gu);
@@ -239,7 +239,7 @@ void ab_tref_backward(const ab_tref_dims *d, const ab_tref_w *w, ab_tref_act *a)
     memset(a->dn2w, 0, (size_t)D * sizeof(double));
     ab_tref_rmsnorm_bwd(T, D, a->h, w->n2, a->r2, dn, a->gout, a->dh, a->dn2w);
     ab_tref_linear_dx(T, D, HD, a->dh, (size_t)D, w->o, dout);
-    attn_bwd(d, a->qkv, a->P, dout, a->dqkv);
+    ab_tref_attn_bwd(d, a->qkv, a->P, dout, a->dqkv);
     rope(d, a->dqkv, true);
     ab_tref_linear_dx(T, Q, D, a->dqkv, (size_t)Q, w->qkv, dn);
     memset(a->dn1w, 0, (size_t)D * sizeof(double));

@@ -58,4 +58,10 @@ void ab_tref_linear(int T, int N, int K, const double *X, const float *W, const 
 void ab_tref_linear_dx(int T, int N, int K, const double *dY, size_t ldy, const float *W,
                        double *dX);
 
+/* Causal attention over qkv [T][(H+2G)Dh] (one sequence): o [T][H Dh] and the probabilities
+ * P [H][T][T]; its backward from dout into dqkv (every element written). */
+void ab_tref_attn_fwd(const ab_tref_dims *d, const double *qkv, double *o, double *P);
+void ab_tref_attn_bwd(const ab_tref_dims *d, const double *qkv, const double *P, const double *dout,
+                      double *dqkv);
+
 #endif

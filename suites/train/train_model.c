@@ -206,7 +206,13 @@ int ab_train_model_new(const ab_device *dev, const ab_llm *lm, int impl, int k, 
 {
     *out = NULL;
     const ab_train_ops *ko = ab_device_impls(dev)->train;
-    if (!ko) return ab_err(err, "%s has no training kernels", dev->id), AB_TRAIN_SKIP;
+    if (!ko)
+        return ab_err(err,
+                      "%s has no training kernels (RMSNorm, RoPE and SwiGLU backward, flash "
+                      "attention forward with log-sum-exp and backward, cross-entropy, AdamW): "
+                      "the train suite runs on the CPU backend so far",
+                      dev->id),
+               AB_TRAIN_SKIP;
     const ab_gemm_impl *gi;
     int rc = check_ops(dev, impl, &gi, err);
     if (rc != 0) return rc;

@@ -110,6 +110,17 @@ Test(train_suite, skips_name_the_reason)
     cr_expect_not_null(strstr(run->results[0]->reason, "does not fit"), "%s",
                        run->results[0]->reason);
     ab_run_free(run);
+    /* one point measured, one that does not fit (~50 GB of activations and logits): both kept */
+    run =
+        ab_test_run_doc("train-fit", 0, 0, NULL, lead, (const char *[]){"--seq", "16,1024k", NULL});
+    cr_assert_eq(run->nresults, 2);
+    cr_expect_eq(run->results[0]->status, AB_PASS, "%s", run->results[0]->reason);
+    cr_expect_not_null(ab_result_metric(run->results[0], "tokens_per_s"));
+    cr_expect_eq(run->results[1]->status, AB_SKIP);
+    cr_expect_not_null(
+        strstr(run->results[1]->reason, "micro-batch 1 x 1048576 tokens does not fit"), "%s",
+        run->results[1]->reason);
+    ab_run_free(run);
     run = ab_test_run_doc("train-bf16", 0, 0, NULL, lead,
                           (const char *[]){"--seq", "16", "--dtype", "bf16", NULL});
     cr_assert_eq(run->nresults, 1);

@@ -240,11 +240,11 @@ int ab_train_cpu_attn_fwd(void *dev, const ab_train_attn *a, const void *qkv, vo
         /* the longest tiles (last in the sequence) first */
         long tile = tiles - 1 - t % tiles, bh = t / tiles;
         long i0 = tile * BQ, i1 = i0 + BQ < a->seq ? i0 + BQ : a->seq;
-        float *w = ws + (size_t)omp_get_thread_num() * 2 * BQ * AB_TRAIN_MAX_DH;
-        if (vec)
+        if (vec) {
+            float *w = ws + (size_t)omp_get_thread_num() * 2 * BQ * AB_TRAIN_MAX_DH;
             fwd_tile_vec(&g, a, qkv, o, lse, (int)(bh / g.H), (int)(bh % g.H), i0, i1, w,
                          w + BQ * AB_TRAIN_MAX_DH);
-        else
+        } else
             fwd_tile(&g, a, qkv, o, lse, (int)(bh / g.H), (int)(bh % g.H), i0, i1);
     }
     free(ws);

@@ -177,13 +177,13 @@ static int cpu_xent(void *dev, long rows, int vocab, void *logits, const void *t
         float mx = x[0];
         for (int j = 1; j < vocab; j++)
             mx = x[j] > mx ? x[j] : mx;
-        float sum = 0.0f;
+        int y = tg[r];
+        float ly = x[y] - mx, sum = 0.0f; /* the target's logit, before it is overwritten */
         for (int j = 0; j < vocab; j++) {
             x[j] = expf(x[j] - mx);
             sum += x[j];
         }
-        int y = tg[r];
-        ls[r] = logf(sum) - logf(x[y]);
+        ls[r] = logf(sum) - ly;
         float inv = gscale / sum;
         for (int j = 0; j < vocab; j++)
             x[j] *= inv;

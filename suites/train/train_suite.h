@@ -39,7 +39,8 @@ typedef struct ab_train_point {
     char why[AB_ERRLEN]; /* k == 0: why no layer fits */
     ab_train_model *mdl;
     ab_tok_refs rf;
-    double w0, w1, head; /* the layers' measurement window; the head's median seconds */
+    double w0, w1, head;            /* the layers' measurement window; the head's median seconds */
+    double gemm_before, gemm_after; /* the GEMM roof's two measurements (FLOP/s; 0: none) */
 } ab_train_point;
 
 extern const ab_case_ops ab_train_point_ops;

@@ -161,3 +161,17 @@ Test(train_suite, compare_aligns_train_results)
     ab_proc_free(&p);
     free(dir);
 }
+
+/* The vendor GEMM (OpenBLAS) in the three layouts validates too, where it is built. */
+Test(train_suite, vendor_gemm_validates)
+{
+    ab_run *run = ab_test_run_doc("train-vendor", 0, 0, NULL, lead,
+                                  (const char *[]){"--seq", "32", "--gemm-impl", "vendor", NULL});
+    cr_assert_eq(run->nresults, 1);
+    const ab_result *r = run->results[0];
+    if (r->status == AB_SKIP)
+        cr_expect_not_null(strstr(r->reason, "vendor"), "%s", r->reason); /* no OpenBLAS */
+    else
+        cr_expect_eq(r->status, AB_PASS, "%s", r->reason ? r->reason : "");
+    ab_run_free(run);
+}

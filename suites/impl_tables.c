@@ -6,11 +6,13 @@
 #include "attention/attention.h"
 #include "gemm/gemm.h"
 #include "tokens/tokens.h"
+#include "train/train.h"
 
 extern const ab_membw_impl ab_membw_cpu;
 extern const ab_gemm_backend ab_gemm_cpu;
 extern const ab_attn_impl ab_attention_cpu;
 extern const ab_tok_ops ab_tokens_cpu;
+extern const ab_train_ops ab_train_cpu;
 
 extern const ab_suite_impls ab_cpu_suite_impls;
 const ab_suite_impls ab_cpu_suite_impls = {
@@ -18,6 +20,7 @@ const ab_suite_impls ab_cpu_suite_impls = {
     .gemm = &ab_gemm_cpu,
     .attention = &ab_attention_cpu,
     .tokens = &ab_tokens_cpu,
+    .train = &ab_train_cpu,
 };
 
 #ifdef AB_HAVE_OPENCL
@@ -32,5 +35,6 @@ const ab_suite_impls ab_opencl_suite_impls = {
     .gemm = &ab_gemm_opencl,
     .attention = &ab_attention_opencl,
     .tokens = &ab_tokens_opencl,
+    .train = NULL, /* no OpenCL training kernels yet: a skip */
 };
 #endif

@@ -1,0 +1,152 @@
+/* SPDX-License-Identifier: MIT */
+/* The train suite's CPU kernels against the fp64 reference, in process: attention forward and
+ * backward on both code paths (vector tiles for head_dim 64, the scalar loop for 32), over
+ * several sequences and tile edges (the suite's own check runs one sequence); the norm,
+ * SwiGLU, cross-entropy and AdamW kernels; RoPE's inverse undoing it. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backends/cpu.h"
+#include "suites/attention/attention.h"
+#include "suites/train/train.h"
+#include "suites/train/train_ref.h"
+
+extern const ab_train_ops ab_train_cpu;
+
+static double relerr(const float *dev, const double *ref, size_t n)
+{
+    double e = 0, r = 0;
+    for (size_t i = 0; i < n; i++)
+        e += (dev[i] - ref[i]) * (dev[i] - ref[i]), r += ref[i] * ref[i];
+    return sqrt(e / r);
+}
+
+static void attention_case(int batch, int seq, int H, int G, int Dh)
+{
+    ab_cpu_dev dev = {.threads = 2};
+    ab_train_attn a = {batch, seq, H, G, Dh, 1.0f / sqrtf((float)Dh)};
+    size_t ld = (size_t)(H + 2 * G) * Dh, od = (size_t)H * Dh, T = (size_t)batch * seq;
+    float *qkv = malloc(T * ld * 4), *o = malloc(T * od * 4), *lse = malloc(T * H * 4);
+    float *dout = malloc(T * od * 4), *dq = malloc(T * ld * 4);
+    void *work = malloc(ab_train_cpu.attn_bwd_work(&dev, &a));
+    char err[256];
+    cr_assert(qkv && o && lse && dout && dq && work);
+    for (size_t i = 0; i < T * ld; i++)
+        qkv[i] = ab_attn_gen(1, i, 1.0f);
+    for (size_t i = 0; i < T * od; i++)
+        dout[i] = ab_attn_gen(2, i, 0.25f);
+    cr_assert_eq(ab_train_cpu.attn_fwd(&dev, &a, qkv, o, lse, err), 0);
+    cr_assert_eq(ab_train_cpu.attn_bwd(&dev, &a, qkv, o, lse, dout, dq, work, err), 0);
+    ab_tref_dims d = {seq, 0, H, G, Dh, 0};
+    double *rq = malloc((size_t)seq * ld * 8), *ro = malloc((size_t)seq * od * 8),
+           *rP = malloc((size_t)H * seq * seq * 8), *rdo = malloc((size_t)seq * od * 8),
+           *rdq = malloc((size_t)seq * ld * 8);
+    for (int b = 0; b < batch; b++) {
+        for (size_t i = 0; i < (size_t)seq * ld; i++)
+            rq[i] = qkv[(size_t)b * seq * ld + i];
+        for (size_t i = 0; i < (size_t)seq * od; i++)
+            rdo[i] = dout[(size_t)b * seq * od + i];
+        ab_tref_attn_fwd(&d, rq, ro, rP);
+        ab_tref_attn_bwd(&d, rq, rP, rdo, rdq);
+        double eo = relerr(o + (size_t)b * seq * od, ro, (size_t)seq * od);
+        double eg = relerr(dq + (size_t)b * seq * ld, rdq, (size_t)seq * ld);
+        cr_expect_lt(eo, 1e-5, "sequence %d of %d, d %d: o off by %g", b, batch, Dh, eo);
+        cr_expect_lt(eg, 1e-5, "sequence %d of %d, d %d: dq/dk/dv off by %g", b, batch, Dh, eg);
+    }
+    free(qkv), free(o), free(lse), free(dout), free(dq), free(work);
+    free(rq), free(ro), free(rP), free(rdo), free(rdq);
+}
+
+Test(train_kernels, attention_vector_tiles_several_sequences)
+{
+    attention_case(2, 150, 4, 2, 64); /* tiles end at 64, 128, 150 */
+}
+
+Test(train_kernels, attention_scalar_path)
+{
+    attention_case(2, 70, 4, 1, 32);
+}
+
+Test(train_kernels, norm_swiglu_xent_adamw_rope)
+{
+    ab_cpu_dev dev = {.threads = 2};
+    char err[256];
+    enum { T = 5, D = 40, F = 24, V = 50 };
+    float x[T * D], w[D], y[T * D], r[T], dy[T * D], dx[T * D], dw[D] = {0};
+    double xd[T * D], yd[T * D], rd[T], dyd[T * D], dxd[T * D], dwd[D] = {0};
+    for (int i = 0; i < T * D; i++)
+        xd[i] = x[i] = ab_attn_gen(3, i, 1.0f), dyd[i] = dy[i] = ab_attn_gen(4, i, 1.0f);
+    for (int i = 0; i < D; i++)
+        w[i] = 1.0f + ab_attn_gen(5, i, 0.125f);
+    cr_assert_eq(ab_train_cpu.rmsnorm_fwd(&dev, T, D, x, w, 1e-5f, y, r, err), 0);
+    cr_assert_eq(ab_train_cpu.rmsnorm_bwd(&dev, T, D, x, w, r, dy, NULL, dx, dw, err), 0);
+    ab_tref_rmsnorm(T, D, xd, w, yd, rd);
+    ab_tref_rmsnorm_bwd(T, D, xd, w, rd, dyd, NULL, dxd, dwd);
+    cr_expect_lt(relerr(y, yd, T * D), 1e-6);
+    cr_expect_lt(relerr(dx, dxd, T * D), 1e-5);
+    cr_expect_lt(relerr(dw, dwd, D), 1e-5);
+    /* SwiGLU backward against central differences of the forward */
+    float gu[T * 2 * F], act[T * F], da[T * F], dgu[T * 2 * F];
+    for (int i = 0; i < T * 2 * F; i++)
+        gu[i] = ab_attn_gen(6, i, 2.0f);
+    for (int i = 0; i < T * F; i++)
+        da[i] = ab_attn_gen(7, i, 1.0f);
+    cr_assert_eq(ab_train_cpu.swiglu_bwd(&dev, T, F, gu, da, dgu, err), 0);
+    for (int t = 0; t < T; t++)
+        for (int j = 0; j < F; j++) {
+            double g = gu[t * 2 * F + j], u = gu[t * 2 * F + F + j], h = 1e-4;
+            double sg = g / (1 + exp(-g)),
+                   dg = ((g + h) / (1 + exp(-(g + h))) - (g - h) / (1 + exp(-(g - h)))) / (2 * h);
+            cr_expect_float_eq(dgu[t * 2 * F + j], da[t * F + j] * u * dg, 1e-4);
+            cr_expect_float_eq(dgu[t * 2 * F + F + j], da[t * F + j] * sg, 1e-5);
+        }
+    cr_assert_eq(ab_train_cpu.swiglu_fwd(&dev, T, F, gu, act, err), 0);
+    for (int t = 0; t < T; t++)
+        for (int j = 0; j < F; j++) {
+            double g = gu[t * 2 * F + j];
+            cr_expect_float_eq(act[t * F + j], g / (1 + exp(-g)) * gu[t * 2 * F + F + j], 1e-5);
+        }
+    /* cross-entropy: the gradient sums to 0 per row and the loss is lse - logit(target) */
+    float lg[T * V], loss[T];
+    int32_t tg[T] = {0, 7, 49, 3, 3};
+    for (int i = 0; i < T * V; i++)
+        lg[i] = ab_attn_gen(8, i, 4.0f);
+    double want[T];
+    for (int t = 0; t < T; t++) {
+        double s = 0;
+        for (int j = 0; j < V; j++)
+            s += exp(lg[t * V + j]);
+        want[t] = log(s) - lg[t * V + tg[t]];
+    }
+    cr_assert_eq(ab_train_cpu.xent(&dev, T, V, lg, tg, loss, 0.5f, err), 0);
+    for (int t = 0; t < T; t++) {
+        double s = 0;
+        for (int j = 0; j < V; j++)
+            s += lg[t * V + j];
+        cr_expect_float_eq(loss[t], want[t], 1e-5);
+        cr_expect_float_eq(s, 0.0, 1e-6);
+        cr_expect_lt(lg[t * V + tg[t]], 0.0f);
+    }
+    /* AdamW step 1 against the reference */
+    float pw[D], pg[D], pm[D] = {0}, pv[D] = {0}, rw[D];
+    double gd[D];
+    for (int i = 0; i < D; i++)
+        rw[i] = pw[i] = ab_attn_gen(9, i, 0.5f), gd[i] = pg[i] = ab_attn_gen(10, i, 0.01f);
+    ab_train_adamw hp = {1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, 1};
+    cr_assert_eq(ab_train_cpu.adamw(&dev, D, pw, pg, pm, pv, &hp, err), 0);
+    ab_tref_adamw_vec(D, rw, gd, &hp);
+    for (int i = 0; i < D; i++)
+        cr_expect_float_eq(pw[i], rw[i], 1e-6, "%d", i);
+    /* RoPE then its inverse is the identity */
+    ab_train_attn at = {1, 6, 2, 1, 16, 0.25f};
+    float q[6 * 4 * 16], q0[6 * 4 * 16];
+    for (int i = 0; i < 6 * 4 * 16; i++)
+        q0[i] = q[i] = ab_attn_gen(11, i, 1.0f);
+    cr_assert_eq(ab_train_cpu.rope(&dev, &at, q, false, err), 0);
+    cr_expect_gt(fabsf(q[16 * 4 + 1] - q0[16 * 4 + 1]), 1e-4, "position 1 is rotated");
+    cr_assert_eq(ab_train_cpu.rope(&dev, &at, q, true, err), 0);
+    for (int i = 0; i < 6 * 4 * 16; i++)
+        cr_expect_float_eq(q[i], q0[i], 1e-5);
+}

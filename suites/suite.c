@@ -7,6 +7,7 @@
 #include <string.h>
 
 extern const ab_suite ab_suite_membw;
+extern const ab_suite ab_suite_fabric;
 extern const ab_suite ab_suite_gemm;
 extern const ab_suite ab_suite_attention;
 extern const ab_suite ab_suite_tokens;
@@ -16,6 +17,7 @@ static const ab_suite *const registry[] = {
     &ab_suite_gemm,
     &ab_suite_attention,
     &ab_suite_tokens,
+    &ab_suite_fabric,
     NULL,
 };
 

@@ -410,9 +410,24 @@ static int gather_root(ab_run *run, ab_job_record_fn record, void *arg, char *er
     return rc;
 }
 
+/* Test hook (documented as such in README): ACCELBENCH_TEST_RANK_FAULT=R:hang or R:exit makes
+ * rank R > 0 hang or die where it would send its results, as a lost node would. */
+static void test_fault(void)
+{
+    const char *f = getenv("ACCELBENCH_TEST_RANK_FAULT");
+    char *end = NULL;
+    long r = f ? strtol(f, &end, 10) : -1;
+    if (r <= 0 || r != J.rank || *end != ':') return;
+    if (strcmp(end + 1, "hang") == 0)
+        for (;;)
+            sleep(60);
+    if (strcmp(end + 1, "exit") == 0) _exit(1);
+}
+
 int ab_job_gather(ab_run *run, ab_job_record_fn record, void *arg, char *err)
 {
     if (!J.active) return 0;
+    test_fault();
     if (J.rank == 0) return gather_root(run, record, arg, err);
     /* the others: their run document, job section (their devices) included */
     json_decref(run->job);
@@ -437,9 +452,13 @@ int ab_job_end(int rc)
     json_decref(J.devices);
     J.devices = NULL;
     if (*J.broken) {
+        /* not MPI_Abort: with a rank hung, Open MPI 4.1's mpirun hangs in MPI_Abort's help
+         * message (ORTE_ERROR_LOG in show_help.c) and srun did not end the step. A rank that
+         * exits non-zero without MPI_Finalize ends the job under mpirun (its default) and under
+         * srun --kill-on-bad-exit (scripts/slurm/accelbench.sbatch). */
         fflush(stdout);
         fflush(stderr);
-        MPI_Abort(MPI_COMM_WORLD, rc ? rc : AB_EXIT_FAIL);
+        _exit(rc ? rc : AB_EXIT_FAIL);
     }
     MPI_Comm_free(&J.comm);
     MPI_Finalize();

@@ -325,10 +325,16 @@ static int lost_rank(int r, json_t *job, ab_job_record_fn record, void *arg)
     char dev[32];
     snprintf(dev, sizeof(dev), "rank:%d", r);
     ab_result_set_device(res, dev, NULL, "mpi");
-    ab_result_set_status(res, AB_ERROR,
-                         "rank %d on node %s sent no results within --rank-timeout %g s "
-                         "(it hung or died)",
-                         r, J.all[r].node, J.timeout);
+    if (ab_interrupted()) /* the launcher ends the job: a rank died, or a signal */
+        ab_result_set_status(res, AB_ERROR,
+                             "rank %d on node %s had sent no results when the job was stopped "
+                             "(by a signal: the launcher ends a job when a rank dies)",
+                             r, J.all[r].node);
+    else
+        ab_result_set_status(res, AB_ERROR,
+                             "rank %d on node %s sent no results within --rank-timeout %g s "
+                             "(it hung or died)",
+                             r, J.all[r].node, J.timeout);
     res->ranked = true;
     res->rank = r;
     res->node = ab_strdup(J.all[r].node);
@@ -360,7 +366,7 @@ static int gather_root(ab_run *run, ab_job_record_fn record, void *arg, char *er
     if (!got) return ab_err(err, "out of memory");
     int left = J.size - 1, rc = 0;
     double end = ab_now() + J.timeout;
-    while (left > 0 && !*J.broken && ab_now() <= end) {
+    while (left > 0 && !*J.broken && ab_now() <= end && !ab_interrupted()) {
         int flag = 0;
         MPI_Message msg;
         MPI_Status st;
@@ -391,10 +397,14 @@ static int gather_root(ab_run *run, ab_job_record_fn record, void *arg, char *er
         if (lost_rank(r, job, record, arg) != 0) rc = -1;
     }
     if (*lost) {
+        char when[64];
+        if (ab_interrupted())
+            snprintf(when, sizeof(when), "before the job was stopped");
+        else
+            snprintf(when, sizeof(when), "within --rank-timeout %g s", J.timeout);
         snprintf(J.broken, sizeof(J.broken),
-                 "rank %s sent no results within --rank-timeout %g s; the results of the "
-                 "other ranks are written",
-                 lost, J.timeout);
+                 "rank %s sent no results %s; the results of the other ranks are written", lost,
+                 when);
         rc = ab_err(err, "%s", J.broken);
     }
     /* job.ranks in rank order */

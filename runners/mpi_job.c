@@ -11,9 +11,11 @@
 #include "mpi_job.h"
 
 #include "../core/ab.h"
+#include "../probes/topo.h"
 #include "commands.h"
 
 #include <inttypes.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,6 +90,28 @@ static int check_hashes(void)
     return 0;
 }
 
+/* Ranks that the launcher left unbound (every online CPU in the mask) share the node's cores by
+ * node-local rank, as mpirun --bind-to core would: otherwise each rank's cpu device would pin its
+ * threads from the first core on, every rank onto the same cores. A launcher's binding is kept. */
+static void share_cores(void)
+{
+    cpu_set_t set;
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    if (J.local_size < 2 || sched_getaffinity(0, sizeof(set), &set) != 0 ||
+        CPU_COUNT(&set) < online)
+        return;
+    int cpus[AB_MAX_CPUS];
+    int n = ab_host_core_cpus(cpus, AB_MAX_CPUS);
+    if (n < 1)
+        return;
+    int per = n / J.local_size, first = per ? J.local_rank * per : J.local_rank % n;
+    CPU_ZERO(&set);
+    for (int k = first; k < first + (per ? per : 1); k++)
+        CPU_SET(cpus[k], &set);
+    if (sched_setaffinity(0, sizeof(set), &set) != 0)
+        ab_log(AB_LOG_WARN, "rank %d: cannot bind to its share of the cores", J.rank);
+}
+
 static int hello(int argc, char **argv)
 {
     rank_hello me = {.hash = 14695981039346656037ull};
@@ -126,6 +150,7 @@ int ab_job_begin(int argc, char **argv)
     MPI_Comm_rank(node, &J.local_rank);
     MPI_Comm_size(node, &J.local_size);
     MPI_Comm_free(&node);
+    share_cores();
     /* rank 0 speaks for the job: the other ranks' stdout (and stderr unless
      * ACCELBENCH_RANK_LOGS=1) go nowhere; what they measure comes back in the document */
     if (J.rank != 0) {

@@ -15,6 +15,7 @@
 #include "commands.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,8 +103,7 @@ static void share_cores(void)
         return;
     int cpus[AB_MAX_CPUS];
     int n = ab_host_core_cpus(cpus, AB_MAX_CPUS);
-    if (n < 1)
-        return;
+    if (n < 1) return;
     int per = n / J.local_size, first = per ? J.local_rank * per : J.local_rank % n;
     CPU_ZERO(&set);
     for (int k = first; k < first + (per ? per : 1); k++)
@@ -446,23 +446,86 @@ static int gather_root(ab_run *run, ab_job_record_fn record, void *arg, char *er
 }
 
 /* Test hook (documented as such in README): ACCELBENCH_TEST_RANK_FAULT=R:hang or R:exit makes
- * rank R > 0 hang or die where it would send its results, as a lost node would. */
-static void test_fault(void)
+ * rank R > 0 hang or die where it would send its results, as a lost node would;
+ * R:hang@KEY makes it hang as the fabric case KEY starts timing (inside the exchange). */
+void ab_job_test_fault(const char *point)
 {
     const char *f = getenv("ACCELBENCH_TEST_RANK_FAULT");
     char *end = NULL;
     long r = f ? strtol(f, &end, 10) : -1;
     if (r <= 0 || r != J.rank || *end != ':') return;
-    if (strcmp(end + 1, "hang") == 0)
+    const char *at = strchr(end + 1, '@');
+    if (strcmp(at ? at + 1 : "gather", point) != 0) return;
+    if (strncmp(end + 1, "hang", 4) == 0)
         for (;;)
             sleep(60);
-    if (strcmp(end + 1, "exit") == 0) _exit(1);
+    if (strncmp(end + 1, "exit", 4) == 0) _exit(1);
+}
+
+/* The watchdog of blocking exchanges: armed around each, it ends the job when one has not
+ * completed within --rank-timeout (a rank hung inside it). The thread makes no MPI call. */
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool started, armed;
+    double deadline;
+    char what[96];
+} W = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
+static void *watchdog(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&W.mu);
+    for (;;) {
+        while (!W.armed)
+            pthread_cond_wait(&W.cv, &W.mu);
+        double left = W.deadline - ab_now();
+        if (left <= 0) break;
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        double t = (double)ts.tv_sec + ts.tv_nsec * 1e-9 + left;
+        ts.tv_sec = (time_t)t;
+        ts.tv_nsec = (long)((t - (double)ts.tv_sec) * 1e9);
+        pthread_cond_timedwait(&W.cv, &W.mu, &ts);
+    }
+    fprintf(stderr,
+            "accelbench run: rank %d: %s did not complete within --rank-timeout %g s (a rank "
+            "hung inside the exchange); ending the job, rank 0's finished results are in its "
+            "journal\n",
+            J.rank, W.what, J.timeout);
+    fflush(stderr);
+    _exit(AB_EXIT_FAIL);
+    return NULL;
+}
+
+void ab_job_watch(const char *what)
+{
+    if (!J.active) return;
+    pthread_mutex_lock(&W.mu);
+    if (!W.started) {
+        pthread_t t;
+        W.started = pthread_create(&t, NULL, watchdog, NULL) == 0;
+        if (W.started) pthread_detach(t);
+    }
+    W.armed = true;
+    W.deadline = ab_now() + J.timeout;
+    snprintf(W.what, sizeof(W.what), "%s", what);
+    pthread_cond_signal(&W.cv);
+    pthread_mutex_unlock(&W.mu);
+}
+
+void ab_job_unwatch(void)
+{
+    pthread_mutex_lock(&W.mu);
+    W.armed = false;
+    pthread_cond_signal(&W.cv);
+    pthread_mutex_unlock(&W.mu);
 }
 
 int ab_job_gather(ab_run *run, ab_job_record_fn record, void *arg, char *err)
 {
     if (!J.active) return 0;
-    test_fault();
+    ab_job_test_fault("gather");
     if (J.rank == 0) return gather_root(run, record, arg, err);
     /* the others: their run document, job section (their devices) included */
     json_decref(run->job);

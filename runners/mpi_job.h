@@ -63,7 +63,14 @@ void ab_job_tag(ab_result *r);
  * manifest, passing each result to record, and sets run->job. Others: send their run. Returns 0,
  * or -1 (a rank lost: its error result is recorded, err says which). */
 int ab_job_gather(ab_run *run, ab_job_record_fn record, void *arg, char *err);
-/* Leaves the job: MPI_Finalize, or MPI_Abort(rc) when the job broke. Returns rc. */
+/* Around a blocking exchange (the fabric suite's timed batches and validation): when it has not
+ * completed within --rank-timeout, a watchdog thread prints one line and ends this rank, which
+ * ends the job (rank 0's finished results stay in its journal). */
+void ab_job_watch(const char *what);
+void ab_job_unwatch(void);
+/* Test hook: ACCELBENCH_TEST_RANK_FAULT (mpi_job.c, README) at `point` ("gather", a case key). */
+void ab_job_test_fault(const char *point);
+/* Leaves the job: MPI_Finalize, or exits non-zero when the job broke (a rank lost). Returns rc. */
 int ab_job_end(int rc);
 
 #else /* built without MPI: one process, always */

@@ -237,3 +237,23 @@ Test(cluster, fabric_outside_a_job)
     ab_proc_free(&p);
     free(dir);
 }
+
+Test(cluster, rank_hangs_inside_an_exchange, .init = job_env)
+{
+    setenv("ACCELBENCH_TEST_RANK_FAULT", "1:hang@fabric.p2p", 1);
+    ab_proc p;
+    double t0 = ab_now();
+    mpirun(&p, "2",
+           (const char *[]){"--suite", "fabric.latency,fabric.p2p", "--rank-timeout", "2", NULL});
+    double took = ab_now() - t0;
+    cr_expect_neq(p.status, 0);
+    cr_expect_lt(took, 30.0, "the job took %.1f s", took);
+    cr_expect(strstr(p.err, "did not complete within --rank-timeout 2 s"), "%s", p.err);
+    /* the folder holds what rank 0 finished: the journal, merged on reading */
+    ab_run *run = read_job();
+    cr_expect(!run->complete);
+    cr_expect_eq(count_key(run, "fabric.latency", 0), 1);
+    cr_expect_eq(count_key(run, "fabric.p2p", -1), 0);
+    ab_run_free(run);
+    ab_proc_free(&p);
+}

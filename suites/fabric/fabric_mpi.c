@@ -186,12 +186,14 @@ static void fab_once(fab_case *f)
  * interrupted, the longest time since `start` -- the same numbers on every rank. */
 static void fab_batch(fab_case *f, long iters, double start, double out[3])
 {
+    ab_job_watch("a timed exchange of the fabric suite");
     MPI_Barrier(f->comm);
     double t0 = MPI_Wtime();
     for (long i = 0; i < iters; i++)
         fab_once(f);
     double in[3] = {MPI_Wtime() - t0, ab_interrupted() ? 1.0 : 0.0, ab_now() - start};
     MPI_Allreduce(in, out, 3, MPI_DOUBLE, MPI_MAX, f->comm);
+    ab_job_unwatch();
 }
 
 static long grow_iters(long iters, double sec, double min_time, long max_iters)
@@ -207,6 +209,7 @@ static long grow_iters(long iters, double sec, double min_time, long max_iters)
 static int fab_measure(ab_case *c, const ab_sampling *s, ab_timing *t, char *err)
 {
     fab_case *f = c->data;
+    ab_job_test_fault(c->r->key);
     memset(t, 0, sizeof(*t));
     int samples = s->samples > 0 ? s->samples : 1;
     if (!(t->per_iter = calloc((size_t)samples, sizeof(double))))
@@ -295,8 +298,10 @@ static int fab_validate(ab_case *c, ab_result *r, ab_verdict *v, char *err)
     fab_case *f = c->data;
     long bad = check_local(f), total = 0;
     int first = bad ? f->rank : INT_MAX, first_all = INT_MAX;
+    ab_job_watch("the fabric suite's validation");
     MPI_Allreduce(&bad, &total, 1, MPI_LONG, MPI_SUM, f->comm);
     MPI_Allreduce(&first, &first_all, 1, MPI_INT, MPI_MIN, f->comm);
+    ab_job_unwatch();
     if (r->extra) {
         json_object_set_new(r->extra, "reference", json_string("host: what the senders wrote"));
         char lib[MPI_MAX_LIBRARY_VERSION_STRING];

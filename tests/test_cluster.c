@@ -24,6 +24,8 @@ static void job_env(void)
     setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
     setenv("OMPI_MCA_btl", "self,vader", 1);
     setenv("OMPI_MCA_rmaps_base_oversubscribe", "1", 1);
+    /* containers often forbid the cross-memory attach vader uses for large messages */
+    setenv("OMPI_MCA_btl_vader_single_copy_mechanism", "none", 1);
     unsetenv("ACCELBENCH_TEST_RANK_FAULT");
     /* sanitizer builds: Open MPI's own allocations outlive MPI_Finalize and LeakSanitizer reports
      * them without usable stacks (its plugins); address and UB errors still fail the ranks. The

@@ -12,7 +12,7 @@ export SLURM_CONF=${AB_SLURM_DIR:-/tmp/accelbench-slurm}/slurm.conf
 out=$(mktemp -d /tmp/accelbench-slurm-ci.XXXXXX)
 export ACCELBENCH=$build/accelbench AB_OUT=$out/results
 export AB_RUN_ARGS="--suite fabric,membw.triad --profile quick -r 3 -t 0.005 --dtype f64 --sizes 1MiB --msg-sizes 64KiB --p2p-size 64KiB --window 4 -q"
-export OMPI_MCA_btl=self,vader
+export OMPI_MCA_btl=self,vader OMPI_MCA_btl_vader_single_copy_mechanism=none
 job=$(timeout 600 sbatch --parsable --wait --time=10 --ntasks=2 --chdir="$out" --output="$out/slurm-%j.out" \
   scripts/slurm/accelbench.sbatch) || { cat "$out"/slurm-*.out >&2; exit 1; }
 doc=$out/results/slurm-$job/run.json

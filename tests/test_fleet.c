@@ -145,3 +145,24 @@ Test(fleet, too_few_nodes)
     ab_proc_free(&p);
     free(dir);
 }
+
+Test(fleet, usage_errors)
+{
+    const char *cases[][6] = {
+        {"fleet", "--threshold", "x", "a", "b", NULL},
+        {"fleet", NULL},
+        {"fleet", "/nonexistent/run.json", "a", "b", NULL},
+        {"fleet", "--min-spread", "7", "a", "b", NULL},
+        {"run", "--rank-timeout", "0", NULL},
+    };
+    const char *needles[] = {"--threshold", "no run given", "/nonexistent/run.json", "--min-spread",
+                             "--rank-timeout"};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        ab_proc p;
+        cr_assert_eq(ab_test_run(&p, 0, cases[i]), 0);
+        cr_expect_eq(p.status, AB_EXIT_USAGE, "%s: exit %d", needles[i], p.status);
+        cr_expect_eq(ab_count_lines(p.err), 1, "%s", p.err);
+        cr_expect(strstr(p.err, needles[i]), "%s", p.err);
+        ab_proc_free(&p);
+    }
+}

@@ -30,6 +30,7 @@ typedef struct rank_hello {
     uint64_t hash; /* FNV-1a of version, git commit, build flags and argv */
     int32_t local_rank, local_size;
     char node[NODE_MAX];
+    char cpus[48]; /* the CPUs in its affinity mask, "0-3,8" */
 } rank_hello;
 
 static struct {
@@ -111,6 +112,22 @@ static void share_cores(void)
         ab_log(AB_LOG_WARN, "rank %d: cannot bind to its share of the cores", J.rank);
 }
 
+/* This process's affinity mask as a CPU list ("0-3,8"), cut to len. */
+static void cpu_list(char *buf, size_t len)
+{
+    cpu_set_t set;
+    buf[0] = '\0';
+    if (sched_getaffinity(0, sizeof(set), &set) != 0) return;
+    size_t n = 0;
+    for (int c = 0; c < CPU_SETSIZE && n + 16 < len; c++) {
+        if (!CPU_ISSET(c, &set) || (c > 0 && CPU_ISSET(c - 1, &set))) continue;
+        int e = c;
+        while (e + 1 < CPU_SETSIZE && CPU_ISSET(e + 1, &set))
+            e++;
+        n += (size_t)snprintf(buf + n, len - n, e > c ? "%s%d-%d" : "%s%d", n ? "," : "", c, e);
+    }
+}
+
 static int hello(int argc, char **argv)
 {
     rank_hello me = {.hash = 14695981039346656037ull};
@@ -124,6 +141,7 @@ static int hello(int argc, char **argv)
     if (gethostname(me.node, sizeof(me.node)) != 0)
         snprintf(me.node, sizeof(me.node), "rank%d", J.rank);
     me.node[NODE_MAX - 1] = '\0';
+    cpu_list(me.cpus, sizeof(me.cpus));
     if (!(J.all = calloc((size_t)J.size, sizeof(*J.all)))) return -1;
     MPI_Request rq;
     MPI_Iallgather(&me, sizeof(me), MPI_BYTE, J.all, sizeof(me), MPI_BYTE, J.comm, &rq);
@@ -276,6 +294,7 @@ static json_t *rank_json(int r, const char *status, json_t *devices)
     json_object_set_new(o, "node", ab_json_string(J.all[r].node));
     json_object_set_new(o, "local_rank", json_integer(J.all[r].local_rank));
     json_object_set_new(o, "local_size", json_integer(J.all[r].local_size));
+    json_object_set_new(o, "cpus", ab_json_string(J.all[r].cpus));
     json_object_set_new(o, "status", json_string(status));
     json_object_set_new(o, "devices", devices ? json_incref(devices) : json_array());
     return o;

@@ -97,9 +97,11 @@ static void expect_all_pass(const ab_run *run, int ranks)
     cr_expect_eq(json_integer_value(json_object_get(run->job, "size")), ranks);
     json_t *jr = json_object_get(run->job, "ranks");
     cr_expect_eq(json_array_size(jr), (size_t)ranks);
-    for (size_t i = 0; i < json_array_size(jr); i++)
-        cr_expect_str_eq(json_string_value(json_object_get(json_array_get(jr, i), "status")),
-                         "reported");
+    for (size_t i = 0; i < json_array_size(jr); i++) {
+        json_t *e = json_array_get(jr, i);
+        cr_expect_str_eq(json_string_value(json_object_get(e, "status")), "reported");
+        cr_expect_gt(strlen(json_string_value(json_object_get(e, "cpus"))), 0, "rank %zu", i);
+    }
     json_t *nodes = json_object_get(run->job, "nodes");
     cr_expect_eq(json_array_size(nodes), 1);
     cr_expect(json_is_object(json_object_get(json_array_get(nodes, 0), "manifest")));

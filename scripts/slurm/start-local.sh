@@ -20,8 +20,11 @@ stop() {
       kill "$(cat "$dir/$d.pid")"
     fi
   done
-  if [ -f "$dir/munged.pid" ] && kill -0 "$(cat "$dir/munged.pid")" 2>/dev/null; then
-    kill "$(cat "$dir/munged.pid")"
+  # munged only when this script started it (its pid file is munge's: /run/munge)
+  if [ -f "$dir/munged.started" ] && [ -f /run/munge/munged.pid ] &&
+     kill -0 "$(cat /run/munge/munged.pid)" 2>/dev/null; then
+    kill "$(cat /run/munge/munged.pid)"
+    rm -f "$dir/munged.started"
   fi
 }
 if [ "${1:-}" = "--stop" ]; then stop; exit 0; fi
@@ -42,8 +45,9 @@ if [ ! -s /etc/munge/munge.key ]; then
   chmod 0400 /etc/munge/munge.key
 fi
 if ! munge -n </dev/null >/dev/null 2>&1; then
-  runuser -u munge -- munged --pid-file="$dir/munged.pid" 2>/dev/null ||
-    runuser -u munge -- munged --pid-file="$dir/munged.pid" --force
+  runuser -u munge -- munged --pid-file=/run/munge/munged.pid 2>/dev/null ||
+    runuser -u munge -- munged --pid-file=/run/munge/munged.pid --force
+  touch "$dir/munged.started"
   for _ in $(seq 50); do munge -n </dev/null >/dev/null 2>&1 && break; sleep 0.1; done
 fi
 munge -n </dev/null | unmunge >/dev/null

@@ -43,6 +43,7 @@ void ab_run_free(ab_run *run)
     json_decref(run->manifest);
     json_decref(run->backends);
     json_decref(run->devices);
+    json_decref(run->job);
     for (size_t i = 0; i < run->nresults; i++)
         ab_result_free(run->results[i]);
     free(run->results);
@@ -96,6 +97,7 @@ void ab_result_free(ab_result *r)
     free(r->backend);
     free(r->impl);
     free(r->reason);
+    free(r->node);
     json_decref(r->params);
     json_decref(r->extra);
     for (size_t i = 0; i < r->nmetrics; i++)
@@ -229,8 +231,13 @@ static char *params_join(const json_t *params, const char *sep, const char *kvse
 char *ab_result_id(const ab_result *r)
 {
     char *p = params_join(r->params, ",", "=");
-    char *id = ab_asprintf("%s|%s|%s|%s", r->key, r->impl ? r->impl : "", p ? p : "",
-                           r->device_name ? r->device_name : "");
+    /* the ranks of a job measure the same cases: rank N > 0 is a result of its own (rank 0 aligns
+     * with a single-process run of the same build) */
+    char rank[24] = "";
+    if (r->ranked && r->rank > 0 && !r->job_wide)
+        snprintf(rank, sizeof(rank), "|rank=%d", r->rank);
+    char *id = ab_asprintf("%s|%s|%s|%s%s", r->key, r->impl ? r->impl : "", p ? p : "",
+                           r->device_name ? r->device_name : "", rank);
     free(p);
     return id;
 }
@@ -373,6 +380,12 @@ static json_t *result_to_json(const ab_result *r)
     json_object_set_new(o, "metrics", ms);
     if (r->extra)
         json_object_set(o, "extra", r->extra);
+    if (r->ranked) {
+        json_object_set_new(o, "rank", json_integer(r->rank));
+        json_object_set_new(o, "node", str_or_null(r->node));
+        if (r->job_wide)
+            json_object_set_new(o, "job_wide", json_true());
+    }
     return o;
 }
 
@@ -410,6 +423,8 @@ json_t *ab_run_to_json(const ab_run *run)
         json_object_set(o, "manifest", run->manifest);
     json_object_set(o, "backends", run->backends);
     json_object_set(o, "devices", run->devices);
+    if (run->job)
+        json_object_set(o, "job", run->job);
     json_t *rs = json_array();
     for (size_t i = 0; i < run->nresults; i++)
         json_array_append_new(rs, result_to_json(run->results[i]));
@@ -603,6 +618,21 @@ static int check_history_extra(rd *c, const json_t *h)
     return 0;
 }
 
+/* "rank" (with "node", "job_wide"): a result of one rank of an MPI job */
+static int read_rank(rd *c, const json_t *o, ab_result *r)
+{
+    json_t *rank = json_object_get(o, "rank");
+    if (!rank || json_is_null(rank))
+        return 0;
+    if (!json_is_integer(rank) || json_integer_value(rank) < 0 ||
+        json_integer_value(rank) > INT_MAX)
+        return rd_fail(c, "rank", "expected a rank number (0 or more)");
+    r->ranked = true;
+    r->rank = (int)json_integer_value(rank);
+    return get_str(c, o, "node", false, &r->node) ||
+           get_bool(c, o, "job_wide", false, &r->job_wide);
+}
+
 static ab_result *read_result(rd *c, const json_t *o)
 {
     if (!json_is_object(o)) {
@@ -649,6 +679,8 @@ static ab_result *read_result(rd *c, const json_t *o)
             goto fail;
         r->extra = json_incref(extra);
     }
+    if (read_rank(c, o, r))
+        goto fail;
     json_t *smp = json_object_get(o, "sampling");
     if (json_is_object(smp)) {
         double w, ips, ts;
@@ -764,6 +796,14 @@ ab_run *ab_run_from_json(const json_t *doc, char *err)
             goto fail;
         }
         run->manifest = json_incref(man);
+    }
+    json_t *job = json_object_get(doc, "job");
+    if (job && !json_is_null(job)) {
+        if (!json_is_object(job)) {
+            ab_err(err, "job: expected an object");
+            goto fail;
+        }
+        run->job = json_incref(job);
     }
     json_t *rs = json_object_get(doc, "results");
     if (!json_is_array(rs)) {

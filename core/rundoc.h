@@ -45,6 +45,11 @@ typedef struct ab_result {
     double time_spent;      /* wall seconds for the whole case: setup, sampling, validation */
     double started;         /* epoch seconds */
     json_t *extra;          /* suite-specific details; may be NULL */
+    /* one rank of an MPI job (runners/mpi_job.h): which rank on which node measured it;
+     * job_wide: measured by all ranks together (fabric), recorded once, by rank 0 */
+    bool ranked, job_wide;
+    int rank;
+    char *node;
 } ab_result;
 
 typedef struct ab_run {
@@ -62,6 +67,8 @@ typedef struct ab_run {
     bool interrupted; /* stopped by a signal: results hold what finished */
     bool complete;    /* false while the run is in progress */
     int schema_version; /* of the document read; AB_SCHEMA_VERSION for new runs */
+    json_t *job;      /* object: the MPI job's ranks, nodes and their manifests; NULL when the
+                       * run was one process (results/SCHEMA.md, "job") */
     ab_result **results;
     size_t nresults, cap;
 } ab_run;

@@ -18,6 +18,7 @@
 #include "concurrent.h"
 #include "gate.h"
 #include "history.h"
+#include "mpi_job.h"
 #include "output.h"
 #include "reporter.h"
 #include "run_probes.h"
@@ -41,6 +42,7 @@ enum {
     OPT_BASELINE,
     OPT_RECORD,
     OPT_CONCURRENT,
+    OPT_RANK_TIMEOUT,
     OPT_SUITE_PARAM = 2000, /* + index into the collected suite parameter names */
 };
 
@@ -80,6 +82,9 @@ static void run_usage(FILE *f)
           "  -q, --quiet          no progress lines\n"
           "  -v, --verbose        debug logging\n"
           "      --help           this text\n"
+          "      --rank-timeout SEC  under mpirun/srun: how long a rank waits for the others\n"
+          "                       at each meeting point (default 300); a lost rank ends the\n"
+          "                       job after the others' results are written (README, Clusters)\n"
           "\n"
           "regression gate and history (README, \"The nightly gate\"):\n"
           "      --baseline RUN   after the run, judge it against RUN (run.json or folder): exit\n"
@@ -174,12 +179,11 @@ static json_t *ctx_sampler(ab_suite_ctx *ctx, double t0, double t1)
     return ab_sampler_summary(s, ctx->dev->id, t0, t1);
 }
 
-static int emit(ab_suite_ctx *ctx, ab_result *r)
+/* Records r in the run and hands it to the reporters (also for the results of other ranks). */
+static int record(void *arg, ab_result *r)
 {
-    runner *rn = ctx->runner;
+    runner *rn = arg;
     char err[AB_ERRLEN];
-    ab_run_probes_attach(&rn->probes, rn->platform, r);
-    attach_peak(rn, r);
     if (ab_run_add(rn->run, r, err) != 0) {
         ab_log(AB_LOG_ERROR, "%s", err);
         ab_result_free(r);
@@ -196,6 +200,15 @@ static int emit(ab_suite_ctx *ctx, ab_result *r)
         return -1;
     }
     return 0;
+}
+
+static int emit(ab_suite_ctx *ctx, ab_result *r)
+{
+    runner *rn = ctx->runner;
+    ab_run_probes_attach(&rn->probes, rn->platform, r);
+    attach_peak(rn, r);
+    ab_job_tag(r); /* in an MPI job: this rank's, on this node */
+    return record(rn, r);
 }
 
 /* Where the run's results go, in order: the document and its journal first (a result it cannot
@@ -377,6 +390,7 @@ typedef struct run_args {
     ab_options o;
     const char *suite_arg, *device_arg, *run_id_arg;
     bool quiet, record, concurrent;
+    const char *rank_timeout_arg;
     ab_gate_opts gate;
     ab_run *baseline;   /* --baseline / --baseline-last, read up front */
     char **suites;      /* --suite list, NULL: all */
@@ -412,6 +426,7 @@ static size_t run_options(struct option *opts, const char *const *pnames, size_t
     /* runners: regression gate and history */
     opts[no++] = (struct option){"record", no_argument, NULL, OPT_RECORD};
     opts[no++] = (struct option){"concurrent", no_argument, NULL, OPT_CONCURRENT};
+    opts[no++] = (struct option){"rank-timeout", required_argument, NULL, OPT_RANK_TIMEOUT};
     for (size_t i = 0; i < AB_GATE_NOPTIONS; i++)
         opts[no++] = ab_gate_long_options[i];
     for (size_t i = 0; i < npn; i++)
@@ -454,6 +469,7 @@ static int parse_options(int argc, char **argv, run_args *a, const char **repeat
         case OPT_CONCURRENT:
             a->concurrent = true;
             break;
+        case OPT_RANK_TIMEOUT: a->rank_timeout_arg = optarg; break;
         case ':': return ab_usage_error("run", "option '%s' needs a value", argv[optind - 1]);
         case '?': return ab_usage_error("run", "unknown option '%s'", argv[optind - 1]);
         default:
@@ -510,6 +526,14 @@ static int parse_args(int argc, char **argv, run_args *a)
             return ab_usage_error("run", "--min-time: %s s is more than an hour per sample",
                                   mintime_arg);
         o->sampling.min_time = v;
+    }
+    if (a->rank_timeout_arg) {
+        double v;
+        if (ab_parse_double(a->rank_timeout_arg, "--rank-timeout", &v, err) != 0 || !(v > 0) ||
+            v > 86400.0)
+            return ab_usage_error("run", "--rank-timeout: '%s' is not a number of seconds in "
+                                  "(0, 86400]", a->rank_timeout_arg);
+        ab_job_set_timeout(v);
     }
     if (a->run_id_arg && ab_run_id_check(a->run_id_arg, err) != 0)
         return ab_usage_error("run", "--run-id: %s", err);
@@ -722,7 +746,10 @@ static int start_run(runner *rn, run_args *a, ab_platform *p, json_t *host, int 
         ab_strlcpy(id, a->run_id_arg, sizeof(id));
     else
         default_run_id(id, sizeof(id));
-    if (make_run_dir(a->o.out_dir, id, sizeof(id), rn->dir, sizeof(rn->dir), err) != 0) {
+    /* in an MPI job rank 0 alone makes the folder and has reporters (mpi_job.h) */
+    bool writer = ab_job_writer();
+    if (writer &&
+        make_run_dir(a->o.out_dir, id, sizeof(id), rn->dir, sizeof(rn->dir), err) != 0) {
         json_decref(host);
         return ab_usage_error("run", "--out: %s", err);
     }
@@ -738,8 +765,8 @@ static int start_run(runner *rn, run_args *a, ab_platform *p, json_t *host, int 
     rn->run->manifest = ab_manifest(NULL);
     ab_run_probes_init(&rn->probes, p, a->devices, rn->run->manifest);
     /* the header, once; results go to the journal until the final rewrite */
-    if (add_reporters(&rn->out, rn->dir, a->quiet) != 0 ||
-        ab_reporters_begin(&rn->out, rn->run, err)) {
+    if (writer && (add_reporters(&rn->out, rn->dir, a->quiet) != 0 ||
+                   ab_reporters_begin(&rn->out, rn->run, err))) {
         ab_log(AB_LOG_ERROR, "%s", *err ? err : "out of memory");
         /* nothing measured yet: leave no half-made folder behind */
         char jp[PATH_MAX + 32];
@@ -749,8 +776,9 @@ static int start_run(runner *rn, run_args *a, ab_platform *p, json_t *host, int 
         rmdir(rn->dir);
         return AB_EXIT_USAGE;
     }
-    if (!a->quiet)
-        fprintf(stderr, "accelbench: run %s, profile %s -> %s\n", id, a->o.profile, rn->dir);
+    if (!a->quiet && writer)
+        fprintf(stderr, "accelbench: run %s, profile %s -> %s%s\n", id, a->o.profile, rn->dir,
+                ab_job_active() ? " (MPI job, results of every rank)" : "");
     for (char *line = a->notes, *nl; *line && (nl = strchr(line, '\n')); line = nl + 1) {
         *nl = '\0';
         ab_log(AB_LOG_INFO, "%s", line);
@@ -758,7 +786,28 @@ static int start_run(runner *rn, run_args *a, ab_platform *p, json_t *host, int 
     return 0;
 }
 
+/* In an MPI job: rank 0 gathers the other ranks' results (a lost rank: an error result and one
+ * line); the others' exit code is 0 once sent (rank 0's is the job's verdict). */
+static int gather_job(runner *rn)
+{
+    char err[AB_ERRLEN] = "";
+    int rc = ab_job_gather(rn->run, record, rn, err);
+    if (rc != 0)
+        fprintf(stderr, "accelbench run: %s\n", err);
+    return rc;
+}
+
+static int cmd_run(int argc, char **argv);
+
 int ab_cmd_run(int argc, char **argv)
+{
+    int rc = ab_job_begin(argc, argv);
+    if (rc == 0)
+        rc = cmd_run(argc, argv);
+    return ab_job_end(rc);
+}
+
+static int cmd_run(int argc, char **argv)
 {
     run_args a;
     memset(&a, 0, sizeof(a));
@@ -781,17 +830,23 @@ int ab_cmd_run(int argc, char **argv)
     }
     runner rn;
     memset(&rn, 0, sizeof(rn));
-    if (check_devices(a.devices, &p, err) != 0) {
+    int crc = 0;
+    if (check_devices(a.devices, &p, err) != 0 || ab_job_pick_devices(&p, &a.devices, err))
+        crc = ab_usage_error("run", "%s", err);
+    if ((rc = ab_job_agree(crc)) != 0) { /* in a job: every rank stops when one cannot start */
         json_decref(host);
-        rc = ab_usage_error("run", "%s", err);
-    } else if ((rc = start_run(&rn, &a, &p, host, argc, argv)) == 0) {
+        if (!crc && ab_job_writer())
+            fprintf(stderr, "accelbench run: another rank could not start (its line: "
+                            "ACCELBENCH_RANK_LOGS=1)\n");
+    } else if ((rc = ab_job_agree(start_run(&rn, &a, &p, host, argc, argv))) == 0) {
         ab_signals_install();
         if (a.concurrent || concurrent_default(a.suites))
             run_concurrent(&rn, &p, &a);
         else
             run_devices(&rn, &p, &a);
         skip_unavailable(&rn, &p, &a);
-        rc = finish_run(&rn, &a);
+        int grc = gather_job(&rn);
+        rc = ab_job_writer() ? finish_run(&rn, &a) : grc ? AB_EXIT_FAIL : 0;
     }
     ab_reporters_free(&rn.out);
     ab_run_probes_fini(&rn.probes);

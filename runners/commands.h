@@ -12,6 +12,7 @@ int ab_cmd_gate(int argc, char **argv);
 int ab_cmd_history(int argc, char **argv);
 int ab_cmd_plot(int argc, char **argv);
 int ab_cmd_report(int argc, char **argv);
+int ab_cmd_fleet(int argc, char **argv);
 
 /* Build facts (generated at build time: build/gen/build_info.c). */
 extern const char ab_build_git_commit[];

@@ -70,6 +70,7 @@ static void usage(FILE *f)
           "  history   record runs in a database; trends and step changes\n"
           "  plot      gnuplot charts (PNG, SVG, with their .gp and data files)\n"
           "  report    one self-contained HTML report of one or more runs\n"
+          "  fleet     find the bad node: one metric across nodes, robust z-score, exit 3\n"
           "\n"
           "'accelbench <command> --help' describes a command's options.\n"
           "exit codes: 0 all pass/skip, 1 a result failed or errored, 2 usage or input error,\n"
@@ -105,7 +106,7 @@ int main(int argc, char **argv)
         int (*fn)(int, char **);
     } runners[] = {{"compare", ab_cmd_compare}, {"gate", ab_cmd_gate},
                    {"history", ab_cmd_history}, {"plot", ab_cmd_plot},
-                   {"report", ab_cmd_report}};
+                   {"report", ab_cmd_report}, {"fleet", ab_cmd_fleet}};
     for (size_t i = 0; i < sizeof(runners) / sizeof(runners[0]); i++)
         if (strcmp(cmd, runners[i].name) == 0)
             return runners[i].fn(argc - 1, argv + 1);

@@ -1428,3 +1428,28 @@ int ab_plot_trend(const ab_trend_series *s, size_t n, const char *dir, const cha
         render_all(out, dir, from);
     return rc;
 }
+
+/* Fleet view (issue 16, runners/cmd_fleet.c): one clustered-bar chart of given cells, with the
+ * headline chart's data file format and template. */
+int ab_plot_bars(const char *dir, const char *name, const char *title, const char *ylabel,
+                 json_t *rows, json_t *cols, json_t *cells, ab_charts *out, char *err)
+{
+    memset(out, 0, sizeof(*out));
+    if (ab_mkdir_p(dir, err) != 0)
+        return -1;
+    size_t dlen = 0;
+    char *dat = headline_dat(rows, cols, cells, ylabel, 1.0, &dlen);
+    double wpx = 40.0 * (double)json_array_size(rows) * (double)json_array_size(cols);
+    char *extra = ab_asprintf("ncols = %zu\nwidth = %d\n", json_array_size(cols),
+                              (int)fmin(1800.0, fmax(960.0, wpx)));
+    char *hdr = extra ? gp_header(name, title, ylabel, "", extra) : NULL;
+    int rc = dat && hdr ? save_chart(out, dir, name, title, "bars", ab_tpl_bars, hdr, "", NULL,
+                                     dat, dlen, err)
+                        : ab_err(err, "out of memory");
+    if (rc == 0)
+        render_all(out, dir, 0);
+    free(hdr);
+    free(extra);
+    free(dat);
+    return rc;
+}

@@ -59,6 +59,11 @@ int ab_plot_trend(const ab_trend_series *s, size_t n, const char *dir, const cha
 
 void ab_charts_free(ab_charts *c);
 
+/* One clustered-bar chart <dir>/<name>.{dat,gp,png,svg}: rows and cols are arrays of labels,
+ * cells {"ROW,COL": value in the unit of ylabel}; a missing cell is a gap (accelbench fleet). */
+int ab_plot_bars(const char *dir, const char *name, const char *title, const char *ylabel,
+                 json_t *rows, json_t *cols, json_t *cells, ab_charts *out, char *err);
+
 /* Scale for displaying values of a unit whose largest magnitude is maxabs: "B/s" 2.3e10 ->
  * factor 1e9, label "GB/s"; "s" 1.2e-3 -> 1e-3, "ms". Decimal prefixes only. */
 void ab_display_scale(const char *unit, double maxabs, double *factor, char *label, size_t len);

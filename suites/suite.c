@@ -7,6 +7,7 @@
 #include <string.h>
 
 extern const ab_suite ab_suite_membw;
+extern const ab_suite ab_suite_fabric;
 extern const ab_suite ab_suite_gemm;
 extern const ab_suite ab_suite_attention;
 extern const ab_suite ab_suite_tokens;
@@ -15,7 +16,7 @@ extern const ab_suite ab_suite_train;
 
 static const ab_suite *const registry[] = {
     &ab_suite_membw, &ab_suite_gemm,  &ab_suite_attention, &ab_suite_tokens,
-    &ab_suite_train, &ab_suite_burn, NULL,
+    &ab_suite_train, &ab_suite_fabric, &ab_suite_burn,     NULL,
 };
 
 const ab_suite *const *ab_suites(void)

@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A plain MPI reference for the fabric suite (bench/fabric_mpi.sh): point-to-point bandwidth
+ * between ranks 0 and 1 (a window of MPI_Isend answered by one ack, as osu_bw and fabric.p2p)
+ * and MPI_Allreduce bus bandwidth (f32 sum, nccl-tests' busbw = S/t x 2(n-1)/n). Each sample is
+ * a batch after a barrier, timed as the slowest rank's; batches last >= 20 ms; prints medians.
+ *   mpirun -np N fabric_mpi_ref P2P_BYTES WINDOW ALLREDUCE_BYTES SAMPLES
+ */
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int rank, n;
+static size_t pb, ab;
+static long win;
+static char *sbuf, *rbuf;
+static float *as, *ar;
+static MPI_Request rq[1024];
+
+static void p2p(void)
+{
+    if (rank > 1) return;
+    for (long k = 0; k < win; k++) {
+        if (rank == 0)
+            MPI_Isend(sbuf, (int)pb, MPI_BYTE, 1, 2, MPI_COMM_WORLD, &rq[k]);
+        else
+            MPI_Irecv(rbuf + k * pb, (int)pb, MPI_BYTE, 0, 2, MPI_COMM_WORLD, &rq[k]);
+    }
+    MPI_Waitall((int)win, rq, MPI_STATUSES_IGNORE);
+    char ack = 0;
+    if (rank == 1)
+        MPI_Send(&ack, 1, MPI_BYTE, 0, 3, MPI_COMM_WORLD);
+    else
+        MPI_Recv(&ack, 1, MPI_BYTE, 1, 3, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+}
+
+static void allreduce(void)
+{
+    MPI_Allreduce(as, ar, (int)(ab / 4), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+}
+
+static double batch(void (*op)(void), long iters)
+{
+    MPI_Barrier(MPI_COMM_WORLD);
+    double t0 = MPI_Wtime(), t;
+    for (long i = 0; i < iters; i++)
+        op();
+    t = MPI_Wtime() - t0;
+    MPI_Allreduce(MPI_IN_PLACE, &t, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+    return t;
+}
+
+static int cmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* median seconds per iteration */
+static double measure(void (*op)(void), int samples)
+{
+    long iters = 1;
+    batch(op, 1);
+    while (batch(op, iters) < 0.02)
+        iters *= 2;
+    double v[64];
+    for (int k = 0; k < samples; k++)
+        v[k] = batch(op, iters) / (double)iters;
+    qsort(v, (size_t)samples, sizeof(double), cmp);
+    return v[samples / 2];
+}
+
+int main(int argc, char **argv)
+{
+    MPI_Init(&argc, &argv);
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &n);
+    if (argc != 5 || n < 2 || (win = atol(argv[2])) < 1 || win > 1024) {
+        if (rank == 0)
+            fprintf(stderr, "usage: mpirun -np N>=2 %s P2P_BYTES WINDOW AR_BYTES SAMPLES\n",
+                    argv[0]);
+        MPI_Finalize();
+        return 2;
+    }
+    pb = strtoull(argv[1], NULL, 10);
+    ab = strtoull(argv[3], NULL, 10) / (4 * (size_t)n) * (4 * (size_t)n);
+    int samples = atoi(argv[4]) < 1 ? 1 : atoi(argv[4]) > 64 ? 64 : atoi(argv[4]);
+    sbuf = malloc(pb);
+    rbuf = malloc(pb * (size_t)win);
+    as = malloc(ab);
+    ar = malloc(ab);
+    memset(sbuf, 1, pb);
+    for (size_t i = 0; i < ab / 4; i++)
+        as[i] = 1.0f;
+    double tp = measure(p2p, samples), ta = measure(allreduce, samples);
+    if (rank == 0)
+        printf("p2p_bandwidth %.6g\nall_reduce_busbw %.6g\n", (double)win * (double)pb / tp,
+               (double)ab / ta * 2.0 * (n - 1) / n);
+    free(sbuf), free(rbuf), free(as), free(ar);
+    MPI_Finalize();
+    return 0;
+}

@@ -61,13 +61,24 @@ int fh_value_alloc(fh_value *v, const fh_type *t)
     for (int i = 0; i < t->rank; i++)
         v->n *= (size_t)t->dims[i];
     v->d = calloc(v->n ? v->n : 1, sizeof(double));
+    v->borrowed = false;
     return v->d ? 0 : -1;
 }
 
 void fh_value_free(fh_value *v)
 {
-    free(v->d);
+    if (!v->borrowed) free(v->d);
     v->d = NULL;
+    v->borrowed = false;
+}
+
+/* dst names src's elements without a copy: no operation writes into an operand, and every
+ * value lives until the end of its region, so src outlives every use of dst (the interpreter
+ * would otherwise copy every array of a loop several times per iteration) */
+static void borrow(fh_value *dst, const fh_value *src)
+{
+    *dst = *src;
+    dst->borrowed = true;
 }
 
 void fh_from_bytes(fh_value *v, const void *bytes)
@@ -145,7 +156,7 @@ static int copy_value(env *e, fh_value *dst, const fh_value *src)
 }
 
 /* the integers of "key = array<i64: 0, 1>" or "key = [0, 1]" in attrs */
-static int int_list(const char *attrs, const char *key, int64_t *v, int max)
+int fh_int_list(const char *attrs, const char *key, int64_t *v, int max)
 {
     const char *p = strstr(attrs, key);
     if (!p) return -1;
@@ -163,7 +174,7 @@ static int int_list(const char *attrs, const char *key, int64_t *v, int max)
 }
 
 /* row-major index of multi-index idx in type t */
-static size_t offset(const fh_type *t, const int64_t *idx)
+size_t fh_offset(const fh_type *t, const int64_t *idx)
 {
     size_t o = 0;
     for (int i = 0; i < t->rank; i++)
@@ -171,7 +182,7 @@ static size_t offset(const fh_type *t, const int64_t *idx)
     return o;
 }
 
-static void unflatten(const fh_type *t, size_t o, int64_t *idx)
+void fh_unflatten(const fh_type *t, size_t o, int64_t *idx)
 {
     for (int i = t->rank - 1; i >= 0; i--) {
         idx[i] = (int64_t)(o % (size_t)t->dims[i]);
@@ -179,13 +190,30 @@ static void unflatten(const fh_type *t, size_t o, int64_t *idx)
     }
 }
 
-static double binary(const char *op, double a, double b)
+/* the elementwise binary operations by number (looked up once per operation, not per element) */
+static const char *const bin_ops[] = {"add", "subtract", "multiply", "divide", "maximum"};
+
+static int bin_code(const char *op)
 {
-    if (strcmp(op, "add") == 0) return a + b;
-    if (strcmp(op, "subtract") == 0) return a - b;
-    if (strcmp(op, "multiply") == 0) return a * b;
-    if (strcmp(op, "divide") == 0) return a / b;
-    return a > b ? a : b; /* maximum */
+    for (int i = 0; i < 5; i++)
+        if (strcmp(op, bin_ops[i]) == 0) return i;
+    return -1;
+}
+
+static double binary(int op, double a, double b)
+{
+    switch (op) {
+    case 0:
+        return a + b;
+    case 1:
+        return a - b;
+    case 2:
+        return a * b;
+    case 3:
+        return a / b;
+    default:
+        return a > b ? a : b; /* maximum */
+    }
 }
 
 static int eval_region(env *e, const fh_region *r, const fh_value *args, fh_value *outs, int *nout);
@@ -211,14 +239,14 @@ static int eval_broadcast(env *e, const fh_op *op, fh_value *r)
 {
     const fh_value *a = &e->v[op->opd[0]];
     int64_t bd[FH_MAX_DIMS], idx[FH_MAX_DIMS], ai[FH_MAX_DIMS];
-    int n = int_list(op->attrs, "broadcast_dimensions", bd, FH_MAX_DIMS);
+    int n = fh_int_list(op->attrs, "broadcast_dimensions", bd, FH_MAX_DIMS);
     if (n != a->t.rank)
         return efail(e, "broadcast_in_dim: %d dimensions for an operand of rank %d", n, a->t.rank);
     for (size_t o = 0; o < r->n; o++) {
-        unflatten(&r->t, o, idx);
+        fh_unflatten(&r->t, o, idx);
         for (int i = 0; i < n; i++)
             ai[i] = a->t.dims[i] == 1 ? 0 : idx[bd[i]];
-        r->d[o] = a->d[offset(&a->t, ai)];
+        r->d[o] = a->d[fh_offset(&a->t, ai)];
     }
     return 0;
 }
@@ -227,15 +255,27 @@ static int eval_reduce(env *e, const fh_op *op, fh_value *r)
 {
     const fh_value *a = &e->v[op->opd[0]];
     int64_t rd[FH_MAX_DIMS], idx[FH_MAX_DIMS], ri[FH_MAX_DIMS];
-    int n = int_list(op->attrs, "dimensions", rd, FH_MAX_DIMS);
+    int n = fh_int_list(op->attrs, "dimensions", rd, FH_MAX_DIMS);
     const fh_region *body = &op->reg[0];
     if (n < 1 || op->nreg != 1 || body->nops != 2)
         return efail(e, "reduce: one dimension list and a one-operation body expected");
-    const char *fn = body->ops[0].name + strlen("stablehlo.");
+    int fn = bin_code(body->ops[0].name + strlen("stablehlo."));
+    if (fn < 0) return efail(e, "reduce: unsupported body %s", body->ops[0].name);
     for (size_t o = 0; o < r->n; o++)
         r->d[o] = e->v[op->opd[1]].d[0];
+    /* the reduced dimensions the innermost ones: each result folds a contiguous run */
+    bool suffix = true;
+    for (int j = 0; j < n; j++)
+        suffix &= rd[j] == a->t.rank - n + j;
+    if (suffix && r->n) {
+        size_t run = a->n / r->n;
+        for (size_t o = 0; o < r->n; o++)
+            for (size_t q = 0; q < run; q++)
+                r->d[o] = binary(fn, r->d[o], a->d[o * run + q]);
+        return 0;
+    }
     for (size_t o = 0; o < a->n; o++) {
-        unflatten(&a->t, o, idx);
+        fh_unflatten(&a->t, o, idx);
         int k = 0;
         for (int i = 0; i < a->t.rank; i++) {
             bool reduced = false;
@@ -243,7 +283,7 @@ static int eval_reduce(env *e, const fh_op *op, fh_value *r)
                 reduced |= rd[j] == i;
             if (!reduced) ri[k++] = idx[i];
         }
-        size_t ro = offset(&r->t, ri);
+        size_t ro = fh_offset(&r->t, ri);
         r->d[ro] = binary(fn, r->d[ro], a->d[o]);
     }
     return 0;
@@ -254,11 +294,11 @@ static int eval_dot(env *e, const fh_op *op, fh_value *r)
 {
     const fh_value *a = &e->v[op->opd[0]], *b = &e->v[op->opd[1]];
     int64_t lb[4], rb[4], lc[4], rc[4], idx[FH_MAX_DIMS], ai[FH_MAX_DIMS], bi[FH_MAX_DIMS];
-    int nb = int_list(op->attrs, "lhs_batching_dimensions", lb, 4);
-    int nc = int_list(op->attrs, "lhs_contracting_dimensions", lc, 4);
+    int nb = fh_int_list(op->attrs, "lhs_batching_dimensions", lb, 4);
+    int nc = fh_int_list(op->attrs, "lhs_contracting_dimensions", lc, 4);
     if (nb < 0) nb = 0;
-    if (nc != 1 || int_list(op->attrs, "rhs_contracting_dimensions", rc, 4) != 1 ||
-        (nb && int_list(op->attrs, "rhs_batching_dimensions", rb, 4) != nb))
+    if (nc != 1 || fh_int_list(op->attrs, "rhs_contracting_dimensions", rc, 4) != 1 ||
+        (nb && fh_int_list(op->attrs, "rhs_batching_dimensions", rb, 4) != nb))
         return efail(e, "dot_general: one contracting dimension and matching batch lists");
     int af[FH_MAX_DIMS], bf[FH_MAX_DIMS], naf = 0, nbf = 0;
     for (int i = 0; i < a->t.rank; i++) {
@@ -277,7 +317,7 @@ static int eval_dot(env *e, const fh_op *op, fh_value *r)
         return efail(e, "dot_general: operand and result shapes disagree");
     int64_t k = a->t.dims[lc[0]];
     for (size_t o = 0; o < r->n; o++) {
-        unflatten(&r->t, o, idx);
+        fh_unflatten(&r->t, o, idx);
         for (int j = 0; j < nb; j++)
             ai[lb[j]] = idx[j], bi[rb[j]] = idx[j];
         for (int j = 0; j < naf; j++)
@@ -287,7 +327,7 @@ static int eval_dot(env *e, const fh_op *op, fh_value *r)
         double s = 0.0;
         for (int64_t q = 0; q < k; q++) {
             ai[lc[0]] = q, bi[rc[0]] = q;
-            s += a->d[offset(&a->t, ai)] * b->d[offset(&b->t, bi)];
+            s += a->d[fh_offset(&a->t, ai)] * b->d[fh_offset(&b->t, bi)];
         }
         r->d[o] = s;
     }
@@ -300,8 +340,8 @@ static int eval_while(env *e, const fh_op *op, fh_value *outs)
     fh_value *state = calloc((size_t)n, sizeof(fh_value)), pred = {0};
     if (!state) return efail(e, "out of memory");
     int rc = 0;
-    for (int i = 0; i < n && rc == 0; i++)
-        rc = copy_value(e, &state[i], &e->v[op->opd[i]]);
+    for (int i = 0; i < n; i++)
+        borrow(&state[i], &e->v[op->opd[i]]);
     for (;;) {
         if (rc || (rc = eval_region(e, &op->reg[0], state, &pred, &m)) != 0) break;
         bool go = pred.d[0] != 0.0;
@@ -342,10 +382,16 @@ static int eval_simple(env *e, const fh_op *op, const char *fn, fh_value *r)
         for (size_t i = 0; i < r->n; i++)
             r->d[i] = x;
     } else if (strcmp(fn, "convert") == 0 || strcmp(fn, "reshape") == 0 ||
-               strcmp(fn, "exponential") == 0) {
+               strcmp(fn, "exponential") == 0 || strcmp(fn, "rsqrt") == 0 ||
+               strcmp(fn, "logistic") == 0) {
         if (a->n != r->n) return efail(e, "%s: %zu elements into %zu", fn, a->n, r->n);
-        for (size_t i = 0; i < r->n; i++)
-            r->d[i] = fn[0] == 'e' ? exp(a->d[i]) : a->d[i];
+        for (size_t i = 0; i < r->n; i++) {
+            double x = a->d[i];
+            r->d[i] = fn[0] == 'e'                   ? exp(x)
+                      : fn[0] == 'r' && fn[1] == 's' ? 1.0 / sqrt(x)
+                      : fn[0] == 'l'                 ? 1.0 / (1.0 + exp(-x))
+                                                     : x;
+        }
     } else if (strcmp(fn, "select") == 0) {
         const fh_value *x = &e->v[op->opd[1]], *y = &e->v[op->opd[2]];
         for (size_t i = 0; i < r->n; i++)
@@ -353,19 +399,16 @@ static int eval_simple(env *e, const fh_op *op, const char *fn, fh_value *r)
     } else if (strcmp(fn, "iota") == 0) {
         int64_t dim = strtoll(strstr(op->attrs, "iota_dimension") + 17, NULL, 10), idx[8];
         for (size_t i = 0; i < r->n; i++) {
-            unflatten(&r->t, i, idx);
+            fh_unflatten(&r->t, i, idx);
             r->d[i] = (double)idx[dim];
         }
     } else {
-        static const char *const bin[] = {"add", "subtract", "multiply", "divide", "maximum"};
-        bool ok = false;
-        for (int i = 0; i < 5; i++)
-            ok |= strcmp(fn, bin[i]) == 0;
+        int code = bin_code(fn);
         const fh_value *b = op->nopd == 2 ? &e->v[op->opd[1]] : NULL;
-        if (!ok || !b || !same_type(&a->t, &b->t) || !same_type(&a->t, &r->t))
+        if (code < 0 || !b || !same_type(&a->t, &b->t) || !same_type(&a->t, &r->t))
             return efail(e, "unsupported operation stablehlo.%s (or operand types)", fn);
         for (size_t i = 0; i < r->n; i++)
-            r->d[i] = binary(fn, a->d[i], b->d[i]);
+            r->d[i] = binary(code, a->d[i], b->d[i]);
     }
     return 0;
 }
@@ -378,16 +421,22 @@ static int eval_op(env *e, const fh_op *op)
     if (strcmp(fn, "while") == 0) return eval_while(e, op, r);
     if (strcmp(fn, "optimization_barrier") == 0) {
         for (int i = 0; i < op->nopd; i++)
-            if (copy_value(e, &r[i], &e->v[op->opd[i]]) != 0) return -1;
+            borrow(&r[i], &e->v[op->opd[i]]);
         return 0;
     }
     if (op->nres != 1 || fh_value_alloc(r, &op->rtype[0]) != 0)
         return efail(e, "%s: one result expected", op->name);
-    int rc = strcmp(fn, "compare") == 0            ? eval_compare(e, op, r)
-             : strcmp(fn, "broadcast_in_dim") == 0 ? eval_broadcast(e, op, r)
-             : strcmp(fn, "reduce") == 0           ? eval_reduce(e, op, r)
-             : strcmp(fn, "dot_general") == 0      ? eval_dot(e, op, r)
-                                                   : eval_simple(e, op, fn, r);
+    int rc = fh_eval_shape(fn, op, e->v, r, e->err);
+    if (rc <= 0) {
+        for (size_t i = 0; rc == 0 && i < r->n; i++)
+            r->d[i] = fh_round(r->t.et, r->d[i]);
+        return rc;
+    }
+    rc = strcmp(fn, "compare") == 0            ? eval_compare(e, op, r)
+         : strcmp(fn, "broadcast_in_dim") == 0 ? eval_broadcast(e, op, r)
+         : strcmp(fn, "reduce") == 0           ? eval_reduce(e, op, r)
+         : strcmp(fn, "dot_general") == 0      ? eval_dot(e, op, r)
+                                               : eval_simple(e, op, fn, r);
     for (size_t i = 0; rc == 0 && i < r->n; i++)
         r->d[i] = fh_round(r->t.et, r->d[i]);
     return rc;
@@ -398,8 +447,8 @@ static int eval_op(env *e, const fh_op *op)
 static int eval_region(env *e, const fh_region *r, const fh_value *args, fh_value *outs, int *nout)
 {
     int rc = 0;
-    for (int i = 0; i < r->nargs && rc == 0; i++)
-        rc = copy_value(e, &e->v[r->args[i]], &args[i]);
+    for (int i = 0; i < r->nargs; i++)
+        borrow(&e->v[r->args[i]], &args[i]);
     for (int i = 0; i < r->nops - 1 && rc == 0; i++)
         rc = eval_op(e, &r->ops[i]);
     const fh_op *ret = &r->ops[r->nops - 1];

@@ -420,7 +420,7 @@ static PJRT_Error *execute(PJRT_LoadedExecutable_Execute_Args *a)
         return error("Execute: one device with an output list expected");
     if (a->num_args != (size_t)p->main.nargs)
         return error("Execute: %zu arguments for a program of %d", a->num_args, p->main.nargs);
-    fh_value args[16], outs[16];
+    fh_value args[FH_MAX_VALUES], outs[FH_MAX_VALUES];
     for (size_t i = 0; i < a->num_args; i++) {
         const PJRT_Buffer *b = a->argument_lists[0][i];
         if (!b || b->magic != LIVE) return error("Execute: argument %zu is not a live buffer", i);

@@ -21,6 +21,7 @@
 #include "../backends/pjrt_api.h"
 #include "fake_hlo.h"
 
+#include <malloc.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -450,6 +451,10 @@ EXPORT const PJRT_Api *GetPjrtApi(void);
 const PJRT_Api *GetPjrtApi(void)
 {
     if (env_long("FAKE_PJRT_NULL_API", 0)) return NULL;
+    /* the interpreter's arrays are large and short-lived: keep freed memory in the heap for the
+     * next one instead of mapping and faulting in fresh pages for each (a no-op under ASan) */
+    mallopt(M_MMAP_MAX, 0);
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
     F.grow = env_long("FAKE_PJRT_GROW", 0);
     F.memory = env_long("FAKE_PJRT_MEMORY", 256L << 20);
     F.launch_us = env_long("FAKE_PJRT_LAUNCH_US", 0);

@@ -269,8 +269,9 @@ Test(pjrt, tokens_run_one_program_per_step_and_validate, .timeout = 300)
     unsetenv("ACCELBENCH_PJRT_DUMP");
     if (checked < 0)
         cr_skip_test(MLIR_OPT " not installed (scripts/install-deps.sh): syntax not checked");
-    /* per dtype and phase 3 step programs; membw read, triad and the GEMM reference per dtype */
-    cr_expect_geq(checked, 12, "%d programs", checked);
+    /* per dtype and phase 3 step programs (12); membw read and triad; the GEMM reference per
+     * dtype */
+    cr_expect_eq(checked, 16, "%d programs", checked);
 }
 
 /* a wrong result from the device, and weights damaged by --test-corrupt, fail validation */

@@ -316,6 +316,11 @@ static int eval_dot(env *e, const fh_op *op, fh_value *r)
     if (nb + naf + nbf != r->t.rank || a->t.dims[lc[0]] != b->t.dims[rc[0]])
         return efail(e, "dot_general: operand and result shapes disagree");
     int64_t k = a->t.dims[lc[0]];
+    size_t sa = 1, sb = 1; /* the strides of the contracting dimensions */
+    for (int i = (int)lc[0] + 1; i < a->t.rank; i++)
+        sa *= (size_t)a->t.dims[i];
+    for (int i = (int)rc[0] + 1; i < b->t.rank; i++)
+        sb *= (size_t)b->t.dims[i];
     for (size_t o = 0; o < r->n; o++) {
         fh_unflatten(&r->t, o, idx);
         for (int j = 0; j < nb; j++)
@@ -324,11 +329,11 @@ static int eval_dot(env *e, const fh_op *op, fh_value *r)
             ai[af[j]] = idx[nb + j];
         for (int j = 0; j < nbf; j++)
             bi[bf[j]] = idx[nb + naf + j];
+        ai[lc[0]] = 0, bi[rc[0]] = 0;
+        const double *pa = a->d + fh_offset(&a->t, ai), *pb = b->d + fh_offset(&b->t, bi);
         double s = 0.0;
-        for (int64_t q = 0; q < k; q++) {
-            ai[lc[0]] = q, bi[rc[0]] = q;
-            s += a->d[fh_offset(&a->t, ai)] * b->d[fh_offset(&b->t, bi)];
-        }
+        for (int64_t q = 0; q < k; q++)
+            s += pa[(size_t)q * sa] * pb[(size_t)q * sb];
         r->d[o] = s;
     }
     return 0;
@@ -353,6 +358,11 @@ static int eval_while(env *e, const fh_op *op, fh_value *outs)
             rc = rc ? rc : efail(e, "out of memory");
             break;
         }
+        /* what the body passed through is still the old state's: the new state takes it over */
+        for (int i = 0; i < n; i++)
+            for (int j = 0; next[i].borrowed && j < n; j++)
+                if (!state[j].borrowed && state[j].d == next[i].d)
+                    state[j].borrowed = true, next[i].borrowed = false;
         for (int i = 0; i < n; i++)
             fh_value_free(&state[i]);
         free(state);
@@ -444,6 +454,27 @@ static int eval_op(env *e, const fh_op *op)
 
 /* Binds args to the block arguments, runs the operations, and moves the operands of the
  * terminator into outs. */
+/* A result of region r moves out to *out without a copy: an owned value is handed over; a
+ * borrowed one takes the ownership of its elements from the value of r that has it (which dies
+ * with the region), else stays borrowed from a value outside r (which outlives it). */
+static void give_out(env *e, const fh_region *r, fh_value *v, fh_value *out)
+{
+    *out = *v;
+    if (!v->borrowed) {
+        v->borrowed = true;
+        return;
+    }
+    for (int i = 0; i < r->nops; i++)
+        for (int k = 0; k < r->ops[i].nres; k++) {
+            fh_value *w = &e->v[r->ops[i].res + k];
+            if (!w->borrowed && w->d == v->d) {
+                w->borrowed = true;
+                out->borrowed = false;
+                return;
+            }
+        }
+}
+
 static int eval_region(env *e, const fh_region *r, const fh_value *args, fh_value *outs, int *nout)
 {
     int rc = 0;
@@ -454,7 +485,7 @@ static int eval_region(env *e, const fh_region *r, const fh_value *args, fh_valu
     const fh_op *ret = &r->ops[r->nops - 1];
     *nout = ret->nopd;
     for (int i = 0; i < ret->nopd && rc == 0; i++)
-        rc = copy_value(e, &outs[i], &e->v[ret->opd[i]]);
+        give_out(e, r, &e->v[ret->opd[i]], &outs[i]);
     /* values of this region are dead now */
     for (int i = 0; i < r->nargs; i++)
         fh_value_free(&e->v[r->args[i]]);
@@ -479,6 +510,11 @@ int fh_run(const fh_program *p, const fh_value *args, fh_value *outs, long *loop
         return efail(&e, "out of memory");
     memset(outs, 0, sizeof(fh_value) * (size_t)p->nres);
     int n = 0, rc = eval_region(&e, &p->main, args, outs, &n);
+    for (int i = 0; rc == 0 && i < n; i++) /* results own their elements (arguments stay) */
+        if (outs[i].borrowed) {
+            fh_value v = outs[i];
+            rc = copy_value(&e, &outs[i], &v);
+        }
     for (int i = 0; rc == 0 && i < n; i++)
         if (!same_type(&outs[i].t, &p->res[i]))
             rc = efail(&e, "result %d does not have the declared type", i);

@@ -19,10 +19,12 @@
 #include "../suites/attention/attention.h"
 #include "../suites/gemm/gemm.h"
 #include "../suites/membw/membw.h"
+#include "../suites/tokens/tokens.h"
 
 extern const ab_membw_impl ab_membw_pjrt;
 extern const ab_gemm_backend ab_gemm_pjrt;
 extern const ab_attn_impl ab_attention_pjrt;
+extern const ab_tok_ops ab_tokens_pjrt;
 
 static int pj_init(void **out, char *why)
 {
@@ -259,6 +261,7 @@ static const ab_suite_impls pjrt_impls = {
     .membw = &ab_membw_pjrt,
     .gemm = &ab_gemm_pjrt,
     .attention = &ab_attention_pjrt,
+    .tokens = &ab_tokens_pjrt,
 };
 
 static const ab_backend_ops pjrt_ops = {

@@ -363,14 +363,18 @@ static int launch(ab_pjrt_dev *d, ab_pjrt_exe *x, PJRT_Buffer *const *argv, int 
 static int launch_looped(ab_pjrt_dev *d, ab_pjrt_exe *x, long iters, ab_pjrt_mem *const *args,
                          int nargs, PJRT_Buffer **outv, bool wait, char *err)
 {
-    PJRT_Buffer *argv[16];
-    if (nargs + 1 > 16) return ab_pjrt_err(err, "pjrt: too many program arguments");
+    PJRT_Buffer **argv = malloc((size_t)(nargs + 1) * sizeof(*argv));
+    if (!argv) return ab_pjrt_err(err, "out of memory");
     int64_t r = iters;
-    if (upload(d, &r, PJRT_Buffer_Type_S64, NULL, 0, &argv[0], err) != 0) return -1;
+    if (upload(d, &r, PJRT_Buffer_Type_S64, NULL, 0, &argv[0], err) != 0) {
+        free(argv);
+        return -1;
+    }
     for (int i = 0; i < nargs; i++)
         argv[1 + i] = args[i]->buf;
     int rc = launch(d, x, argv, nargs + 1, outv, wait, err);
     destroy_buffer(d->api, argv[0]); /* freed by the plugin once the execution is done */
+    free(argv);
     return rc;
 }
 
@@ -389,15 +393,17 @@ static int measure_overhead(ab_pjrt_dev *d, ab_pjrt_exe *x, ab_pjrt_mem *const *
 {
     if (ab_pjrt_sync(d, err) != 0) return -1;
     double since = ab_pjrt_now(), t[7];
-    int rc = 0;
+    PJRT_Buffer **outv = calloc((size_t)x->nout + 1, sizeof(*outv));
+    int rc = outv ? 0 : ab_pjrt_err(err, "out of memory");
     for (int k = 0; k < 7 && rc == 0; k++) {
-        PJRT_Buffer *outv[8] = {NULL};
+        memset(outv, 0, ((size_t)x->nout + 1) * sizeof(*outv));
         double t0 = ab_pjrt_now();
         rc = launch_looped(d, x, 0, args, nargs, outv, true, err);
         t[k] = ab_pjrt_now() - t0;
-        for (int i = 0; i < x->nout && i < 8; i++)
+        for (int i = 0; i < x->nout; i++)
             destroy_buffer(d->api, outv[i]);
     }
+    free(outv);
     exclude_from_timer(d, since);
     if (rc != 0) return -1;
     qsort(t + 2, 5, sizeof(double), cmp_double);
@@ -427,25 +433,25 @@ int ab_pjrt_run(ab_pjrt_dev *d, ab_pjrt_exe *x, long iters, ab_pjrt_mem *const *
     for (int i = 0; i < nargs; i++)
         if (!args[i]->buf)
             return ab_pjrt_err(err, "pjrt: program argument %d was never written", i);
-    if (x->nout > 8) return ab_pjrt_err(err, "pjrt: too many program results");
-    PJRT_Buffer *outv[8] = {NULL};
     if (x->looped && x->overhead < 0 && measure_overhead(d, x, args, nargs, err) != 0) return -1;
-    int rc;
-    if (x->looped) {
+    PJRT_Buffer **outv = calloc((size_t)x->nout + 1, sizeof(*outv));
+    PJRT_Buffer **argv = x->looped ? NULL : calloc((size_t)nargs + 1, sizeof(*argv));
+    int rc = outv && (x->looped || argv) ? 0 : ab_pjrt_err(err, "out of memory");
+    if (rc == 0 && x->looped) {
         rc = launch_looped(d, x, iters, args, nargs, outv, false, err);
-    } else {
-        PJRT_Buffer *argv[16];
-        for (int i = 0; i < nargs && i < 16; i++)
+    } else if (rc == 0) {
+        for (int i = 0; i < nargs; i++)
             argv[i] = args[i]->buf;
         rc = launch(d, x, argv, nargs, outv, false, err);
     }
-    if (rc != 0) return -1;
-    if (x->looped && d->timing) {
+    free(argv);
+    if (rc == 0 && x->looped && d->timing) {
         d->overhead += x->overhead;
         d->looped_launches++;
     }
-    take_outputs(d, x, outv, outs);
-    return 0;
+    if (rc == 0) take_outputs(d, x, outv, outs);
+    free(outv);
+    return rc == 0 ? 0 : -1;
 }
 
 int ab_pjrt_device_copy(ab_pjrt_dev *d, ab_pjrt_mem *dst, ab_pjrt_mem *src, char *err)

@@ -181,63 +181,82 @@ void ab_shlo_dot_general(ab_shlo *s, char *out, const char *a, const char *ta, c
     memcpy(out, r, AB_SHLO_NAME);
 }
 
-/* "T0, T1, ..." of the loop state: the counter, the trip count, the arrays */
-static void state_types(char *buf, size_t len, const char (*types)[AB_SHLO_TYPE], int n)
+/* A scratch string built with append() (the text of one long line). */
+static const char *str(const ab_shlo *b)
 {
-    size_t o = (size_t)snprintf(buf, len, "tensor<i64>, tensor<i64>");
-    for (int i = 0; i < n && o < len; i++)
-        o += (size_t)snprintf(buf + o, len - o, ", %s", types[i]);
+    return b->buf ? b->buf : "";
+}
+
+/* "T0, T1, ..." of the loop state: the counter, the trip count, the arrays */
+static void state_types(ab_shlo *b, const char (*types)[AB_SHLO_TYPE], int n)
+{
+    append(b, "tensor<i64>, tensor<i64>");
+    for (int i = 0; i < n; i++)
+        append(b, ", %s", types[i]);
 }
 
 /* "^bb0(%x: T, ...)" of the loop state with fresh names into names[2 + n] */
 static void state_block(ab_shlo *s, const char (*types)[AB_SHLO_TYPE], int n,
                         char (*names)[AB_SHLO_NAME])
 {
-    char line[2048];
-    size_t o = (size_t)snprintf(line, sizeof(line), "^bb0(");
-    for (int i = 0; i < n + 2 && o < sizeof(line); i++)
-        o += (size_t)snprintf(line + o, sizeof(line) - o, "%s%s: %s", i ? ", " : "",
-                              ab_shlo_fresh(s, names[i]), i < 2 ? "tensor<i64>" : types[i - 2]);
-    ab_shlo_line(s, "%s):", line);
+    ab_shlo line;
+    ab_shlo_init(&line);
+    append(&line, "^bb0(");
+    for (int i = 0; i < n + 2; i++)
+        append(&line, "%s%s: %s", i ? ", " : "", ab_shlo_fresh(s, names[i]),
+               i < 2 ? "tensor<i64>" : types[i - 2]);
+    s->oom |= line.oom;
+    ab_shlo_line(s, "%s):", str(&line));
+    ab_shlo_free(&line);
 }
 
-/* the loop body: barrier, kernel, counter + 1, return of the new state */
+/* the loop body: barrier, kernel, counter + 1, return of the new state; st and arrays: room for
+ * 2 + n and n names */
 static int loop_body(ab_shlo *s, const char (*types)[AB_SHLO_TYPE], int n, ab_shlo_body_fn body,
-                     void *arg)
+                     void *arg, char (*st)[AB_SHLO_NAME], char (*arrays)[AB_SHLO_NAME])
 {
-    char st[2 + AB_SHLO_MAX_ARRAYS][AB_SHLO_NAME], bar[AB_SHLO_NAME], tl[1024], ops[512];
-    char arrays[AB_SHLO_MAX_ARRAYS][AB_SHLO_NAME], one[AB_SHLO_NAME], next[AB_SHLO_NAME];
+    char bar[AB_SHLO_NAME], one[AB_SHLO_NAME], next[AB_SHLO_NAME], counter[AB_SHLO_NAME];
+    ab_shlo ops, tl;
+    ab_shlo_init(&ops);
+    ab_shlo_init(&tl);
     state_block(s, types, n, st);
     s->depth++;
     /* barrier over the counter and the arrays (not the trip count) */
-    size_t o = (size_t)snprintf(ops, sizeof(ops), "%s", st[0]), t = 0;
-    t = (size_t)snprintf(tl, sizeof(tl), "tensor<i64>");
+    append(&ops, "%s", st[0]);
+    append(&tl, "tensor<i64>");
     for (int i = 0; i < n; i++) {
-        o += (size_t)snprintf(ops + o, sizeof(ops) - o, ", %s", st[2 + i]);
-        t += (size_t)snprintf(tl + t, sizeof(tl) - t, ", %s", types[i]);
+        append(&ops, ", %s", st[2 + i]);
+        append(&tl, ", %s", types[i]);
     }
     ab_shlo_fresh(s, bar);
     ab_shlo_line(s, "%s:%d = \"stablehlo.optimization_barrier\"(%s) : (%s) -> (%s)", bar, n + 1,
-                 ops, tl, tl);
+                 str(&ops), str(&tl), str(&tl));
     for (int i = 0; i < n; i++)
         snprintf(arrays[i], AB_SHLO_NAME, "%s#%d", bar, i + 1);
-    char counter[AB_SHLO_NAME];
     snprintf(counter, sizeof(counter), "%s#0", bar);
-    if (body(s, arg, counter, arrays) != 0) return -1;
-    ab_shlo_const(s, one, "tensor<i64>", "1");
-    ab_shlo_binary(s, next, "add", counter, one, "tensor<i64>");
-    o = (size_t)snprintf(ops, sizeof(ops), "%s, %s", next, st[1]);
-    for (int i = 0; i < n; i++)
-        o += (size_t)snprintf(ops + o, sizeof(ops) - o, ", %s", arrays[i]);
-    state_types(tl, sizeof(tl), types, n);
-    ab_shlo_line(s, "\"stablehlo.return\"(%s) : (%s) -> ()", ops, tl);
+    int rc = body(s, arg, counter, arrays);
+    if (rc == 0) {
+        ab_shlo_const(s, one, "tensor<i64>", "1");
+        ab_shlo_binary(s, next, "add", counter, one, "tensor<i64>");
+        ab_shlo_free(&ops);
+        ab_shlo_free(&tl);
+        append(&ops, "%s, %s", next, st[1]);
+        for (int i = 0; i < n; i++)
+            append(&ops, ", %s", arrays[i]);
+        state_types(&tl, types, n);
+        ab_shlo_line(s, "\"stablehlo.return\"(%s) : (%s) -> ()", str(&ops), str(&tl));
+    }
+    s->oom |= ops.oom || tl.oom;
+    ab_shlo_free(&ops);
+    ab_shlo_free(&tl);
     s->depth--;
-    return 0;
+    return rc;
 }
 
-static void loop_cond(ab_shlo *s, const char (*types)[AB_SHLO_TYPE], int n)
+static void loop_cond(ab_shlo *s, const char (*types)[AB_SHLO_TYPE], int n,
+                      char (*st)[AB_SHLO_NAME])
 {
-    char st[2 + AB_SHLO_MAX_ARRAYS][AB_SHLO_NAME], lt[AB_SHLO_NAME];
+    char lt[AB_SHLO_NAME];
     state_block(s, types, n, st);
     s->depth++;
     ab_shlo_fresh(s, lt);
@@ -249,45 +268,63 @@ static void loop_cond(ab_shlo *s, const char (*types)[AB_SHLO_TYPE], int n)
     s->depth--;
 }
 
+/* the function: the while loop over the arrays args[1 .. n] and the return of the results */
+static int looped_main(ab_shlo *s, const char (*types)[AB_SHLO_TYPE], int n, const int *results,
+                       int nres, ab_shlo_body_fn body, void *arg, char (*names)[AB_SHLO_NAME])
+{
+    char(*args)[AB_SHLO_NAME] = names, (*st)[AB_SHLO_NAME] = names + n + 1;
+    char(*arrays)[AB_SHLO_NAME] = names + 2 * n + 3;
+    char zero[AB_SHLO_NAME], loop[AB_SHLO_NAME];
+    ab_shlo line, res, ops, tl;
+    ab_shlo_init(&line), ab_shlo_init(&res), ab_shlo_init(&ops), ab_shlo_init(&tl);
+    append(&line, "%s: tensor<i64>", ab_shlo_fresh(s, args[0]));
+    for (int i = 0; i < n; i++)
+        append(&line, ", %s: %s", ab_shlo_fresh(s, args[1 + i]), types[i]);
+    for (int i = 0; i < nres; i++)
+        append(&res, "%s%s", i ? ", " : "", types[results[i]]);
+    ab_shlo_line(s, "func.func public @main(%s) -> (%s) {", str(&line), str(&res));
+    s->depth++;
+    ab_shlo_const(s, zero, "tensor<i64>", "0");
+    append(&ops, "%s, %s", zero, args[0]);
+    for (int i = 0; i < n; i++)
+        append(&ops, ", %s", args[1 + i]);
+    state_types(&tl, types, n);
+    ab_shlo_fresh(s, loop);
+    ab_shlo_line(s, "%s:%d = \"stablehlo.while\"(%s) ({", loop, n + 2, str(&ops));
+    loop_cond(s, types, n, st);
+    ab_shlo_line(s, "}, {");
+    int rc = loop_body(s, types, n, body, arg, st, arrays);
+    if (rc == 0) {
+        ab_shlo_line(s, "}) : (%s) -> (%s)", str(&tl), str(&tl));
+        ab_shlo_free(&ops);
+        for (int i = 0; i < nres; i++)
+            append(&ops, "%s%s#%d", i ? ", " : "", loop, 2 + results[i]);
+        ab_shlo_line(s, "\"func.return\"(%s) : (%s) -> ()", str(&ops), str(&res));
+    }
+    s->oom |= line.oom || res.oom || ops.oom || tl.oom;
+    ab_shlo_free(&line), ab_shlo_free(&res), ab_shlo_free(&ops), ab_shlo_free(&tl);
+    s->depth--;
+    return rc;
+}
+
 char *ab_shlo_looped(const char *name, const char (*types)[AB_SHLO_TYPE], int n, const int *results,
                      int nres, ab_shlo_body_fn body, void *arg)
 {
-    if (n < 1 || n > AB_SHLO_MAX_ARRAYS) return NULL;
+    if (n < 1) return NULL;
+    /* the function's arguments (1 + n), the loop state (2 + n) and the arrays after the
+     * barrier (n) */
+    char(*names)[AB_SHLO_NAME] = calloc((size_t)(3 * n + 3), AB_SHLO_NAME);
+    if (!names) return NULL;
     ab_shlo s;
     ab_shlo_init(&s);
-    char args[AB_SHLO_MAX_ARRAYS + 1][AB_SHLO_NAME], line[2048], res[1024], tl[1024];
-    size_t o = (size_t)snprintf(line, sizeof(line), "%s: tensor<i64>", ab_shlo_fresh(&s, args[0]));
-    for (int i = 0; i < n; i++)
-        o += (size_t)snprintf(line + o, sizeof(line) - o, ", %s: %s",
-                              ab_shlo_fresh(&s, args[1 + i]), types[i]);
-    size_t r = 0;
-    for (int i = 0; i < nres; i++)
-        r += (size_t)snprintf(res + r, sizeof(res) - r, "%s%s", i ? ", " : "", types[results[i]]);
     ab_shlo_line(&s, "module @%s {", name);
     s.depth++;
-    ab_shlo_line(&s, "func.func public @main(%s) -> (%s) {", line, res);
-    s.depth++;
-    char zero[AB_SHLO_NAME], loop[AB_SHLO_NAME], ops[512];
-    ab_shlo_const(&s, zero, "tensor<i64>", "0");
-    o = (size_t)snprintf(ops, sizeof(ops), "%s, %s", zero, args[0]);
-    for (int i = 0; i < n; i++)
-        o += (size_t)snprintf(ops + o, sizeof(ops) - o, ", %s", args[1 + i]);
-    state_types(tl, sizeof(tl), types, n);
-    ab_shlo_fresh(&s, loop);
-    ab_shlo_line(&s, "%s:%d = \"stablehlo.while\"(%s) ({", loop, n + 2, ops);
-    loop_cond(&s, types, n);
-    ab_shlo_line(&s, "}, {");
-    if (loop_body(&s, types, n, body, arg) != 0) {
+    int rc = looped_main(&s, types, n, results, nres, body, arg, names);
+    free(names);
+    if (rc != 0) {
         ab_shlo_free(&s);
         return NULL;
     }
-    ab_shlo_line(&s, "}) : (%s) -> (%s)", tl, tl);
-    o = 0;
-    for (int i = 0; i < nres; i++)
-        o += (size_t)snprintf(ops + o, sizeof(ops) - o, "%s%s#%d", i ? ", " : "", loop,
-                              2 + results[i]);
-    ab_shlo_line(&s, "\"func.return\"(%s) : (%s) -> ()", ops, res);
-    s.depth--;
     ab_shlo_line(&s, "}");
     s.depth--;
     ab_shlo_line(&s, "}");

@@ -19,9 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define AB_SHLO_NAME       32 /* an SSA value reference: "%v12" or "%v12#3" */
-#define AB_SHLO_TYPE       96 /* a tensor type: "tensor<8x128x64xbf16>" */
-#define AB_SHLO_MAX_ARRAYS 8
+#define AB_SHLO_NAME 32 /* an SSA value reference: "%v12" or "%v12#3" */
+#define AB_SHLO_TYPE 96 /* a tensor type: "tensor<8x128x64xbf16>" */
 
 typedef struct ab_shlo {
     char *buf;
@@ -77,8 +76,8 @@ typedef int (*ab_shlo_body_fn)(ab_shlo *s, void *arg, const char *counter,
 
 /*
  * `module @<name>` with `func.func public @main(%R: tensor<i64>, arrays...) -> (results)`: the
- * arrays (types[n]) enter the loop, the body runs R times, the function returns the arrays
- * listed in results[nres] (indices into the arrays). The text (caller frees) or NULL.
+ * arrays (types[n], any number) enter the loop, the body runs R times, the function returns the
+ * arrays listed in results[nres] (indices into the arrays). The text (caller frees) or NULL.
  */
 char *ab_shlo_looped(const char *name, const char (*types)[AB_SHLO_TYPE], int n, const int *results,
                      int nres, ab_shlo_body_fn body, void *arg);

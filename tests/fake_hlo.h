@@ -13,7 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define FH_MAX_DIMS 6
+#define FH_MAX_DIMS   6
+#define FH_MAX_VALUES 64 /* operands, results, block and function arguments of one operation */
 
 typedef enum { FH_PRED, FH_I8, FH_I32, FH_I64, FH_U8, FH_BF16, FH_F32, FH_F64 } fh_et;
 
@@ -27,6 +28,7 @@ typedef struct fh_value {
     fh_type t;
     size_t n;
     double *d;
+    bool borrowed; /* d belongs to another value that outlives this one (not freed here) */
 } fh_value;
 
 typedef struct fh_op fh_op;
@@ -43,9 +45,9 @@ struct fh_op {
     char name[48]; /* "stablehlo.add" */
     int nres, res; /* results: value ids res .. res + nres - 1 */
     int nopd;
-    int opd[16];
-    fh_type rtype[16]; /* result types */
-    char attrs[512];   /* the attribute dictionary, as written */
+    int opd[FH_MAX_VALUES];
+    fh_type rtype[FH_MAX_VALUES]; /* result types */
+    char attrs[512];              /* the attribute dictionary, as written */
     int nreg;
     fh_region reg[2];
 };
@@ -54,7 +56,7 @@ typedef struct fh_program {
     char name[64];
     fh_region main; /* the function: its arguments and body */
     int nres;
-    fh_type res[16];
+    fh_type res[FH_MAX_VALUES];
     int nvalues; /* value ids in use */
 } fh_program;
 
@@ -74,5 +76,16 @@ void fh_from_bytes(fh_value *v, const void *bytes);
 void fh_to_bytes(const fh_value *v, void *bytes);
 /* x rounded to what type t stores. */
 double fh_round(fh_et t, double x);
+
+/* ---- shared by the interpreter's files ---- */
+/* The integers of "key = array<i64: 0, 1>" or "key = [0, 1]" in attrs (how many; -1: none). */
+int fh_int_list(const char *attrs, const char *key, int64_t *v, int max);
+/* Row-major offset of a multi-index in t, and back. */
+size_t fh_offset(const fh_type *t, const int64_t *idx);
+void fh_unflatten(const fh_type *t, size_t o, int64_t *idx);
+/* fake_hlo_shape.c: slice, concatenate, transpose, dynamic_update_slice of op (operands in v
+ * by value id) into r (allocated with the result type). 0 done, -1 an error (err), 1 not one of
+ * these. */
+int fh_eval_shape(const char *fn, const fh_op *op, const fh_value *v, fh_value *r, char *err);
 
 #endif

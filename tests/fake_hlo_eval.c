@@ -8,8 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../suites/attention/attention.h" /* ab_f32_to_bf16, ab_bf16_to_f32 */
-
 typedef struct env {
     fh_value *v; /* by value id */
     long loops;
@@ -26,109 +24,13 @@ static int efail(env *e, const char *fmt, ...)
     return -1;
 }
 
-size_t fh_et_size(fh_et t)
+/* dst names src's elements without a copy: no operation writes into an operand, and every
+ * value lives until the end of its region, so src outlives every use of dst (the interpreter
+ * would otherwise copy every array of a loop several times per iteration) */
+static void borrow(fh_value *dst, const fh_value *src)
 {
-    static const size_t s[] = {1, 1, 4, 8, 1, 2, 4, 8};
-    return s[t];
-}
-
-double fh_round(fh_et t, double x)
-{
-    switch (t) {
-    case FH_PRED:
-        return x != 0.0;
-    case FH_I8:
-        return (double)(int8_t)(int64_t)x;
-    case FH_I32:
-        return (double)(int32_t)(int64_t)x;
-    case FH_I64:
-        return (double)(int64_t)x;
-    case FH_U8:
-        return (double)(uint8_t)(int64_t)x;
-    case FH_BF16:
-        return ab_bf16_to_f32(ab_f32_to_bf16((float)x));
-    case FH_F32:
-        return (double)(float)x;
-    default:
-        return x;
-    }
-}
-
-int fh_value_alloc(fh_value *v, const fh_type *t)
-{
-    v->t = *t;
-    v->n = 1;
-    for (int i = 0; i < t->rank; i++)
-        v->n *= (size_t)t->dims[i];
-    v->d = calloc(v->n ? v->n : 1, sizeof(double));
-    return v->d ? 0 : -1;
-}
-
-void fh_value_free(fh_value *v)
-{
-    free(v->d);
-    v->d = NULL;
-}
-
-void fh_from_bytes(fh_value *v, const void *bytes)
-{
-    const unsigned char *b = bytes;
-    for (size_t i = 0; i < v->n; i++) {
-        switch (v->t.et) {
-        case FH_PRED:
-        case FH_U8:
-            v->d[i] = b[i];
-            break;
-        case FH_I8:
-            v->d[i] = (int8_t)b[i];
-            break;
-        case FH_I32:
-            v->d[i] = ((const int32_t *)bytes)[i];
-            break;
-        case FH_I64:
-            v->d[i] = (double)((const int64_t *)bytes)[i];
-            break;
-        case FH_BF16:
-            v->d[i] = ab_bf16_to_f32(((const uint16_t *)bytes)[i]);
-            break;
-        case FH_F32:
-            v->d[i] = ((const float *)bytes)[i];
-            break;
-        case FH_F64:
-            v->d[i] = ((const double *)bytes)[i];
-            break;
-        }
-    }
-}
-
-void fh_to_bytes(const fh_value *v, void *bytes)
-{
-    unsigned char *b = bytes;
-    for (size_t i = 0; i < v->n; i++) {
-        double x = v->d[i];
-        switch (v->t.et) {
-        case FH_PRED:
-        case FH_U8:
-        case FH_I8:
-            b[i] = (unsigned char)(int64_t)x;
-            break;
-        case FH_I32:
-            ((int32_t *)bytes)[i] = (int32_t)x;
-            break;
-        case FH_I64:
-            ((int64_t *)bytes)[i] = (int64_t)x;
-            break;
-        case FH_BF16:
-            ((uint16_t *)bytes)[i] = ab_f32_to_bf16((float)x);
-            break;
-        case FH_F32:
-            ((float *)bytes)[i] = (float)x;
-            break;
-        case FH_F64:
-            ((double *)bytes)[i] = x;
-            break;
-        }
-    }
+    *dst = *src;
+    dst->borrowed = true;
 }
 
 static bool same_type(const fh_type *a, const fh_type *b)
@@ -144,48 +46,30 @@ static int copy_value(env *e, fh_value *dst, const fh_value *src)
     return 0;
 }
 
-/* the integers of "key = array<i64: 0, 1>" or "key = [0, 1]" in attrs */
-static int int_list(const char *attrs, const char *key, int64_t *v, int max)
+/* the elementwise binary operations by number (looked up once per operation, not per element) */
+static const char *const bin_ops[] = {"add", "subtract", "multiply", "divide", "maximum"};
+
+static int bin_code(const char *op)
 {
-    const char *p = strstr(attrs, key);
-    if (!p) return -1;
-    p += strlen(key);
-    p += strcspn(p, ":[");
-    if (*p) p++;
-    int n = 0;
-    char *q;
-    for (long long x; n < max && (x = strtoll(p, &q, 10), q != p); p = q + (*q == ',')) {
-        v[n++] = x;
-        while (*q == ' ')
-            q++;
+    for (int i = 0; i < 5; i++)
+        if (strcmp(op, bin_ops[i]) == 0) return i;
+    return -1;
+}
+
+static double binary(int op, double a, double b)
+{
+    switch (op) {
+    case 0:
+        return a + b;
+    case 1:
+        return a - b;
+    case 2:
+        return a * b;
+    case 3:
+        return a / b;
+    default:
+        return a > b ? a : b; /* maximum */
     }
-    return n;
-}
-
-/* row-major index of multi-index idx in type t */
-static size_t offset(const fh_type *t, const int64_t *idx)
-{
-    size_t o = 0;
-    for (int i = 0; i < t->rank; i++)
-        o = o * (size_t)t->dims[i] + (size_t)idx[i];
-    return o;
-}
-
-static void unflatten(const fh_type *t, size_t o, int64_t *idx)
-{
-    for (int i = t->rank - 1; i >= 0; i--) {
-        idx[i] = (int64_t)(o % (size_t)t->dims[i]);
-        o /= (size_t)t->dims[i];
-    }
-}
-
-static double binary(const char *op, double a, double b)
-{
-    if (strcmp(op, "add") == 0) return a + b;
-    if (strcmp(op, "subtract") == 0) return a - b;
-    if (strcmp(op, "multiply") == 0) return a * b;
-    if (strcmp(op, "divide") == 0) return a / b;
-    return a > b ? a : b; /* maximum */
 }
 
 static int eval_region(env *e, const fh_region *r, const fh_value *args, fh_value *outs, int *nout);
@@ -211,14 +95,14 @@ static int eval_broadcast(env *e, const fh_op *op, fh_value *r)
 {
     const fh_value *a = &e->v[op->opd[0]];
     int64_t bd[FH_MAX_DIMS], idx[FH_MAX_DIMS], ai[FH_MAX_DIMS];
-    int n = int_list(op->attrs, "broadcast_dimensions", bd, FH_MAX_DIMS);
+    int n = fh_int_list(op->attrs, "broadcast_dimensions", bd, FH_MAX_DIMS);
     if (n != a->t.rank)
         return efail(e, "broadcast_in_dim: %d dimensions for an operand of rank %d", n, a->t.rank);
     for (size_t o = 0; o < r->n; o++) {
-        unflatten(&r->t, o, idx);
+        fh_unflatten(&r->t, o, idx);
         for (int i = 0; i < n; i++)
             ai[i] = a->t.dims[i] == 1 ? 0 : idx[bd[i]];
-        r->d[o] = a->d[offset(&a->t, ai)];
+        r->d[o] = a->d[fh_offset(&a->t, ai)];
     }
     return 0;
 }
@@ -227,15 +111,27 @@ static int eval_reduce(env *e, const fh_op *op, fh_value *r)
 {
     const fh_value *a = &e->v[op->opd[0]];
     int64_t rd[FH_MAX_DIMS], idx[FH_MAX_DIMS], ri[FH_MAX_DIMS];
-    int n = int_list(op->attrs, "dimensions", rd, FH_MAX_DIMS);
+    int n = fh_int_list(op->attrs, "dimensions", rd, FH_MAX_DIMS);
     const fh_region *body = &op->reg[0];
     if (n < 1 || op->nreg != 1 || body->nops != 2)
         return efail(e, "reduce: one dimension list and a one-operation body expected");
-    const char *fn = body->ops[0].name + strlen("stablehlo.");
+    int fn = bin_code(body->ops[0].name + strlen("stablehlo."));
+    if (fn < 0) return efail(e, "reduce: unsupported body %s", body->ops[0].name);
     for (size_t o = 0; o < r->n; o++)
         r->d[o] = e->v[op->opd[1]].d[0];
+    /* the reduced dimensions the innermost ones: each result folds a contiguous run */
+    bool suffix = true;
+    for (int j = 0; j < n; j++)
+        suffix &= rd[j] == a->t.rank - n + j;
+    if (suffix && r->n) {
+        size_t run = a->n / r->n;
+        for (size_t o = 0; o < r->n; o++)
+            for (size_t q = 0; q < run; q++)
+                r->d[o] = binary(fn, r->d[o], a->d[o * run + q]);
+        return 0;
+    }
     for (size_t o = 0; o < a->n; o++) {
-        unflatten(&a->t, o, idx);
+        fh_unflatten(&a->t, o, idx);
         int k = 0;
         for (int i = 0; i < a->t.rank; i++) {
             bool reduced = false;
@@ -243,7 +139,7 @@ static int eval_reduce(env *e, const fh_op *op, fh_value *r)
                 reduced |= rd[j] == i;
             if (!reduced) ri[k++] = idx[i];
         }
-        size_t ro = offset(&r->t, ri);
+        size_t ro = fh_offset(&r->t, ri);
         r->d[ro] = binary(fn, r->d[ro], a->d[o]);
     }
     return 0;
@@ -254,11 +150,11 @@ static int eval_dot(env *e, const fh_op *op, fh_value *r)
 {
     const fh_value *a = &e->v[op->opd[0]], *b = &e->v[op->opd[1]];
     int64_t lb[4], rb[4], lc[4], rc[4], idx[FH_MAX_DIMS], ai[FH_MAX_DIMS], bi[FH_MAX_DIMS];
-    int nb = int_list(op->attrs, "lhs_batching_dimensions", lb, 4);
-    int nc = int_list(op->attrs, "lhs_contracting_dimensions", lc, 4);
+    int nb = fh_int_list(op->attrs, "lhs_batching_dimensions", lb, 4);
+    int nc = fh_int_list(op->attrs, "lhs_contracting_dimensions", lc, 4);
     if (nb < 0) nb = 0;
-    if (nc != 1 || int_list(op->attrs, "rhs_contracting_dimensions", rc, 4) != 1 ||
-        (nb && int_list(op->attrs, "rhs_batching_dimensions", rb, 4) != nb))
+    if (nc != 1 || fh_int_list(op->attrs, "rhs_contracting_dimensions", rc, 4) != 1 ||
+        (nb && fh_int_list(op->attrs, "rhs_batching_dimensions", rb, 4) != nb))
         return efail(e, "dot_general: one contracting dimension and matching batch lists");
     int af[FH_MAX_DIMS], bf[FH_MAX_DIMS], naf = 0, nbf = 0;
     for (int i = 0; i < a->t.rank; i++) {
@@ -276,19 +172,24 @@ static int eval_dot(env *e, const fh_op *op, fh_value *r)
     if (nb + naf + nbf != r->t.rank || a->t.dims[lc[0]] != b->t.dims[rc[0]])
         return efail(e, "dot_general: operand and result shapes disagree");
     int64_t k = a->t.dims[lc[0]];
+    size_t sa = 1, sb = 1; /* the strides of the contracting dimensions */
+    for (int i = (int)lc[0] + 1; i < a->t.rank; i++)
+        sa *= (size_t)a->t.dims[i];
+    for (int i = (int)rc[0] + 1; i < b->t.rank; i++)
+        sb *= (size_t)b->t.dims[i];
     for (size_t o = 0; o < r->n; o++) {
-        unflatten(&r->t, o, idx);
+        fh_unflatten(&r->t, o, idx);
         for (int j = 0; j < nb; j++)
             ai[lb[j]] = idx[j], bi[rb[j]] = idx[j];
         for (int j = 0; j < naf; j++)
             ai[af[j]] = idx[nb + j];
         for (int j = 0; j < nbf; j++)
             bi[bf[j]] = idx[nb + naf + j];
+        ai[lc[0]] = 0, bi[rc[0]] = 0;
+        const double *pa = a->d + fh_offset(&a->t, ai), *pb = b->d + fh_offset(&b->t, bi);
         double s = 0.0;
-        for (int64_t q = 0; q < k; q++) {
-            ai[lc[0]] = q, bi[rc[0]] = q;
-            s += a->d[offset(&a->t, ai)] * b->d[offset(&b->t, bi)];
-        }
+        for (int64_t q = 0; q < k; q++)
+            s += pa[(size_t)q * sa] * pb[(size_t)q * sb];
         r->d[o] = s;
     }
     return 0;
@@ -300,8 +201,8 @@ static int eval_while(env *e, const fh_op *op, fh_value *outs)
     fh_value *state = calloc((size_t)n, sizeof(fh_value)), pred = {0};
     if (!state) return efail(e, "out of memory");
     int rc = 0;
-    for (int i = 0; i < n && rc == 0; i++)
-        rc = copy_value(e, &state[i], &e->v[op->opd[i]]);
+    for (int i = 0; i < n; i++)
+        borrow(&state[i], &e->v[op->opd[i]]);
     for (;;) {
         if (rc || (rc = eval_region(e, &op->reg[0], state, &pred, &m)) != 0) break;
         bool go = pred.d[0] != 0.0;
@@ -313,6 +214,11 @@ static int eval_while(env *e, const fh_op *op, fh_value *outs)
             rc = rc ? rc : efail(e, "out of memory");
             break;
         }
+        /* what the body passed through is still the old state's: the new state takes it over */
+        for (int i = 0; i < n; i++)
+            for (int j = 0; next[i].borrowed && j < n; j++)
+                if (!state[j].borrowed && state[j].d == next[i].d)
+                    state[j].borrowed = true, next[i].borrowed = false;
         for (int i = 0; i < n; i++)
             fh_value_free(&state[i]);
         free(state);
@@ -342,10 +248,16 @@ static int eval_simple(env *e, const fh_op *op, const char *fn, fh_value *r)
         for (size_t i = 0; i < r->n; i++)
             r->d[i] = x;
     } else if (strcmp(fn, "convert") == 0 || strcmp(fn, "reshape") == 0 ||
-               strcmp(fn, "exponential") == 0) {
+               strcmp(fn, "exponential") == 0 || strcmp(fn, "rsqrt") == 0 ||
+               strcmp(fn, "logistic") == 0) {
         if (a->n != r->n) return efail(e, "%s: %zu elements into %zu", fn, a->n, r->n);
-        for (size_t i = 0; i < r->n; i++)
-            r->d[i] = fn[0] == 'e' ? exp(a->d[i]) : a->d[i];
+        for (size_t i = 0; i < r->n; i++) {
+            double x = a->d[i];
+            r->d[i] = fn[0] == 'e'                   ? exp(x)
+                      : fn[0] == 'r' && fn[1] == 's' ? 1.0 / sqrt(x)
+                      : fn[0] == 'l'                 ? 1.0 / (1.0 + exp(-x))
+                                                     : x;
+        }
     } else if (strcmp(fn, "select") == 0) {
         const fh_value *x = &e->v[op->opd[1]], *y = &e->v[op->opd[2]];
         for (size_t i = 0; i < r->n; i++)
@@ -353,19 +265,16 @@ static int eval_simple(env *e, const fh_op *op, const char *fn, fh_value *r)
     } else if (strcmp(fn, "iota") == 0) {
         int64_t dim = strtoll(strstr(op->attrs, "iota_dimension") + 17, NULL, 10), idx[8];
         for (size_t i = 0; i < r->n; i++) {
-            unflatten(&r->t, i, idx);
+            fh_unflatten(&r->t, i, idx);
             r->d[i] = (double)idx[dim];
         }
     } else {
-        static const char *const bin[] = {"add", "subtract", "multiply", "divide", "maximum"};
-        bool ok = false;
-        for (int i = 0; i < 5; i++)
-            ok |= strcmp(fn, bin[i]) == 0;
+        int code = bin_code(fn);
         const fh_value *b = op->nopd == 2 ? &e->v[op->opd[1]] : NULL;
-        if (!ok || !b || !same_type(&a->t, &b->t) || !same_type(&a->t, &r->t))
+        if (code < 0 || !b || !same_type(&a->t, &b->t) || !same_type(&a->t, &r->t))
             return efail(e, "unsupported operation stablehlo.%s (or operand types)", fn);
         for (size_t i = 0; i < r->n; i++)
-            r->d[i] = binary(fn, a->d[i], b->d[i]);
+            r->d[i] = binary(code, a->d[i], b->d[i]);
     }
     return 0;
 }
@@ -378,16 +287,22 @@ static int eval_op(env *e, const fh_op *op)
     if (strcmp(fn, "while") == 0) return eval_while(e, op, r);
     if (strcmp(fn, "optimization_barrier") == 0) {
         for (int i = 0; i < op->nopd; i++)
-            if (copy_value(e, &r[i], &e->v[op->opd[i]]) != 0) return -1;
+            borrow(&r[i], &e->v[op->opd[i]]);
         return 0;
     }
     if (op->nres != 1 || fh_value_alloc(r, &op->rtype[0]) != 0)
         return efail(e, "%s: one result expected", op->name);
-    int rc = strcmp(fn, "compare") == 0            ? eval_compare(e, op, r)
-             : strcmp(fn, "broadcast_in_dim") == 0 ? eval_broadcast(e, op, r)
-             : strcmp(fn, "reduce") == 0           ? eval_reduce(e, op, r)
-             : strcmp(fn, "dot_general") == 0      ? eval_dot(e, op, r)
-                                                   : eval_simple(e, op, fn, r);
+    int rc = fh_eval_shape(fn, op, e->v, r, e->err);
+    if (rc <= 0) {
+        for (size_t i = 0; rc == 0 && i < r->n; i++)
+            r->d[i] = fh_round(r->t.et, r->d[i]);
+        return rc;
+    }
+    rc = strcmp(fn, "compare") == 0            ? eval_compare(e, op, r)
+         : strcmp(fn, "broadcast_in_dim") == 0 ? eval_broadcast(e, op, r)
+         : strcmp(fn, "reduce") == 0           ? eval_reduce(e, op, r)
+         : strcmp(fn, "dot_general") == 0      ? eval_dot(e, op, r)
+                                               : eval_simple(e, op, fn, r);
     for (size_t i = 0; rc == 0 && i < r->n; i++)
         r->d[i] = fh_round(r->t.et, r->d[i]);
     return rc;
@@ -395,17 +310,38 @@ static int eval_op(env *e, const fh_op *op)
 
 /* Binds args to the block arguments, runs the operations, and moves the operands of the
  * terminator into outs. */
+/* A result of region r moves out to *out without a copy: an owned value is handed over; a
+ * borrowed one takes the ownership of its elements from the value of r that has it (which dies
+ * with the region), else stays borrowed from a value outside r (which outlives it). */
+static void give_out(env *e, const fh_region *r, fh_value *v, fh_value *out)
+{
+    *out = *v;
+    if (!v->borrowed) {
+        v->borrowed = true;
+        return;
+    }
+    for (int i = 0; i < r->nops; i++)
+        for (int k = 0; k < r->ops[i].nres; k++) {
+            fh_value *w = &e->v[r->ops[i].res + k];
+            if (!w->borrowed && w->d == v->d) {
+                w->borrowed = true;
+                out->borrowed = false;
+                return;
+            }
+        }
+}
+
 static int eval_region(env *e, const fh_region *r, const fh_value *args, fh_value *outs, int *nout)
 {
     int rc = 0;
-    for (int i = 0; i < r->nargs && rc == 0; i++)
-        rc = copy_value(e, &e->v[r->args[i]], &args[i]);
+    for (int i = 0; i < r->nargs; i++)
+        borrow(&e->v[r->args[i]], &args[i]);
     for (int i = 0; i < r->nops - 1 && rc == 0; i++)
         rc = eval_op(e, &r->ops[i]);
     const fh_op *ret = &r->ops[r->nops - 1];
     *nout = ret->nopd;
     for (int i = 0; i < ret->nopd && rc == 0; i++)
-        rc = copy_value(e, &outs[i], &e->v[ret->opd[i]]);
+        give_out(e, r, &e->v[ret->opd[i]], &outs[i]);
     /* values of this region are dead now */
     for (int i = 0; i < r->nargs; i++)
         fh_value_free(&e->v[r->args[i]]);
@@ -430,6 +366,11 @@ int fh_run(const fh_program *p, const fh_value *args, fh_value *outs, long *loop
         return efail(&e, "out of memory");
     memset(outs, 0, sizeof(fh_value) * (size_t)p->nres);
     int n = 0, rc = eval_region(&e, &p->main, args, outs, &n);
+    for (int i = 0; rc == 0 && i < n; i++) /* results own their elements (arguments stay) */
+        if (outs[i].borrowed) {
+            fh_value v = outs[i];
+            rc = copy_value(&e, &outs[i], &v);
+        }
     for (int i = 0; rc == 0 && i < n; i++)
         if (!same_type(&outs[i].t, &p->res[i]))
             rc = efail(&e, "result %d does not have the declared type", i);

@@ -75,7 +75,7 @@ static int parse_signature(parser *ps, const char *s, fh_op *op)
     if (paren) p++;
     int n = 0;
     while (*skip_ws(p) && *skip_ws(p) != ')') {
-        if (n == 16) return fail(ps, "too many results");
+        if (n == FH_MAX_VALUES) return fail(ps, "too many results");
         if (parse_type(ps, &p, &op->rtype[n++]) != 0) return -1;
         p = skip_ws(p);
         if (*p == ',') p++;
@@ -132,7 +132,7 @@ static int parse_operands(parser *ps, const char **s, fh_op *op)
     if (*p++ != '(') return fail(ps, "expected '('");
     op->nopd = 0;
     while (*skip_ws(p) != ')') {
-        if (op->nopd == 16) return fail(ps, "too many operands");
+        if (op->nopd == FH_MAX_VALUES) return fail(ps, "too many operands");
         int id = use(ps, &p);
         if (id < 0) return -1;
         op->opd[op->nopd++] = id;
@@ -150,10 +150,10 @@ static int parse_block_args(parser *ps, const char *line, fh_region *r)
     if (!p) return fail(ps, "malformed block header");
     p++;
     r->nargs = 0;
-    r->args = calloc(32, sizeof(int));
-    r->types = calloc(32, sizeof(fh_type));
+    r->args = calloc(FH_MAX_VALUES, sizeof(int));
+    r->types = calloc(FH_MAX_VALUES, sizeof(fh_type));
     if (!r->args || !r->types) return fail(ps, "out of memory");
-    while (*skip_ws(p) == '%' && r->nargs < 32) {
+    while (*skip_ws(p) == '%' && r->nargs < FH_MAX_VALUES) {
         p = skip_ws(p);
         size_t len = strcspn(p, ":");
         int id = define(ps, p, len, 1);
@@ -254,7 +254,7 @@ static int parse_func(parser *ps, fh_program *p)
     const char *arrow = strstr(l, ") -> (");
     if (!arrow) return fail(ps, "expected the results of @main");
     const char *s = arrow + 6;
-    while (*skip_ws(s) != ')' && p->nres < 16) {
+    while (*skip_ws(s) != ')' && p->nres < FH_MAX_VALUES) {
         if (parse_type(ps, &s, &p->res[p->nres++]) != 0) return -1;
         s = skip_ws(s);
         if (*s == ',') s++;

@@ -21,6 +21,7 @@
 #include "../backends/pjrt_api.h"
 #include "fake_hlo.h"
 
+#include <malloc.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -420,7 +421,7 @@ static PJRT_Error *execute(PJRT_LoadedExecutable_Execute_Args *a)
         return error("Execute: one device with an output list expected");
     if (a->num_args != (size_t)p->main.nargs)
         return error("Execute: %zu arguments for a program of %d", a->num_args, p->main.nargs);
-    fh_value args[16], outs[16];
+    fh_value args[FH_MAX_VALUES], outs[FH_MAX_VALUES];
     for (size_t i = 0; i < a->num_args; i++) {
         const PJRT_Buffer *b = a->argument_lists[0][i];
         if (!b || b->magic != LIVE) return error("Execute: argument %zu is not a live buffer", i);
@@ -450,6 +451,10 @@ EXPORT const PJRT_Api *GetPjrtApi(void);
 const PJRT_Api *GetPjrtApi(void)
 {
     if (env_long("FAKE_PJRT_NULL_API", 0)) return NULL;
+    /* the interpreter's arrays are large and short-lived: keep freed memory in the heap for the
+     * next one instead of mapping and faulting in fresh pages for each (a no-op under ASan) */
+    mallopt(M_MMAP_MAX, 0);
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
     F.grow = env_long("FAKE_PJRT_GROW", 0);
     F.memory = env_long("FAKE_PJRT_MEMORY", 256L << 20);
     F.launch_us = env_long("FAKE_PJRT_LAUNCH_US", 0);

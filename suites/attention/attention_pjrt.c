@@ -10,6 +10,7 @@
  * sees them, although XLA, not accelbench, allocates them.
  */
 #include "attention.h"
+#include "attention_pjrt.h"
 
 #include "../../backends/pjrt.h"
 #include "../../backends/stablehlo.h"
@@ -124,10 +125,10 @@ static void softmax(ab_shlo *s, const attn_prog *p, char *x)
     ab_shlo_binary(s, x, "divide", x, l, t);
 }
 
-static int body(ab_shlo *s, void *arg, const char *counter, char (*v)[AB_SHLO_NAME])
+/* the attention of q, k, v (names) into out */
+static void emit(ab_shlo *s, const attn_prog *p, const char *vq, const char *vk, const char *vv,
+                 char *out)
 {
-    (void)counter;
-    const attn_prog *p = arg;
     const ab_attn_shape *sh = p->s;
     bool f32 = strcmp(p->et, "f32") == 0;
     char tq4[AB_SHLO_TYPE], tq5[AB_SHLO_TYPE], tkv[AB_SHLO_TYPE], tsc[AB_SHLO_TYPE];
@@ -142,10 +143,10 @@ static int body(ab_shlo *s, void *arg, const char *counter, char (*v)[AB_SHLO_NA
     ab_shlo_type(tp, p->et, p->sc, 5);
     ab_shlo_type(to5, "f32", o5, 5);
     ab_shlo_type(to5e, p->et, o5, 5);
-    ab_shlo_unary(s, q, "reshape", v[0], tq4, tq5);
+    ab_shlo_unary(s, q, "reshape", vq, tq4, tq5);
     ab_shlo_dot d1 = {
         .lb = {0, 1}, .rb = {0, 1}, .nbatch = 2, .lc = {4}, .rc = {3}, .highest = f32};
-    ab_shlo_dot_general(s, sc, q, tq5, v[1], tkv, tsc, &d1);
+    ab_shlo_dot_general(s, sc, q, tq5, vk, tkv, tsc, &d1);
     snprintf(lit, sizeof(lit), "%.9g", (double)sh->scale);
     ab_shlo_const(s, scale, tsc, lit);
     ab_shlo_binary(s, sc, "multiply", sc, scale, tsc);
@@ -155,10 +156,24 @@ static int body(ab_shlo *s, void *arg, const char *counter, char (*v)[AB_SHLO_NA
         ab_shlo_unary(s, sc, "convert", sc, tsc, tp);
     ab_shlo_dot d2 = {
         .lb = {0, 1}, .rb = {0, 1}, .nbatch = 2, .lc = {4}, .rc = {2}, .highest = f32};
-    ab_shlo_dot_general(s, o, sc, tp, v[2], tkv, to5, &d2);
+    ab_shlo_dot_general(s, o, sc, tp, vv, tkv, to5, &d2);
     if (!f32) ab_shlo_unary(s, o, "convert", o, to5, to5e);
-    ab_shlo_unary(s, v[3], "reshape", o, to5e, tq4);
+    ab_shlo_unary(s, out, "reshape", o, to5e, tq4);
+}
+
+static int body(ab_shlo *s, void *arg, const char *counter, char (*v)[AB_SHLO_NAME])
+{
+    (void)counter;
+    emit(s, arg, v[0], v[1], v[2], v[3]);
     return 0;
+}
+
+void ab_attn_pjrt_emit(ab_shlo *s, const ab_attn_shape *sh, ab_attn_dtype dt, const char *q,
+                       const char *k, const char *v, char *out)
+{
+    attn_prog p;
+    prog_shapes(&p, sh, dt);
+    emit(s, &p, q, k, v, out);
 }
 
 /* Q, K, V get their 4-D shapes, O zeros (the loop's initial value); the program compiled. */

@@ -128,11 +128,17 @@ static int pj_run_n(void *plan, void *a, void *b, void *c, long iters, char *err
     int64_t da[2], db[2], dc[2];
     shapes(op, da, db, dc);
     ab_pjrt_mem *mem[3] = {a, b, c};
-    /* fill() wrote flat arrays: give them the matrices' shapes (no-ops after the first run) */
-    if (ab_pjrt_mem_set(p->d, mem[0], pjrt_type(op->a), da, 2, NULL, err) ||
-        ab_pjrt_mem_set(p->d, mem[1], pjrt_type(op->b), db, 2, NULL, err) ||
-        ab_pjrt_mem_set(p->d, mem[2], pjrt_type(op->c), dc, 2, NULL, err))
-        return -1;
+    /* fill() wrote flat arrays: give them the matrices' shapes (no-ops after the first run); a C
+     * never written (the tokens suite's GEMM reference) starts as zeros, the loop's first value */
+    void *zeros = NULL;
+    if (!mem[2]->buf &&
+        !(zeros = calloc(1, (size_t)(dc[0] * dc[1]) * ab_gemm_type_size(op->c) + 1)))
+        return ab_pjrt_err(err, "out of host memory");
+    int rc = ab_pjrt_mem_set(p->d, mem[0], pjrt_type(op->a), da, 2, NULL, err) ||
+             ab_pjrt_mem_set(p->d, mem[1], pjrt_type(op->b), db, 2, NULL, err) ||
+             ab_pjrt_mem_set(p->d, mem[2], pjrt_type(op->c), dc, 2, zeros, err);
+    free(zeros);
+    if (rc) return -1;
     return ab_pjrt_run(p->d, p->exe, iters, mem, 3, &mem[2], err);
 }
 

@@ -63,6 +63,7 @@ struct ab_tok_phase {
     ab_gemm_op op[G_COUNT];
     ab_attn_args *attn; /* per layer (the caches differ) */
     bool *prepared;
+    void *whole; /* the backend's whole-step plan (tokens.h ab_tok_step_ops), or NULL */
 };
 
 static ab_gemm_type gtype(ab_tok_type t)
@@ -174,6 +175,8 @@ static void dfree(ab_tok_model *mdl, void *p)
     if (p) mdl->ops->mem_free(mdl->h, p);
 }
 
+static int model_weights(ab_tok_model *mdl, char *err, ab_tok_model **out);
+
 static ab_gemm_op linear_op(const ab_tok_model *mdl, long tokens, long n, long k)
 {
     ab_gemm_op op = {.a = gtype(mdl->wt),
@@ -229,8 +232,18 @@ int ab_tok_model_new(const ab_device *dev, const ab_llm *m, ab_tok_type wt, int 
     if (!mdl) return ab_err(err, "out of memory");
     mdl->dev = dev, mdl->ops = ops, mdl->h = dev->h, mdl->m = *m, mdl->k = layers_run;
     mdl->gb = gb, mdl->ai = ai, mdl->to = to, mdl->wt = wt;
-    /* GEMM output type: wt when the implementation writes it (cuBLASLt), else f32 */
     char why[AB_ERRLEN];
+    if (to->step) { /* one program per step: the backend says what it computes in */
+        int ot, kt;
+        if (to->step->types(dev->h, (int)wt, &ot, &kt, why) != 0) {
+            free(mdl);
+            snprintf(err, AB_ERRLEN, "%s decoder step: %s", tname(wt), why);
+            return AB_TOK_SKIP;
+        }
+        mdl->ot = (ab_tok_type)ot, mdl->kt = (ab_tok_type)kt;
+        return model_weights(mdl, err, out);
+    }
+    /* GEMM output type: wt when the implementation writes it (cuBLASLt), else f32 */
     mdl->ot = wt;
     ab_gemm_op probe = linear_op(mdl, 16, m->d_model, m->d_model);
     if (gi->dtype_ok(dev->h, &probe, why) != 0) {
@@ -260,6 +273,18 @@ int ab_tok_model_new(const ab_device *dev, const ab_llm *m, ab_tok_type wt, int 
             return AB_TOK_SKIP;
         }
     }
+    return model_weights(mdl, err, out);
+}
+
+/* the weights of the model's k layers and head, filled */
+static int model_weights(ab_tok_model *mdl, char *err, ab_tok_model **out)
+{
+    const ab_llm *m = &mdl->m;
+    const ab_gemm_backend *gb = mdl->gb;
+    const ab_device *dev = mdl->dev;
+    const ab_tok_type wt = mdl->wt;
+    const int layers_run = mdl->k;
+    char why[AB_ERRLEN];
     int rc = 0;
     if (!(mdl->L = calloc((size_t)layers_run, sizeof(*mdl->L)))) {
         free(mdl);
@@ -322,6 +347,7 @@ void ab_tok_phase_free(ab_tok_phase *ph)
     ab_tok_model *mdl = ph->mdl;
     for (int g = 0; g < G_COUNT; g++)
         if (ph->plan[g]) ph->gi->release(ph->plan[g]);
+    if (ph->whole) mdl->to->step->release(ph->whole);
     for (int i = 0; i < mdl->k; i++) {
         if (ph->attn && ph->prepared && ph->prepared[i] && mdl->ai->release)
             mdl->ai->release(mdl->h, AB_ATTN_FUSED, &ph->attn[i]);
@@ -383,7 +409,8 @@ static int phase_attention(ab_tok_phase *ph, char *err)
                         .kv_len = ph->cache_len,
                         .causal = ph->seq > 1,
                         .scale = (float)(1.0 / sqrt((double)m->head_dim))};
-    if (mdl->ai->supports(mdl->h, AB_ATTN_FUSED, atype(mdl->kt), &as, why) != 0) {
+    const bool whole = mdl->to->step != NULL; /* attention inside the step's program */
+    if (!whole && mdl->ai->supports(mdl->h, AB_ATTN_FUSED, atype(mdl->kt), &as, why) != 0) {
         snprintf(err, AB_ERRLEN, "attention at this shape: %s", why);
         return AB_TOK_SKIP;
     }
@@ -409,7 +436,7 @@ static int phase_attention(ab_tok_phase *ph, char *err)
                                      .v = mdl->L[i].vc,
                                      .o = ph->o,
                                      .work = ph->work};
-        if (mdl->ai->prepare) {
+        if (!whole && mdl->ai->prepare) {
             if (mdl->ai->prepare(mdl->h, AB_ATTN_FUSED, &ph->attn[i], why) != 0) {
                 snprintf(err, AB_ERRLEN, "attention: %s", why);
                 rc = AB_TOK_SKIP;
@@ -451,6 +478,66 @@ static int phase_plans(ab_tok_phase *ph, char *err)
     return 0;
 }
 
+/* the backend's programs of this phase (tokens.h ab_tok_step_ops) */
+static int phase_whole(ab_tok_phase *ph, char *err)
+{
+    ab_tok_model *mdl = ph->mdl;
+    const ab_llm *m = &mdl->m;
+    const int k = mdl->k;
+    ab_tok_step_shape s = {.d_model = m->d_model,
+                           .heads = m->heads,
+                           .kv_heads = m->kv_heads,
+                           .head_dim = m->head_dim,
+                           .ffn = m->ffn,
+                           .vocab = m->vocab,
+                           .batch = ph->batch,
+                           .seq = ph->seq,
+                           .layers = k,
+                           .pos0 = ph->pos0,
+                           .cache_len = ph->cache_len,
+                           .head_row0 = ph->head_row0,
+                           .head_rows = ph->head_rows,
+                           .eps = AB_TOK_EPS,
+                           .wt = mdl->wt,
+                           .ot = mdl->ot,
+                           .kt = mdl->kt};
+    void **w = malloc((size_t)(W_PER_LAYER * k) * sizeof(void *));
+    void **kc = malloc((size_t)k * sizeof(void *)), **vc = malloc((size_t)k * sizeof(void *));
+    int rc = w && kc && vc ? 0 : ab_err(err, "out of memory");
+    for (int i = 0; rc == 0 && i < k; i++) {
+        for (int j = 0; j < W_PER_LAYER; j++)
+            w[W_PER_LAYER * i + j] = mdl->L[i].w[j];
+        kc[i] = mdl->L[i].kc, vc[i] = mdl->L[i].vc;
+    }
+    ab_tok_step_bufs b = {.h = ph->hbuf,
+                          .y = ph->y,
+                          .nf = mdl->nf,
+                          .head = mdl->head,
+                          .logits = ph->logits,
+                          .w = w,
+                          .kc = kc,
+                          .vc = vc};
+    if (rc == 0) {
+        rc = mdl->to->step->prepare(mdl->h, &s, &b, &ph->whole, err);
+        if (rc != 0) ph->whole = NULL;
+    }
+    free(w), free(kc), free(vc);
+    return rc;
+}
+
+/* validation runs layer 0 and the head without the residual add: through the step's programs,
+ * which always add, with y zeroed (h + 0 is h exactly) */
+static int whole_once(ab_tok_phase *ph, bool layer, bool add, char *err)
+{
+    ab_tok_model *mdl = ph->mdl;
+    const ab_tok_step_ops *st = mdl->to->step;
+    char why[AB_ERRLEN];
+    if (!add && mdl->to->fill(mdl->h, ph->y, mdl->ot, (size_t)ph->T * (size_t)mdl->m.d_model,
+                              SEED_H + 1, 0.0f, why) != 0)
+        return ab_err(err, "zeroing the block output: %s", why);
+    return layer ? st->layers(ph->whole, false, 1, err) : st->head(ph->whole, 1, err);
+}
+
 int ab_tok_phase_new(ab_tok_model *mdl, int impl, int batch, int seq, long pos0, long cache_len,
                      ab_tok_phase **out, char *err)
 {
@@ -484,7 +571,7 @@ int ab_tok_phase_new(ab_tok_model *mdl, int impl, int batch, int seq, long pos0,
     if (rc == 0 && (mdl->to->fill(mdl->h, ph->hbuf, AB_TT_F32, T * D, SEED_H, AMP_H, why) != 0 ||
                     mdl->to->fill(mdl->h, ph->y, mdl->ot, T * D, SEED_H + 1, 0.0f, why) != 0))
         rc = ab_err(err, "filling activations: %s", why);
-    if (rc == 0) rc = phase_plans(ph, err);
+    if (rc == 0) rc = mdl->to->step ? phase_whole(ph, err) : phase_plans(ph, err);
     if (rc == 0 && mdl->ops->sync(mdl->h, why) != 0) rc = ab_err(err, "%s", why);
     if (rc != 0) {
         ab_tok_phase_free(ph);
@@ -497,6 +584,7 @@ int ab_tok_phase_new(ab_tok_model *mdl, int impl, int batch, int seq, long pos0,
 /* one layer; `add` adds the previous block's output y to the residual stream first */
 static int run_layer(ab_tok_phase *ph, int i, bool add, char *err)
 {
+    if (ph->whole) return whole_once(ph, true, add, err); /* layer 0: validation */
     ab_tok_model *mdl = ph->mdl;
     const ab_llm *m = &mdl->m;
     const ab_tok_ops *to = mdl->to;
@@ -537,6 +625,7 @@ static int run_layer(ab_tok_phase *ph, int i, bool add, char *err)
 
 int ab_tok_phase_layers(ab_tok_phase *ph, char *err)
 {
+    if (ph->whole) return ph->mdl->to->step->layers(ph->whole, true, 1, err);
     for (int i = 0; i < ph->mdl->k; i++)
         if (run_layer(ph, i, true, err) != 0) return -1;
     return 0;
@@ -544,6 +633,7 @@ int ab_tok_phase_layers(ab_tok_phase *ph, char *err)
 
 static int run_head(ab_tok_phase *ph, bool add, char *err)
 {
+    if (ph->whole) return whole_once(ph, false, add, err);
     ab_tok_model *mdl = ph->mdl;
     if (mdl->to->add_rmsnorm(mdl->h, ph->head_row0, ph->head_rows, mdl->m.d_model, ph->hbuf,
                              add ? ph->y : NULL, mdl->ot, mdl->nf, mdl->wt, AB_TOK_EPS, ph->x,
@@ -558,12 +648,39 @@ int ab_tok_phase_head(ab_tok_phase *ph, char *err)
     return run_head(ph, true, err);
 }
 
+int ab_tok_phase_layers_n(ab_tok_phase *ph, long iters, char *err)
+{
+    if (ph->whole) return ph->mdl->to->step->layers(ph->whole, true, iters, err);
+    for (long i = 0; i < iters; i++)
+        if (ab_tok_phase_layers(ph, err) != 0) return -1;
+    return 0;
+}
+
+int ab_tok_phase_head_n(ab_tok_phase *ph, long iters, char *err)
+{
+    if (ph->whole) return ph->mdl->to->step->head(ph->whole, iters, err);
+    for (long i = 0; i < iters; i++)
+        if (ab_tok_phase_head(ph, err) != 0) return -1;
+    return 0;
+}
+
 json_t *ab_tok_phase_describe(const ab_tok_phase *ph)
 {
     const ab_tok_model *mdl = ph->mdl;
     char buf[256] = "";
-    ph->gi->describe(ph->plan[G_GU], buf, sizeof(buf)); /* the largest projection */
     json_t *o = json_object();
+    if (ph->whole) {
+        const char *what = mdl->to->step->describe(ph->whole);
+        json_object_set_new(o, "gemm", json_string("inside the step's program (kernels)"));
+        json_object_set_new(o, "attention", json_string("inside the step's program (kernels)"));
+        json_object_set_new(o, "kernels", json_string(what));
+        json_object_set_new(o, "weights", json_string(tname(mdl->wt)));
+        json_object_set_new(o, "gemm_output", json_string(tname(mdl->ot)));
+        json_object_set_new(o, "kv_cache", json_string(tname(mdl->kt)));
+        json_object_set_new(o, "residual", json_string("f32"));
+        return o;
+    }
+    ph->gi->describe(ph->plan[G_GU], buf, sizeof(buf)); /* the largest projection */
     json_object_set_new(o, "gemm", json_sprintf("%s: %s", ph->gi->name, buf));
     json_object_set_new(o, "attention",
                         json_sprintf("fused: %s", mdl->ai->describe(mdl->h, AB_ATTN_FUSED,

@@ -72,6 +72,11 @@ int ab_tok_phase_layers(ab_tok_phase *ph, char *err);
 /* Enqueues the final norm and the LM head: over every token for decode, over the last token of
  * the sequence for prefill (what the first generated token needs). */
 int ab_tok_phase_head(ab_tok_phase *ph, char *err);
+/* The layers, the head `iters` times over: the same as calling the above `iters` times, except
+ * on a backend that runs the whole step as one program (tokens.h ab_tok_step_ops), where it is
+ * one launch of that program looping `iters` times, the form its timer measures. */
+int ab_tok_phase_layers_n(ab_tok_phase *ph, long iters, char *err);
+int ab_tok_phase_head_n(ab_tok_phase *ph, long iters, char *err);
 /*
  * Checks the phase against a double-precision host reference: resets the residual stream to a
  * known input, runs layer 0 once and compares, for a few tokens, the residual stream after

@@ -24,6 +24,7 @@
 #ifndef AB_TOKENS_H
 #define AB_TOKENS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -52,6 +53,53 @@ typedef struct ab_tok_rope {
     ab_tok_type out_type; /* of q and the caches */
 } ab_tok_rope;
 
+/*
+ * A whole decoder step as one program, for devices that compile programs and time one launch
+ * per interval (PJRT: backends/pjrt.h). Where ab_tok_ops.step is set, step.c runs each phase
+ * through it instead of the per-op kernels (add_rmsnorm .. swiglu may then be NULL), and GEMM and
+ * attention tables serve only for fills, the roofline's references and the model's types.
+ *
+ * The buffers are the step's own (step.h layouts, device handles): per layer i of the k in
+ * w[6 * i + j] the weights j = 0 qkv [QKV][D], 1 o [D][Q], 2 gate_up [2F][D], 3 down [D][F],
+ * 4 norm 1 [D], 5 norm 2 [D] (type wt), kc[i] and vc[i] its caches [B][G][cache_len][Dh] (kt);
+ * h [T][D] f32, y [T][D] (ot); nf [D] and head [vocab][D] (wt), logits [head_rows][vocab] (ot).
+ * Each layer is what step.c's per-op path does with the residual add first: h += y, x = norm1(h),
+ * qkv = x Wqkv^T / sqrt(D), RoPE, K/V into the caches at pos0, attention (causal for seq > 1,
+ * scale 1/sqrt(Dh)), h += (o Wo^T / sqrt(Q)), x = norm2(h), y = down(swiglu(x Wgu^T / sqrt(D)))
+ * / sqrt(F); the head: x = normf(h + y) over rows head_row0 .., logits = x head^T / sqrt(D).
+ */
+typedef struct ab_tok_step_shape {
+    int d_model, heads, kv_heads, head_dim, ffn, vocab;
+    int batch, seq, layers; /* layers: k, the layers of the looped program */
+    long pos0, cache_len, head_row0, head_rows;
+    float eps;
+    int wt, ot, kt; /* ab_tok_type */
+} ab_tok_step_shape;
+
+typedef struct ab_tok_step_bufs {
+    void *h, *y, *nf, *head, *logits;
+    void *const *w; /* 6 x layers */
+    void *const *kc, *const *vc;
+} ab_tok_step_bufs;
+
+typedef struct ab_tok_step_ops {
+    /* The types of the GEMM outputs (*ot) and of queries and caches (*kt) for weights in wt;
+     * -1 with the reason when the device takes no wt. */
+    int (*types)(void *dev, int wt, int *ot, int *kt, char *why);
+    /* Generates and compiles the programs of one phase: the k layers, layer 0 alone (for
+     * validation) and the head. The buffers stay the caller's; -1 with err, or -2 (AB_TOK_SKIP)
+     * when the device cannot run this shape. */
+    int (*prepare)(void *dev, const ab_tok_step_shape *s, const ab_tok_step_bufs *b, void **plan,
+                   char *err);
+    /* Enqueues the k layers (all = true) or layer 0 alone, `iters` times in one launch. */
+    int (*layers)(void *plan, bool all, long iters, char *err);
+    /* Enqueues the final norm and LM head `iters` times in one launch. */
+    int (*head)(void *plan, long iters, char *err);
+    void (*release)(void *plan);
+    /* What runs, for the record. */
+    const char *(*describe)(void *plan);
+} ab_tok_step_ops;
+
 typedef struct ab_tok_ops {
     /*
      * Rows r = row0 .. row0 + rows - 1 of h ([*][d] f32): if y is not NULL, h[r] += y[r] (y of
@@ -77,6 +125,8 @@ typedef struct ab_tok_ops {
     int (*fill)(void *dev, void *buf, ab_tok_type t, size_t n, uint64_t seed, float amp, char *err);
     /* What runs, for the record ("OpenMP, AVX2", "OpenCL C, one work-group per row"). */
     const char *(*describe)(void *dev);
+    /* NULL, or a whole decoder step as one program (above). */
+    const ab_tok_step_ops *step;
 } ab_tok_ops;
 
 #ifdef __cplusplus

@@ -25,9 +25,9 @@ static int timed_phase(void *arg, long iters, double *sec, char *err)
     run_ctx *c = arg;
     const ab_backend_ops *ops = c->d->backend->ops;
     if (ops->timer_start(c->d->h, err)) return -1;
-    for (long i = 0; i < iters; i++)
-        if ((c->head ? ab_tok_phase_head(c->ph, err) : ab_tok_phase_layers(c->ph, err)) != 0)
-            return -1;
+    if ((c->head ? ab_tok_phase_head_n(c->ph, iters, err)
+                 : ab_tok_phase_layers_n(c->ph, iters, err)) != 0)
+        return -1;
     return ops->timer_stop(c->d->h, sec, err);
 }
 

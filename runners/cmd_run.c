@@ -17,6 +17,7 @@
 #include "commands.h"
 #include "gate.h"
 #include "history.h"
+#include "node_run.h"
 #include "output.h"
 #include "reporter.h"
 #include "run_probes.h"
@@ -535,7 +536,8 @@ static int parse_selection(run_args *a)
     return -1;
 }
 
-/* Every selected suite on every selected device, one device at a time. */
+/* Every selected suite on every selected device, one device at a time; then the node-scope
+ * suites once per backend. */
 static void run_devices(runner *rn, ab_platform *p, const run_args *a)
 {
     bool any_device = false;
@@ -548,7 +550,7 @@ static void run_devices(runner *rn, ab_platform *p, const run_args *a)
         ab_run_probes_before_device(&rn->probes, d);
         bool opened = ab_device_open(d, oerr) == 0;
         for (const ab_suite *const *s = ab_suites(); *s && !ab_interrupted(); s++) {
-            if (!suite_selected(a->suites, *s))
+            if (!suite_selected(a->suites, *s) || (*s)->scope == AB_SCOPE_NODE)
                 continue;
             ab_suite_ctx ctx = {.opt = &a->views[s - ab_suites()],
                                 .suite = *s,
@@ -571,6 +573,13 @@ static void run_devices(runner *rn, ab_platform *p, const run_args *a)
     }
     if (!any_device)
         ab_log(AB_LOG_WARN, "no device selected and available");
+    /* node-scope suites: once per backend over its selected devices (runners/node_run.c) */
+    for (const ab_suite *const *s = ab_suites(); *s && !ab_interrupted() && !rn->io_failed; s++) {
+        ab_suite_ctx ctx = {.opt = &a->views[s - ab_suites()], .suite = *s, .emit = emit,
+                            .runner = rn, .manifest = rn->run->manifest, .energy = ctx_energy};
+        if ((*s)->scope == AB_SCOPE_NODE && suite_selected(a->suites, *s))
+            ab_node_run(p, a->devices, &ctx);
+    }
 }
 
 /* With --device all, a backend that is not built or not available is recorded once per suite as

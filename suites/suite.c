@@ -227,6 +227,13 @@ ab_result *ab_suite_result(const ab_suite_ctx *ctx, const char *key, const char 
     ab_result *r = ab_result_new(ctx->suite->name, key, impl);
     if (r)
         ab_result_set_device(r, ctx->dev->id, ctx->dev->info.name, ctx->dev->backend->name);
+    if (r && ctx->ndevices) {
+        char ids[1024] = "";
+        for (size_t i = 0, n = 0; i < ctx->ndevices && n < sizeof(ids); i++)
+            n += (size_t)snprintf(ids + n, sizeof(ids) - n, "%s%s", i ? "," : "",
+                                  ctx->devices[i]->id);
+        ab_result_param_str(r, "devices", ids);
+    }
     return r;
 }
 

@@ -90,6 +90,13 @@ typedef struct ab_suite_display {
     const ab_summary_table *table;
 } ab_suite_display;
 
+/* What one call of a suite's run() covers. */
+typedef enum ab_suite_scope {
+    AB_SCOPE_DEVICE = 0, /* once per selected device (ctx->dev) */
+    AB_SCOPE_NODE,       /* once per backend, over all its selected devices (ctx->devices):
+                          * collectives, peer copies; runners/node_run.c groups them */
+} ab_suite_scope;
+
 typedef struct ab_suite {
     const char *name;
     const char *summary;
@@ -105,12 +112,18 @@ typedef struct ab_suite {
     const struct ab_case_suite *cases;
     /* Display hints, so presentation (runners/plot.c, output.c, report.c) names no suite. */
     const ab_suite_display *display; /* NULL: no hints */
+    ab_suite_scope scope;            /* AB_SCOPE_DEVICE unless set */
 } ab_suite;
 
 struct ab_suite_ctx {
     const ab_options *opt;
     const ab_suite *suite;
     ab_device *dev;
+    /* A node-scope suite (AB_SCOPE_NODE): the selected, opened devices of one backend, in
+     * platform order, dev == devices[0]; every result of ab_suite_result() then carries the
+     * param `devices` ("cuda:0,cuda:1"). NULL / 0 for a device-scope suite. */
+    ab_device *const *devices;
+    size_t ndevices;
     /* Set by the runner: records r (taking ownership) and prints progress. */
     int (*emit)(ab_suite_ctx *ctx, ab_result *r);
     void *runner;

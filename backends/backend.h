@@ -26,7 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define AB_BACKEND_ABI 3
+#define AB_BACKEND_ABI 4
 
 /* How a device runs kernels: what suites and runners branch on instead of a backend's name. */
 typedef enum ab_device_kind {
@@ -75,11 +75,13 @@ struct ab_membw_impl;
 struct ab_gemm_backend;
 struct ab_attn_impl;
 struct ab_tok_ops;
+struct ab_coll_impl;
 typedef struct ab_suite_impls {
     const struct ab_membw_impl *membw;
     const struct ab_gemm_backend *gemm;
     const struct ab_attn_impl *attention;
     const struct ab_tok_ops *tokens;
+    const struct ab_coll_impl *collectives; /* node scope: suites/collectives/collectives.h */
 } ab_suite_impls;
 
 struct ab_counters; /* probes/counters.h */

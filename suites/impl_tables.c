@@ -6,6 +6,7 @@
 #include "attention/attention.h"
 #include "gemm/gemm.h"
 #include "tokens/tokens.h"
+#include "collectives/collectives.h"
 
 extern const ab_membw_impl ab_membw_cpu;
 extern const ab_gemm_backend ab_gemm_cpu;
@@ -18,6 +19,7 @@ const ab_suite_impls ab_cpu_suite_impls = {
     .gemm = &ab_gemm_cpu,
     .attention = &ab_attention_cpu,
     .tokens = &ab_tokens_cpu,
+    .collectives = &ab_coll_threads,
 };
 
 #ifdef AB_HAVE_OPENCL

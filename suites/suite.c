@@ -10,12 +10,14 @@ extern const ab_suite ab_suite_membw;
 extern const ab_suite ab_suite_gemm;
 extern const ab_suite ab_suite_attention;
 extern const ab_suite ab_suite_tokens;
+extern const ab_suite ab_suite_collectives;
 
 static const ab_suite *const registry[] = {
     &ab_suite_membw,
     &ab_suite_gemm,
     &ab_suite_attention,
     &ab_suite_tokens,
+    &ab_suite_collectives,
     NULL,
 };
 

@@ -3,7 +3,7 @@
  * Collectives over host threads (the CPU backend): N ranks are N threads of this process, each
  * with its own send and receive buffers, exchanging data through shared memory with a barrier
  * between steps. all_reduce is a ring (reduce-scatter then all-gather, 2(n-1) steps of one chunk
- * each, every rank reading its left neighbour's buffer), all_gather and reduce_scatter are the
+ * each, every rank reading its left neighbour's buffers, no copy-in), all_gather and reduce_scatter are the
  * ring's halves; all_to_all, broadcast and sendrecv read the peers' send buffers directly (one
  * copy per chunk, what a shared-memory transport does). Rank 0 is the calling thread; the
  * others wait on the barrier for the next command. Threads are not pinned.
@@ -58,20 +58,27 @@ static void copy_part(float *dst, const float *src, size_t lo, size_t hi)
     memcpy(dst + lo, src + lo, (hi - lo) * sizeof(float));
 }
 
-/* Ring all_reduce of `count` elements, rank r of n: at reduce step s rank r adds chunk
- * (r-s-1) of its left neighbour into its own (after n-1 steps chunk r+1 holds every rank's
- * sum), then at gather step s copies chunk (r-s) from the left, which that rank completed the
- * step before. Neighbours always touch different chunks within a step. */
+/* dst[lo, hi) = a + b */
+static void sum_into(float *dst, const float *a, const float *b, size_t lo, size_t hi)
+{
+    for (size_t i = lo; i < hi; i++)
+        dst[i] = a[i] + b[i];
+}
+
+/* Ring all_reduce of `count` elements, rank r of n, out of place: at reduce step s rank r
+ * writes chunk k = (r-s-1) of its receive buffer as its own input plus the left neighbour's
+ * partial sum of that chunk (at step 0 the neighbour's input), so after n-1 steps chunk r+1
+ * holds every rank's sum; then at gather step s it copies chunk (r-s) from the left, which that
+ * rank completed the step before. Neighbours always touch different chunks within a step. */
 static void ring_all_reduce(ab_coll_comm *c, int r)
 {
     int n = c->n, left = (r + n - 1) % n;
     size_t cnt = c->count;
     float *own = c->recv[r], *lft = c->recv[left];
-    memcpy(own, c->send[r], cnt * sizeof(float));
-    wait_all(c);
     for (int s = 0; s < n - 1; s++) {
         int k = ((r - s - 1) % n + n) % n;
-        add_into(own, lft, chunk_lo(cnt, n, k), chunk_lo(cnt, n, k + 1));
+        sum_into(own, c->send[r], s ? lft : c->send[left], chunk_lo(cnt, n, k),
+                 chunk_lo(cnt, n, k + 1));
         wait_all(c);
     }
     for (int s = 0; s < n - 1; s++) {

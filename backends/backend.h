@@ -133,6 +133,12 @@ typedef struct ab_backend_ops {
     /* Whether device `idx` can address the memory of device `peer` of the same backend
      * directly: 1 yes, 0 no, -1 with the reason in err. */
     int (*peer_access)(void *be, int idx, int peer, char *err);
+    /* Enqueues a copy of `bytes` from `src` in the memory of the open device `src_dev` to `dst`
+     * in the memory of the open device `dst_dev` (both of this backend) on dst_dev's queue,
+     * through the copy engines' peer path (cudaMemcpyPeerAsync / hipMemcpyPeerAsync; peer access
+     * from dst_dev to src_dev is enabled on first use). dst_dev's timer brackets it. */
+    int (*peer_copy)(void *dst_dev, void *dst, void *src_dev, const void *src, size_t bytes,
+                     char *err);
 } ab_backend_ops;
 
 #endif

@@ -11,6 +11,7 @@ extern const ab_suite ab_suite_gemm;
 extern const ab_suite ab_suite_attention;
 extern const ab_suite ab_suite_tokens;
 extern const ab_suite ab_suite_collectives;
+extern const ab_suite ab_suite_p2p;
 
 static const ab_suite *const registry[] = {
     &ab_suite_membw,
@@ -18,6 +19,7 @@ static const ab_suite *const registry[] = {
     &ab_suite_attention,
     &ab_suite_tokens,
     &ab_suite_collectives,
+    &ab_suite_p2p,
     NULL,
 };
 

@@ -81,6 +81,18 @@ typedef struct ab_summary_table {
     void (*label)(const ab_result *r, char *buf, size_t len);
 } ab_summary_table;
 
+/* A device x device (or any param x param) matrix in summary.md: one cell per passing result
+ * of `key`, at row = the string param `row`, column = the string param `col`, showing the
+ * median of metric `metric` (with its unit's prefix). Rows and columns are every value either
+ * param takes, in order of first appearance; a pair without a passing result is a dash. */
+typedef struct ab_summary_matrix {
+    const char *title;
+    const char *key;    /* the result key: "p2p.ce_unidir" */
+    const char *row;    /* param name: "src" */
+    const char *col;    /* param name: "dst" */
+    const char *metric; /* metric name: "bandwidth" */
+} ab_summary_matrix;
+
 /* How the runners present a suite's results. */
 typedef struct ab_suite_display {
     /* Integer parameters that tell one point from its neighbours in chart labels (plot.c's
@@ -88,6 +100,8 @@ typedef struct ab_suite_display {
     const char *const *label_params;
     /* A table of the suite's passing results in summary.md (one row each); NULL for none. */
     const ab_summary_table *table;
+    /* Matrices in summary.md after the table, NULL-terminated; NULL for none. */
+    const ab_summary_matrix *const *matrices;
 } ab_suite_display;
 
 /* What one call of a suite's run() covers. */

@@ -76,12 +76,14 @@ struct ab_gemm_backend;
 struct ab_attn_impl;
 struct ab_tok_ops;
 struct ab_coll_impl;
+struct ab_p2p_impl;
 typedef struct ab_suite_impls {
     const struct ab_membw_impl *membw;
     const struct ab_gemm_backend *gemm;
     const struct ab_attn_impl *attention;
     const struct ab_tok_ops *tokens;
     const struct ab_coll_impl *collectives; /* node scope: suites/collectives/collectives.h */
+    const struct ab_p2p_impl *p2p;          /* concurrent peer copies: suites/p2p/p2p.h */
 } ab_suite_impls;
 
 struct ab_counters; /* probes/counters.h */

@@ -11,6 +11,7 @@
 #include "suite_helpers.h"
 #include "runners/output.h"
 #include "suites/case.h"
+#include "suites/p2p/p2p.h"
 
 typedef struct fdev {
     int idx;
@@ -57,11 +58,12 @@ static int f_tstop(void *d, double *s, char *err)
     *s = ab_now() - ((fdev *)d)->t0 + 1e-9;
     return 0;
 }
-/* devices 0 and 2 cannot reach each other */
+/* devices 0 and 2 cannot reach each other (unless all_connected) */
+static bool all_connected;
 static int f_peer(void *be, int a, int b, char *err)
 {
     (void)be, (void)err;
-    return (a == 0 && b == 2) || (a == 2 && b == 0) ? 0 : 1;
+    return !all_connected && ((a == 0 && b == 2) || (a == 2 && b == 0)) ? 0 : 1;
 }
 static int f_peer_copy(void *dd, void *dst, void *sd, const void *src, size_t b, char *err)
 {
@@ -71,7 +73,25 @@ static int f_peer_copy(void *dd, void *dst, void *sd, const void *src, size_t b,
     return 0;
 }
 
-static ab_backend_ops fake_ops = {.name = "fakegpu",
+/* the concurrent-copy table: memcpy, each copy timed on its own */
+static long batches;
+static int f_run(const ab_p2p_copy *c, size_t n, long iters, double *sec, char *err)
+{
+    (void)err;
+    batches++;
+    for (size_t i = 0; i < n; i++) {
+        double t0 = ab_now();
+        for (long k = 0; k < iters; k++)
+            memcpy(c[i].dst, c[i].src, c[i].bytes);
+        sec[i] = ab_now() - t0 + 1e-9;
+    }
+    return 0;
+}
+static const ab_p2p_impl fake_p2p = {f_run};
+static ab_suite_impls fake_impls = {.p2p = &fake_p2p};
+
+static ab_backend_ops fake_ops = {.impls = &fake_impls,
+                                  .name = "fakegpu",
                                   .mem_alloc = f_alloc,
                                   .mem_free = f_free,
                                   .copy = f_copy,
@@ -83,13 +103,13 @@ static ab_backend_ops fake_ops = {.name = "fakegpu",
 static ab_backend_entry fake_be = {
     .name = "fakegpu", .built = true, .available = true, .ops = &fake_ops};
 static ab_device devs[3];
-static ab_result *got[32];
+static ab_result *got[64];
 static size_t ngot;
 
 static int collect(ab_suite_ctx *ctx, ab_result *r)
 {
     (void)ctx;
-    cr_assert_lt(ngot, 32);
+    cr_assert_lt(ngot, 64);
     got[ngot++] = r;
     return 0;
 }
@@ -122,15 +142,32 @@ static const char *sparam(const ab_result *r, const char *n)
     return json_string_value(json_object_get(r->params, n));
 }
 
+static size_t count_key(const char *key, ab_status st)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < ngot; i++)
+        n += strcmp(got[i]->key, key) == 0 && got[i]->status == st;
+    return n;
+}
+
 Test(p2p, every_ordered_pair_checked)
 {
+    all_connected = false;
     run_p2p(3, NULL);
-    cr_assert_eq(ngot, 12, "6 ordered pairs x (bandwidth, latency)");
+    /* 6 ordered pairs x (ce_unidir, ce_latency, sm_unidir) + ce_bidir per unordered pair, and
+     * one skip for the all-to-one / one-to-all group (0 and 2 cannot reach each other) */
+    cr_assert_eq(ngot, 22);
     size_t pass = 0, skip = 0;
     for (size_t i = 0; i < ngot; i++) {
         const ab_result *r = got[i];
         const char *src = sparam(r, "src"), *dst = sparam(r, "dst");
-        cr_assert(src && dst && strcmp(src, dst) != 0);
+        if (!src) {
+            cr_expect_eq(r->status, AB_SKIP);
+            cr_expect(strstr(r->reason, "need peer access between every pair"), "%s", r->reason);
+            skip++;
+            continue;
+        }
+        cr_assert(dst && strcmp(src, dst) != 0);
         bool blocked = (strcmp(src, "fakegpu:0") == 0 && strcmp(dst, "fakegpu:2") == 0) ||
                        (strcmp(src, "fakegpu:2") == 0 && strcmp(dst, "fakegpu:0") == 0);
         if (blocked) {
@@ -140,20 +177,46 @@ Test(p2p, every_ordered_pair_checked)
             continue;
         }
         pass++;
-        cr_expect_eq(r->status, AB_PASS, "%s -> %s: %s", src, dst, r->reason ? r->reason : "");
+        cr_expect_eq(r->status, AB_PASS, "%s %s -> %s: %s", r->key, src, dst,
+                     r->reason ? r->reason : "");
         cr_expect_eq(json_integer_value(json_object_get(r->extra, "wrong_words")), 0);
         long long bytes = json_integer_value(json_object_get(r->params, "bytes"));
         cr_expect_eq(bytes, strcmp(r->key, "p2p.ce_latency") == 0 ? 4 : 65536);
     }
-    cr_expect_eq(pass, 8);
-    cr_expect_eq(skip, 4);
-    cr_expect_gt(copies, 8, "the copies went through peer_copy");
+    cr_expect_eq(pass, 14);
+    cr_expect_eq(skip, 8);
+    cr_expect_eq(count_key("p2p.ce_bidir", AB_PASS), 2, "(0,1) and (1,2)");
+    cr_expect_eq(count_key("p2p.sm_unidir", AB_PASS), 4);
+    cr_expect_gt(copies, 8, "the unidirectional copies went through peer_copy");
+    cr_expect_gt(batches, 6, "the others through the concurrent table");
+}
+
+Test(p2p, all_to_one_and_one_to_all)
+{
+    all_connected = true;
+    run_p2p(3, NULL);
+    cr_expect_eq(count_key("p2p.ce_all_to_one", AB_PASS), 3);
+    cr_expect_eq(count_key("p2p.ce_one_to_all", AB_PASS), 3);
+    for (size_t i = 0; i < ngot; i++)
+        if (strcmp(got[i]->key, "p2p.ce_all_to_one") == 0) {
+            const ab_metric *m = ab_result_metric(got[i], "bandwidth");
+            cr_assert_not_null(m);
+            cr_expect(strstr(m->formula, "peers*bytes / t"), "%s", m->formula);
+            cr_expect_str_eq(json_string_value(json_object_get(got[i]->params, "devices")),
+                             "fakegpu:0,fakegpu:1,fakegpu:2");
+        }
+    run_p2p(3, "p2p.ce_all_to_one");
+    all_connected = false;
+    cr_expect_eq(count_key("p2p.ce_all_to_one", AB_FAIL), 3, "a damaged slot fails");
+    for (size_t i = 0; i < ngot; i++)
+        if (got[i]->status == AB_FAIL)
+            cr_expect(strstr(got[i]->reason, "1 of 32768 words wrong"), "%s", got[i]->reason);
 }
 
 Test(p2p, a_wrong_copy_fails)
 {
     run_p2p(2, "p2p.ce_unidir");
-    cr_assert_eq(ngot, 4);
+    cr_assert_eq(ngot, 11, "2 x 3 pair cases, one bidir, 2 x 2 node cases");
     for (size_t i = 0; i < ngot; i++)
         if (strcmp(got[i]->key, "p2p.ce_unidir") == 0) {
             cr_expect_eq(got[i]->status, AB_FAIL);
@@ -174,6 +237,12 @@ Test(p2p, one_device_or_no_peer_copy_is_a_skip)
     fake_ops.peer_copy = f_peer_copy;
     cr_assert_eq(ngot, 1);
     cr_expect(strstr(got[0]->reason, "has no peer copies"), "%s", got[0]->reason);
+    fake_impls.p2p = NULL; /* the hook's copies only, and one skip naming what is missing */
+    run_p2p(2, NULL);
+    fake_impls.p2p = &fake_p2p;
+    cr_assert_eq(ngot, 5);
+    cr_expect_eq(count_key("p2p.ce_unidir", AB_PASS), 2);
+    cr_expect(strstr(got[4]->reason, "no concurrent peer copies"), "%s", got[4]->reason);
 }
 
 Test(p2p, cpu_backend_is_a_skip_with_the_reason, .timeout = 60)

@@ -12,6 +12,7 @@
 #include "../../suites/attention/attention.h"
 #include "../../suites/tokens/tokens.h"
 #include "../../suites/collectives/collectives.h"
+#include "../../suites/p2p/p2p.h"
 
 #include <dlfcn.h>
 #include <stdlib.h>
@@ -23,6 +24,7 @@ extern const ab_gemm_backend ab_gemm_gpu;
 extern const ab_attn_impl ab_attention_gpu;
 extern const ab_tok_ops ab_tokens_gpu;
 extern const ab_coll_impl ab_coll_gpu;
+extern const ab_p2p_impl ab_p2p_gpu;
 
 namespace {
 
@@ -288,7 +290,7 @@ int be_peer_copy(void *dst_dev, void *dst, void *src_dev, const void *src, size_
 
 /* the suites' kernel tables (suites/<suite>/<suite>_gpu.cu) */
 const ab_suite_impls gpu_impls = {&ab_membw_gpu, &ab_gemm_gpu, &ab_attention_gpu, &ab_tokens_gpu,
-                                  &ab_coll_gpu};
+                                  &ab_coll_gpu,   &ab_p2p_gpu};
 
 ab_backend_ops make_ops()
 {

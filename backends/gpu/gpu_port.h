@@ -36,6 +36,8 @@ typedef hipDeviceProp_t gpuDeviceProp;
 #define gpuDeviceEnablePeerAccess hipDeviceEnablePeerAccess
 #define gpuErrorPeerAccessAlreadyEnabled hipErrorPeerAccessAlreadyEnabled
 #define gpuMemcpyPeerAsync hipMemcpyPeerAsync
+#define gpuHostAllocMapped(p, s) hipHostMalloc((p), (s), hipHostMallocMapped | hipHostMallocPortable)
+#define gpuHostGetDevicePointer hipHostGetDevicePointer
 #define gpuMalloc hipMalloc
 #define gpuFree hipFree
 #define gpuMallocHost(p, s) hipHostMalloc((p), (s), hipHostMallocDefault)
@@ -76,6 +78,8 @@ typedef cudaDeviceProp gpuDeviceProp;
 #define gpuDeviceEnablePeerAccess cudaDeviceEnablePeerAccess
 #define gpuErrorPeerAccessAlreadyEnabled cudaErrorPeerAccessAlreadyEnabled
 #define gpuMemcpyPeerAsync cudaMemcpyPeerAsync
+#define gpuHostAllocMapped(p, s) cudaHostAlloc((p), (s), cudaHostAllocMapped | cudaHostAllocPortable)
+#define gpuHostGetDevicePointer cudaHostGetDevicePointer
 #define gpuMalloc cudaMalloc
 #define gpuFree cudaFree
 #define gpuMallocHost cudaMallocHost

@@ -4,9 +4,9 @@
  * with its own send and receive buffers, exchanging data through shared memory with a barrier
  * between steps. all_reduce is a ring (reduce-scatter then all-gather, 2(n-1) steps of one chunk
  * each, every rank reading its left neighbour's buffers, no copy-in), all_gather and
- * reduce_scatter are the ring's halves; all_to_all, broadcast and sendrecv read the peers' send buffers directly (one
- * copy per chunk, what a shared-memory transport does). Rank 0 is the calling thread; the
- * others wait on the barrier for the next command. Threads are not pinned.
+ * reduce_scatter are the ring's halves; all_to_all, broadcast and sendrecv read the peers' send
+ * buffers directly (one copy per chunk, what a shared-memory transport does). Rank 0 is the calling
+ * thread; the others wait on the barrier for the next command. Threads are not pinned.
  */
 #include "collectives.h"
 

@@ -1,19 +1,29 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The p2p suite (node scope): for every ordered pair of a backend's selected devices, the copy
- * engines' peer copy (ab_backend_ops.peer_copy: cudaMemcpyPeerAsync / hipMemcpyPeerAsync),
- * unidirectional: bandwidth at --p2p-size and latency (one 4-byte copy), timed by the
- * destination device's timer around back-to-back copies on its queue. Every copy is checked:
- * the destination buffer is read back and compared with the source's pattern. A pair without
- * peer access (ab_backend_ops.peer_access) is a skip with the reason; a backend without peer
- * copies, or a single device, is one skip for the suite.
+ * engines' peer copy through the backend hook (ab_backend_ops.peer_copy: cudaMemcpyPeerAsync /
+ * hipMemcpyPeerAsync), unidirectional: bandwidth at --p2p-size and latency (one 4-byte copy),
+ * timed by the destination's timer around back-to-back copies on its queue. Where the backend
+ * has the concurrent-copy table (ab_suite_impls.p2p: CUDA, HIP), also per pair the SM copy kernel
+ * (the destination reading the source's memory) and both directions at once, and per device
+ * all-to-one and one-to-all (p2p_node.c), every copy started behind a spin kernel on a
+ * host-mapped flag so the enqueue stays out of the timing (p2p.h). Every copy is checked: the
+ * destination starts as the complement of the source's pattern and is read back word by word. A
+ * pair without peer access is a skip with the reason; a backend without peer copies, or a single
+ * device, is one skip for the suite.
  */
-#include "../case.h"
+#include "p2p_suite.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const p2p_keys[] = {"p2p.ce_unidir", "p2p.ce_latency", NULL};
+static const char *const p2p_keys[] = {"p2p.ce_unidir",
+                                       "p2p.ce_latency",
+                                       "p2p.sm_unidir",
+                                       "p2p.ce_bidir",
+                                       "p2p.ce_all_to_one",
+                                       "p2p.ce_one_to_all",
+                                       NULL};
 
 static const ab_param_desc p2p_params[] = {
     {"p2p-size", "SIZE",
@@ -32,8 +42,8 @@ static int plan_init(const ab_options *o, void *pp, char *err)
     const char *s = ab_opt_param(o, "p2p-size");
     char e2[AB_ERRLEN];
     if (s && ab_parse_size(s, &p->size, e2) != 0) return ab_err(err, "--p2p-size: %s", e2);
-    if (s && p->size % 4)
-        return ab_err(err, "--p2p-size: %s is not a whole number of 4-byte words", s);
+    if (s && p->size % 16)
+        return ab_err(err, "--p2p-size: %s is not a whole number of 16-byte words", s);
     if (!p->size) {
         const char *pr = o->profile ? o->profile : "standard";
         p->size = strcmp(pr, "quick") == 0  ? 4u << 20
@@ -43,120 +53,169 @@ static int plan_init(const ab_options *o, void *pp, char *err)
     return 0;
 }
 
-/* one ordered pair: the source's buffer, the destination's, the pattern */
+uint32_t ab_p2p_pattern(size_t i, int dev)
+{
+    return (uint32_t)(i * 2654435761u) ^ (uint32_t)(dev + 1) * 40503u;
+}
+
+int ab_p2p_fill(const ab_device *d, void *mem, size_t off, size_t bytes, int dev_pattern,
+                bool complement, char *err)
+{
+    uint32_t *h = malloc(bytes ? bytes : 4);
+    if (!h) return ab_err(err, "out of memory");
+    for (size_t i = 0; i < bytes / 4; i++)
+        h[i] = complement ? ~ab_p2p_pattern(i, dev_pattern) : ab_p2p_pattern(i, dev_pattern);
+    const ab_backend_ops *ops = d->backend->ops;
+    int rc = ops->copy(d->h, AB_COPY_H2D, mem, h, off, bytes, err) == 0 && ops->sync(d->h, err) == 0
+                 ? 0
+                 : -1;
+    free(h);
+    return rc;
+}
+
+int ab_p2p_check(const ab_device *d, void *mem, size_t off, size_t bytes, int dev_pattern,
+                 size_t *wrong, size_t *first, char *err)
+{
+    uint32_t *h = malloc(bytes ? bytes : 4);
+    if (!h) return ab_err(err, "out of memory");
+    const ab_backend_ops *ops = d->backend->ops;
+    int rc = ops->copy(d->h, AB_COPY_D2H, h, mem, off, bytes, err) == 0 && ops->sync(d->h, err) == 0
+                 ? 0
+                 : -1;
+    for (size_t i = 0; rc == 0 && i < bytes / 4; i++)
+        if (h[i] != ab_p2p_pattern(i, dev_pattern) && !(*wrong)++) *first = i;
+    free(h);
+    return rc;
+}
+
+double ab_p2p_max(const double *s, size_t n)
+{
+    double m = 0;
+    for (size_t i = 0; i < n; i++)
+        m = s[i] > m ? s[i] : m;
+    return m;
+}
+
+/* one ordered pair src -> dst: src's buffer and dst's (and the reverse pair for both
+ * directions at once) */
 typedef struct p2p_pair {
     ab_device *src, *dst;
     uint64_t size;
-    void *sbuf, *dbuf;
-    uint32_t *host;
+    const ab_p2p_impl *impl; /* NULL: the hook's copies only */
+    bool bidir;              /* this group also times both directions */
+    void *sbuf, *dbuf;       /* on src, on dst */
+    void *rsrc, *rdst;       /* on dst, on src (bidir) */
 } p2p_pair;
 
-static uint32_t pattern(size_t i, int src)
+static int pair_alloc(p2p_pair *p, size_t b, char *err)
 {
-    return (uint32_t)(i * 2654435761u) ^ (uint32_t)(src + 1) * 40503u;
+    const ab_backend_ops *ops = p->dst->backend->ops;
+    if (ops->mem_alloc(p->src->h, b, &p->sbuf, err) != 0 ||
+        ops->mem_alloc(p->dst->h, b, &p->dbuf, err) != 0 ||
+        ab_p2p_fill(p->src, p->sbuf, 0, b, p->src->index, false, err) != 0)
+        return -1;
+    if (!p->bidir) return 0;
+    if (ops->mem_alloc(p->dst->h, b, &p->rsrc, err) != 0 ||
+        ops->mem_alloc(p->src->h, b, &p->rdst, err) != 0)
+        return -1;
+    return ab_p2p_fill(p->dst, p->rsrc, 0, b, p->dst->index, false, err);
 }
 
 static int pair_setup(ab_group *g, char *err)
 {
     p2p_pair *p = g->data;
     const ab_backend_ops *ops = p->dst->backend->ops;
-    int can = ops->peer_access(p->dst->backend->be, p->dst->index, p->src->index, err);
-    if (can < 0) return -1;
-    if (!can)
-        return ab_err(err, "%s cannot access %s's memory directly (no peer access)", p->dst->id,
-                      p->src->id),
+    for (int dir = 0; dir < (p->bidir ? 2 : 1); dir++) {
+        const ab_device *to = dir ? p->src : p->dst, *from = dir ? p->dst : p->src;
+        int can = ops->peer_access(to->backend->be, to->index, from->index, err);
+        if (can < 0) return -1;
+        if (!can)
+            return ab_err(err, "%s cannot access %s's memory directly (no peer access)", to->id,
+                          from->id),
+                   AB_CASE_SKIP;
+    }
+    size_t b = (size_t)p->size, k = p->bidir ? 2 : 1;
+    if (b * k > p->src->info.mem_bytes / 2 || b * k > p->dst->info.mem_bytes / 2)
+        return ab_err(err, "%zu x %zu B does not fit in half of a device's memory", k, b),
                AB_CASE_SKIP;
-    size_t b = (size_t)p->size, n = b / 4;
-    if (b > p->src->info.mem_bytes / 2 || b > p->dst->info.mem_bytes / 2)
-        return ab_err(err, "%zu B does not fit in half of a device's memory", b), AB_CASE_SKIP;
-    if (!(p->host = malloc(b ? b : 4))) return ab_err(err, "out of memory");
-    for (size_t i = 0; i < n; i++)
-        p->host[i] = pattern(i, p->src->index);
-    if (ops->mem_alloc(p->src->h, b, &p->sbuf, err) != 0 ||
-        ops->mem_alloc(p->dst->h, b, &p->dbuf, err) != 0 ||
-        ops->copy(p->src->h, AB_COPY_H2D, p->sbuf, p->host, 0, b, err) != 0 ||
-        ops->sync(p->src->h, err) != 0)
-        return -1;
-    return 0;
+    return pair_alloc(p, b, err);
 }
 
 static void pair_teardown(ab_group *g)
 {
     p2p_pair *p = g->data;
     const ab_backend_ops *ops = p->dst->backend->ops;
-    if (p->sbuf) ops->mem_free(p->src->h, p->sbuf);
-    if (p->dbuf) ops->mem_free(p->dst->h, p->dbuf);
-    free(p->host);
+    void *on_src[] = {p->sbuf, p->rdst}, *on_dst[] = {p->dbuf, p->rsrc};
+    for (int i = 0; i < 2; i++) {
+        if (on_src[i]) ops->mem_free(p->src->h, on_src[i]);
+        if (on_dst[i]) ops->mem_free(p->dst->h, on_dst[i]);
+    }
 }
 
 static const ab_group_ops pair_ops = {.setup = pair_setup, .teardown = pair_teardown};
 
-/* ---- cases: bandwidth (bytes = the size) and latency (bytes = 4) ---- */
+/* ---- cases: the hook's bandwidth and latency, the SM kernel, both directions ---- */
+
+typedef enum { M_HOOK, M_SM, M_BIDIR } p2p_mode;
 
 typedef struct p2p_case {
     size_t bytes;
+    p2p_mode mode;
 } p2p_case;
 
 static int case_setup(ab_case *c, char *err)
 {
     p2p_pair *p = c->group->data;
-    size_t b = ((p2p_case *)c->data)->bytes;
-    /* the destination starts as the bitwise complement of what must arrive */
-    uint32_t *neg = malloc(b);
-    if (!neg) return ab_err(err, "out of memory");
-    for (size_t i = 0; i < b / 4; i++)
-        neg[i] = ~p->host[i];
-    const ab_backend_ops *ops = p->dst->backend->ops;
-    int rc = ops->copy(p->dst->h, AB_COPY_H2D, p->dbuf, neg, 0, b, err) == 0 &&
-                     ops->sync(p->dst->h, err) == 0
-                 ? 0
-                 : -1;
-    free(neg);
-    return rc;
+    const p2p_case *k = c->data;
+    if (ab_p2p_fill(p->dst, p->dbuf, 0, k->bytes, p->src->index, true, err) != 0) return -1;
+    return k->mode == M_BIDIR ? ab_p2p_fill(p->src, p->rdst, 0, k->bytes, p->dst->index, true, err)
+                              : 0;
 }
 
 static int case_run(ab_case *c, long iters, double *sec, char *err)
 {
     p2p_pair *p = c->group->data;
-    size_t b = ((p2p_case *)c->data)->bytes;
+    const p2p_case *k = c->data;
+    if (k->mode != M_HOOK) {
+        ab_p2p_copy cp[2] = {{p->dst->h, p->src->h, p->dbuf, p->sbuf, k->bytes, k->mode == M_SM},
+                             {p->src->h, p->dst->h, p->rdst, p->rsrc, k->bytes, false}};
+        double t[2] = {0, 0};
+        size_t n = k->mode == M_BIDIR ? 2 : 1;
+        if (p->impl->run(cp, n, iters, t, err) != 0) return -1;
+        *sec = ab_p2p_max(t, n);
+        return 0;
+    }
     const ab_backend_ops *ops = p->dst->backend->ops;
     if (ops->timer_start(p->dst->h, err) != 0) return -1;
     for (long i = 0; i < iters; i++)
-        if (ops->peer_copy(p->dst->h, p->dbuf, p->src->h, p->sbuf, b, err) != 0) return -1;
+        if (ops->peer_copy(p->dst->h, p->dbuf, p->src->h, p->sbuf, k->bytes, err) != 0) return -1;
     return ops->timer_stop(p->dst->h, sec, err);
 }
 
 static int case_corrupt(ab_case *c, char *err)
 {
     p2p_pair *p = c->group->data;
-    const ab_backend_ops *ops = p->dst->backend->ops;
-    uint32_t bad = ~p->host[0];
-    if (ops->copy(p->dst->h, AB_COPY_H2D, p->dbuf, &bad, 0, 4, err) != 0) return -1;
-    return ops->sync(p->dst->h, err);
+    return ab_p2p_fill(p->dst, p->dbuf, 0, 4, p->src->index, true, err);
 }
 
 static int case_validate(ab_case *c, ab_result *r, ab_verdict *v, char *err)
 {
     p2p_pair *p = c->group->data;
-    size_t b = ((p2p_case *)c->data)->bytes, n = b / 4;
-    const ab_backend_ops *ops = p->dst->backend->ops;
-    uint32_t *got = malloc(b);
-    if (!got) return ab_err(err, "out of memory");
-    if (ops->copy(p->dst->h, AB_COPY_D2H, got, p->dbuf, 0, b, err) != 0 ||
-        ops->sync(p->dst->h, err) != 0) {
-        free(got);
+    const p2p_case *k = c->data;
+    size_t wrong = 0, first = 0, words = k->bytes / 4;
+    if (ab_p2p_check(p->dst, p->dbuf, 0, k->bytes, p->src->index, &wrong, &first, err) != 0)
         return -1;
-    }
-    size_t wrong = 0, first = 0;
-    for (size_t i = 0; i < n; i++)
-        if (got[i] != p->host[i] && !wrong++) first = i;
-    free(got);
-    json_object_set_new(r->extra, "wrong_words", json_integer((json_int_t)wrong));
-    v->max_error = wrong ? 1.0 : 0.0;
-    if (wrong) {
+    size_t back = 0, bfirst = 0;
+    if (k->mode == M_BIDIR &&
+        ab_p2p_check(p->src, p->rdst, 0, k->bytes, p->dst->index, &back, &bfirst, err) != 0)
+        return -1;
+    json_object_set_new(r->extra, "wrong_words", json_integer((json_int_t)(wrong + back)));
+    v->max_error = wrong + back ? 1.0 : 0.0;
+    if (wrong || back) {
         v->fail = true;
-        snprintf(v->msg, sizeof(v->msg), "%zu of %zu words wrong on %s (first at word %zu)", wrong,
-                 n, p->dst->id, first);
+        snprintf(v->msg, sizeof(v->msg), "%zu of %zu words wrong on %s (first at word %zu)",
+                 wrong ? wrong : back, words, wrong ? p->dst->id : p->src->id,
+                 wrong ? first : bfirst);
     }
     return 0;
 }
@@ -164,27 +223,46 @@ static int case_validate(ab_case *c, ab_result *r, ab_verdict *v, char *err)
 static const ab_case_ops case_ops = {
     .setup = case_setup, .run = case_run, .corrupt = case_corrupt, .validate = case_validate};
 
-static int add_pair(ab_caselist *l, ab_device *src, ab_device *dst, uint64_t size)
+static ab_case *add_case(ab_group *g, const char *key, p2p_mode mode, size_t bytes)
+{
+    ab_case *c = ab_case_add(g, key, mode == M_SM ? "sm_kernel" : "copy_engine", &case_ops,
+                             sizeof(p2p_case));
+    if (!c) return NULL;
+    *(p2p_case *)c->data = (p2p_case){bytes, mode};
+    ab_result_param_int(c->r, "bytes", (long long)bytes);
+    return c;
+}
+
+static int add_pair(ab_caselist *l, ab_device *src, ab_device *dst, uint64_t size,
+                    const ab_p2p_impl *impl, bool bidir)
 {
     ab_group *g = ab_group_add(l, "p2p", "copy_engine", &pair_ops, sizeof(p2p_pair));
     if (!g) return -1;
-    p2p_pair *p = g->data;
-    *p = (p2p_pair){.src = src, .dst = dst, .size = size};
+    *(p2p_pair *)g->data =
+        (p2p_pair){.src = src, .dst = dst, .size = size, .impl = impl, .bidir = impl && bidir};
     ab_result_param_str(g->r, "src", src->id);
     ab_result_param_str(g->r, "dst", dst->id);
-    ab_case *bw = ab_case_add(g, "p2p.ce_unidir", "copy_engine", &case_ops, sizeof(p2p_case));
-    ab_case *lat = ab_case_add(g, "p2p.ce_latency", "copy_engine", &case_ops, sizeof(p2p_case));
-    if (!bw || !lat) return -1;
-    ((p2p_case *)bw->data)->bytes = (size_t)size;
-    ((p2p_case *)lat->data)->bytes = 4;
-    ab_result_param_int(bw->r, "bytes", (long long)size);
-    ab_result_param_int(lat->r, "bytes", 4);
-    if (ab_case_metric(bw, "bandwidth", "B/s", true, "bytes",
+    ab_case *bw = add_case(g, "p2p.ce_unidir", M_HOOK, (size_t)size);
+    ab_case *lat = add_case(g, "p2p.ce_latency", M_HOOK, 4);
+    if (!bw || !lat ||
+        ab_case_metric(bw, "bandwidth", "B/s", true, "bytes",
                        "bytes / t (one peer copy, copy engine, on the destination's queue)") ||
         ab_case_metric(lat, "latency", "s", false, NULL,
                        "seconds per 4-byte peer copy (back to back on the destination's queue)"))
         return -1;
-    return 0;
+    if (!impl) return 0;
+    ab_case *sm = add_case(g, "p2p.sm_unidir", M_SM, (size_t)size);
+    if (!sm || ab_case_metric(sm, "bandwidth", "B/s", true, "bytes",
+                              "bytes / t (SM copy kernel on the destination reading the source's "
+                              "memory, behind a start flag)"))
+        return -1;
+    if (!bidir) return 0;
+    ab_case *bi = add_case(g, "p2p.ce_bidir", M_BIDIR, (size_t)size);
+    return !bi || ab_case_metric(bi, "bandwidth", "B/s", true, "2*bytes",
+                                 "2*bytes / t (both directions at once behind a start flag, t the "
+                                 "later to finish)")
+               ? -1
+               : 0;
 }
 
 static int p2p_generate(ab_caselist *l, char *err)
@@ -200,11 +278,18 @@ static int p2p_generate(ab_caselist *l, char *err)
     if (!ops->peer_copy || !ops->peer_access)
         return ab_caselist_suite_result(l, AB_SKIP, "the %s backend has no peer copies",
                                         ctx->dev->backend->name);
+    const ab_p2p_impl *impl = ab_device_impls(ctx->dev)->p2p;
     for (size_t a = 0; a < ctx->ndevices; a++)
         for (size_t b = 0; b < ctx->ndevices; b++)
-            if (a != b && add_pair(l, ctx->devices[a], ctx->devices[b], plan->size) != 0)
+            if (a != b &&
+                add_pair(l, ctx->devices[a], ctx->devices[b], plan->size, impl, a < b) != 0)
                 return ab_err(err, "out of memory");
-    return 0;
+    if (!impl)
+        return ab_caselist_suite_result(l, AB_SKIP,
+                                        "the %s backend has no concurrent peer copies: no SM "
+                                        "kernel, bidirectional, all-to-one or one-to-all cases",
+                                        ctx->dev->backend->name);
+    return ab_p2p_add_node(l, impl, plan->size) != 0 ? ab_err(err, "out of memory") : 0;
 }
 
 static const ab_case_suite p2p_cases = {

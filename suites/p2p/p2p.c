@@ -323,8 +323,8 @@ static const ab_suite_display p2p_display = {.table = &p2p_table, .matrices = p2
 
 const ab_suite ab_suite_p2p = {
     .name = "p2p",
-    .summary = "peer copies between every ordered pair of a backend's devices: copy-engine "
-               "bandwidth and latency, validated",
+    .summary = "peer copies between a backend's devices: every ordered pair (copy engine, SM "
+               "kernel, both directions, latency), all-to-one and one-to-all, validated",
     .keys = p2p_keys,
     .params = p2p_params,
     .run = ab_caserun,

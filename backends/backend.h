@@ -76,12 +76,16 @@ struct ab_gemm_backend;
 struct ab_attn_impl;
 struct ab_tok_ops;
 struct ab_train_ops;
+struct ab_coll_impl;
+struct ab_p2p_impl;
 typedef struct ab_suite_impls {
     const struct ab_membw_impl *membw;
     const struct ab_gemm_backend *gemm;
     const struct ab_attn_impl *attention;
     const struct ab_tok_ops *tokens;
     const struct ab_train_ops *train;
+    const struct ab_coll_impl *collectives; /* node scope: suites/collectives/collectives.h */
+    const struct ab_p2p_impl *p2p;          /* concurrent peer copies: suites/p2p/p2p.h */
 } ab_suite_impls;
 
 struct ab_counters; /* probes/counters.h */
@@ -133,6 +137,12 @@ typedef struct ab_backend_ops {
     /* Whether device `idx` can address the memory of device `peer` of the same backend
      * directly: 1 yes, 0 no, -1 with the reason in err. */
     int (*peer_access)(void *be, int idx, int peer, char *err);
+    /* Enqueues a copy of `bytes` from `src` in the memory of the open device `src_dev` to `dst`
+     * in the memory of the open device `dst_dev` (both of this backend) on dst_dev's queue,
+     * through the copy engines' peer path (cudaMemcpyPeerAsync / hipMemcpyPeerAsync; peer access
+     * from dst_dev to src_dev is enabled on first use). dst_dev's timer brackets it. */
+    int (*peer_copy)(void *dst_dev, void *dst, void *src_dev, const void *src, size_t bytes,
+                     char *err);
 } ab_backend_ops;
 
 #endif

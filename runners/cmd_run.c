@@ -19,6 +19,7 @@
 #include "gate.h"
 #include "history.h"
 #include "mpi_job.h"
+#include "node_run.h"
 #include "output.h"
 #include "reporter.h"
 #include "run_probes.h"
@@ -589,7 +590,7 @@ static int parse_selection(run_args *a)
     return -1;
 }
 
-/* Every selected suite on every selected device, one device at a time. */
+/* Every selected device suite on every selected device, one device at a time. */
 static void run_devices(runner *rn, ab_platform *p, const run_args *a)
 {
     bool any_device = false;
@@ -602,7 +603,7 @@ static void run_devices(runner *rn, ab_platform *p, const run_args *a)
         ab_run_probes_before_device(&rn->probes, d);
         bool opened = ab_device_open(d, oerr) == 0;
         for (const ab_suite *const *s = ab_suites(); *s && !ab_interrupted(); s++) {
-            if (!suite_selected(a->suites, *s))
+            if (!suite_selected(a->suites, *s) || (*s)->scope == AB_SCOPE_NODE)
                 continue;
             ab_suite_ctx ctx = {.opt = &a->views[s - ab_suites()],
                                 .suite = *s,
@@ -628,6 +629,18 @@ static void run_devices(runner *rn, ab_platform *p, const run_args *a)
         ab_log(AB_LOG_WARN, "no device selected and available");
 }
 
+/* node-scope suites: once per backend over its selected devices (runners/node_run.c), after the
+ * device suites (sequential or --concurrent) */
+static void run_node_suites(runner *rn, ab_platform *p, const run_args *a)
+{
+    for (const ab_suite *const *s = ab_suites(); *s && !ab_interrupted() && !rn->io_failed; s++) {
+        ab_suite_ctx ctx = {.opt = &a->views[s - ab_suites()], .suite = *s, .emit = emit,
+                            .runner = rn, .manifest = rn->run->manifest, .energy = ctx_energy};
+        if ((*s)->scope == AB_SCOPE_NODE && suite_selected(a->suites, *s))
+            ab_node_run(p, a->devices, &ctx);
+    }
+}
+
 /* Without --concurrent: concurrent when every selected suite asks for it (burn). */
 static bool concurrent_default(char **sel)
 {
@@ -649,7 +662,7 @@ static void run_concurrent(runner *rn, ab_platform *p, const run_args *a)
     for (size_t i = 0; devs && i < p->ndevices; i++)
         if (device_selected(a->devices, p->devices[i].id)) devs[nd++] = &p->devices[i];
     for (size_t i = 0; on && i < ns; i++)
-        on[i] = suite_selected(a->suites, ab_suites()[i]);
+        on[i] = suite_selected(a->suites, ab_suites()[i]) && ab_suites()[i]->scope != AB_SCOPE_NODE;
     ab_concurrent_env env = {.suites = ab_suites(),
                              .devices = devs,
                              .ndevices = nd,
@@ -844,6 +857,7 @@ static int cmd_run(int argc, char **argv)
             run_concurrent(&rn, &p, &a);
         else
             run_devices(&rn, &p, &a);
+        run_node_suites(&rn, &p, &a);
         skip_unavailable(&rn, &p, &a);
         int grc = gather_job(&rn);
         rc = ab_job_writer() ? finish_run(&rn, &a) : grc ? AB_EXIT_FAIL : 0;

@@ -282,6 +282,8 @@ static void md_suite_tables(const ab_run *run, FILE *f)
         const ab_suite *s = ab_suite_find(r->suite);
         if (s && s->display && s->display->table)
             md_suite_table(run, r->suite, s->display->table, f);
+        for (size_t k = 0; s && s->display && s->display->matrices && s->display->matrices[k]; k++)
+            ab_md_suite_matrix(run, r->suite, s->display->matrices[k], f);
     }
 }
 

@@ -18,6 +18,11 @@ int ab_write_markdown(const ab_run *run, FILE *f);
 /* Parameters for display, keys sorted: byte counts (keys ending in working_set / bytes / size)
  * in IEC units ("dtype=f64 working_set=128 MiB"). Caller frees. */
 char *ab_params_display(const json_t *params);
+/* A suite's declared matrix (ab_summary_matrix, suites/suite.h) as a Markdown section; nothing
+ * when no result of its key has both params (runners/output_matrix.c). */
+struct ab_summary_matrix;
+void ab_md_suite_matrix(const ab_run *run, const char *suite, const struct ab_summary_matrix *m,
+                        FILE *f);
 /* One progress line for a finished result (stderr). */
 void ab_print_progress(const ab_result *r, FILE *f);
 

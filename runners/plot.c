@@ -16,6 +16,7 @@
 
 /* The templates in plots/, embedded at build time (CMakeLists.txt, ab_embed). */
 extern const char ab_tpl_style[], ab_tpl_sweep[], ab_tpl_bars[], ab_tpl_roofline[], ab_tpl_trend[];
+extern const char ab_tpl_heatmap[];
 
 /* ------------------------------------------------------------------ helpers */
 
@@ -996,6 +997,114 @@ static int headline_charts(ab_charts *c, ab_run *const *runs, size_t n, const ch
     return rc;
 }
 
+/* ------------------------------------------------------------------ heatmap */
+
+/* Results with string params `src` and `dst` (peer copies between devices): per run, key and
+ * first metric, a source x destination heatmap of the passing medians. Rows and columns are
+ * every device either param names, in order of first appearance. */
+static int heatmap_chart(ab_charts *c, const ab_run *run, size_t j, bool multi_run,
+                         const char *key, const char *dir, char *err)
+{
+    json_t *labels = json_array(), *cells = json_object();
+    const char *unit = NULL, *metric = NULL;
+    double maxv = 0;
+    for (size_t i = 0; i < run->nresults; i++) {
+        const ab_result *r = run->results[i];
+        const char *s = json_string_value(json_object_get(r->params, "src"));
+        const char *d = json_string_value(json_object_get(r->params, "dst"));
+        if (!s || !d || !r->key || strcmp(r->key, key) != 0 || !r->nmetrics)
+            continue;
+        str_index(labels, s); /* appended when new */
+        str_index(labels, d);
+        if (r->status != AB_PASS)
+            continue;
+        unit = unit ? unit : r->metrics[0].unit;
+        metric = metric ? metric : r->metrics[0].name;
+        char cell[48];
+        snprintf(cell, sizeof(cell), "%zu,%zu", str_index(labels, s), str_index(labels, d));
+        json_object_set_new(cells, cell, json_real(r->metrics[0].stats.median));
+        maxv = fmax(maxv, r->metrics[0].stats.median);
+    }
+    int rc = 0;
+    size_t n = json_array_size(labels);
+    if (unit && n >= 2) {
+        double f;
+        char cb[64];
+        ab_display_scale(unit, maxv, &f, cb, sizeof(cb));
+        char *dat = NULL;
+        size_t dlen = 0;
+        FILE *df = open_memstream(&dat, &dlen);
+        if (df) {
+            fprintf(df, "\"%s\"", "src \\ dst");
+            for (size_t k = 0; k < n; k++) {
+                fputc(' ', df);
+                dat_str(df, json_string_value(json_array_get(labels, k)));
+            }
+            fputc('\n', df);
+            for (size_t a = 0; a < n; a++) {
+                dat_str(df, json_string_value(json_array_get(labels, a)));
+                for (size_t b = 0; b < n; b++) {
+                    char cell[48];
+                    snprintf(cell, sizeof(cell), "%zu,%zu", a, b);
+                    json_t *v = json_object_get(cells, cell);
+                    if (v)
+                        fprintf(df, " %.6g", json_real_value(v) / f);
+                    else
+                        fputs(" NaN", df);
+                }
+                fputc('\n', df);
+            }
+            fclose(df);
+        }
+        char idx[24];
+        snprintf(idx, sizeof(idx), "run%zu", j);
+        char *name = stem("heatmap", key, multi_run ? idx : NULL);
+        char *title = ab_asprintf("%s %s, source (row) to destination (column)%s%s", key, metric,
+                                  multi_run ? ", " : "", multi_run ? run->id : "");
+        char *extra = NULL;
+        size_t elen = 0;
+        FILE *ef = open_memstream(&extra, &elen);
+        if (ef) {
+            fputs("cb_label = ", ef);
+            gp_str(ef, cb);
+            fputc('\n', ef);
+            fclose(ef);
+        }
+        char *hdr = name && title && extra ? gp_header(name, title, "source", "destination", extra)
+                                           : NULL;
+        rc = dat && hdr ? save_chart(c, dir, name, title, "heatmap", ab_tpl_heatmap, hdr, "", NULL,
+                                     dat, dlen, err)
+                        : ab_err(err, "out of memory");
+        free(hdr);
+        free(extra);
+        free(title);
+        free(name);
+        free(dat);
+    }
+    json_decref(labels);
+    json_decref(cells);
+    return rc;
+}
+
+static int heatmap_charts(ab_charts *c, ab_run *const *runs, size_t n, const char *dir,
+                          char *err)
+{
+    int rc = 0;
+    for (size_t j = 0; j < n && rc == 0; j++) {
+        json_t *keys = json_array();
+        for (size_t i = 0; i < runs[j]->nresults; i++) {
+            const ab_result *r = runs[j]->results[i];
+            if (r->key && json_object_get(r->params, "src") && json_object_get(r->params, "dst"))
+                str_index(keys, r->key); /* appended when new */
+        }
+        for (size_t k = 0; k < json_array_size(keys) && rc == 0; k++)
+            rc = heatmap_chart(c, runs[j], j, n > 1, json_string_value(json_array_get(keys, k)),
+                               dir, err);
+        json_decref(keys);
+    }
+    return rc;
+}
+
 /* ------------------------------------------------------------------ roofline */
 
 static bool is_flops_unit(const char *u)
@@ -1307,6 +1416,8 @@ int ab_plot_runs(ab_run *const *runs, size_t n, const char *dir, ab_charts *out,
         rc = headline_charts(out, runs, n, dir, labels, err);
     if (rc == 0)
         rc = roofline_charts(out, runs, n, dir, labels, err);
+    if (rc == 0)
+        rc = heatmap_charts(out, runs, n, dir, err);
     for (size_t j = 0; j < n; j++)
         free(labels[j]);
     free(labels);

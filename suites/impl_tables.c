@@ -7,6 +7,7 @@
 #include "gemm/gemm.h"
 #include "tokens/tokens.h"
 #include "train/train.h"
+#include "collectives/collectives.h"
 
 extern const ab_membw_impl ab_membw_cpu;
 extern const ab_gemm_backend ab_gemm_cpu;
@@ -21,6 +22,7 @@ const ab_suite_impls ab_cpu_suite_impls = {
     .attention = &ab_attention_cpu,
     .tokens = &ab_tokens_cpu,
     .train = &ab_train_cpu,
+    .collectives = &ab_coll_threads,
 };
 
 #ifdef AB_HAVE_OPENCL

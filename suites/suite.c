@@ -13,10 +13,12 @@ extern const ab_suite ab_suite_attention;
 extern const ab_suite ab_suite_tokens;
 extern const ab_suite ab_suite_burn;
 extern const ab_suite ab_suite_train;
+extern const ab_suite ab_suite_collectives;
+extern const ab_suite ab_suite_p2p;
 
 static const ab_suite *const registry[] = {
-    &ab_suite_membw, &ab_suite_gemm,  &ab_suite_attention, &ab_suite_tokens,
-    &ab_suite_train, &ab_suite_fabric, &ab_suite_burn,     NULL,
+    &ab_suite_membw,       &ab_suite_gemm, &ab_suite_attention, &ab_suite_tokens, &ab_suite_train,
+    &ab_suite_collectives, &ab_suite_p2p,  &ab_suite_fabric,    &ab_suite_burn,   NULL,
 };
 
 const ab_suite *const *ab_suites(void)
@@ -227,6 +229,13 @@ ab_result *ab_suite_result(const ab_suite_ctx *ctx, const char *key, const char 
     ab_result *r = ab_result_new(ctx->suite->name, key, impl);
     if (r)
         ab_result_set_device(r, ctx->dev->id, ctx->dev->info.name, ctx->dev->backend->name);
+    if (r && ctx->ndevices) {
+        char ids[1024] = "";
+        for (size_t i = 0, n = 0; i < ctx->ndevices && n < sizeof(ids); i++)
+            n += (size_t)snprintf(ids + n, sizeof(ids) - n, "%s%s", i ? "," : "",
+                                  ctx->devices[i]->id);
+        ab_result_param_str(r, "devices", ids);
+    }
     return r;
 }
 

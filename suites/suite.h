@@ -81,6 +81,18 @@ typedef struct ab_summary_table {
     void (*label)(const ab_result *r, char *buf, size_t len);
 } ab_summary_table;
 
+/* A device x device (or any param x param) matrix in summary.md: one cell per passing result
+ * of `key`, at row = the string param `row`, column = the string param `col`, showing the
+ * median of metric `metric` (with its unit's prefix). Rows and columns are every value either
+ * param takes, in order of first appearance; a pair without a passing result is a dash. */
+typedef struct ab_summary_matrix {
+    const char *title;
+    const char *key;    /* the result key: "p2p.ce_unidir" */
+    const char *row;    /* param name: "src" */
+    const char *col;    /* param name: "dst" */
+    const char *metric; /* metric name: "bandwidth" */
+} ab_summary_matrix;
+
 /* How the runners present a suite's results. */
 typedef struct ab_suite_display {
     /* Integer parameters that tell one point from its neighbours in chart labels (plot.c's
@@ -88,7 +100,16 @@ typedef struct ab_suite_display {
     const char *const *label_params;
     /* A table of the suite's passing results in summary.md (one row each); NULL for none. */
     const ab_summary_table *table;
+    /* Matrices in summary.md after the table, NULL-terminated; NULL for none. */
+    const ab_summary_matrix *const *matrices;
 } ab_suite_display;
+
+/* What one call of a suite's run() covers. */
+typedef enum ab_suite_scope {
+    AB_SCOPE_DEVICE = 0, /* once per selected device (ctx->dev) */
+    AB_SCOPE_NODE,       /* once per backend, over all its selected devices (ctx->devices):
+                          * collectives, peer copies; runners/node_run.c groups them */
+} ab_suite_scope;
 
 typedef struct ab_suite {
     const char *name;
@@ -111,12 +132,18 @@ typedef struct ab_suite {
     /* Not in the default selection (no --suite, or "all"): runs only when --suite names it or
      * one of its keys (burn, which runs for minutes). */
     bool explicit_only;
+    ab_suite_scope scope;            /* AB_SCOPE_DEVICE unless set */
 } ab_suite;
 
 struct ab_suite_ctx {
     const ab_options *opt;
     const ab_suite *suite;
     ab_device *dev;
+    /* A node-scope suite (AB_SCOPE_NODE): the selected, opened devices of one backend, in
+     * platform order, dev == devices[0]; every result of ab_suite_result() then carries the
+     * param `devices` ("cuda:0,cuda:1"). NULL / 0 for a device-scope suite. */
+    ab_device *const *devices;
+    size_t ndevices;
     /* Set by the runner: records r (taking ownership) and prints progress. */
     int (*emit)(ab_suite_ctx *ctx, ab_result *r);
     void *runner;

@@ -224,3 +224,52 @@ Test(plot, data_driven_for_new_suites)
     free(gp);
     free(dir);
 }
+
+/* Peer copies (params src and dst): a source x destination heatmap per key, a pair without a
+ * passing result left blank (NaN), the diagonal absent. */
+Test(plot, heatmap_of_device_pairs, .timeout = 120)
+{
+    char *dir = ab_test_tmpdir("plotheat");
+    ab_run *run = ab_run_new();
+    run->id = strdup("pairs");
+    run->complete = true;
+    run->start_time = 1795000000;
+    for (int a = 0; a < 3; a++)
+        for (int b = 0; b < 3; b++) {
+            if (a == b) continue;
+            char s[16], d[16];
+            snprintf(s, sizeof(s), "cuda:%d", a);
+            snprintf(d, sizeof(d), "cuda:%d", b);
+            ab_result *r = ab_result_new("p2p", "p2p.ce_unidir", "copy_engine");
+            ab_result_set_device(r, s, "Some GPU", "cuda");
+            ab_result_param_str(r, "src", s);
+            ab_result_param_str(r, "dst", d);
+            double bw[3] = {1e11 * (a + b + 1), 1.01e11 * (a + b + 1), 0.99e11 * (a + b + 1)};
+            ab_result_add_metric(r, "bandwidth", "B/s", true, "bytes / t", bw, 3);
+            if (a == 0 && b == 2) ab_result_set_status(r, AB_SKIP, "no peer access");
+            ab_run_add(run, r, NULL);
+        }
+    char path[700];
+    snprintf(path, sizeof(path), "%s/run.json", dir);
+    char err[AB_ERRLEN];
+    cr_assert_eq(ab_run_write(run, path, err), 0, "%s", err);
+    ab_run_free(run);
+    ab_proc p;
+    cr_assert_eq(ab_test_run(&p, 0, (const char *[]){"plot", dir, NULL}), 0);
+    cr_assert_eq(p.status, 0, "%s", p.err);
+    cr_expect(strstr(p.out, "heatmap-p2p.ce_unidir") != NULL, "%s", p.out);
+    snprintf(path, sizeof(path), "%s/plots/heatmap-p2p.ce_unidir.dat", dir);
+    char *dat = NULL;
+    size_t len = 0;
+    cr_assert_eq(ab_read_input(path, 1 << 20, "dat", &dat, &len, err), 0, "%s", err);
+    cr_expect(strstr(dat, "\"cuda:0\" \"cuda:1\" \"cuda:2\""), "%s", dat);
+    /* row cuda:0: diagonal and the skipped pair blank, 0 -> 1 at 200 GB/s */
+    cr_expect(strstr(dat, "\"cuda:0\" NaN 200 NaN"), "%s", dat);
+    free(dat);
+    snprintf(path, sizeof(path), "%s/plots/heatmap-p2p.ce_unidir.png", dir);
+    FILE *f = fopen(path, "rb");
+    cr_expect_not_null(f, "gnuplot rendered %s", path);
+    if (f) fclose(f);
+    ab_proc_free(&p);
+    free(dir);
+}

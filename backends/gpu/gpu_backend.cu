@@ -11,6 +11,8 @@
 #include "../../suites/gemm/gemm.h"
 #include "../../suites/attention/attention.h"
 #include "../../suites/tokens/tokens.h"
+#include "../../suites/collectives/collectives.h"
+#include "../../suites/p2p/p2p.h"
 
 #include <dlfcn.h>
 #include <stdlib.h>
@@ -21,6 +23,8 @@ extern const ab_membw_impl ab_membw_gpu;
 extern const ab_gemm_backend ab_gemm_gpu;
 extern const ab_attn_impl ab_attention_gpu;
 extern const ab_tok_ops ab_tokens_gpu;
+extern const ab_coll_impl ab_coll_gpu;
+extern const ab_p2p_impl ab_p2p_gpu;
 
 namespace {
 
@@ -266,10 +270,28 @@ int be_peer_access(void *be, int idx, int peer, char *err)
     return can ? 1 : 0;
 }
 
+int be_peer_copy(void *dst_dev, void *dst, void *src_dev, const void *src, size_t bytes,
+                 char *err)
+{
+    ab_gpu_dev *d = (ab_gpu_dev *)dst_dev, *s = (ab_gpu_dev *)src_dev;
+    GPU_TRY(gpuSetDevice(d->ordinal), "set device");
+    if (d->ordinal != s->ordinal) {
+        gpuError_t e = gpuDeviceEnablePeerAccess(s->ordinal, 0);
+        if (e == gpuErrorPeerAccessAlreadyEnabled)
+            (void)gpuGetLastError(); /* not sticky, but clear it for the timer's check */
+        else if (e != gpuSuccess)
+            return gpu_fail(err, AB_GPU_NAME ": enabling peer access %d -> %d: %s", d->ordinal,
+                            s->ordinal, gpuGetErrorString(e));
+    }
+    GPU_TRY(gpuMemcpyPeerAsync(dst, d->ordinal, src, s->ordinal, bytes, d->stream),
+            "peer copy");
+    return 0;
+}
+
 /* the suites' kernel tables (suites/<suite>/<suite>_gpu.cu) */
 /* train: no GPU training kernels yet (the suite is a skip naming it) */
 const ab_suite_impls gpu_impls = {&ab_membw_gpu, &ab_gemm_gpu, &ab_attention_gpu, &ab_tokens_gpu,
-                                  nullptr};
+                                  nullptr,       &ab_coll_gpu, &ab_p2p_gpu};
 
 ab_backend_ops make_ops()
 {
@@ -293,6 +315,7 @@ ab_backend_ops make_ops()
     o.timer_stop = be_timer_stop;
     o.impls = &gpu_impls;
     o.peer_access = be_peer_access;
+    o.peer_copy = be_peer_copy;
     return o;
 }
 

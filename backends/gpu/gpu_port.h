@@ -33,6 +33,11 @@ typedef hipDeviceProp_t gpuDeviceProp;
 #define gpuDriverGetVersion hipDriverGetVersion
 #define gpuRuntimeGetVersion hipRuntimeGetVersion
 #define gpuDeviceCanAccessPeer hipDeviceCanAccessPeer
+#define gpuDeviceEnablePeerAccess hipDeviceEnablePeerAccess
+#define gpuErrorPeerAccessAlreadyEnabled hipErrorPeerAccessAlreadyEnabled
+#define gpuMemcpyPeerAsync hipMemcpyPeerAsync
+#define gpuHostAllocMapped(p, s) hipHostMalloc((p), (s), hipHostMallocMapped | hipHostMallocPortable)
+#define gpuHostGetDevicePointer hipHostGetDevicePointer
 #define gpuMalloc hipMalloc
 #define gpuFree hipFree
 #define gpuMallocHost(p, s) hipHostMalloc((p), (s), hipHostMallocDefault)
@@ -70,6 +75,11 @@ typedef cudaDeviceProp gpuDeviceProp;
 #define gpuDriverGetVersion cudaDriverGetVersion
 #define gpuRuntimeGetVersion cudaRuntimeGetVersion
 #define gpuDeviceCanAccessPeer cudaDeviceCanAccessPeer
+#define gpuDeviceEnablePeerAccess cudaDeviceEnablePeerAccess
+#define gpuErrorPeerAccessAlreadyEnabled cudaErrorPeerAccessAlreadyEnabled
+#define gpuMemcpyPeerAsync cudaMemcpyPeerAsync
+#define gpuHostAllocMapped(p, s) cudaHostAlloc((p), (s), cudaHostAllocMapped | cudaHostAllocPortable)
+#define gpuHostGetDevicePointer cudaHostGetDevicePointer
 #define gpuMalloc cudaMalloc
 #define gpuFree cudaFree
 #define gpuMallocHost cudaMallocHost

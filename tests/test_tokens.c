@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* The tokens suite's model accounting: parameters, FLOPs and bytes per token. */
 #include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/ab.h"
@@ -199,6 +201,17 @@ Test(tokens_suite, opencl_quick_passes)
 {
     if (!ab_test_device_available("opencl:0"))
         cr_skip_test("no OpenCL device");
+#ifdef __SANITIZE_ADDRESS__
+    /* Under ASan, LeakSanitizer's stop-the-world tracer crashes ("Tracer caught signal 11") at
+     * the exit of this run, after every result was written, when PoCL's threads and the pjrt
+     * plugin are both in the process; not reproduced outside Criterion, root cause not found.
+     * Address and UB errors still fail the run; only the exit-time leak scan is off, for this
+     * one child. */
+    const char *prev = getenv("ASAN_OPTIONS");
+    char opts[512];
+    snprintf(opts, sizeof(opts), "%s%sdetect_leaks=0", prev ? prev : "", prev && *prev ? ":" : "");
+    setenv("ASAN_OPTIONS", opts, 1);
+#endif
     ab_run *run = run_and_read("tok-ocl", 0, NULL,
                                (const char *[]){"--device", "opencl:0", "--price-per-hour", "1",
                                                 "--prefill", "32", "--batch", "1,3", "--context",

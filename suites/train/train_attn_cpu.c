@@ -72,6 +72,12 @@ static inline void st8(float *p, v8 v)
     *(vu8 *)p = v;
 }
 
+/* a in every lane (one vbroadcastss; `(v8){0} + a` would add in scalar first: 0 + -0 is +0) */
+static inline v8 bc8(float a)
+{
+    return (v8){a, a, a, a, a, a, a, a};
+}
+
 /* e^x, x <= ~88: 2^(x log2 e) as 2^n (exponent bits) x 2^f, |f| <= 1/2, degree-6 polynomial
  * (relative error ~2e-7) */
 static inline v8 vexp(v8 x)
@@ -98,7 +104,7 @@ static void row_acc(float *restrict y, const float *restrict a, const float *X, 
             acc[m] = ld8(y + c0 + 8 * m);
         for (long i = 0; i < n; i++) {
             const float *x = X + (size_t)i * ldx + c0;
-            v8 b = (v8){0} + a[i];
+            v8 b = bc8(a[i]);
             for (int m = 0; m < 8; m++)
                 acc[m] += b * ld8(x + 8 * m);
         }
@@ -114,7 +120,7 @@ static inline void row_scores(const float *restrict q, const float *restrict Kt,
     for (int m = 0; m < BK / 8; m++)
         s[m] = (v8){0};
     for (int d = 0; d < Dh; d++) {
-        v8 b = (v8){0} + q[d];
+        v8 b = bc8(q[d]);
         for (int m = 0; m < BK / 8; m++)
             s[m] += b * ld8(Kt + (size_t)d * BK + 8 * m);
     }
@@ -297,7 +303,7 @@ static inline void mk4x16(const float *A, size_t ars, size_t aks, const float *B
         const float *a = A + (size_t)k * aks;
 #pragma GCC unroll 4
         for (int r = 0; r < 4; r++) {
-            v8 x = (v8){0} + a[r * ars];
+            v8 x = bc8(a[r * ars]);
             c[r][0] += x * b0;
             c[r][1] += x * b1;
         }

@@ -300,7 +300,7 @@ static inline void mk4x16(const float *A, size_t ars, size_t aks, const float *B
     }
     for (int k = 0; k < K; k++) {
         v8 b0 = ld8(B + (size_t)k * ldb), b1 = ld8(B + (size_t)k * ldb + 8);
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#if defined(__GNUC__) && defined(__AVX__)
         /* b0, b1 in registers: GCC would otherwise fold the loads into each of the 8 FMAs (12
          * loads per 8 FMAs instead of 6, the load ports the bound) */
         __asm__("" : "+x"(b0), "+x"(b1));

@@ -11,7 +11,9 @@
 #      same heads, length and head dimension                                  target >= 0.5
 #   4. PyTorch's CPU autograd of the same layer (bench/train_torch_cpu.py: forward, backward,
 #      AdamW) / accelbench's per-layer time (layers_s / k: forward, backward, AdamW)  >= 1.0
-# Prints every round and the medians.
+# Prints every round and the medians; then the attention ratio once more from
+# bench/train_attn_cpu_bench (both kernels alone, interleaved in one process, which the load on a
+# shared VM disturbs far less than a ratio of figures taken minutes apart).
 #   bench/train_cpu.sh [rounds] [model] [seq]      (default 3, llama3-1b, 256)
 source "$(dirname "$0")/common.sh"
 rounds=${1:-3}
@@ -97,3 +99,11 @@ for what in "GEMM alone/in-step:0.8" "bwd/fused:0.5" "torch/accelbench:1.0"; do
   med=$(sed -n "s|.*$name \([0-9.]*\).*|\1|p" "$TMP/rounds" | median)
   "$PY" -c "import sys; f=float(sys.argv[1]); print('%s (median of %s rounds): %.3f  target >= %s  %s' % (sys.argv[2], sys.argv[3], f, sys.argv[4], 'ok' if f >= float(sys.argv[4]) else 'BELOW'))" "$med" "$name" "$rounds" "$target"
 done
+# The attention ratio again, robust to the load: the backward and the fused forward alone,
+# interleaved in one process, one thread timed by its CPU clock (bench/train_attn_cpu_bench.c).
+read -r heads kvh hd <<< "$("$PY" -c "
+p = {'tiny': (4, 2, 64), 'llama3-1b': (32, 8, 64), 'llama3-8b': (32, 8, 128)}
+import sys; print(*p.get(sys.argv[1], (32, 8, 128)))" "$model")"
+cmake --build "$BUILD" --target train_attn_cpu_bench > /dev/null
+echo "attention alone, interleaved, 1 thread, 9 rounds:"
+OMP_NUM_THREADS=1 "$BUILD/train_attn_cpu_bench" "$seq" "$heads" "$kvh" "$hd" 9 | tail -2

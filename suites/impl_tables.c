@@ -30,6 +30,7 @@ extern const ab_membw_impl ab_membw_opencl;
 extern const ab_gemm_backend ab_gemm_opencl;
 extern const ab_attn_impl ab_attention_opencl;
 extern const ab_tok_ops ab_tokens_opencl;
+extern const ab_train_ops ab_train_opencl;
 
 extern const ab_suite_impls ab_opencl_suite_impls;
 const ab_suite_impls ab_opencl_suite_impls = {
@@ -37,6 +38,6 @@ const ab_suite_impls ab_opencl_suite_impls = {
     .gemm = &ab_gemm_opencl,
     .attention = &ab_attention_opencl,
     .tokens = &ab_tokens_opencl,
-    .train = NULL, /* no OpenCL training kernels yet: a skip */
+    .train = &ab_train_opencl,
 };
 #endif

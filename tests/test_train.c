@@ -74,6 +74,36 @@ Test(train_suite, cpu_tiny_step_validates_with_figures)
     ab_run_free(run);
 }
 
+/* The OpenCL training kernels (train_opencl.c, train.cl; PoCL here) through the same fp64
+ * validation of every run, and the corruption path failing there too. */
+Test(train_suite, opencl_step_validates_and_corrupt_fails)
+{
+    if (!ab_test_device_available("opencl:0")) cr_skip_test("no OpenCL device");
+    const char *const ocl[] = {"--suite", "train", "--device", "opencl:0", "--profile", "quick",
+                               "--model", "tiny",  "--steps",  "2",        NULL};
+    ab_run *run =
+        ab_test_run_doc("train-ocl", 0, 0, NULL, ocl, (const char *[]){"--seq", "64", NULL});
+    cr_assert_eq(run->nresults, 1);
+    const ab_result *r = run->results[0];
+    cr_assert_eq(r->status, AB_PASS, "%s", r->reason ? r->reason : "");
+    json_t *v = json_object_get(r->extra, "validation");
+    cr_expect(json_is_true(json_object_get(v, "passed")));
+    json_t *g = json_object_get(json_object_get(v, "layer"), "gradients_rel_error");
+    cr_expect_eq(json_object_size(g), 7);
+    const char *k;
+    json_t *e;
+    json_object_foreach(g, k, e) cr_expect_lt(json_number_value(e), 2e-4, "%s", k);
+    cr_expect_gt(xnum(r, "step", "p50_s"), 0);
+    ab_run_free(run);
+    run = ab_test_run_doc("train-ocl-corrupt", AB_EXIT_FAIL, 0, NULL, ocl,
+                          (const char *[]){"--seq", "32", "--test-corrupt", "train.step", NULL});
+    cr_assert_eq(run->nresults, 1);
+    cr_expect_eq(run->results[0]->status, AB_FAIL);
+    cr_expect_not_null(
+        strstr(run->results[0]->reason ? run->results[0]->reason : "", "fp64 reference"));
+    ab_run_free(run);
+}
+
 /* A broken kernel's gradients fail the run. */
 Test(train_suite, test_corrupt_fails)
 {

@@ -2,13 +2,17 @@
 /* The train suite's CPU kernels against the fp64 reference, in process: attention forward and
  * backward on both code paths (vector tiles for head_dim 64, the scalar loop for 32), over
  * several sequences and tile edges (the suite's own check runs one sequence); the norm,
- * SwiGLU, cross-entropy and AdamW kernels; RoPE's inverse undoing it. */
+ * SwiGLU, cross-entropy and AdamW kernels; RoPE's inverse undoing it. OpenCL's attention (where
+ * built; skipped without a device) the same way over two sequences. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "backends/cpu.h"
+#ifdef AB_HAVE_OPENCL
+#include "backends/opencl.h"
+#endif
 #include "suites/attention/attention.h"
 #include "suites/train/train.h"
 #include "suites/train/train_ref.h"
@@ -23,22 +27,74 @@ static double relerr(const float *dev, const double *ref, size_t n)
     return sqrt(e / r);
 }
 
-static void attention_case(int batch, int seq, int H, int G, int Dh)
+/* runs the attention forward and backward of one backend on host arrays: 0, -1 (err), or 1 when
+ * the backend has no device here */
+typedef int (*attn_runner)(const ab_train_attn *a, const float *qkv, const float *dout, float *o,
+                           float *dq, char *err);
+
+static int run_cpu(const ab_train_attn *a, const float *qkv, const float *dout, float *o, float *dq,
+                   char *err)
 {
     ab_cpu_dev dev = {.threads = 2};
+    float *lse = malloc((size_t)a->batch * a->seq * a->heads * 4);
+    void *work = malloc(ab_train_cpu.attn_bwd_work(&dev, a));
+    cr_assert(lse && work);
+    int rc = ab_train_cpu.attn_fwd(&dev, a, qkv, o, lse, err) ||
+             ab_train_cpu.attn_bwd(&dev, a, qkv, o, lse, dout, dq, work, err);
+    free(lse), free(work);
+    return rc ? -1 : 0;
+}
+
+#ifdef AB_HAVE_OPENCL
+extern const ab_train_ops ab_train_opencl;
+
+/* the same through the OpenCL backend's buffers (PoCL here) */
+static int run_ocl(const ab_train_attn *a, const float *qkv, const float *dout, float *o, float *dq,
+                   char *err)
+{
+    const ab_backend_ops *b = &ab_backend_opencl;
+    void *be = NULL, *dev = NULL;
+    if (b->init(&be, err) || b->open(be, 0, &dev, err)) return 1;
+    size_t T = (size_t)a->batch * a->seq, ld = (size_t)(a->heads + 2 * a->kv_heads) * a->head_dim;
+    size_t od = (size_t)a->heads * a->head_dim;
+    size_t n[6] = {T * ld * 4, T * od * 4, T * a->heads * 4,
+                   T * od * 4, T * ld * 4, ab_train_opencl.attn_bwd_work(dev, a)};
+    void *m[6] = {0};
+    int rc = 0;
+    for (int i = 0; i < 6 && !rc; i++)
+        rc = b->mem_alloc(dev, n[i], &m[i], err);
+    rc = rc || b->copy(dev, AB_COPY_H2D, m[0], qkv, 0, n[0], err) ||
+         b->copy(dev, AB_COPY_H2D, m[3], dout, 0, n[3], err) ||
+         ab_train_opencl.attn_fwd(dev, a, m[0], m[1], m[2], err) ||
+         ab_train_opencl.attn_bwd(dev, a, m[0], m[1], m[2], m[3], m[4], m[5], err) ||
+         b->copy(dev, AB_COPY_D2H, o, m[1], 0, n[1], err) ||
+         b->copy(dev, AB_COPY_D2H, dq, m[4], 0, n[4], err) || b->sync(dev, err);
+    for (int i = 0; i < 6; i++)
+        if (m[i]) b->mem_free(dev, m[i]);
+    b->close(dev);
+    b->fini(be);
+    return rc ? -1 : 0;
+}
+#endif
+
+static void attention_case(attn_runner run, int batch, int seq, int H, int G, int Dh)
+{
     ab_train_attn a = {batch, seq, H, G, Dh, 1.0f / sqrtf((float)Dh)};
     size_t ld = (size_t)(H + 2 * G) * Dh, od = (size_t)H * Dh, T = (size_t)batch * seq;
-    float *qkv = malloc(T * ld * 4), *o = malloc(T * od * 4), *lse = malloc(T * H * 4);
+    float *qkv = malloc(T * ld * 4), *o = malloc(T * od * 4);
     float *dout = malloc(T * od * 4), *dq = malloc(T * ld * 4);
-    void *work = malloc(ab_train_cpu.attn_bwd_work(&dev, &a));
-    char err[256];
-    cr_assert(qkv && o && lse && dout && dq && work);
+    char err[256] = "";
+    cr_assert(qkv && o && dout && dq);
     for (size_t i = 0; i < T * ld; i++)
         qkv[i] = ab_attn_gen(1, i, 1.0f);
     for (size_t i = 0; i < T * od; i++)
         dout[i] = ab_attn_gen(2, i, 0.25f);
-    cr_assert_eq(ab_train_cpu.attn_fwd(&dev, &a, qkv, o, lse, err), 0);
-    cr_assert_eq(ab_train_cpu.attn_bwd(&dev, &a, qkv, o, lse, dout, dq, work, err), 0);
+    int rc = run(&a, qkv, dout, o, dq, err);
+    if (rc == 1) {
+        free(qkv), free(o), free(dout), free(dq);
+        cr_skip_test("no device: %s", err);
+    }
+    cr_assert_eq(rc, 0, "%s", err);
     ab_tref_dims d = {seq, 0, H, G, Dh, 0};
     double *rq = malloc((size_t)seq * ld * 8), *ro = malloc((size_t)seq * od * 8),
            *rP = malloc((size_t)H * seq * seq * 8), *rdo = malloc((size_t)seq * od * 8),
@@ -55,19 +111,27 @@ static void attention_case(int batch, int seq, int H, int G, int Dh)
         cr_expect_lt(eo, 1e-5, "sequence %d of %d, d %d: o off by %g", b, batch, Dh, eo);
         cr_expect_lt(eg, 1e-5, "sequence %d of %d, d %d: dq/dk/dv off by %g", b, batch, Dh, eg);
     }
-    free(qkv), free(o), free(lse), free(dout), free(dq), free(work);
+    free(qkv), free(o), free(dout), free(dq);
     free(rq), free(ro), free(rP), free(rdo), free(rdq);
 }
 
 Test(train_kernels, attention_vector_tiles_several_sequences)
 {
-    attention_case(2, 150, 4, 2, 64); /* tiles end at 64, 128, 150 */
+    attention_case(run_cpu, 2, 150, 4, 2, 64); /* tiles end at 64, 128, 150 */
 }
 
 Test(train_kernels, attention_scalar_path)
 {
-    attention_case(2, 70, 4, 1, 32);
+    attention_case(run_cpu, 2, 70, 4, 1, 32);
 }
+
+#ifdef AB_HAVE_OPENCL
+/* OpenCL's attention over two sequences, grouped-query heads (the step's check sees one) */
+Test(train_kernels, attention_opencl_two_sequences)
+{
+    attention_case(run_ocl, 2, 70, 4, 2, 64);
+}
+#endif
 
 Test(train_kernels, norm_swiglu_xent_adamw_rope)
 {

@@ -8,10 +8,10 @@
  * the LM head's logits, and AdamW.
  *
  * This header is the contract between the step (train_step.c), the suite (train.c) and the
- * per-backend kernels (train_cpu.c). Plain C, also includable by CUDA/HIP code. Every call
- * follows backends/backend.h: enqueued on the device's one queue in order with GEMM calls (a CPU
- * runs it to completion); device buffers are the backend's opaque handles; errors 0 / -1 with a
- * one-line message in err. Element type: f32 throughout (master weights, activations,
+ * per-backend kernels (train_cpu.c, train_opencl.c). Plain C, also includable by CUDA/HIP code.
+ * Every call follows backends/backend.h: enqueued on the device's one queue in order with GEMM
+ * calls (a CPU runs it to completion); device buffers are the backend's opaque handles; errors
+ * 0 / -1 with a one-line message in err. Element type: f32 throughout (master weights, activations,
  * gradients, optimizer state).
  *
  * Layouts (row-major, contiguous; T = batch x seq tokens, token t = b * seq + s at position s):

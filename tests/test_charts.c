@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/rundoc.h"
 #include "helpers.h"
@@ -206,5 +208,37 @@ Test(charts, read_well, .timeout = 120)
     cr_expect(y0 > 0 && y0 < 1, "y from %g", y0);
     free(gp);
     free(out);
+    free(dir);
+}
+
+/* The charts in the report, opened in headless Chromium: no console errors, every chart inline,
+ * and a screenshot of the page kept as a test artefact (build/test-artefacts/charts-report.png)
+ * for a person to look at. */
+Test(charts, in_the_report_in_chromium, .timeout = 300)
+{
+    char *dir = make_run();
+    char html[700], shot[700];
+    snprintf(html, sizeof(html), "%s/report.html", dir);
+    ab_proc p;
+    cr_assert_eq(ab_test_run(&p, 0, (const char *[]){"report", dir, "--html", html, NULL}), 0);
+    cr_assert_eq(p.status, 0, "%s", p.err);
+    ab_proc_free(&p);
+    mkdir(AB_TEST_ARTEFACTS, 0755);
+    snprintf(shot, sizeof(shot), "%s/charts-report.png", AB_TEST_ARTEFACTS);
+    unlink(shot);
+    const char *argv[] = {"--min-svg", "6", "--require-rendered", "--screenshot", shot, html, NULL};
+    cr_assert_eq(ab_test_exec(&p, 0, AB_TEST_BROWSER_CHECK, argv), 0);
+    if (p.status == 77) {
+        char why[512];
+        snprintf(why, sizeof(why), "%s", p.err);
+        ab_proc_free(&p);
+        cr_skip_test("no Chromium: %s", why);
+    }
+    cr_expect_eq(p.status, 0, "%s %s", p.out, p.err);
+    ab_proc_free(&p);
+    char *png = slurp(shot);
+    cr_assert_not_null(png, "no screenshot at %s", shot);
+    cr_expect(memcmp(png, "\x89PNG\r\n\x1a\n", 8) == 0, "not a PNG");
+    free(png);
     free(dir);
 }

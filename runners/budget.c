@@ -199,6 +199,11 @@ int ab_budget_admit(ab_budget *b, const char *device, const char *key, const cha
     return 0;
 }
 
+bool ab_budget_measured(const ab_budget *b, const char *id)
+{
+    return b && b->pass == AB_PASS_EXTEND && json_object_get(b->done, id);
+}
+
 void ab_budget_ran(ab_budget *b, const char *device, const char *key, const char *id, double amount,
                    double seconds)
 {

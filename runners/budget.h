@@ -56,6 +56,8 @@ void ab_budget_slot(ab_budget *b);
  * iteration, NAN when unknown. */
 int ab_budget_admit(ab_budget *b, const char *device, const char *key, const char *id,
                     double amount, char *why);
+/* Whether the extend pass will leave id out as measured by the cover pass (the progress count). */
+bool ab_budget_measured(const ab_budget *b, const char *id);
 /* After a case ran (seconds from its start to its result). */
 void ab_budget_ran(ab_budget *b, const char *device, const char *key, const char *id, double amount,
                    double seconds);

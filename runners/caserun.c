@@ -716,8 +716,13 @@ size_t ab_caserun_count(ab_suite_ctx *ctx)
         for (size_t i = 0; i < l.ngroups; i++) {
             ab_group *g = l.groups[i];
             n += g->preset;
-            for (size_t k = 0; k < g->ncases; k++)
-                n += ab_suite_key_selected(ctx, g->cases[k]->r->key);
+            for (size_t k = 0; k < g->ncases; k++) {
+                double amount;
+                char *id = ctx->budget ? case_identity(g->cases[k], &amount) : NULL;
+                n += ab_suite_key_selected(ctx, g->cases[k]->r->key) &&
+                     !(id && ab_budget_measured(ctx->budget, id));
+                free(id);
+            }
         }
     list_free(&l);
     return n;

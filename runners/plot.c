@@ -815,8 +815,11 @@ static char *case_label(const ab_result *r, bool with_impl)
     json_t *v;
     json_object_foreach(r->params, k, v)
     {
-        if (json_is_string(v))
-            fprintf(f, "%s%s", len ? " " : "", json_string_value(v));
+        const char *s = json_string_value(v);
+        /* a yes/no says nothing without its name: "causal=yes" */
+        bool flag = s && (strcmp(s, "yes") == 0 || strcmp(s, "no") == 0);
+        if (s)
+            fprintf(f, "%s%s%s%s", len ? " " : "", flag ? k : "", flag ? "=" : "", s);
         fflush(f);
     }
     /* the numbers that tell a point from its neighbours, as the suite declares them (the other
@@ -1007,10 +1010,14 @@ static int headline_write(ab_charts *c, const char *dir, const char *metric, con
                               (int)fmin(1800.0, fmax(960.0, wpx)));
     char *hdr = name && title && extra && ylabel ? gp_header(name, title, ylabel, "", extra)
                                                  : NULL;
+    /* the first rotated tic label reaches left of the axis: room for it */
+    const char *first = json_string_value(json_array_get(t->rows, 0));
+    int lmargin = (int)fmin(45.0, fmax(14.0, 0.7 * (double)strlen(first ? first : "") - 4.0));
     char *setup = t->maxv > 50.0 * t->minv
-                      ? ab_asprintf("set logscale y 10\nset yrange [%.6g:%.6g]\n",
-                                    t->minv / f / 2.0, t->maxv / f * 2.0)
-                      : ab_asprintf("set yrange [0:%.6g]\n", t->maxv / f * 1.1);
+                      ? ab_asprintf("set lmargin %d\nset logscale y 10\nset yrange [%.6g:%.6g]\n",
+                                    lmargin, t->minv / f / 2.0, t->maxv / f * 2.0)
+                      : ab_asprintf("set lmargin %d\nset yrange [0:%.6g]\n", lmargin,
+                                    t->maxv / f * 1.1);
     int rc = !hdr || !setup ? ab_err(err, "out of memory")
                             : save_chart(c, dir, name, title, "headline", ab_tpl_bars, hdr,
                                          setup, NULL, dat, dlen, err);

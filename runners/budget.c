@@ -55,7 +55,7 @@ int ab_budget_parse(const char *s, double *sec, char *err)
 
 double ab_budget_default(const char *profile)
 {
-    return profile && strcmp(profile, "standard") == 0 ? 15 * 60.0 : 0.0;
+    return profile && strcmp(profile, "standard") == 0 ? 12 * 60.0 : 0.0;
 }
 
 ab_budget *ab_budget_new(double sec, const char *source)
@@ -197,6 +197,39 @@ int ab_budget_admit(ab_budget *b, const char *device, const char *key, const cha
         return budget_skip(b, device, key, why, what);
     }
     return 0;
+}
+
+static bool seen_first(const ab_budget *b, const char *device, const char *key, bool suite)
+{
+    char name[96];
+    ab_strlcpy(name, key, sizeof(name));
+    if (suite) name[strcspn(name, ".")] = '\0';
+    char *dk = ab_asprintf("%s|%s%s", device, suite ? "suite:" : "", name);
+    bool seen = dk && json_object_get(b->keys, dk);
+    free(dk);
+    return seen;
+}
+
+bool ab_budget_spent(const ab_budget *b, const char *device, const char *key)
+{
+    if (!b) return false;
+    double now = ab_now();
+    bool cover = b->pass == AB_PASS_COVER;
+    if (cover && !seen_first(b, device, key, true)) return false;
+    if (now >= ab_budget_deadline(b)) return true;
+    if (cover && !seen_first(b, device, key, false)) return false;
+    return now >= b->slot_end;
+}
+
+void ab_budget_skip(ab_budget *b, const char *device, const char *key, char *why)
+{
+    double now = ab_now(), end = ab_budget_deadline(b);
+    char what[160];
+    if (now >= end)
+        snprintf(what, sizeof(what), "%.0f s past the end", now - end);
+    else
+        snprintf(what, sizeof(what), "this suite's share used up, %.0f s left", end - now);
+    budget_skip(b, device, key, why, what);
 }
 
 bool ab_budget_measured(const ab_budget *b, const char *id)

@@ -34,7 +34,8 @@ typedef struct ab_budget ab_budget;
 /* "15m", "90s", "1.5h", "900" (seconds); "0" or "none": no budget (*sec = 0). -1 with err
  * naming --budget. */
 int ab_budget_parse(const char *s, double *sec, char *err);
-/* The default budget of a profile in seconds: standard 15 minutes; quick and full none (0). */
+/* The default budget of a profile in seconds: standard 12 minutes (with the build, charts and
+ * report, ./run_all.sh within 20 minutes on a 2-core VM); quick and full none (0). */
 double ab_budget_default(const char *profile);
 
 /* A budget of sec seconds from now; source says where it came from ("--budget", "the standard
@@ -56,6 +57,12 @@ void ab_budget_slot(ab_budget *b);
  * iteration, NAN when unknown. */
 int ab_budget_admit(ab_budget *b, const char *device, const char *key, const char *id,
                     double amount, char *why);
+/* Whether every case of key on device would be a budget skip now (checked before a group's
+ * setup, so a spent budget costs no setup): past the end, or past the slot's share, unless the
+ * cover pass still owes the device a first case of the key (or of its suite). No side effect. */
+bool ab_budget_spent(const ab_budget *b, const char *device, const char *key);
+/* The skip of a case the budget left out (counted in what it left out): why (AB_ERRLEN). */
+void ab_budget_skip(ab_budget *b, const char *device, const char *key, char *why);
 /* Whether the extend pass will leave id out as measured by the cover pass (the progress count). */
 bool ab_budget_measured(const ab_budget *b, const char *id);
 /* After a case ran (seconds from its start to its result). */

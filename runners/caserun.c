@@ -622,6 +622,40 @@ static int group_failed(ab_caselist *l, ab_group *g, const bool *sel, ab_status 
     return 0;
 }
 
+/* The budget is spent for every selected case of g (budget.h): no group setup; one skip per
+ * distinct case (two alternative cases of one measurement are one), none for what the cover
+ * pass measured. Returns whether it was. */
+static bool group_over_budget(ab_caselist *l, ab_group *g, const bool *sel, bool *ran)
+{
+    struct ab_budget *b = l->ctx->budget;
+    const char *dev = l->ctx->dev ? l->ctx->dev->id : "";
+    for (size_t k = 0; k < g->ncases; k++)
+        if (sel[k] && !ab_budget_spent(b, dev, g->cases[k]->r->key))
+            return false;
+    char **ids = calloc(g->ncases + 1, sizeof(*ids));
+    if (!ids)
+        return false;
+    for (size_t k = 0; k < g->ncases; k++) {
+        ab_case *c = g->cases[k];
+        double amount;
+        if (!sel[k] || !(ids[k] = case_identity(c, &amount)) || ab_budget_measured(b, ids[k]))
+            continue;
+        bool dup = false;
+        for (size_t j = 0; j < k && !dup; j++)
+            dup = ran[j] && strcmp(ids[j], ids[k]) == 0;
+        if (dup)
+            continue;
+        char why[AB_ERRLEN];
+        ab_budget_skip(b, dev, c->r->key, why);
+        ab_result_set_status(c->r, AB_SKIP, "%s", why);
+        ran[k] = true;
+    }
+    for (size_t k = 0; k < g->ncases; k++)
+        free(ids[k]);
+    free(ids);
+    return true;
+}
+
 static int run_group(ab_caselist *l, ab_group *g, const ab_sampling *smp)
 {
     if (g->preset)
@@ -637,6 +671,10 @@ static int run_group(ab_caselist *l, ab_group *g, const ab_sampling *smp)
         rc = flush_series(l);
     if (rc != 0 || !any)
         goto out;
+    if (l->ctx->budget && group_over_budget(l, g, sel, ran)) {
+        rc = finish_group(l, g, ran);
+        goto out;
+    }
     char err[AB_ERRLEN] = "";
     int srow = g->ops && g->ops->setup ? g->ops->setup(g, err) : 0;
     if (srow != 0) {

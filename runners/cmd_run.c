@@ -83,7 +83,7 @@ static void run_usage(FILE *f)
           "                       elapsed, ETA), plain (one line per result), none; default\n"
           "                       live when stderr is a terminal, else plain\n"
           "      --budget TIME    plan the run to end within TIME (15m, 90s, 1.5h; 0 or none:\n"
-          "                       no budget; default: 15m for standard, none for quick and\n"
+          "                       no budget; default: 12m for standard, none for quick and\n"
           "                       full): every suite on every device at the quick profile's\n"
           "                       cases first, then the profile's while they fit; the cases\n"
           "                       left out are skips with reason \"budget\"\n"

@@ -160,7 +160,7 @@ Test(budget, parse)
         cr_expect(ab_budget_parse(bad[i], &s, err) == -1, "'%s' accepted", bad[i]);
         cr_expect(strstr(err, "--budget") != NULL, "%s", err);
     }
-    cr_expect_eq(ab_budget_default("standard"), 900.0);
+    cr_expect_eq(ab_budget_default("standard"), 720.0);
     cr_expect_eq(ab_budget_default("quick"), 0.0);
     cr_expect_eq(ab_budget_default("full"), 0.0);
 }

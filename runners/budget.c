@@ -132,12 +132,63 @@ static void left_out(ab_budget *b, const char *device, const char *key)
 }
 
 /* The estimate of a case from the last one of its key on the device; NAN: none measured. */
+/* Seconds per unit of amount of a timing entry; NAN without an amount. */
+static double per_unit(json_t *t)
+{
+    double sec = json_number_value(json_array_get(t, 0)),
+           amt = json_number_value(json_array_get(t, 1));
+    return amt > 0 && sec > 0 ? sec / amt : NAN;
+}
+
+/* How much slower device is than other: the geometric mean, over the keys both have run, of
+ * their seconds per unit of amount; NAN when they share none. */
+static double device_ratio(const ab_budget *b, const char *device, const char *other)
+{
+    size_t dl = strlen(device), n = 0;
+    double logsum = 0;
+    const char *k;
+    json_t *t;
+    json_object_foreach(b->timing, k, t)
+    {
+        if (strncmp(k, device, dl) != 0 || k[dl] != '|') continue;
+        char *ok = ab_asprintf("%s|%s", other, k + dl + 1);
+        json_t *o = ok ? json_object_get(b->timing, ok) : NULL;
+        free(ok);
+        double a = per_unit(t), c = o ? per_unit(o) : NAN;
+        if (isfinite(a) && isfinite(c)) logsum += log(a / c), n++;
+    }
+    return n ? exp(logsum / (double)n) : NAN;
+}
+
+/* A key not run on device yet: its time on another device scaled by the two devices' ratio. */
+static double estimate_elsewhere(const ab_budget *b, const char *device, const char *key,
+                                 double amount)
+{
+    size_t kl = strlen(key);
+    const char *k;
+    json_t *t;
+    json_object_foreach(b->timing, k, t)
+    {
+        size_t n = strlen(k);
+        if (n <= kl + 1 || strcmp(k + n - kl, key) != 0 || k[n - kl - 1] != '|') continue;
+        char other[96];
+        snprintf(other, sizeof(other), "%.*s", (int)(n - kl - 1), k);
+        if (strcmp(other, device) == 0) continue;
+        double r = device_ratio(b, device, other);
+        if (!isfinite(r)) continue;
+        double sec = json_number_value(json_array_get(t, 0));
+        double prev = json_number_value(json_array_get(t, 1));
+        return sec * r * (isfinite(amount) && prev > 0 ? amount / prev : 1.0);
+    }
+    return NAN;
+}
+
 static double estimate(const ab_budget *b, const char *device, const char *key, double amount)
 {
     char *k = ab_asprintf("%s|%s", device, key);
     json_t *t = k ? json_object_get(b->timing, k) : NULL;
     free(k);
-    if (!t) return NAN;
+    if (!t) return estimate_elsewhere(b, device, key, amount);
     double sec = json_number_value(json_array_get(t, 0));
     double prev = json_number_value(json_array_get(t, 1));
     int pass = (int)json_integer_value(json_array_get(t, 2));
@@ -176,17 +227,24 @@ int ab_budget_admit(ab_budget *b, const char *device, const char *key, const cha
     if (b->pass == AB_PASS_EXTEND && json_object_get(b->done, id)) return 2;
     double now = ab_now(), end = ab_budget_deadline(b);
     /* the cover pass runs the first case of every suite on every device even past the end (so
-     * every suite is represented), and the first of every key while the budget lasts */
+     * every suite is represented), and the first of every key while the budget lasts; unless
+     * the same key on another device says it would overrun the end by more than a tenth of
+     * the budget */
     bool first_suite = first_of(b, device, key, true);
     bool first_key = first_of(b, device, key, false);
+    double est = estimate(b, device, key, amount);
     char what[160];
-    if (first_suite) return 0;
+    bool overrun = isfinite(est) && now + est > end + 0.1 * b->seconds;
+    if ((first_suite || (first_key && now < end)) && !overrun) return 0;
+    if (overrun) {
+        snprintf(what, sizeof(what), "estimated %.3g s, past the end (%.0f s left)", est,
+                 end - now);
+        return budget_skip(b, device, key, why, what);
+    }
     if (now >= end) {
         snprintf(what, sizeof(what), "%.0f s past the end", now - end);
         return budget_skip(b, device, key, why, what);
     }
-    if (first_key) return 0;
-    double est = estimate(b, device, key, amount);
     if (now >= b->slot_end) {
         snprintf(what, sizeof(what), "this suite's share used up, %.0f s left", end - now);
         return budget_skip(b, device, key, why, what);

@@ -15,8 +15,11 @@
  * The estimate of a case: the seconds the last case of the same key on the device took, times
  * the ratio of their first metric's amount per iteration (bytes, FLOP) when it is larger,
  * doubled when that case ran in the cover pass (the run's profile samples longer); a key not
- * measured yet is let through. Whatever the estimates say, nothing starts after the budget's
- * end. A series headline of the cover pass (gemm's largest square size) gives way to the
+ * run on the device yet: its time on another device times how much slower this device was on
+ * the keys both ran (geometric mean of seconds per unit of amount); none known: let through.
+ * Nothing starts after the budget's end except the cover pass's first case of a suite on a
+ * device, and that only when its estimate does not overrun the end by more than a tenth of the
+ * budget. A series headline of the cover pass (gemm's largest square size) gives way to the
  * extend pass's headline of the same series. The run document records the budget, what it
  * left out and why in settings.budget (results/SCHEMA.md); summary.md says it in a note.
  */

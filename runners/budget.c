@@ -236,13 +236,13 @@ int ab_budget_admit(ab_budget *b, const char *device, const char *key, const cha
     char what[160];
     bool overrun = isfinite(est) && now + est > end + 0.1 * b->seconds;
     if ((first_suite || (first_key && now < end)) && !overrun) return 0;
+    if (now >= end) {
+        snprintf(what, sizeof(what), "%.0f s past the end", now - end);
+        return budget_skip(b, device, key, why, what);
+    }
     if (overrun) {
         snprintf(what, sizeof(what), "estimated %.3g s, past the end (%.0f s left)", est,
                  end - now);
-        return budget_skip(b, device, key, why, what);
-    }
-    if (now >= end) {
-        snprintf(what, sizeof(what), "%.0f s past the end", now - end);
         return budget_skip(b, device, key, why, what);
     }
     if (now >= b->slot_end) {

@@ -5,7 +5,9 @@
 # document, results.csv and summary.md (results/latest points at it), charts (plots/: PNG, SVG and
 # their .gp/.dat files) and a self-contained report.html; the run is also recorded in
 # results/history.sqlite for 'accelbench history trend' and 'gate --baseline-last N'.
-#   ./run_all.sh                      standard profile, all suites, all devices
+#   ./run_all.sh                      standard profile, all suites, all devices, within the
+#                                     standard profile's 12-minute time budget (--budget none:
+#                                     the whole profile; README, "Progress and the time budget")
 #   ./run_all.sh --profile quick      any 'accelbench run' option is passed through, except
 #                                     --out (the folder is results/; given, it is exit 2)
 # Exit code: that of 'accelbench run' (README, "Exit codes"); 4 when the run passed but its

@@ -6,7 +6,7 @@
 set title chart_title noenhanced
 set xlabel x_label noenhanced
 set ylabel y_label noenhanced
-set key outside right top vertical
+set key below left vertical maxrows 6
 set yrange [0:*]
 @SETUP@
 do for [fmt in formats] {

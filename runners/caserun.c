@@ -7,6 +7,7 @@
 #include "../suites/case.h"
 
 #include "../core/formula.h"
+#include "budget.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -404,7 +405,36 @@ static void measure_and_check(ab_case *c, const ab_sampling *smp, char *err)
         ab_result_set_status(r, AB_FAIL, "%s", v.msg);
 }
 
-/* Returns whether the case has a result (false: applies() said AB_CASE_ABSENT). */
+/* The case's identity for the budget (device, key, impl, params) and its first metric's
+ * amount per iteration (NAN when it has none or it cannot be evaluated). */
+static char *case_identity(const ab_case *c, double *amount)
+{
+    *amount = NAN;
+    for (size_t i = 0; i < c->namounts; i++)
+        if (!c->amounts[i].extra) {
+            char e[AB_ERRLEN];
+            if (!c->amounts[i].amount || ab_case_eval(c, c->amounts[i].amount, amount, e) != 0)
+                *amount = NAN;
+            break;
+        }
+    char *p = json_dumps(c->r->params, JSON_SORT_KEYS | JSON_COMPACT);
+    char *id = ab_asprintf("%s|%s|%s|%s", c->r->device ? c->r->device : "", c->r->key,
+                           c->r->impl ? c->r->impl : "", p ? p : "");
+    free(p);
+    return id;
+}
+
+/* The budget's word on a case that applies: 0 run, AB_CASE_ABSENT, AB_CASE_SKIP (why). */
+static int budget_admit(ab_case *c, char **id, double *amount, char *why)
+{
+    struct ab_budget *b = c->ctx->budget;
+    if (!b || !(*id = case_identity(c, amount)))
+        return 0;
+    return ab_budget_admit(b, c->r->device ? c->r->device : "", c->r->key, *id, *amount, why);
+}
+
+/* Returns whether the case has a result (false: applies() said AB_CASE_ABSENT, or the budget's
+ * cover pass measured it). */
 static bool run_case(ab_case *c, const ab_sampling *smp)
 {
     ab_result *r = c->r;
@@ -418,6 +448,17 @@ static bool run_case(ab_case *c, const ab_sampling *smp)
         ab_result_set_status(r, AB_SKIP, "%s", err);
         return true;
     }
+    char *id = NULL;
+    double amount = NAN;
+    rc = budget_admit(c, &id, &amount, err);
+    if (rc != 0) {
+        free(id);
+        if (rc == AB_CASE_SKIP)
+            ab_result_set_status(r, AB_SKIP, "%s", err);
+        return rc != AB_CASE_ABSENT;
+    }
+    if (c->ctx->started)
+        c->ctx->started(c->ctx, r);
     if (record_extras(c, err) != 0) {
         ab_result_set_status(r, AB_ERROR, "%s", err);
         return true;
@@ -430,6 +471,10 @@ static bool run_case(ab_case *c, const ab_sampling *smp)
     if (c->ops->teardown)
         c->ops->teardown(c);
     r->time_spent = ab_now() - t0;
+    if (id)
+        ab_budget_ran(c->ctx->budget, r->device ? r->device : "", r->key, id, amount,
+                      r->time_spent);
+    free(id);
     return true;
 }
 
@@ -448,9 +493,13 @@ static int flush_series(ab_caselist *l)
     size_t keep = 0;
     for (size_t i = 0; i < l->nheld; i++) {
         if (l->held[i].r) {
-            l->held[i].r->headline = true;
+            ab_result *x = l->held[i].r;
+            x->headline = true;
             if (emit(l, &l->held[i].r) != 0)
                 rc = -1;
+            else if (l->ctx->budget)
+                ab_budget_series(l->ctx->budget, x->device ? x->device : "", l->ctx->suite->name,
+                                 l->held[i].series, x);
         }
         if (l->held[i].declared)
             l->held[keep++] = l->held[i];
@@ -573,6 +622,40 @@ static int group_failed(ab_caselist *l, ab_group *g, const bool *sel, ab_status 
     return 0;
 }
 
+/* The budget is spent for every selected case of g (budget.h): no group setup; one skip per
+ * distinct case (two alternative cases of one measurement are one), none for what the cover
+ * pass measured. Returns whether it was. */
+static bool group_over_budget(ab_caselist *l, ab_group *g, const bool *sel, bool *ran)
+{
+    struct ab_budget *b = l->ctx->budget;
+    const char *dev = l->ctx->dev ? l->ctx->dev->id : "";
+    for (size_t k = 0; k < g->ncases; k++)
+        if (sel[k] && !ab_budget_spent(b, dev, g->cases[k]->r->key))
+            return false;
+    char **ids = calloc(g->ncases + 1, sizeof(*ids));
+    if (!ids)
+        return false;
+    for (size_t k = 0; k < g->ncases; k++) {
+        ab_case *c = g->cases[k];
+        double amount;
+        if (!sel[k] || !(ids[k] = case_identity(c, &amount)) || ab_budget_measured(b, ids[k]))
+            continue;
+        bool dup = false;
+        for (size_t j = 0; j < k && !dup; j++)
+            dup = ran[j] && strcmp(ids[j], ids[k]) == 0;
+        if (dup)
+            continue;
+        char why[AB_ERRLEN];
+        ab_budget_skip(b, dev, c->r->key, why);
+        ab_result_set_status(c->r, AB_SKIP, "%s", why);
+        ran[k] = true;
+    }
+    for (size_t k = 0; k < g->ncases; k++)
+        free(ids[k]);
+    free(ids);
+    return true;
+}
+
 static int run_group(ab_caselist *l, ab_group *g, const ab_sampling *smp)
 {
     if (g->preset)
@@ -588,6 +671,10 @@ static int run_group(ab_caselist *l, ab_group *g, const ab_sampling *smp)
         rc = flush_series(l);
     if (rc != 0 || !any)
         goto out;
+    if (l->ctx->budget && group_over_budget(l, g, sel, ran)) {
+        rc = finish_group(l, g, ran);
+        goto out;
+    }
     char err[AB_ERRLEN] = "";
     int srow = g->ops && g->ops->setup ? g->ops->setup(g, err) : 0;
     if (srow != 0) {
@@ -647,6 +734,36 @@ int ab_caserun(ab_suite_ctx *ctx)
         rc = -1;
     list_free(&l);
     return rc;
+}
+
+size_t ab_caserun_count(ab_suite_ctx *ctx)
+{
+    const ab_case_suite *cs = ctx->suite->cases;
+    char err[AB_ERRLEN] = "";
+    ab_caselist l = {.ctx = ctx, .cs = cs};
+    if (!cs)
+        return 1;
+    if (cs->impl && !(l.impl = cs->impl(ctx->dev)))
+        return 1;
+    if ((cs->plan_new || cs->plan_init) && !(l.plan = make_plan(cs, ctx->opt, err)))
+        return 1;
+    size_t n = 0;
+    if (cs->generate(&l, err) != 0)
+        n = 1;
+    else
+        for (size_t i = 0; i < l.ngroups; i++) {
+            ab_group *g = l.groups[i];
+            n += g->preset;
+            for (size_t k = 0; k < g->ncases; k++) {
+                double amount;
+                char *id = ctx->budget ? case_identity(g->cases[k], &amount) : NULL;
+                n += ab_suite_key_selected(ctx, g->cases[k]->r->key) &&
+                     !(id && ab_budget_measured(ctx->budget, id));
+                free(id);
+            }
+        }
+    list_free(&l);
+    return n;
 }
 
 int ab_caserun_check_suite(const ab_case_suite *cs, const ab_options *o, char *err)

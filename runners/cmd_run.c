@@ -21,6 +21,8 @@
 #include "mpi_job.h"
 #include "node_run.h"
 #include "output.h"
+#include "budget.h"
+#include "progress.h"
 #include "reporter.h"
 #include "run_probes.h"
 
@@ -44,6 +46,8 @@ enum {
     OPT_RECORD,
     OPT_CONCURRENT,
     OPT_RANK_TIMEOUT,
+    OPT_BUDGET,
+    OPT_PROGRESS,
     OPT_SUITE_PARAM = 2000, /* + index into the collected suite parameter names */
 };
 
@@ -58,6 +62,8 @@ typedef struct runner {
     bool quiet;
     ab_run_probes probes; /* manifest, sampler, counters, pinning (run_probes.h) */
     ab_platform *platform;
+    ab_reporter *progress; /* the progress reporter (in out), NULL without one */
+    ab_budget *budget;     /* --budget or the profile's default; NULL: none */
 } runner;
 
 static void run_usage(FILE *f)
@@ -80,7 +86,15 @@ static void run_usage(FILE *f)
           "      --concurrent     every selected device at once, one pinned host thread each,\n"
           "                       plus aggregate results (device 'concurrent'; default when\n"
           "                       only the burn suite is selected)\n"
-          "  -q, --quiet          no progress lines\n"
+          "  -q, --quiet          no progress lines (--progress none)\n"
+          "      --progress MODE  live (a status line rewritten in place: suite, case, k of n,\n"
+          "                       elapsed, ETA), plain (one line per result), none; default\n"
+          "                       live when stderr is a terminal, else plain\n"
+          "      --budget TIME    plan the run to end within TIME (15m, 90s, 1.5h; 0 or none:\n"
+          "                       no budget; default: 12m for standard, none for quick and\n"
+          "                       full): every suite on every device at the quick profile's\n"
+          "                       cases first, then the profile's while they fit; the cases\n"
+          "                       left out are skips with reason \"budget\"\n"
           "  -v, --verbose        debug logging\n"
           "      --help           this text\n"
           "      --rank-timeout SEC  under mpirun/srun: how long a rank waits for the others\n"
@@ -170,6 +184,13 @@ static int ctx_energy(ab_suite_ctx *ctx, double t0, double t1, double *joules, c
     return rc;
 }
 
+/* ab_suite_ctx.started: the live progress line names the case */
+static void ctx_started(ab_suite_ctx *ctx, const ab_result *r)
+{
+    runner *rn = ctx->runner;
+    ab_progress_started(rn->progress, r);
+}
+
 /* ab_suite_ctx.sampler: the sampler's summary of the device over the window */
 static json_t *ctx_sampler(ab_suite_ctx *ctx, double t0, double t1)
 {
@@ -214,13 +235,19 @@ static int emit(ab_suite_ctx *ctx, ab_result *r)
 
 /* Where the run's results go, in order: the document and its journal first (a result it cannot
  * take is dropped from the run), then the files made at the end, then the progress lines. */
-static int add_reporters(ab_reporters *rs, const char *dir, bool quiet)
+static int add_reporters(runner *rn, const char *dir, ab_progress_mode mode)
 {
+    ab_reporters *rs = &rn->out;
     if (ab_reporters_add(rs, ab_reporter_document(dir)) ||
         ab_reporters_add(rs, ab_reporter_csv(dir)) ||
         ab_reporters_add(rs, ab_reporter_markdown(dir, stdout)))
         return -1;
-    return quiet ? 0 : ab_reporters_add(rs, ab_reporter_progress(stderr));
+    if (mode == AB_PROGRESS_NONE)
+        return 0;
+    if (ab_reporters_add(rs, ab_reporter_progress_mode(stderr, mode)) != 0)
+        return -1;
+    rn->progress = rs->v[rs->n - 1];
+    return 0;
 }
 
 /* runners: judges the finished run against the baseline; the verdict goes to stdout (after the
@@ -392,6 +419,11 @@ typedef struct run_args {
     const char *suite_arg, *device_arg, *run_id_arg;
     bool quiet, record, concurrent;
     const char *rank_timeout_arg;
+    ab_progress_mode progress; /* --progress (--quiet: none) */
+    double budget_s;           /* --budget or the profile's default; 0: none */
+    const char *budget_src;
+    ab_options *cover;         /* each suite's view for the budget's cover pass (quick) */
+    bool sampling_given;       /* --repeat or --min-time: the cover pass samples so too */
     ab_gate_opts gate;
     ab_run *baseline;   /* --baseline / --baseline-last, read up front */
     char **suites;      /* --suite list, NULL: all */
@@ -403,6 +435,7 @@ typedef struct run_args {
 static void run_args_free(run_args *a)
 {
     free(a->views);
+    free(a->cover);
     ab_strv_free(a->suites);
     ab_strv_free(a->devices);
     ab_run_free(a->baseline);
@@ -421,6 +454,8 @@ static size_t run_options(struct option *opts, const char *const *pnames, size_t
     opts[no++] = (struct option){"min-time", required_argument, NULL, 't'};
     opts[no++] = (struct option){"run-id", required_argument, NULL, OPT_RUN_ID};
     opts[no++] = (struct option){"quiet", no_argument, NULL, 'q'};
+    opts[no++] = (struct option){"progress", required_argument, NULL, OPT_PROGRESS};
+    opts[no++] = (struct option){"budget", required_argument, NULL, OPT_BUDGET};
     opts[no++] = (struct option){"verbose", no_argument, NULL, 'v'};
     opts[no++] = (struct option){"help", no_argument, NULL, 'h'};
     opts[no++] = (struct option){"test-corrupt", required_argument, NULL, OPT_CORRUPT};
@@ -438,13 +473,13 @@ static size_t run_options(struct option *opts, const char *const *pnames, size_t
 
 /* -1: go on; otherwise the exit code (help printed, or a usage error reported). */
 static int parse_options(int argc, char **argv, run_args *a, const char **repeat_arg,
-                         const char **mintime_arg)
+                         const char **mintime_arg, const char **budget_arg)
 {
     const char *const *pnames = ab_suite_param_options();
     size_t npn = 0;
     while (pnames[npn])
         npn++;
-    struct option opts[16 + AB_GATE_NOPTIONS + 1 + AB_MAX_PARAM_OPTIONS];
+    struct option opts[18 + AB_GATE_NOPTIONS + 1 + AB_MAX_PARAM_OPTIONS];
     run_options(opts, pnames, npn);
     ab_options *o = &a->o;
     char err[AB_ERRLEN] = "";
@@ -471,6 +506,11 @@ static int parse_options(int argc, char **argv, run_args *a, const char **repeat
             a->concurrent = true;
             break;
         case OPT_RANK_TIMEOUT: a->rank_timeout_arg = optarg; break;
+        case OPT_BUDGET: *budget_arg = optarg; break;
+        case OPT_PROGRESS:
+            if (ab_progress_mode_parse(optarg, &a->progress, err) != 0)
+                return ab_usage_error("run", "%s", err);
+            break;
         case ':': return ab_usage_error("run", "option '%s' needs a value", argv[optind - 1]);
         case '?': return ab_usage_error("run", "unknown option '%s'", argv[optind - 1]);
         default:
@@ -505,14 +545,25 @@ static int parse_args(int argc, char **argv, run_args *a)
     o->profile = "standard";
     o->out_dir = "results";
     ab_gate_opts_default(&a->gate);
-    const char *repeat_arg = NULL, *mintime_arg = NULL;
-    int rc = parse_options(argc, argv, a, &repeat_arg, &mintime_arg);
+    const char *repeat_arg = NULL, *mintime_arg = NULL, *budget_arg = NULL;
+    int rc = parse_options(argc, argv, a, &repeat_arg, &mintime_arg, &budget_arg);
     if (rc >= 0)
         return rc;
     char err[AB_ERRLEN] = "";
     if (ab_sampling_profile(o->profile, &o->sampling) != 0)
         return ab_usage_error("run", "--profile: unknown profile '%s' (quick, standard, full)",
                               o->profile);
+    if (a->quiet)
+        a->progress = AB_PROGRESS_NONE;
+    a->sampling_given = repeat_arg || mintime_arg;
+    a->budget_s = ab_budget_default(o->profile);
+    a->budget_src = "the standard profile's default";
+    if (budget_arg && ab_budget_parse(budget_arg, &a->budget_s, err) != 0)
+        return ab_usage_error("run", "%s", err);
+    if (budget_arg)
+        a->budget_src = "--budget";
+    else if (a->suite_arg) /* the default budgets a run of everything, not chosen suites */
+        a->budget_s = 0;
     if (repeat_arg) {
         long v;
         if (ab_parse_long(repeat_arg, "--repeat", 1, 100000, &v, err) != 0)
@@ -581,6 +632,18 @@ static int parse_selection(run_args *a)
         rc = AB_EXIT_FAIL;
     else if (ab_suite_options(&a->o, selected, a->views, a->notes, sizeof(a->notes), err))
         rc = ab_usage_error("run", "%s", err);
+    /* the budget's cover pass: each suite's view with the quick profile's cases and sampling */
+    if (rc < 0 && a->budget_s > 0) {
+        a->cover = calloc(nsuites, sizeof(*a->cover));
+        for (size_t i = 0; a->cover && i < nsuites; i++) {
+            a->cover[i] = a->views[i];
+            a->cover[i].profile = "quick";
+            if (!a->sampling_given)
+                ab_sampling_profile("quick", &a->cover[i].sampling);
+        }
+        if (!a->cover)
+            rc = AB_EXIT_FAIL;
+    }
     free(selected);
     if (rc >= 0)
         return rc;
@@ -590,43 +653,78 @@ static int parse_selection(run_args *a)
     return -1;
 }
 
-/* Every selected device suite on every selected device, one device at a time. */
+/* The progress plan: a slot per selected device x suite (and budget pass). */
+static size_t plan_slots(runner *rn, ab_platform *p, const run_args *a, int pass)
+{
+    size_t n = 0;
+    for (size_t di = 0; di < p->ndevices; di++)
+        for (const ab_suite *const *s = ab_suites(); *s; s++)
+            if (device_selected(a->devices, p->devices[di].id) && suite_selected(a->suites, *s) &&
+                (*s)->scope != AB_SCOPE_NODE) {
+                ab_progress_slot_add(rn->progress, p->devices[di].id, (*s)->name, pass);
+                n++;
+            }
+    return n;
+}
+
+/* Every selected suite on device d in one pass (budget.h; AB_PASS_ONE without a budget). */
+static void run_device(runner *rn, ab_device *d, const run_args *a, int pass)
+{
+    char oerr[AB_ERRLEN] = "";
+    ab_run_probes_before_device(&rn->probes, d);
+    bool opened = ab_device_open(d, oerr) == 0;
+    if (!opened && pass == AB_PASS_EXTEND)
+        return; /* its errors came out in the cover pass */
+    ab_options *views = pass == AB_PASS_COVER ? a->cover : a->views;
+    ab_suite_ctx base = {.dev = d, .emit = emit, .runner = rn, .manifest = rn->run->manifest,
+                         .energy = ctx_energy, .sampler = ctx_sampler, .started = ctx_started,
+                         .budget = rn->budget};
+    for (const ab_suite *const *s = ab_suites(); *s && opened; s++) /* the plan's counts */
+        if (suite_selected(a->suites, *s) && (*s)->scope != AB_SCOPE_NODE && (*s)->cases) {
+            ab_suite_ctx ctx = base;
+            ctx.opt = &views[s - ab_suites()], ctx.suite = *s;
+            ab_progress_count(rn->progress, d->id, (*s)->name, pass, ab_caserun_count(&ctx));
+        }
+    for (const ab_suite *const *s = ab_suites(); *s && !ab_interrupted(); s++) {
+        if (!suite_selected(a->suites, *s) || (*s)->scope == AB_SCOPE_NODE)
+            continue;
+        ab_suite_ctx ctx = base;
+        ctx.opt = &views[s - ab_suites()], ctx.suite = *s;
+        ab_progress_slot_begin(rn->progress, d->id, (*s)->name, pass);
+        if (rn->budget)
+            ab_budget_slot(rn->budget);
+        if (!opened) {
+            ab_result *r = ab_suite_result(&ctx, (*s)->name, "none");
+            if (r)
+                ab_result_set_status(r, AB_ERROR, "cannot open device: %s", oerr);
+            if (ab_emit(&ctx, r) != 0)
+                break;
+            continue;
+        }
+        if ((*s)->run(&ctx) != 0 && rn->io_failed)
+            break;
+    }
+}
+
+/* Every selected suite on every selected device, one device at a time; with a budget, twice:
+ * the cover pass, then the extend pass (budget.h). */
 static void run_devices(runner *rn, ab_platform *p, const run_args *a)
 {
-    bool any_device = false;
-    for (size_t di = 0; di < p->ndevices && !ab_interrupted() && !rn->io_failed; di++) {
-        ab_device *d = &p->devices[di];
-        if (!device_selected(a->devices, d->id))
-            continue;
-        any_device = true;
-        char oerr[AB_ERRLEN] = "";
-        ab_run_probes_before_device(&rn->probes, d);
-        bool opened = ab_device_open(d, oerr) == 0;
-        for (const ab_suite *const *s = ab_suites(); *s && !ab_interrupted(); s++) {
-            if (!suite_selected(a->suites, *s) || (*s)->scope == AB_SCOPE_NODE)
-                continue;
-            ab_suite_ctx ctx = {.opt = &a->views[s - ab_suites()],
-                                .suite = *s,
-                                .dev = d,
-                                .emit = emit,
-                                .runner = rn,
-                                .manifest = rn->run->manifest,
-                                .energy = ctx_energy,
-                                .sampler = ctx_sampler};
-            if (!opened) {
-                ab_result *r = ab_suite_result(&ctx, (*s)->name, "none");
-                if (r)
-                    ab_result_set_status(r, AB_ERROR, "cannot open device: %s", oerr);
-                if (ab_emit(&ctx, r) != 0)
-                    break;
-                continue;
-            }
-            if ((*s)->run(&ctx) != 0 && rn->io_failed)
-                break;
-        }
-    }
-    if (!any_device)
+    int passes[2] = {AB_PASS_ONE, -1};
+    if (rn->budget)
+        passes[0] = AB_PASS_COVER, passes[1] = AB_PASS_EXTEND;
+    size_t nslots = 0;
+    for (int k = 0; k < 2 && passes[k] >= 0; k++)
+        nslots = plan_slots(rn, p, a, passes[k]);
+    if (!nslots)
         ab_log(AB_LOG_WARN, "no device selected and available");
+    for (int k = 0; k < 2 && passes[k] >= 0; k++) {
+        if (rn->budget)
+            ab_budget_pass(rn->budget, passes[k], nslots);
+        for (size_t di = 0; di < p->ndevices && !ab_interrupted() && !rn->io_failed; di++)
+            if (device_selected(a->devices, p->devices[di].id))
+                run_device(rn, &p->devices[di], a, passes[k]);
+    }
 }
 
 /* node-scope suites: once per backend over its selected devices (runners/node_run.c), after the
@@ -635,7 +733,8 @@ static void run_node_suites(runner *rn, ab_platform *p, const run_args *a)
 {
     for (const ab_suite *const *s = ab_suites(); *s && !ab_interrupted() && !rn->io_failed; s++) {
         ab_suite_ctx ctx = {.opt = &a->views[s - ab_suites()], .suite = *s, .emit = emit,
-                            .runner = rn, .manifest = rn->run->manifest, .energy = ctx_energy};
+                            .runner = rn, .manifest = rn->run->manifest, .energy = ctx_energy,
+                            .started = ctx_started, .budget = rn->budget};
         if ((*s)->scope == AB_SCOPE_NODE && suite_selected(a->suites, *s))
             ab_node_run(p, a->devices, &ctx);
     }
@@ -711,6 +810,7 @@ static int finish_run(runner *rn, const run_args *a)
     run->end_time = ab_wall_time();
     run->interrupted = ab_interrupted();
     run->complete = !run->interrupted;
+    ab_budget_record(rn->budget, run);
     /* run.json's one rewrite, results.csv, summary.md (and stdout) */
     if (ab_reporters_end(&rn->out, run, err) != 0) {
         ab_log(AB_LOG_ERROR, "%s", err);
@@ -778,7 +878,13 @@ static int start_run(runner *rn, run_args *a, ab_platform *p, json_t *host, int 
     rn->run->manifest = ab_manifest(NULL);
     ab_run_probes_init(&rn->probes, p, a->devices, rn->run->manifest);
     /* the header, once; results go to the journal until the final rewrite */
-    if (writer && (add_reporters(&rn->out, rn->dir, a->quiet) != 0 ||
+    if (a->budget_s > 0) {
+        if (!(rn->budget = ab_budget_new(a->budget_s, a->budget_src))) {
+            json_decref(host);
+            return AB_EXIT_FAIL;
+        }
+    }
+    if (writer && (add_reporters(rn, rn->dir, a->progress) != 0 ||
                    ab_reporters_begin(&rn->out, rn->run, err))) {
         ab_log(AB_LOG_ERROR, "%s", *err ? err : "out of memory");
         /* nothing measured yet: leave no half-made folder behind */
@@ -789,9 +895,14 @@ static int start_run(runner *rn, run_args *a, ab_platform *p, json_t *host, int 
         rmdir(rn->dir);
         return AB_EXIT_USAGE;
     }
-    if (!a->quiet && writer)
-        fprintf(stderr, "accelbench: run %s, profile %s -> %s%s\n", id, a->o.profile, rn->dir,
-                ab_job_active() ? " (MPI job, results of every rank)" : "");
+    if (rn->budget)
+        ab_progress_budget(rn->progress, ab_budget_deadline(rn->budget));
+    const char *job = ab_job_active() ? " (MPI job, results of every rank)" : "";
+    if (!a->quiet && writer && rn->budget)
+        fprintf(stderr, "accelbench: run %s, profile %s, time budget %.0f s (%s) -> %s%s\n", id,
+                a->o.profile, a->budget_s, a->budget_src, rn->dir, job);
+    else if (!a->quiet && writer)
+        fprintf(stderr, "accelbench: run %s, profile %s -> %s%s\n", id, a->o.profile, rn->dir, job);
     for (char *line = a->notes, *nl; *line && (nl = strchr(line, '\n')); line = nl + 1) {
         *nl = '\0';
         ab_log(AB_LOG_INFO, "%s", line);
@@ -863,6 +974,7 @@ static int cmd_run(int argc, char **argv)
         rc = ab_job_writer() ? finish_run(&rn, &a) : grc ? AB_EXIT_FAIL : 0;
     }
     ab_reporters_free(&rn.out);
+    ab_budget_free(rn.budget);
     ab_run_probes_fini(&rn.probes);
     ab_run_free(rn.run);
     if (rn.have_peaks)

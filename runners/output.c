@@ -359,7 +359,13 @@ int ab_write_markdown(const ab_run *run, FILE *f)
                 avail ? "available" : "unavailable", !avail && why ? " (" : "",
                 !avail && why ? why : "", !avail && why ? ")" : "");
     }
-    fputs("\n\n", f);
+    fputs("\n", f);
+    /* the time budget (runners/budget.h): what it left out and why */
+    const char *bnote = json_string_value(
+        json_object_get(json_object_get(run->settings, "budget"), "note"));
+    if (bnote)
+        fprintf(f, "- %s\n", bnote);
+    fputs("\n", f);
 
     size_t counts[4] = {0, 0, 0, 0};
     for (size_t i = 0; i < run->nresults; i++)

@@ -146,6 +146,25 @@ static char *stem(const char *kind, const char *a, const char *b)
     return s;
 }
 
+/* A file stem no chart of c has yet: stem(), then "-2", "-3" ... on a collision (two case keys
+ * or units that differ only in characters a stem replaces, one metric name in two units). */
+static char *chart_stem(const ab_charts *c, const char *kind, const char *a, const char *b)
+{
+    char *s = stem(kind, a, b);
+    for (int k = 2; s; k++) {
+        bool taken = false;
+        for (size_t i = 0; i < c->n && !taken; i++)
+            taken = strcmp(c->v[i].name, s) == 0;
+        if (!taken)
+            return s;
+        char *base = stem(kind, a, b);
+        free(s);
+        s = base ? ab_asprintf("%s-%d", base, k) : NULL;
+        free(base);
+    }
+    return s;
+}
+
 static char *run_labels_one(ab_run *const *runs, size_t n, size_t j)
 {
     const char *id = runs[j]->id ? runs[j]->id : "run";
@@ -350,19 +369,6 @@ static void render_all(ab_charts *c, const char *dir, size_t from)
     }
 }
 
-static bool bytes_param(const char *k)
-{
-    size_t n = strlen(k);
-    return (n >= 11 && strcmp(k + n - 11, "working_set") == 0) ||
-           (n >= 5 && strcmp(k + n - 5, "bytes") == 0) ||
-           (n >= 4 && strcmp(k + n - 4, "size") == 0);
-}
-
-static int cmp_dbl(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 /* ------------------------------------------------------------------ sweep charts */
 
@@ -380,53 +386,27 @@ typedef struct {
     size_t n;
 } group;
 
-/* The preferred x parameter names, in order; otherwise the numeric parameter with the most
- * distinct values. */
-static const char *const x_hints[] = {"working_set", "size", "bytes", "seq_len", "seqlen",
-                                      "sequence_length", "context", "tokens", "batch", "m",
-                                      "n", "k", NULL};
-
-static size_t distinct_numeric(const group *g, const char *k)
-{
-    double *v = malloc((g->n ? g->n : 1) * sizeof(*v));
-    if (!v)
-        return 0;
-    for (size_t i = 0; i < g->n; i++) {
-        json_t *p = json_object_get(g->it[i].r->params, k);
-        if (!json_is_number(p)) {
-            free(v);
-            return 0;
-        }
-        v[i] = json_number_value(p);
-    }
-    qsort(v, g->n, sizeof(*v), cmp_dbl);
-    size_t d = g->n ? 1 : 0;
-    for (size_t i = 1; i < g->n; i++)
-        d += v[i] != v[i - 1];
-    free(v);
-    return d;
-}
-
-static const char *choose_x(const group *g)
+/* The parameters the suite of g's results declares it sweeps for g's key (ab_suite_display
+ * .sweeps), at most max; a suite this binary does not know, or one that declares none, gives
+ * none: no sweep is inferred from whatever happens to vary. */
+static size_t declared_sweeps(const group *g, const ab_sweep_decl **out, size_t max)
 {
     const ab_result *r0 = g->it[0].r;
-    const char *best = NULL;
-    size_t bestd = 0;
-    for (size_t h = 0; x_hints[h]; h++)
-        if (json_is_number(json_object_get(r0->params, x_hints[h])) &&
-            distinct_numeric(g, x_hints[h]) >= 3)
-            return x_hints[h];
-    const char *k;
-    json_t *v;
-    json_object_foreach(r0->params, k, v)
-    {
-        size_t d = json_is_number(v) ? distinct_numeric(g, k) : 0;
-        if (d >= 3 && (d > bestd || (d == bestd && best && strcmp(k, best) < 0))) {
-            best = k;
-            bestd = d;
-        }
+    const ab_suite *su = r0->suite ? ab_suite_find(r0->suite) : NULL;
+    const ab_sweep_decl *d = su && su->display ? su->display->sweeps : NULL;
+    size_t n = 0;
+    for (size_t i = 0; d && d[i].key && n < max; i++) {
+        size_t kl = strlen(d[i].key);
+        bool match = strncmp(g->key, d[i].key, kl) == 0 &&
+                     (g->key[kl] == '\0' || d[i].key[kl - 1] == '.' || g->key[kl] == '_');
+        bool dup = false;
+        for (size_t k = 0; k < n && !dup; k++)
+            dup = strcmp(out[k]->param, d[i].param) == 0;
+        /* the first entry matching a key wins (membw.h2d before the membw. prefix) */
+        if (match && !dup && (n == 0 || strcmp(out[0]->key, d[i].key) == 0))
+            out[n++] = &d[i];
     }
-    return best;
+    return n;
 }
 
 static char *series_base(const item *it, bool multi_run, char *const *labels)
@@ -600,61 +580,83 @@ static char *sweep_dat(const group *g, const char *xk, const char *ylab, double 
     return dat;
 }
 
-/* The x axis setup of a sweep chart: byte sizes and powers of two on a log2 scale with readable
- * tics. NULL when out of memory. */
+/* Tics of a log2 axis over [lo, hi]: every step-th power of two, the step the smallest of 1,
+ * 2, 5, 10, 20 that gives at most 8 labels, starting on a multiple of it (so byte axes show
+ * 1 KiB, 1 MiB, 1 GiB with a step of 10); byte sizes in IEC units. Labels are rotated when
+ * there are more than 5. The range is padded by a third of a power either side. */
+static void log2_tics(FILE *sf, double lo, double hi, bool isbytes)
+{
+    int e0 = (int)ceil(log2(lo) - 1e-9), e1 = (int)floor(log2(hi) + 1e-9);
+    static const int steps[] = {1, 2, 5, 10, 20};
+    int step = 20;
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++)
+        if ((e1 - e0) / steps[i] + 1 <= 8) {
+            step = steps[i];
+            break;
+        }
+    int start = (int)ceil((double)e0 / step) * step;
+    if (start > e1) /* no multiple in range: the powers there */
+        start = e0, step = 1;
+    fprintf(sf, "set xrange [%.6g:%.6g]\n", lo / pow(2.0, 1.0 / 3), hi * pow(2.0, 1.0 / 3));
+    fputs("set xtics (", sf);
+    int nt = 0;
+    for (int e = start; e <= e1; e += step, nt++) {
+        char lab[32];
+        double v = ldexp(1.0, e);
+        if (isbytes && v >= 1 && v < 1.2e18)
+            ab_format_bytes((uint64_t)v, lab, sizeof(lab));
+        else
+            snprintf(lab, sizeof(lab), "%.0f", v);
+        fputs(nt ? ", " : "", sf);
+        gp_str(sf, lab);
+        fprintf(sf, " %.17g", v);
+    }
+    fputs(")\n", sf);
+    if (nt > 5)
+        fputs("set xtics rotate by -30 left\n", sf);
+}
+
+/* The x axis setup of a sweep chart: byte sizes and powers of two on a log2 scale with
+ * readable tics (log2_tics), other positive values spanning more than 16x on a log10 scale.
+ * NULL when out of memory. */
 static char *sweep_xsetup(const group *g, bool isbytes)
 {
-    double *xs = malloc(g->n * sizeof(*xs));
-    if (!xs)
-        return NULL;
-    size_t nx = 0;
+    double lo = INFINITY, hi = -INFINITY;
     bool pow2 = true, positive = true;
-    for (size_t i = 0; i < g->n; i++)
-        xs[nx++] = g->it[i].x;
-    qsort(xs, nx, sizeof(*xs), cmp_dbl);
-    size_t u = 0;
-    for (size_t i = 0; i < nx; i++)
-        if (!u || xs[i] != xs[u - 1])
-            xs[u++] = xs[i];
-    for (size_t i = 0; i < u; i++) {
-        positive &= xs[i] > 0;
-        pow2 &= xs[i] > 0 && xs[i] == ldexp(1.0, (int)lround(log2(xs[i])));
+    for (size_t i = 0; i < g->n; i++) {
+        double x = g->it[i].x;
+        lo = fmin(lo, x);
+        hi = fmax(hi, x);
+        positive &= x > 0;
+        pow2 &= x > 0 && x == ldexp(1.0, (int)lround(log2(x)));
     }
     char *setup = NULL;
     size_t slen = 0;
     FILE *sf = open_memstream(&setup, &slen);
-    if (!sf) {
-        free(xs);
+    if (!sf)
         return NULL;
-    }
-    if (positive && u >= 2 && xs[u - 1] / xs[0] > 16.0)
-        fprintf(sf, "set logscale x %d\n", (isbytes || pow2) ? 2 : 10);
-    if (u <= 24 && (isbytes || pow2)) {
-        fputs("set xtics (", sf);
-        for (size_t i = 0; i < u; i++) {
-            char lab[32];
-            if (isbytes && xs[i] >= 1 && xs[i] < 1.2e18)
-                ab_format_bytes((uint64_t)xs[i], lab, sizeof(lab));
-            else
-                snprintf(lab, sizeof(lab), "%g", xs[i]);
-            fputs(i ? ", " : "", sf);
-            gp_str(sf, lab);
-            fprintf(sf, " %.17g", xs[i]);
-        }
-        fputs(")\n", sf);
+    bool logx = positive && g->n && hi / lo > 16.0;
+    if (logx && (isbytes || pow2)) {
+        fputs("set logscale x 2\n", sf);
+        log2_tics(sf, lo, hi, isbytes);
+    } else if (logx) {
+        fputs("set logscale x 10\n", sf);
+    } else if (isbytes && positive && g->n) {
+        log2_tics(sf, lo, hi, true); /* a narrow byte range: still in IEC units */
     }
     fclose(sf);
-    free(xs);
     return setup;
 }
 
 /* Writes the .dat and .gp of a sweep chart and lists it. */
 static int sweep_write(ab_charts *c, const char *dir, const group *g, const char *xk,
-                       bool isbytes, const char *ylab, const char *dat, size_t dlen,
+                       bool tag, bool isbytes, const char *ylab, const char *dat, size_t dlen,
                        const char *setup, size_t nseries, char *err)
 {
     int rc = -1;
-    char *name = stem("sweep", g->key, g->metric);
+    char *mx = tag ? ab_asprintf("%s-%s", g->metric, xk) : NULL;
+    char *name = chart_stem(c, "sweep", g->key, mx ? mx : g->metric);
+    free(mx);
     char *title = ab_asprintf("%s %s vs %s", g->key, g->metric, xk);
     char *ylabel = ab_asprintf("%s (%s)", g->metric, ylab);
     char *xlabel = ab_asprintf("%s%s", xk, isbytes ? " (bytes)" : "");
@@ -676,36 +678,72 @@ static int sweep_write(ab_charts *c, const char *dir, const group *g, const char
     return rc;
 }
 
-static int sweep_chart(ab_charts *c, const char *dir, group *g, bool multi_run,
-                       char *const *labels, char *err)
+/* The most distinct x values of one series of g (sorted by series and x). */
+static size_t longest_series(const group *g)
 {
-    const char *xk = choose_x(g);
-    if (!xk)
-        return 0;
-    int rc = -1;
-    if (sweep_series(g, xk, multi_run, labels, err) != 0)
+    size_t best = 0, run = 0;
+    for (size_t i = 0; i < g->n; i++) {
+        bool same = i && strcmp(g->it[i].series, g->it[i - 1].series) == 0;
+        run = same ? run + (g->it[i].x != g->it[i - 1].x) : 1;
+        best = run > best ? run : best;
+    }
+    return best;
+}
+
+/* The chart of g against the declared parameter d->param (the items that have it); none when
+ * no series has 3 values of it. `tag`: the parameter goes into the file stem (a key with more
+ * than one declared sweep). */
+static int sweep_chart_over(ab_charts *c, const char *dir, const group *g0,
+                            const ab_sweep_decl *d, bool tag, bool multi_run,
+                            char *const *labels, char *err)
+{
+    group g = *g0;
+    g.it = malloc((g0->n ? g0->n : 1) * sizeof(*g.it));
+    if (!g.it)
+        return ab_err(err, "out of memory");
+    g.n = 0;
+    for (size_t i = 0; i < g0->n; i++)
+        if (json_is_number(json_object_get(g0->it[i].r->params, d->param)))
+            g.it[g.n++] = g0->it[i];
+    int rc = g.n ? -1 : 0;
+    if (!g.n || sweep_series(&g, d->param, multi_run, labels, err) != 0)
         goto out;
+    if (longest_series(&g) < 3) {
+        rc = 0;
+        goto out;
+    }
     double maxv = 0.0;
-    for (size_t i = 0; i < g->n; i++)
-        maxv = fmax(maxv, fabs(g->it[i].m->stats.max));
+    for (size_t i = 0; i < g.n; i++)
+        maxv = fmax(maxv, fabs(g.it[i].m->stats.max));
     double f;
     char ylab[64];
-    ab_display_scale(g->unit, maxv, &f, ylab, sizeof(ylab));
+    ab_display_scale(g.unit, maxv, &f, ylab, sizeof(ylab));
     size_t dlen = 0, nseries = 0;
-    char *dat = sweep_dat(g, xk, ylab, f, &dlen, &nseries);
-    if (!dat)
-        goto out;
-    bool isbytes = bytes_param(xk);
-    char *setup = sweep_xsetup(g, isbytes);
+    char *dat = sweep_dat(&g, d->param, ylab, f, &dlen, &nseries);
+    char *setup = dat ? sweep_xsetup(&g, d->bytes) : NULL;
     if (setup)
-        rc = sweep_write(c, dir, g, xk, isbytes, ylab, dat, dlen, setup, nseries, err);
+        rc = sweep_write(c, dir, &g, d->param, tag, d->bytes, ylab, dat, dlen, setup, nseries,
+                         err);
+    else
+        ab_err(err, "out of memory");
     free(setup);
     free(dat);
 out:
-    for (size_t i = 0; i < g->n; i++) {
-        free(g->it[i].series);
-        g->it[i].series = NULL;
-    }
+    for (size_t i = 0; i < g.n; i++)
+        free(g.it[i].series);
+    free(g.it);
+    return rc;
+}
+
+/* One chart per parameter the suite declares it sweeps for g's key. */
+static int sweep_chart(ab_charts *c, const char *dir, group *g, bool multi_run,
+                       char *const *labels, char *err)
+{
+    const ab_sweep_decl *d[8];
+    size_t nd = declared_sweeps(g, d, 8);
+    int rc = 0;
+    for (size_t i = 0; i < nd && rc == 0; i++)
+        rc = sweep_chart_over(c, dir, g, d[i], nd > 1, multi_run, labels, err);
     return rc;
 }
 
@@ -765,8 +803,9 @@ static int sweep_charts(ab_charts *c, ab_run *const *runs, size_t n, const char 
 
 /* ------------------------------------------------------------------ headline bars */
 
-/* "membw.triad streaming f64": the key, the implementation and the text parameters' values. */
-static char *case_label(const ab_result *r)
+/* "membw.triad f64" (and " streaming" with with_impl): the key, the text parameters' values, the
+ * numbers the suite declares tell a point from its neighbours. */
+static char *case_label(const ab_result *r, bool with_impl)
 {
     char *p = NULL;
     size_t len = 0;
@@ -777,8 +816,11 @@ static char *case_label(const ab_result *r)
     json_t *v;
     json_object_foreach(r->params, k, v)
     {
-        if (json_is_string(v))
-            fprintf(f, "%s%s", len ? " " : "", json_string_value(v));
+        const char *s = json_string_value(v);
+        /* a yes/no says nothing without its name: "causal=yes" */
+        bool flag = s && (strcmp(s, "yes") == 0 || strcmp(s, "no") == 0);
+        if (s)
+            fprintf(f, "%s%s%s%s", len ? " " : "", flag ? k : "", flag ? "=" : "", s);
         fflush(f);
     }
     /* the numbers that tell a point from its neighbours, as the suite declares them (the other
@@ -791,9 +833,9 @@ static char *case_label(const ab_result *r)
             fflush(f);
         }
     fclose(f);
-    char *s = ab_asprintf("%s%s%s%s%s", r->key, r->impl && strcmp(r->impl, "default") ? " " : "",
-                          r->impl && strcmp(r->impl, "default") ? r->impl : "", p && *p ? " " : "",
-                          p ? p : "");
+    bool impl = with_impl && r->impl && strcmp(r->impl, "default") != 0;
+    char *s = ab_asprintf("%s%s%s%s%s", r->key, impl ? " " : "", impl ? r->impl : "",
+                          p && *p ? " " : "", p ? p : "");
     free(p);
     return s;
 }
@@ -805,56 +847,38 @@ static bool headline_metric(const ab_result *r, const ab_metric *mt)
     return r->status == AB_PASS && (r->headline || strstr(mt->unit, "token"));
 }
 
-/* The units among headline metrics, in order of appearance. */
-static json_t *headline_units(ab_run *const *runs, size_t n)
+/* The metrics (name and unit) among headline figures, in order of appearance: one chart each,
+ * so bars of one chart measure one thing on one scale (a kv_bandwidth of a few MB/s is not
+ * drawn beside 20 GB/s of memory bandwidth, where it would be an empty bar). */
+static json_t *headline_metrics(ab_run *const *runs, size_t n)
 {
-    json_t *units = json_array();
-    for (size_t j = 0; j < n; j++)
-        for (size_t i = 0; i < runs[j]->nresults; i++) {
-            const ab_result *r = runs[j]->results[i];
-            for (size_t m = 0; m < r->nmetrics; m++) {
-                const char *u = r->metrics[m].unit;
-                if (!headline_metric(r, &r->metrics[m]))
-                    continue;
-                bool seen = false;
-                for (size_t k = 0; k < json_array_size(units) && !seen; k++)
-                    seen = strcmp(json_string_value(json_array_get(units, k)), u) == 0;
-                if (!seen)
-                    json_array_append_new(units, json_string(u));
-            }
-        }
-    return units;
-}
-
-/* Whether the headline figures in unit come from more than one device. */
-static bool headline_multi_dev(ab_run *const *runs, size_t n, const char *unit)
-{
-    const char *dev0 = NULL;
+    json_t *ms = json_array();
     for (size_t j = 0; j < n; j++)
         for (size_t i = 0; i < runs[j]->nresults; i++) {
             const ab_result *r = runs[j]->results[i];
             for (size_t m = 0; m < r->nmetrics; m++) {
                 const ab_metric *mt = &r->metrics[m];
-                if (strcmp(mt->unit, unit) != 0 || !headline_metric(r, mt))
+                if (!headline_metric(r, mt) || !(fabs(mt->stats.median) > 0))
                     continue;
-                if (!dev0)
-                    dev0 = r->device;
-                else if (r->device && strcmp(dev0, r->device) != 0)
-                    return true;
+                bool seen = false;
+                for (size_t k = 0; k < json_array_size(ms) && !seen; k++) {
+                    json_t *e = json_array_get(ms, k);
+                    seen = !strcmp(json_string_value(json_array_get(e, 0)), mt->name) &&
+                           !strcmp(json_string_value(json_array_get(e, 1)), mt->unit);
+                }
+                if (!seen)
+                    json_array_append_new(ms, json_pack("[s,s]", mt->name, mt->unit));
             }
         }
-    return false;
+    return ms;
 }
 
-/* The column of a headline figure: the run (and device when a run has several), or the device
- * for one run. */
-static char *headline_col(const ab_result *r, size_t n, bool multi_dev, const char *label)
+/* The column (one colour) of a headline figure: the device, and the run with several runs. */
+static char *headline_col(const ab_result *r, size_t n, const char *label)
 {
     const char *dn = r->device_name ? r->device_name : "?";
-    if (n > 1)
-        return multi_dev ? ab_asprintf("%s %s (%s)", label, r->device, dn)
-                         : ab_asprintf("%s", label);
-    return ab_asprintf("%s (%s)", r->device, dn);
+    return n > 1 ? ab_asprintf("%s %s (%s)", label, r->device, dn)
+                 : ab_asprintf("%s (%s)", r->device, dn);
 }
 
 /* Index of s in the string array a, appended when absent. */
@@ -868,44 +892,78 @@ static size_t str_index(json_t *a, const char *s)
     return i;
 }
 
-/* The table of headline figures in unit: rows (case labels), cols, cells ("row,col": the
- * first median); returns the largest magnitude. */
-static double headline_table(ab_run *const *runs, size_t n, char *const *labels,
-                             const char *unit, json_t *rows, json_t *cols, json_t *cells)
+/* Calls fn for every headline figure of metric (name, unit) that is not zero. */
+typedef void (*fig_fn)(void *arg, size_t run, const ab_result *r, const ab_metric *mt);
+static void each_figure(ab_run *const *runs, size_t n, const char *name, const char *unit,
+                        fig_fn fn, void *arg)
 {
-    bool multi_dev = headline_multi_dev(runs, n, unit);
-    double maxv = 0.0;
     for (size_t j = 0; j < n; j++)
         for (size_t i = 0; i < runs[j]->nresults; i++) {
             const ab_result *r = runs[j]->results[i];
             for (size_t m = 0; m < r->nmetrics; m++) {
                 const ab_metric *mt = &r->metrics[m];
-                if (strcmp(mt->unit, unit) != 0 || !headline_metric(r, mt))
-                    continue;
-                char *rl = case_label(r);
-                char *full = r->nmetrics > 1 ? ab_asprintf("%s %s", rl, mt->name) : NULL;
-                const char *row = full ? full : rl;
-                char *col = headline_col(r, n, multi_dev, labels[j]);
-                if (rl && col) {
-                    size_t ri = str_index(rows, row), ci = str_index(cols, col);
-                    char cell[48];
-                    snprintf(cell, sizeof(cell), "%zu,%zu", ri, ci);
-                    if (!json_object_get(cells, cell))
-                        json_object_set_new(cells, cell, json_real(mt->stats.median));
-                    maxv = fmax(maxv, fabs(mt->stats.median));
-                }
-                free(rl);
-                free(full);
-                free(col);
+                if (!strcmp(mt->name, name) && !strcmp(mt->unit, unit) &&
+                    headline_metric(r, mt) && fabs(mt->stats.median) > 0)
+                    fn(arg, j, r, mt);
             }
         }
-    return maxv;
 }
 
-/* The data file of a headline chart: one row per case, one column per run/device, values
- * divided by f. NULL when out of memory. */
-static char *headline_dat(json_t *rows, json_t *cols, json_t *cells, const char *ylab, double f,
-                          size_t *dlen)
+typedef struct {
+    size_t n;
+    char *const *labels;
+    json_t *impls; /* "row\tcol": {impl: true} */
+    json_t *rows, *cols, *cells;
+    double maxv, minv;
+} htable;
+
+/* first walk: the implementations of each (row without impl, column) */
+static void note_impl(void *arg, size_t run, const ab_result *r, const ab_metric *mt)
+{
+    (void)mt;
+    htable *t = arg;
+    char *row = case_label(r, false), *col = headline_col(r, t->n, t->labels[run]);
+    char *k = row && col ? ab_asprintf("%s\t%s", row, col) : NULL;
+    if (k) {
+        json_t *s = json_object_get(t->impls, k);
+        if (!s)
+            json_object_set_new(t->impls, k, s = json_object());
+        json_object_set_new(s, r->impl ? r->impl : "", json_true());
+        /* the row's flag: some column has more than one implementation */
+        if (json_object_size(s) > 1)
+            json_object_set_new(t->impls, row, json_true());
+    }
+    free(k);
+    free(row);
+    free(col);
+}
+
+/* second walk: the cells; a row names the implementation only where a device has several */
+static void add_cell(void *arg, size_t run, const ab_result *r, const ab_metric *mt)
+{
+    htable *t = arg;
+    char *base = case_label(r, false);
+    bool split = base && json_object_get(t->impls, base);
+    char *row = split ? case_label(r, true) : base;
+    char *col = headline_col(r, t->n, t->labels[run]);
+    if (row && col) {
+        size_t ri = str_index(t->rows, row), ci = str_index(t->cols, col);
+        char cell[48];
+        snprintf(cell, sizeof(cell), "%zu,%zu", ri, ci);
+        if (!json_object_get(t->cells, cell))
+            json_object_set_new(t->cells, cell, json_real(mt->stats.median));
+        t->maxv = fmax(t->maxv, fabs(mt->stats.median));
+        t->minv = fmin(t->minv, fabs(mt->stats.median));
+    }
+    if (row != base)
+        free(row);
+    free(base);
+    free(col);
+}
+
+/* The data file of a headline chart: one row per case, one column per device (and run),
+ * values divided by f. NULL when out of memory. */
+static char *headline_dat(const htable *t, const char *ylab, double f, size_t *dlen)
 {
     char *dat = NULL;
     FILE *df = open_memstream(&dat, dlen);
@@ -913,19 +971,19 @@ static char *headline_dat(json_t *rows, json_t *cols, json_t *cells, const char 
         return NULL;
     char cl[64];
     fprintf(df, "# accelbench headline figures in %s (medians); one row per case, one "
-                "column per run/device\n\"case\"",
+                "column per device (and run)\n\"case\"",
             one_line(cl, sizeof(cl), ylab));
-    for (size_t ci = 0; ci < json_array_size(cols); ci++) {
+    for (size_t ci = 0; ci < json_array_size(t->cols); ci++) {
         fputc(' ', df);
-        dat_str(df, json_string_value(json_array_get(cols, ci)));
+        dat_str(df, json_string_value(json_array_get(t->cols, ci)));
     }
     fputc('\n', df);
-    for (size_t ri = 0; ri < json_array_size(rows); ri++) {
-        dat_str(df, json_string_value(json_array_get(rows, ri)));
-        for (size_t ci = 0; ci < json_array_size(cols); ci++) {
+    for (size_t ri = 0; ri < json_array_size(t->rows); ri++) {
+        dat_str(df, json_string_value(json_array_get(t->rows, ri)));
+        for (size_t ci = 0; ci < json_array_size(t->cols); ci++) {
             char cell[48];
             snprintf(cell, sizeof(cell), "%zu,%zu", ri, ci);
-            json_t *v = json_object_get(cells, cell);
+            json_t *v = json_object_get(t->cells, cell);
             if (v)
                 fprintf(df, " %.6g", json_real_value(v) / f);
             else
@@ -937,63 +995,76 @@ static char *headline_dat(json_t *rows, json_t *cols, json_t *cells, const char 
     return dat;
 }
 
-/* Writes the .dat and .gp of the headline chart in unit and lists it. */
-static int headline_write(ab_charts *c, const char *dir, const char *unit, const char *ylab,
-                          size_t nrows, size_t ncols, const char *dat, size_t dlen, char *err)
+/* Writes the .dat and .gp of the headline chart of one metric and lists it. The y axis is
+ * logarithmic when the figures span more than 50x (every bar stays visible). */
+static int headline_write(ab_charts *c, const char *dir, const char *metric, const char *unit,
+                          const char *ylab, const htable *t, double f, const char *dat,
+                          size_t dlen, char *err)
 {
-    int rc = 0;
-    char *name = stem("headline", unit, NULL);
-    char *title = ab_asprintf("Headline figures (%s)", ylab);
+    size_t nrows = json_array_size(t->rows), ncols = json_array_size(t->cols);
+    char *name = chart_stem(c, "headline", metric, unit);
+    char *title = ab_asprintf("Headline %s (%s)", metric, ylab);
+    char *ylabel = ab_asprintf("%s (%s)", metric, ylab);
     /* wide enough for the clusters; set before the style computes the terminals */
-    double wpx = 40.0 * (double)nrows * (double)ncols;
+    double wpx = 30.0 * (double)nrows * (double)(ncols + 1);
     char *extra = ab_asprintf("ncols = %zu\nwidth = %d\n", ncols,
                               (int)fmin(1800.0, fmax(960.0, wpx)));
-    char *hdr = name && title && extra ? gp_header(name, title, ylab, "", extra) : NULL;
-    char *setup = ab_strdup("");
-    if (!hdr || !setup)
-        rc = ab_err(err, "out of memory");
-    else
-        rc = save_chart(c, dir, name, title, "headline", ab_tpl_bars, hdr, setup, NULL, dat, dlen,
-                        err);
+    char *hdr = name && title && extra && ylabel ? gp_header(name, title, ylabel, "", extra)
+                                                 : NULL;
+    /* the first rotated tic label reaches left of the axis: room for it */
+    const char *first = json_string_value(json_array_get(t->rows, 0));
+    int lmargin = (int)fmin(45.0, fmax(14.0, 0.7 * (double)strlen(first ? first : "") - 4.0));
+    char *setup = t->maxv > 50.0 * t->minv
+                      ? ab_asprintf("set lmargin %d\nset logscale y 10\nset yrange [%.6g:%.6g]\n",
+                                    lmargin, t->minv / f / 2.0, t->maxv / f * 2.0)
+                      : ab_asprintf("set lmargin %d\nset yrange [0:%.6g]\n", lmargin,
+                                    t->maxv / f * 1.1);
+    int rc = !hdr || !setup ? ab_err(err, "out of memory")
+                            : save_chart(c, dir, name, title, "headline", ab_tpl_bars, hdr,
+                                         setup, NULL, dat, dlen, err);
     free(setup);
     free(hdr);
     free(extra);
+    free(ylabel);
     free(title);
     free(name);
     return rc;
 }
 
-/* The headline chart of one unit: rows are case labels; columns run (and device when a run has
- * several). */
+/* The headline chart of one metric: rows are cases, columns devices (and runs). */
 static int headline_chart(ab_charts *c, ab_run *const *runs, size_t n, const char *dir,
-                          char *const *labels, const char *unit, char *err)
+                          char *const *labels, const char *metric, const char *unit, char *err)
 {
-    json_t *rows = json_array(), *cols = json_array(), *cells = json_object();
-    double maxv = headline_table(runs, n, labels, unit, rows, cols, cells);
+    htable t = {.n = n, .labels = labels, .impls = json_object(), .rows = json_array(),
+                .cols = json_array(), .cells = json_object(), .minv = INFINITY};
+    each_figure(runs, n, metric, unit, note_impl, &t);
+    each_figure(runs, n, metric, unit, add_cell, &t);
     double f;
     char ylab[64];
-    ab_display_scale(unit, maxv, &f, ylab, sizeof(ylab));
+    ab_display_scale(unit, t.maxv, &f, ylab, sizeof(ylab));
     size_t dlen = 0;
-    char *dat = headline_dat(rows, cols, cells, ylab, f, &dlen);
-    int rc = dat ? headline_write(c, dir, unit, ylab, json_array_size(rows),
-                                  json_array_size(cols), dat, dlen, err)
+    char *dat = headline_dat(&t, ylab, f, &dlen);
+    int rc = dat ? headline_write(c, dir, metric, unit, ylab, &t, f, dat, dlen, err)
                  : ab_err(err, "out of memory");
     free(dat);
-    json_decref(rows);
-    json_decref(cols);
-    json_decref(cells);
+    json_decref(t.impls);
+    json_decref(t.rows);
+    json_decref(t.cols);
+    json_decref(t.cells);
     return rc;
 }
 
 static int headline_charts(ab_charts *c, ab_run *const *runs, size_t n, const char *dir,
                            char *const *labels, char *err)
 {
-    json_t *units = headline_units(runs, n);
+    json_t *ms = headline_metrics(runs, n);
     int rc = 0;
-    for (size_t ui = 0; ui < json_array_size(units) && rc == 0; ui++)
-        rc = headline_chart(c, runs, n, dir, labels,
-                            json_string_value(json_array_get(units, ui)), err);
-    json_decref(units);
+    for (size_t i = 0; i < json_array_size(ms) && rc == 0; i++) {
+        json_t *e = json_array_get(ms, i);
+        rc = headline_chart(c, runs, n, dir, labels, json_string_value(json_array_get(e, 0)),
+                            json_string_value(json_array_get(e, 1)), err);
+    }
+    json_decref(ms);
     return rc;
 }
 
@@ -1249,26 +1320,36 @@ static char *roof_dat(const roof_model *R, ab_run *const *runs, size_t n, const 
     return dat;
 }
 
-/* The ranges and roof variables of a roofline script. NULL when out of memory. */
+/* The ranges and roof variables of a roofline script, scaled to the points and the roofs:
+ * x from a quarter of the smallest to 4x the largest of the points' intensities and the ridge
+ * points, y from half the lowest point (or memory roof at the left edge) to twice the highest
+ * compute roof or point; without any compute roof, to twice the memory roofs at the right
+ * edge. NULL when out of memory. */
 static char *roof_setup(const roof_model *R, double top, double f)
 {
-    /* x range: the points and the ridge points, with room either side */
     double lo = R->aimin, hi = R->aimax;
     double bwmax = fmax(R->bw, isfinite(R->ds_bw) ? R->ds_bw : 0.0);
-    if (R->fl > 0)
-        lo = fmin(lo, R->fl / bwmax), hi = fmax(hi, R->fl / fmax(R->bw, 1.0));
-    if (isfinite(R->ds_fl) && isfinite(R->ds_bw))
-        hi = fmax(hi, R->ds_fl / R->ds_bw);
+    bool ds_fl = isfinite(R->ds_fl) && R->ds_fl > 0;
+    if (R->fl > 0) {
+        lo = fmin(lo, R->fl / fmax(bwmax, R->bw_cache)), hi = fmax(hi, R->fl / fmax(R->bw, 1.0));
+        if (R->bw_cache > 0)
+            lo = fmin(lo, R->fl / R->bw_cache);
+    }
+    if (ds_fl && isfinite(R->ds_bw))
+        hi = fmax(hi, R->ds_fl / R->ds_bw), lo = fmin(lo, R->ds_fl / R->ds_bw);
     lo /= 4.0;
     hi *= 4.0;
+    double ytop = top;
+    if (!(R->fl > 0) && !ds_fl)
+        ytop = fmax(top, fmax(bwmax, R->bw_cache) * hi);
+    double ybot = fmin(R->pmin, fmin(R->bw, bwmax) * lo);
     char *setup = NULL;
     size_t sl = 0;
     FILE *sf = open_memstream(&setup, &sl);
     if (!sf)
         return NULL;
     fprintf(sf, "set xrange [%.6g:%.6g]\n", lo, hi);
-    fprintf(sf, "set yrange [%.6g:%.6g]\n", fmin(R->pmin, bwmax * lo) / f / 2.0,
-            fmax(top, R->bw_cache * hi) / f * 2.0);
+    fprintf(sf, "set yrange [%.6g:%.6g]\n", ybot / f / 2.0, ytop / f * 2.0);
     fprintf(sf, "bw_measured = %.6g   # best measured bandwidth of this model (B/s / %g)\n",
             R->bw / f, f);
     fprintf(sf, "bw_cache = %.6g      # best bandwidth at any working set; 0: not drawn\n",
@@ -1343,7 +1424,7 @@ static int roof_write(ab_charts *c, const char *dir, const char *model, const ch
                       char *err)
 {
     int rc = 0;
-    char *name = stem("roofline", model, NULL);
+    char *name = chart_stem(c, "roofline", model, NULL);
     char *title = ab_asprintf("Roofline: %s", model);
     char *hdr = name && title ? gp_header(name, title, ylab, "", NULL) : NULL;
     if (!hdr)

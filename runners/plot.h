@@ -5,13 +5,15 @@
  * <name>.png and <name>.svg when gnuplot is found; without gnuplot the .dat/.gp files are still
  * written and a warning says the images were skipped.
  *
- * Which charts a set of runs gives is decided by the data, not by suite names, so new suites'
- * results appear without code changes:
- *  - sweep:    per case key and metric, when a numeric parameter takes >= 3 values (membw
- *              bandwidth vs working set, GEMM FLOP/s vs size, attention latency vs sequence
- *              length): one line per device, implementation and text parameter (dtype);
- *  - headline: per unit, the headline results of every run and device as clustered bars (tokens/s
- *              and tokens per $ appear here when their suite marks them headline);
+ * Which charts a set of runs gives is decided by the data and the suites' declarations, not by
+ * suite names in this file, so new suites' results appear without code changes here:
+ *  - sweep:    per case key and metric, over each parameter the suite declares it sweeps for the
+ *              key (ab_suite_display.sweeps: membw bandwidth vs working set, GEMM FLOP/s vs size,
+ *              attention latency vs sequence length), when a series has >= 3 values of it: one
+ *              line per device, implementation and text parameter (dtype); nothing inferred for
+ *              a suite the binary does not know;
+ *  - headline: per metric (name and unit), the headline results of every run and device as
+ *              clustered bars, one cluster per case and one colour per device (and run);
  *  - roofline: per device model, results whose FLOP and byte counts are known (extra.flops_per_iter
  *              and extra.bytes_per_iter, or a FLOP/s metric beside a B/s one) under the measured
  *              and datasheet roofs;

@@ -92,6 +92,13 @@ typedef struct ab_summary_matrix {
     const char *col;    /* param name: "dst" */
     const char *metric; /* metric name: "bandwidth" */
 } ab_summary_matrix;
+/* A parameter the suite sweeps for the cases of a key: the x axis of a sweep chart
+ * (runners/plot.c draws a sweep only over a declared parameter). */
+typedef struct ab_sweep_decl {
+    const char *key;   /* a case key, or a prefix of keys ("gemm.llama3"); NULL ends the list */
+    const char *param; /* the swept numeric parameter: "working_set" */
+    bool bytes;        /* the parameter is a size in bytes (KiB/MiB/GiB axis labels) */
+} ab_sweep_decl;
 
 /* How the runners present a suite's results. */
 typedef struct ab_suite_display {
@@ -102,6 +109,9 @@ typedef struct ab_suite_display {
     const ab_summary_table *table;
     /* Matrices in summary.md after the table, NULL-terminated; NULL for none. */
     const ab_summary_matrix *const *matrices;
+    /* The parameters the suite sweeps, per key (an entry with key NULL ends it); NULL for
+     * none. A key may have several (tokens.decode over context and over batch). */
+    const ab_sweep_decl *sweeps;
 } ab_suite_display;
 
 /* What one call of a suite's run() covers. */
@@ -159,6 +169,12 @@ struct ab_suite_ctx {
      * extra.sampler's layout (results/MANIFEST.md), or NULL when the run does not sample the
      * device; the caller frees it. May be NULL. */
     json_t *(*sampler)(ab_suite_ctx *ctx, double t0, double t1);
+    /* Set by the runner: told of each case as it starts (the live progress line); may be
+     * NULL. */
+    void (*started)(ab_suite_ctx *ctx, const ab_result *r);
+    /* The run's time budget (runners/budget.h), consulted by the case loop before each case;
+     * NULL: none. */
+    struct ab_budget *budget;
 };
 
 /* NULL-terminated registry of all suites. */
@@ -197,6 +213,11 @@ bool ab_suite_key_selected(const ab_suite_ctx *ctx, const char *key);
 ab_result *ab_suite_result(const ab_suite_ctx *ctx, const char *key, const char *impl);
 /* Emits r; returns -1 when the runner could not record it (the suite should stop). */
 int ab_emit(ab_suite_ctx *ctx, ab_result *r);
+
+/* The number of results ab_caserun(ctx) (suites/case.h) would give with nothing absent or skipped at run time:
+ * the selected cases and the preset results of ctx's suite on ctx->dev (1 when the suite has
+ * no implementation there or its plan is refused). Makes the list and frees it, runs nothing. */
+size_t ab_caserun_count(ab_suite_ctx *ctx);
 
 /* Shared dtype names across suites. */
 typedef enum {

@@ -10,7 +10,11 @@
  * "Failed to load resource"). After the load event and a short settle time it evaluates a small
  * expression to report what rendered.
  *
- *   ab_browser_check [--min-svg N] [--require-rendered] [--timeout SEC] FILE.html
+ *   ab_browser_check [--min-svg N] [--require-rendered] [--timeout SEC] [--screenshot PNG]
+ *                    FILE.html
+ *
+ * --screenshot writes what rendered, the whole page 1280 pixels wide, to PNG
+ * (Page.captureScreenshot): the test artefact a person looks at.
  *
  * Exit: 0 clean; 1 errors found (each printed) or the expectations not met; 2 usage or the
  * browser failed; 77 no Chromium found (CTest's skip code; set $AB_CHROMIUM to name one).
@@ -218,8 +222,67 @@ static int count_problems(json_t *events)
 
 static void usage(void)
 {
-    fputs("usage: ab_browser_check [--min-svg N] [--require-rendered] [--timeout SEC] FILE.html\n",
+    fputs("usage: ab_browser_check [--min-svg N] [--require-rendered] [--timeout SEC] "
+          "[--screenshot PNG] FILE.html\n",
           stderr);
+}
+
+/* Decodes base64 text into out (at least strlen(in) * 3 / 4 bytes); the decoded length. */
+static size_t unbase64(const char *in, unsigned char *out)
+{
+    size_t n = 0;
+    unsigned acc = 0;
+    int bits = 0;
+    for (; *in && *in != '='; in++) {
+        const char *al = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        const char *p = strchr(al, *in);
+        if (!p)
+            continue;
+        acc = (acc << 6) | (unsigned)(p - al);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out[n++] = (unsigned char)(acc >> bits);
+        }
+    }
+    return n;
+}
+
+/* The whole page, 1280 pixels wide, as a PNG at path: 0, or -1 (printed). */
+static int screenshot(cdp *c, const char *sid, const char *path)
+{
+    json_t *h = call(c, "Runtime.evaluate",
+                     json_pack("{s:s,s:b}", "expression",
+                               "Math.max(document.documentElement.scrollHeight, 600)",
+                               "returnByValue", 1),
+                     sid);
+    json_t *hv = json_object_get(json_object_get(json_object_get(h, "result"), "result"),
+                                 "value");
+    long height = hv ? (long)json_number_value(hv) : 2000;
+    json_decref(h);
+    if (height > 16000)
+        height = 16000;
+    json_decref(call(c, "Emulation.setDeviceMetricsOverride",
+                     json_pack("{s:i,s:i,s:i,s:b}", "width", 1280, "height", (int)height,
+                               "deviceScaleFactor", 1, "mobile", 0),
+                     sid));
+    json_t *r = call(c, "Page.captureScreenshot", json_pack("{s:s}", "format", "png"), sid);
+    const char *data = str_at(r, "result", "data", NULL);
+    int rc = -1;
+    unsigned char *png = data ? malloc(strlen(data) * 3 / 4 + 4) : NULL;
+    FILE *f = png ? fopen(path, "wb") : NULL;
+    if (f) {
+        size_t n = unbase64(data, png);
+        rc = fwrite(png, 1, n, f) == n ? 0 : -1;
+        rc |= fclose(f) == 0 ? 0 : -1;
+    }
+    if (rc != 0)
+        printf("the screenshot could not be written to %s\n", path);
+    else
+        printf("screenshot: %s (1280 x %ld)\n", path, height);
+    free(png);
+    json_decref(r);
+    return rc;
 }
 
 int main(int argc, char **argv)
@@ -227,7 +290,7 @@ int main(int argc, char **argv)
     long min_svg = 0;
     bool require_rendered = false;
     double timeout = 60.0;
-    const char *file = NULL;
+    const char *file = NULL, *shot = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--min-svg") == 0 && i + 1 < argc)
             min_svg = strtol(argv[++i], NULL, 10);
@@ -235,6 +298,8 @@ int main(int argc, char **argv)
             require_rendered = true;
         else if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc)
             timeout = strtod(argv[++i], NULL);
+        else if (strcmp(argv[i], "--screenshot") == 0 && i + 1 < argc)
+            shot = argv[++i];
         else if (argv[i][0] == '-' || file) {
             usage();
             return 2;
@@ -382,6 +447,8 @@ int main(int argc, char **argv)
         printf("the page's script did not complete (data-rendered not set)\n");
         rc = 1;
     }
+    if (shot && screenshot(&c, sid, shot) != 0)
+        rc = 1;
     json_decref(info);
     json_decref(val);
     json_decref(call(&c, "Browser.close", NULL, NULL));

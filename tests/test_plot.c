@@ -64,7 +64,7 @@ Test(plot, from_a_real_run, .timeout = 300)
     ab_proc_free(&p);
     char dir[800];
     snprintf(dir, sizeof(dir), "%s/plots", run);
-    const char *charts[] = {"sweep-membw.triad-bandwidth", "headline-B_s"};
+    const char *charts[] = {"sweep-membw.triad-bandwidth", "headline-bandwidth-B_s"};
     for (size_t i = 0; i < 2; i++) {
         const char *ext[] = {"gp", "dat", "png", "svg"};
         for (size_t e = 0; e < 4; e++)
@@ -85,7 +85,7 @@ Test(plot, from_a_real_run, .timeout = 300)
     char *gp = slurp(path);
     cr_assert_not_null(gp);
     cr_expect(strstr(gp, "data = 'sweep-membw.triad-bandwidth.dat'") != NULL);
-    cr_expect(strstr(gp, "'128 MiB' 134217728") != NULL, "%s", gp);
+    cr_expect(strstr(gp, "'1 MiB' 1048576") != NULL, "%s", gp);
     cr_expect(strstr(gp, "set logscale x 2") != NULL);
     free(gp);
     /* the roofline places membw's arithmetic kernels (flops_per_iter) under the memory roof */
@@ -131,8 +131,9 @@ Test(plot, without_gnuplot, .timeout = 300)
     free(run);
 }
 
-/* Results of suites that do not exist yet (attention, GEMM, a tokens suite): charts follow from
- * the data, with no code for them. */
+/* Charts follow from the data and the suites' declarations (ab_suite_display.sweeps): the
+ * sweeps drawn are the parameters the suite declares for the key, with no code for them in
+ * plot.c. */
 Test(plot, data_driven_for_new_suites)
 {
     char *dir = ab_test_tmpdir("plotnew");
@@ -143,10 +144,10 @@ Test(plot, data_driven_for_new_suites)
     const long seq[] = {512, 1024, 2048, 4096};
     for (int b = 0; b < 2; b++)
         for (int i = 0; i < 4; i++) {
-            ab_result *r = ab_result_new("attention", "attention.sdpa", "flash");
+            ab_result *r = ab_result_new("attention", "attention.prefill", "flash");
             ab_result_set_device(r, "cuda:0", "Some GPU", "cuda");
             ab_result_param_str(r, "dtype", "bf16");
-            ab_result_param_int(r, "seq_len", seq[i]);
+            ab_result_param_int(r, "seq", seq[i]);
             ab_result_param_int(r, "batch", b ? 8 : 1);
             double w = 1e-6 * (double)seq[i] * (b ? 8 : 1);
             double t[3] = {w, 1.1 * w, 0.95 * w};
@@ -157,7 +158,7 @@ Test(plot, data_driven_for_new_suites)
     const char *dts[] = {"f16", "f32"};
     for (int d = 0; d < 2; d++)
         for (int i = 0; i < 3; i++) {
-            ab_result *r = ab_result_new("gemm", "gemm.matmul", "vendor");
+            ab_result *r = ab_result_new("gemm", "gemm.square", "vendor");
             ab_result_set_device(r, "cuda:0", "Some GPU", "cuda");
             ab_result_param_str(r, "dtype", dts[d]);
             ab_result_param_int(r, "m", sizes[i]);
@@ -194,21 +195,21 @@ Test(plot, data_driven_for_new_suites)
     ab_proc p;
     cr_assert_eq(ab_test_run(&p, 0, (const char *[]){"plot", dir, NULL}), 0);
     cr_assert_eq(p.status, 0, "%s", p.err);
-    cr_expect(strstr(p.out, "sweep-attention.sdpa-latency") != NULL, "%s", p.out);
-    cr_expect(strstr(p.out, "sweep-gemm.matmul-flops") != NULL, "%s", p.out);
-    cr_expect(strstr(p.out, "headline-tokens_s") != NULL, "%s", p.out);
+    cr_expect(strstr(p.out, "sweep-attention.prefill-latency") != NULL, "%s", p.out);
+    cr_expect(strstr(p.out, "sweep-gemm.square-flops") != NULL, "%s", p.out);
+    cr_expect(strstr(p.out, "headline-throughput-tokens_s") != NULL, "%s", p.out);
     cr_expect(strstr(p.out, "roofline-Some_GPU") != NULL, "%s", p.out);
     ab_proc_free(&p);
     char pd[800];
-    snprintf(pd, sizeof(pd), "%s/plots/sweep-attention.sdpa-latency.dat", dir);
+    snprintf(pd, sizeof(pd), "%s/plots/sweep-attention.prefill-latency.dat", dir);
     char *dat = slurp(pd);
     cr_assert_not_null(dat);
-    /* batch is not a function of seq_len: it splits the series; time in ms */
+    /* batch is not a function of seq: it splits the series; time in ms */
     cr_expect(strstr(dat, "\"flash bf16 batch=1\"") && strstr(dat, "\"flash bf16 batch=8\""),
               "%s", dat);
     cr_expect(strstr(dat, "(ms)") != NULL, "%s", dat);
     free(dat);
-    snprintf(pd, sizeof(pd), "%s/plots/sweep-gemm.matmul-flops.dat", dir);
+    snprintf(pd, sizeof(pd), "%s/plots/sweep-gemm.square-flops.dat", dir);
     dat = slurp(pd);
     cr_assert_not_null(dat);
     /* n and k follow m: one series per dtype, in TFLOP/s */

@@ -320,6 +320,16 @@ static const ab_case_suite attention_cases = {
     .sampling = attention_sampling,
 };
 
+/* prefill latency over the sequence length, decode over the KV-cache length and the batch */
+static const ab_sweep_decl sweeps[] = {
+    {"attention.prefill", "seq", false},
+    {"attention.decode", "kv_len", false},
+    {"attention.decode", "batch", false},
+    {NULL, NULL, false},
+};
+
+static const ab_suite_display attention_display = {.sweeps = sweeps};
+
 const ab_suite ab_suite_attention = {
     .name = "attention",
     .summary = "attention prefill and decode latency: naive, fused (flash-style), vendor",
@@ -327,4 +337,5 @@ const ab_suite ab_suite_attention = {
     .params = params,
     .run = ab_caserun,
     .cases = &attention_cases,
+    .display = &attention_display,
 };

@@ -452,6 +452,13 @@ static const ab_case_suite gemm_cases = {
     .generate = gemm_generate,
 };
 
+/* the square sweep over its edge (m = n = k), the LLM layer shapes over the token count */
+static const ab_sweep_decl sweeps[] = {
+    {"gemm.square", "n", false}, {"gemm.llama3", "tokens", false}, {NULL, NULL, false},
+};
+
+static const ab_suite_display gemm_display = {.sweeps = sweeps};
+
 const ab_suite ab_suite_gemm = {
     .name = "gemm",
     .summary = "matrix multiply: vendor library and portable kernel, square sweep and LLM "
@@ -460,4 +467,5 @@ const ab_suite ab_suite_gemm = {
     .params = params,
     .run = ab_caserun,
     .cases = &gemm_cases,
+    .display = &gemm_display,
 };

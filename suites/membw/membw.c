@@ -256,6 +256,14 @@ static const ab_case_suite membw_cases = {
     .generate = membw_generate,
 };
 
+/* bandwidth against working set (the kernels) and transfer size (the copies) */
+static const ab_sweep_decl sweeps[] = {
+    {"membw.h2d", "bytes", true}, {"membw.d2h", "bytes", true}, {"membw.d2d", "bytes", true},
+    {"membw.", "working_set", true}, {NULL, NULL, false},
+};
+
+static const ab_suite_display membw_display = {.sweeps = sweeps};
+
 const ab_suite ab_suite_membw = {
     .name = "membw",
     .summary = "memory bandwidth: copy, scale, add, triad, dot, read, write; transfers",
@@ -263,5 +271,6 @@ const ab_suite ab_suite_membw = {
     .params = params,
     .run = ab_caserun,
     .cases = &membw_cases,
+    .display = &membw_display,
 };
 

@@ -61,4 +61,13 @@ static const ab_summary_table table = {
 /* chart labels tell a prefill point by its input length, a decode point by batch and context */
 static const char *const label_params[] = {"input_len", "batch", "context", NULL};
 
-const ab_suite_display ab_tokens_display = {.label_params = label_params, .table = &table};
+/* prefill over the input length, decode over the context and the batch */
+static const ab_sweep_decl sweeps[] = {
+    {"tokens.prefill", "input_len", false},
+    {"tokens.decode", "context", false},
+    {"tokens.decode", "batch", false},
+    {NULL, NULL, false},
+};
+
+const ab_suite_display ab_tokens_display = {
+    .label_params = label_params, .table = &table, .sweeps = sweeps};

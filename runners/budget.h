@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A time budget for `accelbench run` (--budget 15m, or the profile's default): the run is planned
+ * so it ends in time, every suite on every device first, then the long sweeps.
+ *
+ *   pass 1, cover:  every selected suite on every selected device with the quick profile's
+ *                   cases and sampling (its smallest representative sweep: the headline sizes
+ *                   and a few points of each sweep);
+ *   pass 2, extend: every suite on every device again with the run's profile; a case the cover
+ *                   pass measured is not run again (no second result), the others run while
+ *                   they fit: the time left is shared out over the device x suite slots still
+ *                   to come (what a slot does not use goes to the later ones) and a case whose
+ *                   estimate does not fit its slot is a skip with reason "budget: ...".
+ *
+ * The estimate of a case: the seconds the last case of the same key on the device took, times
+ * the ratio of their first metric's amount per iteration (bytes, FLOP) when it is larger,
+ * doubled when that case ran in the cover pass (the run's profile samples longer); a key not
+ * run on the device yet: its time on another device times how much slower this device was on
+ * the keys both ran (geometric mean of seconds per unit of amount); none known: let through.
+ * Nothing starts after the budget's end except the cover pass's first case of a suite on a
+ * device, and that only when its estimate does not overrun the end by more than a tenth of the
+ * budget. A series headline of the cover pass (gemm's largest square size) gives way to the
+ * extend pass's headline of the same series. The run document records the budget, what it
+ * left out and why in settings.budget (results/SCHEMA.md); summary.md says it in a note.
+ */
+#ifndef AB_BUDGET_H
+#define AB_BUDGET_H
+
+#include "../core/rundoc.h"
+
+#include <stdbool.h>
+
+enum { AB_PASS_ONE = 0, AB_PASS_COVER = 1, AB_PASS_EXTEND = 2 };
+
+typedef struct ab_budget ab_budget;
+
+/* "15m", "90s", "1.5h", "900" (seconds); "0" or "none": no budget (*sec = 0). -1 with err
+ * naming --budget. */
+int ab_budget_parse(const char *s, double *sec, char *err);
+/* The default budget of a profile in seconds: standard 12 minutes (with the build, charts and
+ * report, ./run_all.sh within 20 minutes on a 2-core VM); quick and full none (0). */
+double ab_budget_default(const char *profile);
+
+/* A budget of sec seconds from now; source says where it came from ("--budget", "the standard
+ * profile's default"). NULL when out of memory. */
+ab_budget *ab_budget_new(double sec, const char *source);
+void ab_budget_free(ab_budget *b);
+
+/* The end of the budget (ab_now() seconds). */
+double ab_budget_deadline(const ab_budget *b);
+/* Starts a pass over nslots device x suite slots. */
+void ab_budget_pass(ab_budget *b, int pass, size_t nslots);
+int ab_budget_current_pass(const ab_budget *b);
+/* Starts the next slot: its share of the time left. */
+void ab_budget_slot(ab_budget *b);
+
+/* Before a case runs: 0 to run it; 2 (AB_CASE_ABSENT) when the cover pass measured it (no
+ * result); 1 (AB_CASE_SKIP) with the reason in why (AB_ERRLEN) when it does not fit. id: the
+ * case's identity (device, key, impl, params); amount: its first metric's amount per
+ * iteration, NAN when unknown. */
+int ab_budget_admit(ab_budget *b, const char *device, const char *key, const char *id,
+                    double amount, char *why);
+/* Whether every case of key on device would be a budget skip now (checked before a group's
+ * setup, so a spent budget costs no setup): past the end, or past the slot's share, unless the
+ * cover pass still owes the device a first case of the key (or of its suite). No side effect. */
+bool ab_budget_spent(const ab_budget *b, const char *device, const char *key);
+/* The skip of a case the budget left out (counted in what it left out): why (AB_ERRLEN). */
+void ab_budget_skip(ab_budget *b, const char *device, const char *key, char *why);
+/* Whether the extend pass will leave id out as measured by the cover pass (the progress count). */
+bool ab_budget_measured(const ab_budget *b, const char *id);
+/* After a case ran (seconds from its start to its result). */
+void ab_budget_ran(ab_budget *b, const char *device, const char *key, const char *id, double amount,
+                   double seconds);
+/* A series headline was marked and emitted: a cover-pass one of the same device, suite and
+ * series is no longer a headline once the extend pass marks one. */
+void ab_budget_series(ab_budget *b, const char *device, const char *suite, const char *series,
+                      ab_result *r);
+/* settings.budget of the run document: {seconds, source, left_out: {"suite on device": n},
+ * skipped, superseded_headlines, note}; and the one-line note (also for summary.md). */
+void ab_budget_record(const ab_budget *b, ab_run *run);
+
+#endif

@@ -1630,7 +1630,8 @@ int ab_plot_bars(const char *dir, const char *name, const char *title, const cha
     if (ab_mkdir_p(dir, err) != 0)
         return -1;
     size_t dlen = 0;
-    char *dat = headline_dat(rows, cols, cells, ylabel, 1.0, &dlen);
+    const htable t = {.rows = rows, .cols = cols, .cells = cells};
+    char *dat = headline_dat(&t, ylabel, 1.0, &dlen);
     double wpx = 40.0 * (double)json_array_size(rows) * (double)json_array_size(cols);
     char *extra = ab_asprintf("ncols = %zu\nwidth = %d\n", json_array_size(cols),
                               (int)fmin(1800.0, fmax(960.0, wpx)));

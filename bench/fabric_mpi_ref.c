@@ -3,7 +3,8 @@
  * A plain MPI reference for the fabric suite (bench/fabric_mpi.sh): point-to-point bandwidth
  * between ranks 0 and 1 (a window of MPI_Isend answered by one ack, as osu_bw and fabric.p2p)
  * and MPI_Allreduce bus bandwidth (f32 sum, nccl-tests' busbw = S/t x 2(n-1)/n). Each sample is
- * a batch after a barrier, timed as the slowest rank's; batches last >= 20 ms; prints medians.
+ * a batch after a barrier, timed as the slowest rank's; batches sized to last >= 20 ms at the
+ * fastest rate seen in calibration (accelbench's procedure); prints medians and the iterations.
  *   mpirun -np N fabric_mpi_ref P2P_BYTES WINDOW ALLREDUCE_BYTES SAMPLES
  */
 #include <mpi.h>
@@ -57,13 +58,23 @@ static int cmp(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* median seconds per iteration */
-static double measure(void (*op)(void), int samples)
+/* median seconds per iteration; *iters_out: iterations per sample */
+static double measure(void (*op)(void), int samples, long *iters_out)
 {
     long iters = 1;
-    batch(op, 1);
-    while (batch(op, iters) < 0.02)
+    double best = batch(op, 1), t; /* best: the fastest seconds per iteration seen */
+    while ((t = batch(op, iters)) < 0.02) {
+        best = t / (double)iters < best ? t / (double)iters : best;
         iters *= 2;
+    }
+    best = t / (double)iters < best ? t / (double)iters : best;
+    /* one calibration batch stretched by a stall (another process on a core, which both ranks
+     * need at once) ends the doubling with too few iterations -- a single collective when the
+     * first took 20 ms -- and the samples would then be single collectives that happened to run
+     * without a stall. Size the batches from the fastest rate seen, as accelbench does
+     * (ab_measure, ab_job_measure), so both time the same batches. */
+    if (best > 0 && 0.02 / best > (double)iters) iters = (long)(0.02 / best) + 1;
+    *iters_out = iters;
     double v[64];
     for (int k = 0; k < samples; k++)
         v[k] = batch(op, iters) / (double)iters;
@@ -93,10 +104,11 @@ int main(int argc, char **argv)
     memset(sbuf, 1, pb);
     for (size_t i = 0; i < ab / 4; i++)
         as[i] = 1.0f;
-    double tp = measure(p2p, samples), ta = measure(allreduce, samples);
+    long ip, ia;
+    double tp = measure(p2p, samples, &ip), ta = measure(allreduce, samples, &ia);
     if (rank == 0)
-        printf("p2p_bandwidth %.6g\nall_reduce_busbw %.6g\n", (double)win * (double)pb / tp,
-               (double)ab / ta * 2.0 * (n - 1) / n);
+        printf("p2p_bandwidth %.6g\nall_reduce_busbw %.6g\niters %ld %ld\n",
+               (double)win * (double)pb / tp, (double)ab / ta * 2.0 * (n - 1) / n, ip, ia);
     free(sbuf), free(rbuf), free(as), free(ar);
     MPI_Finalize();
     return 0;

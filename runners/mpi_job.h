@@ -21,6 +21,7 @@
 #define AB_MPI_JOB_H
 
 #include "../backends/registry.h"
+#include "../core/measure.h"
 #include "../core/rundoc.h"
 
 #include <stdbool.h>
@@ -68,6 +69,13 @@ int ab_job_gather(ab_run *run, ab_job_record_fn record, void *arg, char *err);
  * ends the job (rank 0's finished results stay in its journal). */
 void ab_job_watch(const char *what);
 void ab_job_unwatch(void);
+/* A case's part of one timed batch on this rank: `iters` iterations, their seconds in *sec; 0,
+ * or -1 with err (every rank still meets the batch's end). */
+typedef int (*ab_job_work_fn)(void *arg, long iters, double *sec, char *err);
+/* ab_measure across the ranks (mpi_measure.c): every batch after a barrier, timed as the
+ * slowest rank's, calibrated on those shared numbers, so every rank runs the same batches; each
+ * batch under ab_job_watch. 0, or -1 with err (a rank's work failed: every rank returns -1). */
+int ab_job_measure(const ab_sampling *s, ab_timing *t, ab_job_work_fn work, void *arg, char *err);
 /* Test hook: ACCELBENCH_TEST_RANK_FAULT (mpi_job.c, README) at `point` ("gather", a case key). */
 void ab_job_test_fault(const char *point);
 /* Leaves the job: MPI_Finalize, or exits non-zero when the job broke (a rank lost). Returns rc. */

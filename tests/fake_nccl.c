@@ -11,35 +11,15 @@
  * (real NCCL would wait for the other ranks forever): ncclInvalidUsage here. Within a group,
  * ncclGroupEnd runs every call: the k-th collective of a kind on each rank of a communicator
  * forms one collective (counts and roots must agree), each send must meet a receive of the same
- * count on its peer. f32 and sum only (the suite uses nothing else).
+ * count on its peer. f32 and sum only (the suite uses nothing else). Across processes
+ * (ncclGetUniqueId, ncclCommInitRank): fake_nccl_xp.c.
  */
+#include "fake_nccl.h"
+
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
-typedef int ncclResult_t;
-enum { ok = 0, system_error = 2, invalid_argument = 4, invalid_usage = 5 };
-enum { k_allreduce, k_broadcast, k_reducescatter, k_allgather, k_send, k_recv };
-
-typedef struct clique {
-    int n, refs;
-} clique;
-
-typedef struct ncclComm {
-    clique *cl;
-    int rank, dev;
-} * ncclComm_t;
-
-typedef struct call {
-    int kind;
-    ncclComm_t comm;
-    const float *send;
-    float *recv;
-    size_t count;
-    int root_or_peer;
-    int done;
-} call;
 
 static call pending[4096];
 static int npending, depth;
@@ -67,6 +47,8 @@ const char *ncclGetErrorString(ncclResult_t r)
         return "no error";
     case system_error:
         return "unhandled system error (stand-in: out of memory)";
+    case internal_error:
+        return "internal error (stand-in)";
     case invalid_argument:
         return "invalid argument (stand-in)";
     case invalid_usage:
@@ -101,8 +83,9 @@ ncclResult_t ncclCommInitAll(ncclComm_t *comms, int ndev, const int *devlist)
 ncclResult_t ncclCommDestroy(ncclComm_t comm)
 {
     if (!comm) return invalid_argument;
+    if (comm->xp) fake_xp_destroy(comm->xp);
     /* the last rank frees the clique */
-    if (--comm->cl->refs == 0) free(comm->cl);
+    if (comm->cl && --comm->cl->refs == 0) free(comm->cl);
     free(comm);
     return ok;
 }
@@ -117,11 +100,16 @@ static ncclResult_t add(int kind, ncclComm_t comm, const void *s, void *r, size_
                         int datatype, int arg)
 {
     if (!comm || datatype != 7 /* ncclFloat32 */) return invalid_argument;
-    if (!depth && comm->cl->n > 1) return invalid_usage;
+    if (!depth && comm->cl && comm->cl->n > 1) return invalid_usage;
     if (npending == (int)(sizeof(pending) / sizeof(pending[0]))) return system_error;
+    if (npending && (pending[0].comm->xp != NULL) != (comm->xp != NULL))
+        return invalid_usage; /* one group over communicators of both kinds: not here */
     pending[npending++] = (call){kind, comm, s, r, count, arg, 0};
     fake_nccl_last.calls++;
-    return ok;
+    if (depth || !comm->xp) return ok;
+    ncclResult_t rc = fake_xp_group(pending, npending); /* outside a group: now */
+    npending = 0;
+    return rc;
 }
 
 ncclResult_t ncclAllReduce(const void *s, void *r, size_t count, int datatype, int op,
@@ -226,6 +214,12 @@ ncclResult_t ncclGroupEnd(void)
     if (depth == 0) return invalid_usage;
     if (--depth > 0) return ok;
     ncclResult_t rc = ok;
+    if (npending && pending[0].comm->xp) {
+        rc = fake_xp_group(pending, npending);
+        npending = 0;
+        fake_nccl_last.group_ends++;
+        return rc;
+    }
     for (int i = 0; i < npending && rc == ok; i++) {
         call *c = &pending[i];
         if (c->done || c->kind == k_recv) continue;

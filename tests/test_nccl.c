@@ -90,7 +90,10 @@ static const ab_coll_impl standin = {"nccl-standin",
                                      ab_nccl_write_send,
                                      ab_nccl_read_recv,
                                      ab_nccl_clear_recv,
-                                     ab_nccl_run};
+                                     ab_nccl_run,
+                                     NULL,
+                                     NULL,
+                                     NULL};
 
 typedef struct fake_nccl_stats {
     long group_ends, calls, inits;

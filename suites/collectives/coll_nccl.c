@@ -19,10 +19,15 @@ typedef int ncclResult_t; /* enum: ncclSuccess = 0, then the error kinds */
 #define ncclFloat32 7      /* ncclDataType_t */
 #define ncclSum     0      /* ncclRedOp_t */
 typedef void *gpuStream_t; /* cudaStream_t / hipStream_t: a pointer */
+typedef struct {
+    char internal[AB_NCCL_ID_BYTES]; /* NCCL_UNIQUE_ID_BYTES */
+} ncclUniqueId;
 
 typedef struct nccl_api {
     ncclResult_t (*GetVersion)(int *version);
     ncclResult_t (*CommInitAll)(ncclComm_t *comm, int ndev, const int *devlist);
+    ncclResult_t (*GetUniqueId)(ncclUniqueId *id);
+    ncclResult_t (*CommInitRank)(ncclComm_t *comm, int nranks, ncclUniqueId id, int rank);
     ncclResult_t (*CommDestroy)(ncclComm_t comm);
     const char *(*GetErrorString)(ncclResult_t result);
     ncclResult_t (*AllReduce)(const void *sendbuff, void *recvbuff, size_t count, int datatype,
@@ -45,7 +50,9 @@ struct ab_coll_comm {
     const ab_gpu_shim *shim;
     void *dl;
     nccl_api api;
-    int n;
+    int n;      /* the communicators this process drives */
+    int nranks; /* ranks of the communicator: n, or the job's across processes */
+    int base;   /* the rank of this process's first communicator */
     int *ord;
     ncclComm_t *comms;
     gpuStream_t *streams;
@@ -89,6 +96,8 @@ static int load(ab_coll_comm *c, const char *label, const char *const *libs, cha
     } syms[] = {
         {"ncclGetVersion", (void **)&c->api.GetVersion},
         {"ncclCommInitAll", (void **)&c->api.CommInitAll},
+        {"ncclGetUniqueId", (void **)&c->api.GetUniqueId},
+        {"ncclCommInitRank", (void **)&c->api.CommInitRank},
         {"ncclCommDestroy", (void **)&c->api.CommDestroy},
         {"ncclGetErrorString", (void **)&c->api.GetErrorString},
         {"ncclAllReduce", (void **)&c->api.AllReduce},
@@ -121,14 +130,14 @@ static int nccl_err(const ab_coll_comm *c, char *err, const char *what, ncclResu
     return nc_fail(err, "%s: %s", what, c->api.GetErrorString ? c->api.GetErrorString(rc) : "?");
 }
 
-int ab_nccl_open(const ab_gpu_shim *shim, const char *label, const char *const *libs,
-                 const int *ordinals, int n, ab_coll_comm **out, char *why)
+/* The communicator's shell for n communicators in this process, the library loaded. */
+static int make(const ab_gpu_shim *shim, const char *label, const char *const *libs, int n,
+                ab_coll_comm **out, char *why)
 {
-    if (n < 2) return nc_fail(why, "collectives need at least 2 devices"), AB_COLL_SKIP;
     ab_coll_comm *c = (ab_coll_comm *)calloc(1, sizeof(*c));
     if (!c) return nc_fail(why, "out of memory");
     c->shim = shim;
-    c->n = n;
+    c->n = c->nranks = n;
     c->ord = (int *)calloc((size_t)n, sizeof(int));
     c->comms = (ncclComm_t *)calloc((size_t)n, sizeof(ncclComm_t));
     c->streams = (gpuStream_t *)calloc((size_t)n, sizeof(gpuStream_t));
@@ -136,23 +145,76 @@ int ab_nccl_open(const ab_gpu_shim *shim, const char *label, const char *const *
     c->recv = (void **)calloc((size_t)n, sizeof(void *));
     int rc = c->ord && c->comms && c->streams && c->send && c->recv ? load(c, label, libs, why)
                                                                     : nc_fail(why, "out of memory");
-    if (rc == 0) {
-        memcpy(c->ord, ordinals, (size_t)n * sizeof(int));
-        ncclResult_t r = c->api.CommInitAll(c->comms, n, c->ord);
-        if (r != ncclSuccess) {
-            memset(c->comms, 0, (size_t)n * sizeof(ncclComm_t));
-            rc = nccl_err(c, why, "ncclCommInitAll", r);
-        }
-    }
-    for (int i = 0; rc == 0 && i < n; i++)
-        if (shim->set_device(c->ord[i]) != 0 || shim->stream_create(&c->streams[i]) != 0)
-            rc = nc_fail(why, "stream on device %d: %s", c->ord[i], shim->error());
     if (rc != 0) {
         ab_nccl_close(c);
         return rc;
     }
     *out = c;
     return 0;
+}
+
+static int make_streams(ab_coll_comm *c, char *why)
+{
+    for (int i = 0; i < c->n; i++)
+        if (c->shim->set_device(c->ord[i]) != 0 || c->shim->stream_create(&c->streams[i]) != 0)
+            return nc_fail(why, "stream on device %d: %s", c->ord[i], c->shim->error());
+    return 0;
+}
+
+int ab_nccl_open(const ab_gpu_shim *shim, const char *label, const char *const *libs,
+                 const int *ordinals, int n, ab_coll_comm **out, char *why)
+{
+    if (n < 2) return nc_fail(why, "collectives need at least 2 devices"), AB_COLL_SKIP;
+    ab_coll_comm *c = NULL;
+    int rc = make(shim, label, libs, n, &c, why);
+    if (rc != 0) return rc;
+    memcpy(c->ord, ordinals, (size_t)n * sizeof(int));
+    ncclResult_t r = c->api.CommInitAll(c->comms, n, c->ord);
+    if (r != ncclSuccess) {
+        memset(c->comms, 0, (size_t)n * sizeof(ncclComm_t));
+        rc = nccl_err(c, why, "ncclCommInitAll", r);
+    }
+    if (rc == 0) rc = make_streams(c, why);
+    if (rc != 0) {
+        ab_nccl_close(c);
+        return rc;
+    }
+    *out = c;
+    return 0;
+}
+
+int ab_nccl_job_load(const ab_gpu_shim *shim, const char *label, const char *const *libs,
+                     ab_coll_comm **comm, char *why)
+{
+    return make(shim, label, libs, 1, comm, why);
+}
+
+int ab_nccl_job_id(ab_coll_comm *c, void *id, size_t bytes, char *why)
+{
+    ncclUniqueId u;
+    memset(&u, 0, sizeof(u));
+    if (bytes < sizeof(u)) return nc_fail(why, "the unique id needs %zu bytes", sizeof(u));
+    ncclResult_t r = c->api.GetUniqueId(&u);
+    if (r != ncclSuccess) return nccl_err(c, why, "ncclGetUniqueId", r);
+    memcpy(id, &u, sizeof(u));
+    return 0;
+}
+
+int ab_nccl_job_init(ab_coll_comm *c, int ordinal, int nranks, int rank, const void *id, char *why)
+{
+    ncclUniqueId u;
+    memcpy(&u, id, sizeof(u));
+    c->ord[0] = ordinal;
+    c->nranks = nranks;
+    c->base = rank;
+    if (c->shim->set_device(ordinal) != 0)
+        return nc_fail(why, "device %d: %s", ordinal, c->shim->error());
+    ncclResult_t r = c->api.CommInitRank(&c->comms[0], nranks, u, rank);
+    if (r != ncclSuccess) {
+        c->comms[0] = NULL;
+        return nccl_err(c, why, "ncclCommInitRank", r);
+    }
+    return make_streams(c, why);
 }
 
 static void free_buffers(ab_coll_comm *c)
@@ -188,7 +250,7 @@ void ab_nccl_close(ab_coll_comm *c)
 
 int ab_nccl_nranks(const ab_coll_comm *c)
 {
-    return c->n;
+    return c->nranks;
 }
 
 const char *ab_nccl_library(const ab_coll_comm *c)
@@ -248,7 +310,8 @@ static ncclResult_t enqueue(ab_coll_comm *c, int r, ab_coll_op op, size_t count,
     void *s = c->send[r], *d = c->recv[r];
     ncclComm_t cm = c->comms[r];
     gpuStream_t st = c->streams[r];
-    int n = c->n;
+    int n = c->nranks;
+    r += c->base; /* the rank in the communicator */
     size_t chunk = count * sizeof(float);
     ncclResult_t rc = ncclSuccess;
     switch (op) {
@@ -294,7 +357,7 @@ static double now(void)
 int ab_nccl_run(ab_coll_comm *c, ab_coll_op op, size_t count, int root, long iters, double *sec,
                 char *err)
 {
-    size_t n = (size_t)c->n;
+    size_t n = (size_t)c->nranks;
     size_t need_s = op == AB_COLL_REDUCE_SCATTER || op == AB_COLL_ALL_TO_ALL ? n * count : count;
     size_t need_r = op == AB_COLL_ALL_GATHER || op == AB_COLL_ALL_TO_ALL ? n * count : count;
     if (need_s * sizeof(float) > c->send_bytes || need_r * sizeof(float) > c->recv_bytes)

@@ -38,12 +38,23 @@ typedef struct ab_gpu_shim {
     const char *runtime; /* "CUDA", "HIP", "host memory (stand-in)" */
 } ab_gpu_shim;
 
+#define AB_NCCL_ID_BYTES 128 /* NCCL_UNIQUE_ID_BYTES */
+
 /* ab_coll_impl.open for NCCL-style libraries: `label` is "NCCL" or "RCCL", `libs` the names to
  * dlopen in order (NULL-terminated; the first that loads is used). Library absent:
  * AB_COLL_SKIP, why naming the library and the names tried. */
 int ab_nccl_open(const ab_gpu_shim *shim, const char *label, const char *const *libs,
                  const int *ordinals, int n, ab_coll_comm **comm, char *why);
 void ab_nccl_close(ab_coll_comm *comm);
+/* Across processes (ab_coll_impl.job_*): the library loaded into a communicator of one rank in
+ * this process; rank 0's ncclGetUniqueId (id: AB_NCCL_ID_BYTES); ncclCommInitRank of `rank` of
+ * `nranks` on device `ordinal`, its stream. Rank r of the communicator is then this process's
+ * rank 0 in write_send / read_recv. */
+int ab_nccl_job_load(const ab_gpu_shim *shim, const char *label, const char *const *libs,
+                     ab_coll_comm **comm, char *why);
+int ab_nccl_job_id(ab_coll_comm *comm, void *id, size_t bytes, char *why);
+int ab_nccl_job_init(ab_coll_comm *comm, int ordinal, int nranks, int rank, const void *id,
+                     char *why);
 int ab_nccl_nranks(const ab_coll_comm *comm);
 const char *ab_nccl_library(const ab_coll_comm *comm);
 int ab_nccl_alloc(ab_coll_comm *comm, size_t send_bytes, size_t recv_bytes, char *err);

@@ -30,4 +30,14 @@ float *ab_coll_sum_table(int n);
 float ab_coll_expected(ab_coll_op op, const float *sums, int n, int r, int root, size_t count,
                        size_t i);
 
+/* Across the ranks of an MPI job (collectives_job.c, built with MPI; every rank calls them in
+ * the same order). The communicator of this rank on device `ordinal` (0, AB_COLL_SKIP, -1 with
+ * why: the same outcome on every rank, the reason of the rank that failed). */
+int ab_coll_job_open(const ab_coll_impl *im, int ordinal, ab_coll_comm **comm, char *why);
+/* The smallest v of the ranks. */
+uint64_t ab_coll_job_min(uint64_t v);
+/* The ranks' wrong and checked counts summed; msg: the first wrong rank's message. */
+int ab_coll_job_combine(unsigned long long *wrong, unsigned long long *checked, char *msg,
+                        size_t len);
+
 #endif

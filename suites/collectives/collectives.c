@@ -9,10 +9,14 @@
  * element by element on the host against an exact reference (`wrong`, nccl-tests' #wrong).
  *
  * Ranks: the devices on a GPU backend (NCCL / RCCL, one process driving all of them); host
- * threads on the CPU backend (--ranks).
+ * threads on the CPU backend (--ranks); in an MPI job of two or more ranks with NCCL / RCCL, the
+ * job's ranks, one device each (collectives_job.c: unique id over MPI_Bcast, ncclCommInitRank),
+ * timed by ab_job_measure (the slowest rank's batch), validated on every rank and combined, the
+ * results job-wide (rank 0 records them once).
  */
 #include "coll_suite.h"
 
+#include "../../runners/mpi_job.h"
 #include "../case.h"
 
 #include <stdlib.h>
@@ -107,6 +111,8 @@ typedef struct coll_group {
     uint64_t max_used; /* the largest size a case will run */
     float *host;       /* staging: one rank's buffer */
     float *sums;
+    bool job; /* across the ranks of an MPI job: this process is rank `me` */
+    int me;
     int nord;
     int ord[]; /* the devices' indices in their backend */
 } coll_group;
@@ -114,7 +120,12 @@ typedef struct coll_group {
 static int group_setup(ab_group *g, char *err)
 {
     coll_group *d = g->data;
+#ifdef AB_HAVE_MPI
+    int rc = d->job ? ab_coll_job_open(d->im, d->ord[0], &d->comm, err)
+                    : d->im->open(d->ord, d->nord, d->ranks_arg, &d->comm, err);
+#else
     int rc = d->im->open(d->ord, d->nord, d->ranks_arg, &d->comm, err);
+#endif
     if (rc == AB_COLL_SKIP) return AB_CASE_SKIP;
     if (rc != 0) return -1;
     size_t b = (size_t)d->max_used;
@@ -170,9 +181,11 @@ static int case_setup(ab_case *c, char *err)
     coll_group *d = c->group->data;
     size_t ns = ab_coll_send_count(k->op, k->count, d->n);
     for (int r = 0; r < d->n; r++) {
+        if (d->job && r != d->me) continue; /* the other ranks write theirs */
         for (size_t i = 0; i < ns; i++)
             d->host[i] = ab_coll_input(r, i);
-        if (d->im->write_send(d->comm, r, d->host, ns * sizeof(float), err) != 0) return -1;
+        if (d->im->write_send(d->comm, d->job ? 0 : r, d->host, ns * sizeof(float), err) != 0)
+            return -1;
     }
     /* 0xff bytes are NaNs: an element the collective never wrote is wrong */
     return d->im->clear_recv(d->comm, 0xff, err);
@@ -185,6 +198,21 @@ static int case_run(ab_case *c, long iters, double *sec, char *err)
     return d->im->run(d->comm, k->op, k->count, 0, iters, sec, err);
 }
 
+#ifdef AB_HAVE_MPI
+/* This rank's part of a timed batch across the job (ab_job_measure). */
+static int job_work(void *arg, long iters, double *sec, char *err)
+{
+    ab_case *c = arg;
+    return case_run(c, iters, sec, err);
+}
+
+static int case_measure_job(ab_case *c, const ab_sampling *s, ab_timing *t, char *err)
+{
+    ab_job_test_fault(c->r->key);
+    return ab_job_measure(s, t, job_work, c, err);
+}
+#endif
+
 static int case_corrupt(ab_case *c, char *err)
 {
     (void)err;
@@ -196,7 +224,9 @@ static void record_runtime(const coll_group *d, ab_result *r)
 {
     json_object_set_new(r->extra, "library", json_string(d->im->library(d->comm)));
     json_object_set_new(r->extra, "ranks_are",
-                        json_string(d->im->host_ranks ? "host threads" : "devices"));
+                        json_string(d->im->host_ranks ? "host threads"
+                                    : d->job          ? "MPI ranks, one device each"
+                                                      : "devices"));
     if (d->im->host_ranks) return;
     json_t *env = json_object();
     static const char *const vars[] = {"NCCL_PROTO", "NCCL_ALGO", "NCCL_P2P_DISABLE",
@@ -215,7 +245,9 @@ static int case_validate(ab_case *c, ab_result *r, ab_verdict *v, char *err)
     size_t nr = ab_coll_recv_count(k->op, k->count, d->n);
     unsigned long long wrong = 0, checked = 0;
     for (int rank = 0; rank < d->n; rank++) {
-        if (d->im->read_recv(d->comm, rank, d->host, nr * sizeof(float), err) != 0) return -1;
+        if (d->job && rank != d->me) continue; /* each rank checks its own */
+        if (d->im->read_recv(d->comm, d->job ? 0 : rank, d->host, nr * sizeof(float), err) != 0)
+            return -1;
         if (rank == 0 && k->corrupt) d->host[0] += 1.0f;
         for (size_t i = 0; i < nr; i++) {
             float want = ab_coll_expected(k->op, d->sums, d->n, rank, 0, k->count, i);
@@ -226,6 +258,9 @@ static int case_validate(ab_case *c, ab_result *r, ab_verdict *v, char *err)
         }
         checked += nr;
     }
+#ifdef AB_HAVE_MPI
+    if (d->job) ab_coll_job_combine(&wrong, &checked, v->msg, sizeof(v->msg));
+#endif
     json_object_set_new(r->extra, "wrong", json_integer((json_int_t)wrong));
     json_object_set_new(r->extra, "checked", json_integer((json_int_t)checked));
     record_runtime(d, r);
@@ -244,6 +279,16 @@ static const ab_case_ops case_ops = {.applies = case_applies,
                                      .run = case_run,
                                      .corrupt = case_corrupt,
                                      .validate = case_validate};
+
+#ifdef AB_HAVE_MPI
+static const ab_case_ops job_case_ops = {.applies = case_applies,
+                                         .setup = case_setup,
+                                         .measure = case_measure_job,
+                                         .corrupt = case_corrupt,
+                                         .validate = case_validate};
+#else
+#define job_case_ops case_ops
+#endif
 
 /* The busbw factor of op, nccl-tests' PERFORMANCE.md */
 static const char *busbw_amount(ab_coll_op op)
@@ -265,8 +310,10 @@ static int add_case(ab_group *g, ab_coll_op op, uint64_t size, int n)
     char key[64];
     snprintf(key, sizeof(key), "collectives.%s", ab_coll_op_name(op));
     coll_group *d = g->data;
-    ab_case *c = ab_case_add(g, key, d->im->name, &case_ops, sizeof(coll_case));
+    ab_case *c =
+        ab_case_add(g, key, d->im->name, d->job ? &job_case_ops : &case_ops, sizeof(coll_case));
     if (!c) return -1;
+    c->r->job_wide = d->job; /* one result for the job, from rank 0 */
     coll_case *k = c->data;
     k->op = op;
     bool chunked =
@@ -311,17 +358,20 @@ static int coll_generate(ab_caselist *l, char *err)
     const ab_coll_impl *im = ab_caselist_impl(l);
     const coll_plan *p = ab_caselist_plan(l);
     int threads = ctx->dev->info.threads;
-    int n = im->host_ranks ? (int)(p->ranks      ? p->ranks
-                                   : threads < 2 ? 2
-                                   : threads > 8 ? 8
-                                                 : threads)
-                           : (int)(ctx->ndevices ? ctx->ndevices : 1);
+    /* an MPI job of two or more ranks with a library that spans processes: the job's ranks */
+    bool job = ab_job_active() && ab_job_size() >= 2 && im->job_load;
+    int n = job              ? ab_job_size()
+            : im->host_ranks ? (int)(p->ranks      ? p->ranks
+                                     : threads < 2 ? 2
+                                     : threads > 8 ? 8
+                                                   : threads)
+                             : (int)(ctx->ndevices ? ctx->ndevices : 1);
     if (n < 2)
         return ab_caselist_suite_result(l, AB_SKIP,
                                         "collectives need at least 2 ranks: only %s is selected "
                                         "on %s (--device)",
                                         ctx->dev->id, ctx->dev->backend->name);
-    size_t nord = ctx->ndevices ? ctx->ndevices : 1;
+    size_t nord = ctx->ndevices && !job ? ctx->ndevices : 1;
     ab_group *g = ab_group_add(l, "collectives", im->name, &group_ops,
                                sizeof(coll_group) + nord * sizeof(int));
     if (!g) return ab_err(err, "out of memory");
@@ -333,7 +383,13 @@ static int coll_generate(ab_caselist *l, char *err)
     d->nord = (int)nord;
     for (size_t i = 0; i < nord; i++)
         d->ord[i] = ctx->devices ? ctx->devices[i]->index : ctx->dev->index;
+    d->job = job;
+    g->r->job_wide = job; /* its skip, the same on every rank, once */
+    d->me = ab_job_rank();
     d->limit = fit_limit(ctx, im->host_ranks, n);
+#ifdef AB_HAVE_MPI
+    if (job) d->limit = ab_coll_job_min(d->limit); /* the same cases on every rank */
+#endif
     ab_result_param_int(g->r, "ranks", n);
     uint64_t def[48];
     const uint64_t *sizes = p->sizes;
@@ -353,6 +409,9 @@ static int coll_generate(ab_caselist *l, char *err)
 
 static const void *coll_impl(const ab_device *d)
 {
+    /* test only: the NCCL stand-in across an MPI job's ranks in place of the host threads */
+    const ab_coll_impl *standin = ab_coll_standin();
+    if (standin && strcmp(d->backend->name, "cpu") == 0) return standin;
     return ab_device_impls(d)->collectives;
 }
 

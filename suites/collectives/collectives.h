@@ -59,7 +59,24 @@ typedef struct ab_coll_impl {
      * broadcast) and waits for all of them; the elapsed wall time in *sec. */
     int (*run)(ab_coll_comm *comm, ab_coll_op op, size_t count, int root, long iters, double *sec,
                char *err);
+    /* Across the ranks of an MPI job, one device per rank (NULL: node-local only; NCCL's
+     * ncclGetUniqueId / ncclCommInitRank): job_load loads the library into a communicator
+     * shell (0, AB_COLL_SKIP: absent, -1); on rank 0 job_id writes the unique id (at most
+     * AB_COLL_ID_BYTES), which the suite shares with MPI_Bcast; job_init joins rank `rank` of
+     * `nranks` on the device `ordinal`. Then the communicator holds this process's one rank:
+     * index 0 of write_send / read_recv, and run() runs this rank's part. */
+    int (*job_load)(ab_coll_comm **comm, char *why);
+    int (*job_id)(ab_coll_comm *comm, void *id, size_t bytes, char *why);
+    int (*job_init)(ab_coll_comm *comm, int ordinal, int nranks, int rank, const void *id,
+                    char *why);
 } ab_coll_impl;
+
+#define AB_COLL_ID_BYTES 128
+
+/* A test-only stand-in (coll_standin.c): with ACCELBENCH_TEST_NCCL_STANDIN naming a stand-in
+ * libnccl (tests/fake_nccl.c) in an MPI job, the CPU device's collectives run through the NCCL
+ * glue across the ranks on host memory, impl "nccl-standin"; NULL otherwise. */
+const ab_coll_impl *ab_coll_standin(void);
 
 /* CPU backend: ranks as host threads over shared memory (collectives_cpu.c). */
 extern const ab_coll_impl ab_coll_threads;

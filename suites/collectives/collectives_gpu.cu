@@ -97,9 +97,14 @@ const ab_gpu_shim *the_shim()
     return &s;
 }
 
-int open_comm(const int *ord, int n, int ranks, ab_coll_comm **comm, char *why)
+// the library's label and the names to try (ACCELBENCH_NCCL_LIB: that one alone)
+struct lib_names {
+    const char *label;
+    const char *libs[4];
+};
+
+lib_names names()
 {
-    (void)ranks; // the ranks are the devices
     const char *env = getenv("ACCELBENCH_NCCL_LIB");
 #ifdef AB_GPU_HIP
     const char *label = "RCCL";
@@ -110,8 +115,26 @@ int open_comm(const int *ord, int n, int ranks, ab_coll_comm **comm, char *why)
     const char *libs[] = {env && *env ? env : "libnccl.so.2", "libnccl.so",
                           "/usr/local/cuda/lib64/libnccl.so.2", NULL};
 #endif
-    if (env && *env) libs[1] = NULL; // the named library or nothing
-    return ab_nccl_open(the_shim(), label, libs, ord, n, comm, why);
+    lib_names ln;
+    ln.label = label;
+    for (int i = 0; i < 4; i++)
+        ln.libs[i] = libs[i];
+    if (env && *env) ln.libs[1] = NULL; // the named library or nothing
+    return ln;
+}
+
+int open_comm(const int *ord, int n, int ranks, ab_coll_comm **comm, char *why)
+{
+    (void)ranks; // the ranks are the devices
+    lib_names ln = names();
+    return ab_nccl_open(the_shim(), ln.label, ln.libs, ord, n, comm, why);
+}
+
+// across an MPI job's ranks: the suite shares the unique id (collectives_job.c)
+int job_load(ab_coll_comm **comm, char *why)
+{
+    lib_names ln = names();
+    return ab_nccl_job_load(the_shim(), ln.label, ln.libs, comm, why);
 }
 
 ab_coll_impl make_impl()
@@ -135,6 +158,9 @@ ab_coll_impl make_impl()
     m.read_recv = ab_nccl_read_recv;
     m.clear_recv = ab_nccl_clear_recv;
     m.run = ab_nccl_run;
+    m.job_load = job_load;
+    m.job_id = ab_nccl_job_id;
+    m.job_init = ab_nccl_job_init;
     return m;
 }
 

@@ -4,10 +4,11 @@
  *
  * Every rank runs every case (the non-participants of a point-to-point pair wait at the
  * meeting points): the setup is a meeting point bounded by --rank-timeout (ab_job_agree), the
- * timing is this file's own measure(), because ab_measure's calibration on each rank's own clock
- * would give the ranks different iteration counts and deadlock: each timed batch starts after
- * a barrier and its time is the slowest rank's (MPI_Allreduce MAX), so every rank takes the same
- * decisions (iterations, early stop, interruption). Results are job_wide: rank 0 records them.
+ * timing is ab_job_measure (runners/mpi_measure.c), because ab_measure's calibration on each
+ * rank's own clock would give the ranks different iteration counts and deadlock: each timed
+ * batch starts after a barrier and its time is the slowest rank's (MPI_Allreduce MAX), so every
+ * rank takes the same decisions (iterations, early stop, interruption). Results are job_wide:
+ * rank 0 records them.
  *
  * Bandwidths follow nccl-tests (doc/PERFORMANCE.md there): algbw = size / t; busbw = algbw x
  * 2(n-1)/n for all_reduce, x (n-1)/n for all_gather (size = the gathered total) and all_to_all
@@ -182,71 +183,22 @@ static void fab_once(fab_case *f)
     }
 }
 
-/* One timed batch on every rank: out = the slowest rank's seconds, whether any rank was
- * interrupted, the longest time since `start` -- the same numbers on every rank. */
-static void fab_batch(fab_case *f, long iters, double start, double out[3])
+/* This rank's part of a timed batch (ab_job_measure): iters exchanges. */
+static int fab_work(void *arg, long iters, double *sec, char *err)
 {
-    ab_job_watch("a timed exchange of the fabric suite");
-    MPI_Barrier(f->comm);
+    (void)err;
+    fab_case *f = arg;
     double t0 = MPI_Wtime();
     for (long i = 0; i < iters; i++)
         fab_once(f);
-    double in[3] = {MPI_Wtime() - t0, ab_interrupted() ? 1.0 : 0.0, ab_now() - start};
-    MPI_Allreduce(in, out, 3, MPI_DOUBLE, MPI_MAX, f->comm);
-    ab_job_unwatch();
+    *sec = MPI_Wtime() - t0;
+    return 0;
 }
 
-static long grow_iters(long iters, double sec, double min_time, long max_iters)
-{
-    double g = sec > 0.0 ? min_time * 1.25 / sec : 10.0;
-    g = g < 2.0 ? 2.0 : g > 100.0 ? 100.0 : g;
-    double next = ceil((double)iters * g);
-    return next > (double)max_iters ? max_iters : (long)next;
-}
-
-/* ab_measure's procedure (warm-up, calibration to min_time, samples, max_time) on the job's
- * shared numbers. */
 static int fab_measure(ab_case *c, const ab_sampling *s, ab_timing *t, char *err)
 {
-    fab_case *f = c->data;
     ab_job_test_fault(c->r->key);
-    memset(t, 0, sizeof(*t));
-    int samples = s->samples > 0 ? s->samples : 1;
-    if (!(t->per_iter = calloc((size_t)samples, sizeof(double))))
-        return ab_err(err, "out of memory");
-    double start = ab_now(), v[3] = {0, 0, 0}, best = 0; /* best: fastest s per iteration */
-    long max_iters = s->max_iters > 0 ? s->max_iters : (1L << 30), iters = 1;
-    for (int i = 0; i < (s->warmup > 0 ? s->warmup : 1) && v[1] == 0; i++, t->warmup_runs++) {
-        fab_batch(f, 1, start, v);
-        best = best > 0 && best < v[0] ? best : v[0];
-    }
-    if (v[0] > 0 && v[0] < s->min_time)
-        iters = grow_iters(1, v[0] / 1.25 * 1.2, s->min_time, max_iters);
-    while (v[1] == 0) {
-        fab_batch(f, iters, start, v);
-        t->warmup_runs++;
-        best = best > 0 && best < v[0] / (double)iters ? best : v[0] / (double)iters;
-        if (v[0] >= s->min_time || iters >= max_iters) break;
-        iters = grow_iters(iters, v[0], s->min_time, max_iters);
-    }
-    /* a batch stretched by a stall (another process on the core: every rank must run at once)
-     * reaches min_time with too few iterations: size the batch from the fastest rate seen, as
-     * ab_measure does. The numbers are the same on every rank, so are the decisions. */
-    if (best > 0 && ceil(s->min_time / best) > (double)iters)
-        iters = ceil(s->min_time / best) > (double)max_iters ? max_iters
-                                                             : (long)ceil(s->min_time / best);
-    t->iters = iters;
-    double sampling_start = v[2];
-    for (int k = 0; k < samples && v[1] == 0; k++) {
-        fab_batch(f, iters, start, v);
-        if (!(v[0] > 0.0) || !isfinite(v[0]))
-            return ab_err(err, "timer returned %g s for %ld iterations", v[0], iters);
-        t->per_iter[t->n++] = v[0] / (double)iters;
-        if (s->max_time > 0 && t->n >= 3 && v[2] - sampling_start > s->max_time) break;
-    }
-    t->interrupted = v[1] != 0;
-    t->spent = ab_now() - start;
-    return 0;
+    return ab_job_measure(s, t, fab_work, c->data, err);
 }
 
 static int latency_metric(ab_case *c, const ab_timing *t, ab_result *r, char *err)

@@ -14,61 +14,22 @@
 #include "core/ab.h"
 #include "core/rundoc.h"
 #include "helpers.h"
-
-static char outdir[700];
+#include "mpi_test.h"
 
 static void job_env(void)
 {
-    /* root in CI containers; shared memory between the ranks unless a test says TCP */
-    setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);
-    setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
-    setenv("OMPI_MCA_btl", "self,vader", 1);
-    setenv("OMPI_MCA_rmaps_base_oversubscribe", "1", 1);
-    /* containers often forbid the cross-memory attach vader uses for large messages */
-    setenv("OMPI_MCA_btl_vader_single_copy_mechanism", "none", 1);
-    unsetenv("ACCELBENCH_TEST_RANK_FAULT");
-    /* sanitizer builds: Open MPI's own allocations outlive MPI_Finalize and LeakSanitizer reports
-     * them without usable stacks (its plugins); address and UB errors still fail the ranks. The
-     * same accelbench code outside a job is leak-checked by the other tests. */
-    setenv("ASAN_OPTIONS", "detect_leaks=0", 1);
+    ab_mpi_test_env();
 }
 
-/* mpirun -np N accelbench run --out <tmp> --run-id j ARGS... */
+/* mpirun -np N accelbench run --out <tmp> --run-id j ... ARGS */
 static void mpirun(ab_proc *p, const char *np, const char *const *args)
 {
-    char *dir = ab_test_tmpdir("cluster");
-    snprintf(outdir, sizeof(outdir), "%s", dir);
-    free(dir);
-    const char *argv[48] = {"--oversubscribe",
-                            "-np",
-                            np,
-                            AB_TEST_BINARY,
-                            "run",
-                            "--out",
-                            outdir,
-                            "--run-id",
-                            "j",
-                            "-q",
-                            "-p",
-                            "quick",
-                            "-r",
-                            "3",
-                            "-t",
-                            "0.005"};
-    size_t n = 16;
-    for (size_t i = 0; args[i] && n < 47; i++)
-        argv[n++] = args[i];
-    argv[n] = NULL;
-    cr_assert_eq(ab_test_exec(p, 0, AB_TEST_MPIRUN, argv), 0);
+    ab_mpi_test_run(p, "cluster", np, NULL, args);
 }
 
 static ab_run *read_job(void)
 {
-    char path[800], err[AB_ERRLEN] = "";
-    snprintf(path, sizeof(path), "%s/j/run.json", outdir);
-    ab_run *run = ab_run_read(path, err);
-    cr_assert(run, "%s: %s", path, err);
-    return run;
+    return ab_mpi_test_read();
 }
 
 static size_t count_key(const ab_run *run, const char *key, int rank)

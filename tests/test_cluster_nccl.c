@@ -16,60 +16,30 @@
 #include "core/ab.h"
 #include "core/rundoc.h"
 #include "helpers.h"
-
-static char outdir[700];
+#include "mpi_test.h"
 
 static void job_env(void)
 {
-    setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);
-    setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
-    setenv("OMPI_MCA_btl", "self,vader", 1);
-    setenv("OMPI_MCA_rmaps_base_oversubscribe", "1", 1);
-    setenv("OMPI_MCA_btl_vader_single_copy_mechanism", "none", 1);
+    ab_mpi_test_env();
     setenv("ACCELBENCH_TEST_NCCL_STANDIN", AB_TEST_FAKE_NCCL, 1);
-    unsetenv("ACCELBENCH_TEST_RANK_FAULT");
-    setenv("ASAN_OPTIONS", "detect_leaks=0", 1); /* Open MPI's own, as in test_cluster.c */
 }
 
+/* mpirun -np N accelbench run --out <tmp> --run-id j ... --suite collectives --device cpu ARGS */
 static void mpirun(ab_proc *p, const char *np, const char *const *args)
 {
-    char *dir = ab_test_tmpdir("cluster_nccl");
-    snprintf(outdir, sizeof(outdir), "%s", dir);
-    free(dir);
-    const char *argv[40] = {"--oversubscribe",
-                            "-np",
-                            np,
-                            "-x",
-                            "ACCELBENCH_TEST_NCCL_STANDIN",
-                            AB_TEST_BINARY,
-                            "run",
-                            "--out",
-                            outdir,
-                            "--run-id",
-                            "j",
-                            "-q",
-                            "-p",
-                            "quick",
-                            "-r",
-                            "3",
-                            "-t",
-                            "0.005",
-                            "--suite",
-                            "collectives"};
-    size_t n = 20;
+    const char *const opts[] = {"-x", "ACCELBENCH_TEST_NCCL_STANDIN", NULL};
+    /* the CPU device only: other backends' devices (PoCL) would add their own skips per rank */
+    const char *all[40] = {"--suite", "collectives", "--device", "cpu"};
+    size_t n = 4;
     for (size_t i = 0; args[i] && n < 39; i++)
-        argv[n++] = args[i];
-    argv[n] = NULL;
-    cr_assert_eq(ab_test_exec(p, 0, AB_TEST_MPIRUN, argv), 0);
+        all[n++] = args[i];
+    all[n] = NULL;
+    ab_mpi_test_run(p, "cluster_nccl", np, opts, all);
 }
 
 static ab_run *read_job(void)
 {
-    char path[800], err[AB_ERRLEN] = "";
-    snprintf(path, sizeof(path), "%s/j/run.json", outdir);
-    ab_run *run = ab_run_read(path, err);
-    cr_assert(run, "%s: %s", path, err);
-    return run;
+    return ab_mpi_test_read();
 }
 
 static long long param(const ab_result *r, const char *name)

@@ -4,14 +4,15 @@
 #   source .device/env.sh && bash scripts/gpu-check.sh
 # Builds the CUDA backend for the GPU at hand, runs the GPU suites and the PyTorch references in
 # the same script, and copies the run folder and logs to $OUT (or ./gpu-check-out).
-# Sections: membw (with the probes), gemm, attention, tokens; arguments pick some
+# Sections: membw (with the probes), gemm, attention, tokens, node (burn with the NVML health
+# counters, --concurrent, and the node suites' skips on one GPU); arguments pick some
 # (`bash scripts/gpu-check.sh tokens`), none runs them all.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-$PWD/gpu-check-out}
 mkdir -p "$OUT"
 log() { echo "== $*" | tee -a "$OUT/gpu-check.log"; }
-SECTIONS=" ${*:-membw gemm attention tokens} "
+SECTIONS=" ${*:-membw gemm attention tokens node} "
 want() { [[ "$SECTIONS" == *" $1 "* ]]; }
 exec > >(tee -a "$OUT/gpu-check.log") 2>&1
 log "nvidia-smi"
@@ -155,4 +156,20 @@ for r in d["results"]:
     if b == 1:
         print("  batch 1 vs roofline: %.3f  target >= 0.60  %s" % (m["fraction"], "ok" if m["fraction"] >= 0.6 else "BELOW"))
 PY
+fi
+if want node; then
+# One GPU: burn for 60 s (checked GEMM and triad intervals; the health verdict from NVML's ECC,
+# retired pages, row remaps, PCIe replays, XID events and the sampler's throttle reasons: the
+# first reading of those counters on hardware), membw.triad through --concurrent (one device:
+# the aggregate equals the device), and collectives / p2p, whose results on one GPU must be
+# skips naming the reason (two devices needed); train is a skip (no CUDA training kernels).
+log "node: burn 60 s, --concurrent, collectives and p2p on cuda:0"
+$AB run --device cuda:0 --suite burn --duration 60 --out "$OUT/results" --run-id burn \
+  > "$OUT/summary-burn.md"
+echo "exit $? (1: unhealthy or a wrong answer, with the reason in burn.health)"
+grep -E 'burn.health' "$OUT/summary-burn.md" | head -5
+$AB run --device cuda:0 --suite membw.triad,collectives,p2p,train --concurrent --profile quick \
+  --out "$OUT/results" --run-id node > "$OUT/summary-node.md"
+echo "exit $?"
+grep -E '\| (pass|fail|skip|error) \|' "$OUT/summary-node.md" | cut -c1-220 | head -40
 fi

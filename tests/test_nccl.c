@@ -17,58 +17,7 @@
 #include "suites/case.h"
 #include "suites/collectives/coll_nccl.h"
 
-/* ---- the memory shim: host memory standing in for the GPU runtime ---- */
-static int cur_dev = -1;
-static int h_set(int d)
-{
-    cur_dev = d;
-    return 0;
-}
-static int h_alloc(void **p, size_t b)
-{
-    return (*p = malloc(b)) ? 0 : -1;
-}
-static int h_copy(void *d, const void *s, size_t b)
-{
-    memcpy(d, s, b);
-    return 0;
-}
-static int h_fill(void *p, int v, size_t b)
-{
-    memset(p, v, b);
-    return 0;
-}
-static int h_stream(void **s)
-{
-    static int tag;
-    *s = &tag;
-    return 0;
-}
-static void h_stream_destroy(void *s)
-{
-    (void)s;
-}
-static int h_sync(void *s)
-{
-    (void)s;
-    return 0;
-}
-static const char *h_error(void)
-{
-    return "host shim error";
-}
-static const ab_gpu_shim host_shim = {h_set,
-                                      h_alloc,
-                                      free,
-                                      h_copy,
-                                      h_copy,
-                                      h_fill,
-                                      h_stream,
-                                      h_stream_destroy,
-                                      h_sync,
-                                      h_error,
-                                      "host memory (stand-in for the GPU runtime)"};
-
+/* the memory shim: host memory standing in for the GPU runtime (ab_coll_host_shim) */
 static const char *const fake_libs[] = {AB_TEST_FAKE_NCCL, NULL};
 static const char *const no_libs[] = {"libnccl-absent-here.so.2", "libnccl-absent.so", NULL};
 static const char *const *libs = fake_libs;
@@ -76,7 +25,7 @@ static const char *const *libs = fake_libs;
 static int t_open(const int *ord, int n, int ranks, ab_coll_comm **c, char *why)
 {
     (void)ranks;
-    return ab_nccl_open(&host_shim, "NCCL", libs, ord, n, c, why);
+    return ab_nccl_open(&ab_coll_host_shim, "NCCL", libs, ord, n, c, why);
 }
 
 /* the table the plugins build, with the stand-in's label */

@@ -38,6 +38,10 @@ typedef struct ab_gpu_shim {
     const char *runtime; /* "CUDA", "HIP", "host memory (stand-in)" */
 } ab_gpu_shim;
 
+/* Host memory standing in for the GPU runtime (coll_standin.c): the tests' and the MPI job
+ * stand-in's "devices"; its runtime text says stand-in, never device figures. */
+extern const ab_gpu_shim ab_coll_host_shim;
+
 #define AB_NCCL_ID_BYTES 128 /* NCCL_UNIQUE_ID_BYTES */
 
 /* ab_coll_impl.open for NCCL-style libraries: `label` is "NCCL" or "RCCL", `libs` the names to

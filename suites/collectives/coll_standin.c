@@ -53,7 +53,8 @@ static const char *h_error(void)
     return "host memory error";
 }
 
-static const ab_gpu_shim host_shim = {
+/* also the in-process test's (tests/test_nccl.c) */
+const ab_gpu_shim ab_coll_host_shim = {
     h_set,
     h_alloc,
     free,
@@ -80,7 +81,7 @@ static int s_load(ab_coll_comm **comm, char *why)
 {
     const char *lib = getenv("ACCELBENCH_TEST_NCCL_STANDIN");
     const char *libs[] = {lib ? lib : "", NULL};
-    return ab_nccl_job_load(&host_shim, "NCCL stand-in", libs, comm, why);
+    return ab_nccl_job_load(&ab_coll_host_shim, "NCCL stand-in", libs, comm, why);
 }
 
 static const ab_coll_impl standin = {"nccl-standin",

@@ -218,13 +218,14 @@ static void train_plan_clear(void *plan)
     if (p->have_peaks) ab_peaks_free(&p->peaks);
 }
 
-/* No .impl accessor: a backend without training kernels is a skip per point that names what is
+/* The sampling is the tokens suite's (a step is long: at most 5 samples, but on full).
+ * No .impl accessor: a backend without training kernels is a skip per point that names what is
  * missing (ab_train_model_new), not the loop's generic one. */
 static const ab_case_suite train_cases = {.plan_size = sizeof(ab_train_plan),
                                           .plan_init = train_plan_init,
                                           .plan_clear = train_plan_clear,
                                           .generate = train_generate,
-                                          .sampling = ab_train_point_sampling};
+                                          .sampling = ab_tok_point_sampling};
 
 extern const ab_suite_display ab_train_display; /* train_display.c */
 

@@ -30,12 +30,6 @@ static int timed(void *arg, long iters, double *sec, char *err)
     return ops->timer_stop(c->d->h, sec, err);
 }
 
-void ab_train_point_sampling(const ab_options *o, ab_sampling *s)
-{
-    *s = o->sampling;
-    if (s->samples > 5 && strcmp(o->profile, "full") != 0) s->samples = 5;
-}
-
 static const ab_train_plan *plan_of(const ab_case *c)
 {
     return c->plan;

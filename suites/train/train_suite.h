@@ -44,7 +44,6 @@ typedef struct ab_train_point {
 } ab_train_point;
 
 extern const ab_case_ops ab_train_point_ops;
-void ab_train_point_sampling(const ab_options *o, ab_sampling *s);
 /* layers that fit a point, or 0 with why */
 int ab_train_layers_fit(const ab_device *d, const ab_train_plan *p, int batch, int seq,
                         const char *profile, char *why);

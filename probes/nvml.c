@@ -1,184 +1,16 @@
 /* SPDX-License-Identifier: MIT */
-/*
- * NVIDIA Management Library through dlopen. The few types and entry points used are declared
- * here from NVML's documented API (docs.nvidia.com/deploy/nvml-api): every call returns an
- * nvmlReturn_t (0 = success), strings are caller buffers, power in milliwatts, energy in
- * millijoules, clocks in MHz.
- */
+/* The NVML part of the machine manifest: the driver and, per GPU, identity, clocks, power,
+ * ECC, NVLink (nvml_lib.h for the library). */
 #include "gpumgmt.h"
+#include "nvml_lib.h"
 #include "probe.h"
 #include "topo.h"
 
-#include <dlfcn.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-typedef int nvret;                 /* nvmlReturn_t */
-typedef struct nvml_dev_st *nvdev; /* nvmlDevice_t */
-enum { NV_SUCCESS = 0, NV_ERR_NOT_SUPPORTED = 3, NV_ERR_NO_PERMISSION = 4 };
-enum { NV_CLOCK_GRAPHICS = 0, NV_CLOCK_SM = 1, NV_CLOCK_MEM = 2 };
-enum { NV_TEMP_GPU = 0 };
-enum { NV_INFOROM_OEM = 0, NV_INFOROM_ECC = 1, NV_INFOROM_POWER = 2 };
-enum { NV_MEMORY_ERROR_CORRECTED = 0, NV_MEMORY_ERROR_UNCORRECTED = 1 };
-enum { NV_VOLATILE_ECC = 0, NV_AGGREGATE_ECC = 1 };
-#define NV_NVLINK_MAX_LINKS 18
-
-typedef struct nvpci { /* nvmlPciInfo_t (v3 layout) */
-    char busIdLegacy[16];
-    unsigned domain, bus, device, pciDeviceId, pciSubSystemId;
-    char busId[32];
-} nvpci;
-
-typedef struct nvmem { /* nvmlMemory_t */
-    unsigned long long total, free, used;
-} nvmem;
-
-/* The shapes of the per-device getters the manifest table calls (nvml_lib uses them too). */
-typedef nvret (*nv_u_fn)(nvdev, unsigned *);
-typedef nvret (*nv_tu_fn)(nvdev, int, unsigned *);
-typedef nvret (*nv_ull_fn)(nvdev, unsigned long long *);
-typedef nvret (*nv_str_fn)(nvdev, char *, unsigned);
-typedef nvret (*nv_tstr_fn)(nvdev, int, char *, unsigned);
-typedef nvret (*nv_int_fn)(nvdev, int *);
-typedef nvret (*nv_imode_fn)(nvdev, int *, int *);
-typedef nvret (*nv_umode_fn)(nvdev, unsigned *, unsigned *);
-typedef nvret (*nv_ecc_fn)(nvdev, int, int, unsigned long long *);
-typedef nvret (*nv_mem_fn)(nvdev, nvmem *);
-
-typedef struct nvml_lib {
-    void *dl;
-    nvret (*Init)(void);
-    nvret (*Shutdown)(void);
-    const char *(*ErrorString)(nvret);
-    nvret (*SystemGetDriverVersion)(char *, unsigned);
-    nvret (*SystemGetNVMLVersion)(char *, unsigned);
-    nvret (*SystemGetCudaDriverVersion)(int *);
-    nvret (*DeviceGetCount)(unsigned *);
-    nvret (*DeviceGetHandleByIndex)(unsigned, nvdev *);
-    nv_str_fn DeviceGetName;
-    nv_str_fn DeviceGetUUID;
-    nvret (*DeviceGetPciInfo)(nvdev, nvpci *);
-    nv_str_fn DeviceGetVbiosVersion;
-    nv_str_fn DeviceGetInforomImageVersion;
-    nv_tstr_fn DeviceGetInforomVersion;
-    nv_imode_fn DeviceGetEccMode;
-    nv_ecc_fn DeviceGetTotalEccErrors;
-    nv_int_fn DeviceGetPersistenceMode;
-    nv_u_fn DeviceGetPowerManagementLimit;
-    nv_u_fn DeviceGetPowerManagementDefaultLimit;
-    nv_u_fn DeviceGetEnforcedPowerLimit;
-    nv_tu_fn DeviceGetClockInfo;
-    nv_tu_fn DeviceGetApplicationsClock;
-    nv_tu_fn DeviceGetMaxClockInfo;
-    nv_umode_fn DeviceGetMigMode;
-    nvret (*DeviceGetNvLinkState)(nvdev, unsigned, int *);
-    nvret (*DeviceGetNvLinkVersion)(nvdev, unsigned, unsigned *);
-    nv_tu_fn DeviceGetTemperature;
-    nv_u_fn DeviceGetPowerUsage;
-    nv_ull_fn DeviceGetTotalEnergyConsumption;
-    nv_ull_fn DeviceGetThrottleReasons;
-    nv_u_fn DeviceGetCurrPcieLinkGeneration;
-    nv_u_fn DeviceGetCurrPcieLinkWidth;
-    nv_u_fn DeviceGetMaxPcieLinkGeneration;
-    nv_u_fn DeviceGetMaxPcieLinkWidth;
-    nv_mem_fn DeviceGetMemoryInfo;
-    char path[256];
-} nvml_lib;
-
-static const char *lib_name(void)
-{
-    const char *e = getenv("ACCELBENCH_NVML_LIB");
-    return e && *e ? e : "libnvidia-ml.so.1";
-}
-
-/* Symbol lookup: the newest versioned name first (NVML keeps old names for old ABIs). */
-static void *sym(void *dl, const char *a, const char *b)
-{
-    void *p = dlsym(dl, a);
-    if (!p && b) p = dlsym(dl, b);
-    return p;
-}
-
-static int nvml_open(nvml_lib *l, char *why)
-{
-    memset(l, 0, sizeof(*l));
-    ab_strlcpy(l->path, lib_name(), sizeof(l->path));
-    l->dl = dlopen(l->path, RTLD_NOW | RTLD_LOCAL);
-    if (!l->dl) {
-        const char *e = dlerror();
-        return ab_err(why, "%s (no NVIDIA driver installed)", e ? e : l->path);
-    }
-#define REQ(field, a, b)                                                                           \
-    do {                                                                                           \
-        *(void **)&l->field = sym(l->dl, a, b);                                                    \
-        if (!l->field) {                                                                           \
-            ab_err(why, "%s has no %s", l->path, a);                                               \
-            goto fail;                                                                             \
-        }                                                                                          \
-    } while (0)
-#define OPT(field, a, b) (*(void **)&l->field = sym(l->dl, a, b))
-    REQ(Init, "nvmlInit_v2", "nvmlInit");
-    REQ(Shutdown, "nvmlShutdown", NULL);
-    REQ(ErrorString, "nvmlErrorString", NULL);
-    REQ(DeviceGetCount, "nvmlDeviceGetCount_v2", "nvmlDeviceGetCount");
-    REQ(DeviceGetHandleByIndex, "nvmlDeviceGetHandleByIndex_v2", "nvmlDeviceGetHandleByIndex");
-    REQ(DeviceGetPciInfo, "nvmlDeviceGetPciInfo_v3", NULL);
-    OPT(SystemGetDriverVersion, "nvmlSystemGetDriverVersion", NULL);
-    OPT(SystemGetNVMLVersion, "nvmlSystemGetNVMLVersion", NULL);
-    OPT(SystemGetCudaDriverVersion, "nvmlSystemGetCudaDriverVersion_v2",
-        "nvmlSystemGetCudaDriverVersion");
-    OPT(DeviceGetName, "nvmlDeviceGetName", NULL);
-    OPT(DeviceGetUUID, "nvmlDeviceGetUUID", NULL);
-    OPT(DeviceGetVbiosVersion, "nvmlDeviceGetVbiosVersion", NULL);
-    OPT(DeviceGetInforomImageVersion, "nvmlDeviceGetInforomImageVersion", NULL);
-    OPT(DeviceGetInforomVersion, "nvmlDeviceGetInforomVersion", NULL);
-    OPT(DeviceGetEccMode, "nvmlDeviceGetEccMode", NULL);
-    OPT(DeviceGetTotalEccErrors, "nvmlDeviceGetTotalEccErrors", NULL);
-    OPT(DeviceGetPersistenceMode, "nvmlDeviceGetPersistenceMode", NULL);
-    OPT(DeviceGetPowerManagementLimit, "nvmlDeviceGetPowerManagementLimit", NULL);
-    OPT(DeviceGetPowerManagementDefaultLimit, "nvmlDeviceGetPowerManagementDefaultLimit", NULL);
-    OPT(DeviceGetEnforcedPowerLimit, "nvmlDeviceGetEnforcedPowerLimit", NULL);
-    OPT(DeviceGetClockInfo, "nvmlDeviceGetClockInfo", NULL);
-    OPT(DeviceGetApplicationsClock, "nvmlDeviceGetApplicationsClock", NULL);
-    OPT(DeviceGetMaxClockInfo, "nvmlDeviceGetMaxClockInfo", NULL);
-    OPT(DeviceGetMigMode, "nvmlDeviceGetMigMode", NULL);
-    OPT(DeviceGetNvLinkState, "nvmlDeviceGetNvLinkState", NULL);
-    OPT(DeviceGetNvLinkVersion, "nvmlDeviceGetNvLinkVersion", NULL);
-    OPT(DeviceGetTemperature, "nvmlDeviceGetTemperature", NULL);
-    OPT(DeviceGetPowerUsage, "nvmlDeviceGetPowerUsage", NULL);
-    OPT(DeviceGetTotalEnergyConsumption, "nvmlDeviceGetTotalEnergyConsumption", NULL);
-    /* renamed "clocks event reasons" in CUDA 12; same bits */
-    OPT(DeviceGetThrottleReasons, "nvmlDeviceGetCurrentClocksEventReasons",
-        "nvmlDeviceGetCurrentClocksThrottleReasons");
-    OPT(DeviceGetCurrPcieLinkGeneration, "nvmlDeviceGetCurrPcieLinkGeneration", NULL);
-    OPT(DeviceGetCurrPcieLinkWidth, "nvmlDeviceGetCurrPcieLinkWidth", NULL);
-    OPT(DeviceGetMaxPcieLinkGeneration, "nvmlDeviceGetMaxPcieLinkGeneration", NULL);
-    OPT(DeviceGetMaxPcieLinkWidth, "nvmlDeviceGetMaxPcieLinkWidth", NULL);
-    OPT(DeviceGetMemoryInfo, "nvmlDeviceGetMemoryInfo", NULL);
-#undef REQ
-#undef OPT
-    nvret rc = l->Init();
-    if (rc != NV_SUCCESS) {
-        ab_err(why, "nvmlInit failed: %s", l->ErrorString(rc));
-        goto fail;
-    }
-    return 0;
-fail:
-    dlclose(l->dl);
-    l->dl = NULL;
-    return -1;
-}
-
-static void nvml_close(nvml_lib *l)
-{
-    if (!l->dl) return;
-    l->Shutdown();
-    dlclose(l->dl);
-    l->dl = NULL;
-}
 
 /* A field from an NVML return code: ok with value, or the reason NVML gives. */
 static void nv_field(const nvml_lib *l, json_t *o, const char *key, nvret rc, json_t *value,
@@ -200,26 +32,6 @@ static void nv_field(const nvml_lib *l, json_t *o, const char *key, nvret rc, js
 static void nv_missing(json_t *o, const char *key, const char *fn)
 {
     ab_field_unavailable(o, key, "this NVML has no %s", fn);
-}
-
-static const struct {
-    unsigned long long bit;
-    unsigned ab;
-} nv_thr[] = {
-    {0x1ull, AB_THR_IDLE},        {0x2ull, AB_THR_APP_CLOCKS},   {0x4ull, AB_THR_SW_POWER},
-    {0x8ull, AB_THR_HW_SLOWDOWN}, {0x10ull, AB_THR_SYNC_BOOST},  {0x20ull, AB_THR_SW_THERMAL},
-    {0x40ull, AB_THR_HW_THERMAL}, {0x80ull, AB_THR_POWER_BRAKE}, {0x100ull, AB_THR_DISPLAY}};
-
-static uint32_t map_throttle(unsigned long long r)
-{
-    uint32_t m = 0;
-    for (size_t i = 0; i < sizeof(nv_thr) / sizeof(nv_thr[0]); i++)
-        if (r & nv_thr[i].bit) {
-            m |= nv_thr[i].ab;
-            r &= ~nv_thr[i].bit;
-        }
-    if (r) m |= AB_THR_OTHER;
-    return m;
 }
 
 /*
@@ -326,7 +138,7 @@ static json_t *mode_pair(bool current, bool pending)
 static json_t *throttle_names(unsigned long long r)
 {
     json_t *names = json_array();
-    uint32_t m = map_throttle(r);
+    uint32_t m = ab_nvml_throttle_bits(r);
     for (unsigned b = 0; b < 16; b++)
         if (m & (1u << b)) json_array_append_new(names, json_string(ab_throttle_name(1u << b)));
     return names;
@@ -512,7 +324,7 @@ json_t *ab_probe_nvml(void)
     json_t *o = json_object();
     nvml_lib l;
     char why[AB_ERRLEN];
-    if (nvml_open(&l, why) != 0) {
+    if (ab_nvml_lib_open(&l, why) != 0) {
         const char *keys[] = {"library", "driver_version", "cuda_driver_version", "nvml_version",
                               "devices"};
         for (size_t i = 0; i < 5; i++)
@@ -566,125 +378,6 @@ json_t *ab_probe_nvml(void)
         }
         ab_field_set(o, "devices", devs, "nvmlDeviceGetCount");
     }
-    nvml_close(&l);
+    ab_nvml_lib_close(&l);
     return o;
-}
-
-/* ---- sampler source ---- */
-
-typedef struct nv_src {
-    nvml_lib l;
-    nvdev d;
-} nv_src;
-
-static int nv_read(void *ctx, ab_sample *s, char *err)
-{
-    nv_src *c = ctx;
-    nvml_lib *l = &c->l;
-    unsigned v;
-    int ok = 0;
-    if (l->DeviceGetClockInfo && l->DeviceGetClockInfo(c->d, NV_CLOCK_SM, &v) == NV_SUCCESS) {
-        s->clock_mhz = v;
-        ok++;
-    }
-    if (l->DeviceGetClockInfo && l->DeviceGetClockInfo(c->d, NV_CLOCK_MEM, &v) == NV_SUCCESS)
-        s->mem_clock_mhz = v;
-    if (l->DeviceGetPowerUsage && l->DeviceGetPowerUsage(c->d, &v) == NV_SUCCESS) {
-        s->power_w = v / 1000.0;
-        ok++;
-    }
-    if (l->DeviceGetTemperature && l->DeviceGetTemperature(c->d, NV_TEMP_GPU, &v) == NV_SUCCESS)
-        s->temp_c = v;
-    unsigned long long e;
-    if (l->DeviceGetTotalEnergyConsumption &&
-        l->DeviceGetTotalEnergyConsumption(c->d, &e) == NV_SUCCESS) {
-        s->energy_j = (double)e / 1000.0;
-        ok++;
-    }
-    unsigned long long r;
-    if (l->DeviceGetThrottleReasons && l->DeviceGetThrottleReasons(c->d, &r) == NV_SUCCESS) {
-        s->throttle = map_throttle(r);
-        s->throttle_valid = true;
-    }
-    if (!ok) return ab_err(err, "NVML returned no clock, power or energy reading");
-    return 0;
-}
-
-static void nv_close(void *ctx)
-{
-    nv_src *c = ctx;
-    nvml_close(&c->l);
-    free(c);
-}
-
-/* Why a sampled quantity is missing: probe it once at setup. */
-static void probe_once(nvml_lib *l, nvret rc, bool have, const char *fn, char *why)
-{
-    if (!have)
-        snprintf(why, AB_ERRLEN, "this NVML has no %s", fn);
-    else if (rc == NV_ERR_NOT_SUPPORTED)
-        snprintf(why, AB_ERRLEN, "not supported on this GPU (%s)", fn);
-    else if (rc != NV_SUCCESS)
-        snprintf(why, AB_ERRLEN, "%s: %s", fn, l->ErrorString(rc));
-    else
-        why[0] = '\0';
-}
-
-int ab_nvml_source(const char *pci_bus_id, ab_sample_source *src, char *why)
-{
-    char want[32];
-    ab_pci_canon(pci_bus_id, want, sizeof(want));
-    if (!*want) return ab_err(why, "no PCI bus id to find the GPU in NVML");
-    nv_src *c = calloc(1, sizeof(*c));
-    if (!c) return ab_err(why, "out of memory");
-    if (nvml_open(&c->l, why) != 0) {
-        free(c);
-        return -1;
-    }
-    nvml_lib *l = &c->l;
-    unsigned n = 0;
-    bool found = false;
-    if (l->DeviceGetCount(&n) == NV_SUCCESS)
-        for (unsigned i = 0; i < n && !found; i++) {
-            nvdev d;
-            nvpci pci;
-            char canon[32];
-            if (l->DeviceGetHandleByIndex(i, &d) != NV_SUCCESS ||
-                l->DeviceGetPciInfo(d, &pci) != NV_SUCCESS)
-                continue;
-            ab_pci_canon(pci.busId, canon, sizeof(canon));
-            if (strcmp(canon, want) == 0) {
-                c->d = d;
-                found = true;
-            }
-        }
-    if (!found) {
-        ab_err(why, "NVML lists no GPU at PCI %s", want);
-        nv_close(c);
-        return -1;
-    }
-    memset(src, 0, sizeof(*src));
-    src->name = "nvml";
-    src->ctx = c;
-    src->read = nv_read;
-    src->close = nv_close;
-    ab_strlcpy(src->clock_what, "SM clock (nvmlDeviceGetClockInfo)", sizeof(src->clock_what));
-    ab_strlcpy(src->energy_what, "NVML total energy counter", sizeof(src->energy_what));
-    unsigned v;
-    unsigned long long e;
-    probe_once(l, l->DeviceGetClockInfo ? l->DeviceGetClockInfo(c->d, NV_CLOCK_SM, &v) : 0,
-               l->DeviceGetClockInfo, "nvmlDeviceGetClockInfo", src->why_clock);
-    probe_once(l, l->DeviceGetClockInfo ? l->DeviceGetClockInfo(c->d, NV_CLOCK_MEM, &v) : 0,
-               l->DeviceGetClockInfo, "nvmlDeviceGetClockInfo", src->why_mem_clock);
-    probe_once(l, l->DeviceGetPowerUsage ? l->DeviceGetPowerUsage(c->d, &v) : 0,
-               l->DeviceGetPowerUsage, "nvmlDeviceGetPowerUsage", src->why_power);
-    probe_once(l, l->DeviceGetTemperature ? l->DeviceGetTemperature(c->d, NV_TEMP_GPU, &v) : 0,
-               l->DeviceGetTemperature, "nvmlDeviceGetTemperature", src->why_temp);
-    probe_once(
-        l, l->DeviceGetTotalEnergyConsumption ? l->DeviceGetTotalEnergyConsumption(c->d, &e) : 0,
-        l->DeviceGetTotalEnergyConsumption, "nvmlDeviceGetTotalEnergyConsumption", src->why_energy);
-    probe_once(l, l->DeviceGetThrottleReasons ? l->DeviceGetThrottleReasons(c->d, &e) : 0,
-               l->DeviceGetThrottleReasons, "nvmlDeviceGetCurrentClocksEventReasons",
-               src->why_throttle);
-    return 0;
 }

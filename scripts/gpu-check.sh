@@ -195,7 +195,7 @@ for r in d["results"]:
     p, e = r["params"], r.get("extra", {})
     print("train %s %s seq %s mb %s, %s of %s layers run: %s %s" % (p.get("model"),
           p.get("dtype"), p.get("seq"), p.get("micro_batch"), p.get("layers_run"),
-          p.get("layers"), r["status"], r.get("reason", "")))
+          p.get("layers"), r["status"], r.get("reason") or ""))
     if r["status"] != "pass":
         continue
     tps = [m for m in r["metrics"] if m["name"] == "tokens_per_s"][0]["stats"]["median"]
@@ -205,7 +205,9 @@ for r in d["results"]:
         tps, e["step"]["p50_s"],
         "%.3f" % ms["fraction"] if "fraction" in ms else "-", ms.get("what", ms.get("reason")),
         "%.3f" % ds["fraction"] if "fraction" in ds else ds.get("reason")))
-    print("  validation: %s" % json.dumps(e.get("validation", "?"))[:400])
+    v = e.get("validation", {})
+    print("  validation (fp64 host reference): worst error / tolerance %s (gradients %s)" % (
+          v.get("worst_over_tolerance"), v.get("tolerance_gradients")))
     print("  breakdown: %s" % json.dumps(e.get("breakdown", {}))[:600])
 PY
 fi

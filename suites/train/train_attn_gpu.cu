@@ -4,10 +4,12 @@
  * size seq x seq is ever in memory. One source for both vendors (backends/gpu/gpu_port.h).
  *
  * Every kernel runs 128 threads: 32 rows (query rows, or key rows for dK/dV) x 4 threads per
- * row. Thread (row r, part u) owns columns u, u+4, u+8, ... of its row in registers, so the four
- * threads of a row read four consecutive words of a shared-memory row (no bank conflict) and the
- * eight rows of a warp the same words (a broadcast); a dot product's four partial sums meet by
- * two shuffles within the group of four lanes (the same on warps of 32 and wavefronts of 64).
+ * row. Thread (row r, part u) owns the groups of four columns 4u + 16c .. 4u + 16c + 3 of its row
+ * in registers, so the four threads of a row read 64 consecutive bytes of a shared-memory row,
+ * 16 bytes each in one load (no bank conflict), and the eight rows of a warp the same bytes (a
+ * broadcast): one shared-memory load feeds four multiply-adds. A dot product's four partial sums
+ * meet by two shuffles within the group of four lanes (the same on warps of 32 and wavefronts of
+ * 64).
  *
  * forward   block (32 query rows, head, sequence): K and V tiles of 32 keys in shared memory,
  *           online softmax once per tile, O and lse (natural log) per row
@@ -55,14 +57,31 @@ __device__ __forceinline__ float row_sum(float v)
     return v + shfl_xor(v, 2);
 }
 
+/* column k (0 .. D/4 - 1) of the D/4 a thread owns: group k/4 of its four, element k%4 */
+__device__ __forceinline__ int col_of(int u, int k)
+{
+    return 4 * u + 16 * (k / 4) + k % 4;
+}
+
+__device__ __forceinline__ float dot4(const float *a, float4 b)
+{
+    return a[0] * b.x + a[1] * b.y + a[2] * b.z + a[3] * b.w;
+}
+
+__device__ __forceinline__ void axpy4(float *a, float s, float4 b)
+{
+    a[0] += s * b.x, a[1] += s * b.y, a[2] += s * b.z, a[3] += s * b.w;
+}
+
 /* rows [r0, r0 + kTile) of a head (D columns, row stride ld) into t; zeros past `rows` */
 template <int D>
-__device__ __forceinline__ void load_tile(float (*t)[D], const float *base, size_t ld, long r0,
-                                          long rows)
+__device__ __forceinline__ void load_tile(float4 (*t)[D / 4], const float *base, size_t ld,
+                                          long r0, long rows)
 {
+    float *f = reinterpret_cast<float *>(t);
     for (int e = (int)threadIdx.x; e < kTile * D; e += kThreads) {
         const int j = e / D, c = e % D;
-        t[j][c] = r0 + j < rows ? base[(size_t)(r0 + j) * ld + c] : 0.0f;
+        f[e] = r0 + j < rows ? base[(size_t)(r0 + j) * ld + c] : 0.0f;
     }
 }
 
@@ -71,8 +90,8 @@ __global__ void __launch_bounds__(kThreads)
     k_attn_fwd(const float *__restrict__ qkv, float *__restrict__ o, float *__restrict__ lse,
                ashape s)
 {
-    constexpr int CP = D / kTpr;
-    __shared__ float ks[kTile][D], vs[kTile][D];
+    constexpr int CP = D / kTpr, G4 = D / 16;
+    __shared__ float4 ks[kTile][D / 4], vs[kTile][D / 4];
     const int tid = (int)threadIdx.x, r = tid / kTpr, u = tid % kTpr;
     const long q0 = (long)(gridDim.x - 1 - blockIdx.x) * kRows, i = q0 + r;
     const int bh = (int)blockIdx.y, b = bh / s.heads, h = bh % s.heads;
@@ -81,9 +100,9 @@ __global__ void __launch_bounds__(kThreads)
     const float *kb = qkv + tok0 * ld + (size_t)(s.heads + g) * D, *vb = kb + (size_t)s.kv_heads * D;
     float q[CP], acc[CP];
 #pragma unroll
-    for (int c = 0; c < CP; c++) {
-        q[c] = i < s.seq ? qkv[(tok0 + i) * ld + (size_t)h * D + u + kTpr * c] : 0.0f;
-        acc[c] = 0.0f;
+    for (int k = 0; k < CP; k++) {
+        q[k] = i < s.seq ? qkv[(tok0 + i) * ld + (size_t)h * D + col_of(u, k)] : 0.0f;
+        acc[k] = 0.0f;
     }
     float m = -INFINITY, l = 0.0f;
     const long kend = q0 + kRows < s.seq ? q0 + kRows : s.seq;
@@ -97,8 +116,8 @@ __global__ void __launch_bounds__(kThreads)
         for (int j = 0; j < kTile; j++) {
             float d = 0.0f;
 #pragma unroll
-            for (int c = 0; c < CP; c++)
-                d += q[c] * ks[j][u + kTpr * c];
+            for (int c = 0; c < G4; c++)
+                d += dot4(q + 4 * c, ks[j][u + 4 * c]);
             d = row_sum(d) * s.scale;
             const long kj = k0 + j;
             sc[j] = kj <= i && kj < s.seq ? d : -INFINITY;
@@ -108,15 +127,15 @@ __global__ void __launch_bounds__(kThreads)
         const float alpha = m == -INFINITY ? 0.0f : expf(m - mx);
         float sum = 0.0f;
 #pragma unroll
-        for (int c = 0; c < CP; c++)
-            acc[c] *= alpha;
+        for (int k = 0; k < CP; k++)
+            acc[k] *= alpha;
 #pragma unroll
         for (int j = 0; j < kTile; j++) {
             const float p = sc[j] == -INFINITY ? 0.0f : expf(sc[j] - mx);
             sum += p;
 #pragma unroll
-            for (int c = 0; c < CP; c++)
-                acc[c] += p * vs[j][u + kTpr * c];
+            for (int c = 0; c < G4; c++)
+                axpy4(acc + 4 * c, p, vs[j][u + 4 * c]);
         }
         l = l * alpha + sum;
         m = mx;
@@ -125,8 +144,8 @@ __global__ void __launch_bounds__(kThreads)
         const float inv = 1.0f / l;
         float *orow = o + (tok0 + i) * (size_t)s.heads * D + (size_t)h * D;
 #pragma unroll
-        for (int c = 0; c < CP; c++)
-            orow[u + kTpr * c] = acc[c] * inv;
+        for (int k = 0; k < CP; k++)
+            orow[col_of(u, k)] = acc[k] * inv;
         if (u == 0)
             lse[(size_t)bh * s.seq + i] = m + logf(l);
     }
@@ -138,8 +157,8 @@ __global__ void __launch_bounds__(kThreads)
               const float *__restrict__ lse, const float *__restrict__ dout,
               float *__restrict__ dqkv, float *__restrict__ Dw, ashape s)
 {
-    constexpr int CP = D / kTpr;
-    __shared__ float ks[kTile][D], vs[kTile][D];
+    constexpr int CP = D / kTpr, G4 = D / 16;
+    __shared__ float4 ks[kTile][D / 4], vs[kTile][D / 4];
     const int tid = (int)threadIdx.x, r = tid / kTpr, u = tid % kTpr;
     const long q0 = (long)(gridDim.x - 1 - blockIdx.x) * kRows, i = q0 + r;
     const int bh = (int)blockIdx.y, b = bh / s.heads, h = bh % s.heads;
@@ -150,12 +169,12 @@ __global__ void __launch_bounds__(kThreads)
     const bool in = i < s.seq;
     float q[CP], dov[CP], dq[CP], di = 0.0f;
 #pragma unroll
-    for (int c = 0; c < CP; c++) {
-        const size_t col = (size_t)(u + kTpr * c);
-        q[c] = in ? qkv[(tok0 + i) * ld + (size_t)h * D + col] : 0.0f;
-        dov[c] = in ? dout[(tok0 + i) * od + (size_t)h * D + col] : 0.0f;
-        di += in ? dov[c] * o[(tok0 + i) * od + (size_t)h * D + col] : 0.0f;
-        dq[c] = 0.0f;
+    for (int k = 0; k < CP; k++) {
+        const size_t col = (size_t)col_of(u, k);
+        q[k] = in ? qkv[(tok0 + i) * ld + (size_t)h * D + col] : 0.0f;
+        dov[k] = in ? dout[(tok0 + i) * od + (size_t)h * D + col] : 0.0f;
+        di += in ? dov[k] * o[(tok0 + i) * od + (size_t)h * D + col] : 0.0f;
+        dq[k] = 0.0f;
     }
     di = row_sum(di);
     const float li = in ? lse[(size_t)bh * s.seq + i] : 0.0f;
@@ -170,9 +189,9 @@ __global__ void __launch_bounds__(kThreads)
         for (int j = 0; j < kTile; j++) {
             float sp = 0.0f, dp = 0.0f;
 #pragma unroll
-            for (int c = 0; c < CP; c++) {
-                sp += q[c] * ks[j][u + kTpr * c];
-                dp += dov[c] * vs[j][u + kTpr * c];
+            for (int c = 0; c < G4; c++) {
+                sp += dot4(q + 4 * c, ks[j][u + 4 * c]);
+                dp += dot4(dov + 4 * c, vs[j][u + 4 * c]);
             }
             sp = row_sum(sp);
             dp = row_sum(dp);
@@ -180,15 +199,15 @@ __global__ void __launch_bounds__(kThreads)
             const float p = in && kj <= i ? expf(sp * s.scale - li) : 0.0f;
             const float ds = p * (dp - di) * s.scale;
 #pragma unroll
-            for (int c = 0; c < CP; c++)
-                dq[c] += ds * ks[j][u + kTpr * c];
+            for (int c = 0; c < G4; c++)
+                axpy4(dq + 4 * c, ds, ks[j][u + 4 * c]);
         }
     }
     if (in) {
         float *out = dqkv + (tok0 + i) * ld + (size_t)h * D;
 #pragma unroll
-        for (int c = 0; c < CP; c++)
-            out[u + kTpr * c] = dq[c];
+        for (int k = 0; k < CP; k++)
+            out[col_of(u, k)] = dq[k];
     }
 }
 
@@ -198,8 +217,9 @@ __global__ void __launch_bounds__(kThreads)
                const float *__restrict__ dout, const float *__restrict__ Dw,
                float *__restrict__ dqkv, ashape s)
 {
-    constexpr int CP = D / kTpr;
-    __shared__ float qs[kTile][D], dos[kTile][D], ls[kTile], dd[kTile];
+    constexpr int CP = D / kTpr, G4 = D / 16;
+    __shared__ float4 qs[kTile][D / 4], dos[kTile][D / 4];
+    __shared__ float ls[kTile], dd[kTile];
     const int tid = (int)threadIdx.x, r = tid / kTpr, u = tid % kTpr;
     const long k0 = (long)blockIdx.x * kRows, j = k0 + r;
     const int bg = (int)blockIdx.y, b = bg / s.kv_heads, g = bg % s.kv_heads;
@@ -210,11 +230,11 @@ __global__ void __launch_bounds__(kThreads)
     const size_t kcol = (size_t)(s.heads + g) * D, vcol = kcol + (size_t)s.kv_heads * D;
     float kr[CP], vr[CP], dk[CP], dv[CP];
 #pragma unroll
-    for (int c = 0; c < CP; c++) {
-        const size_t col = (size_t)(u + kTpr * c);
-        kr[c] = in ? qkv[(tok0 + j) * ld + kcol + col] : 0.0f;
-        vr[c] = in ? qkv[(tok0 + j) * ld + vcol + col] : 0.0f;
-        dk[c] = dv[c] = 0.0f;
+    for (int k = 0; k < CP; k++) {
+        const size_t col = (size_t)col_of(u, k);
+        kr[k] = in ? qkv[(tok0 + j) * ld + kcol + col] : 0.0f;
+        vr[k] = in ? qkv[(tok0 + j) * ld + vcol + col] : 0.0f;
+        dk[k] = dv[k] = 0.0f;
     }
     const long qstart = k0 / kTile * kTile; /* the first query tile with a row at or after k0 */
     for (int h = g * grp; h < (g + 1) * grp; h++) {
@@ -233,9 +253,9 @@ __global__ void __launch_bounds__(kThreads)
             for (int ii = 0; ii < kTile; ii++) {
                 float sp = 0.0f, dp = 0.0f;
 #pragma unroll
-                for (int c = 0; c < CP; c++) {
-                    sp += qs[ii][u + kTpr * c] * kr[c];
-                    dp += dos[ii][u + kTpr * c] * vr[c];
+                for (int c = 0; c < G4; c++) {
+                    sp += dot4(kr + 4 * c, qs[ii][u + 4 * c]);
+                    dp += dot4(vr + 4 * c, dos[ii][u + 4 * c]);
                 }
                 sp = row_sum(sp);
                 dp = row_sum(dp);
@@ -243,9 +263,9 @@ __global__ void __launch_bounds__(kThreads)
                 const float p = in && qi >= j && qi < s.seq ? expf(sp * s.scale - ls[ii]) : 0.0f;
                 const float ds = p * (dp - dd[ii]) * s.scale;
 #pragma unroll
-                for (int c = 0; c < CP; c++) {
-                    dv[c] += p * dos[ii][u + kTpr * c];
-                    dk[c] += ds * qs[ii][u + kTpr * c];
+                for (int c = 0; c < G4; c++) {
+                    axpy4(dv + 4 * c, p, dos[ii][u + 4 * c]);
+                    axpy4(dk + 4 * c, ds, qs[ii][u + 4 * c]);
                 }
             }
         }
@@ -253,9 +273,9 @@ __global__ void __launch_bounds__(kThreads)
     if (in) {
         float *out = dqkv + (tok0 + j) * ld;
 #pragma unroll
-        for (int c = 0; c < CP; c++) {
-            out[kcol + u + kTpr * c] = dk[c];
-            out[vcol + u + kTpr * c] = dv[c];
+        for (int k = 0; k < CP; k++) {
+            out[kcol + col_of(u, k)] = dk[k];
+            out[vcol + col_of(u, k)] = dv[k];
         }
     }
 }

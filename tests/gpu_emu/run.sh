@@ -7,11 +7,17 @@
 # the CPU kernels (ab_train_cpu) and the attention also against the fp64 reference, with warps of
 # 32 and of 64 (the HIP wavefront). It proves the indexing, masking, tiling and reductions, not
 # what only hardware shows (the memory model, register limits, speed).
-#   bash tests/gpu_emu/run.sh [BUILD_DIR]   (a CPU build with libabcore.a; default build)
+#   bash tests/gpu_emu/run.sh [BUILD_DIR]   (a Ninja build with libabcore.a; default build;
+#   ctest -R train_gpu_emu runs it)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${1:-build}
-[ -f "$BUILD/libabcore.a" ] || { echo "no $BUILD/libabcore.a: build the CPU tree first" >&2; exit 2; }
+# exit 77 (CTest's skip) with the reason when the pieces are not there
+[ -f "$BUILD/libabcore.a" ] || { echo "skip: no $BUILD/libabcore.a (build the CPU tree first)"; exit 77; }
+[ -f "$BUILD/build.ninja" ] || { echo "skip: $BUILD is not a Ninja build (its link line is read from build.ninja)"; exit 77; }
+command -v perl > /dev/null || { echo "skip: no perl (it rewrites the kernel launches)"; exit 77; }
+echo '#include <barrier>' | ${CXX:-g++} -std=c++20 -x c++ -fsyntax-only - 2> /dev/null ||
+  { echo "skip: ${CXX:-g++} has no C++20 <barrier>"; exit 77; }
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 mkdir -p "$T/suites/train"

@@ -4,15 +4,16 @@
 #   source .device/env.sh && bash scripts/gpu-check.sh
 # Builds the CUDA backend for the GPU at hand, runs the GPU suites and the PyTorch references in
 # the same script, and copies the run folder and logs to $OUT (or ./gpu-check-out).
-# Sections: membw (with the probes), gemm, attention, tokens, node (burn with the NVML health
-# counters, --concurrent, and the node suites' skips on one GPU); arguments pick some
+# Sections: membw (with the probes), gemm, attention, tokens, train (the CUDA training kernels
+# against fp64, then the llama3-8b f32 step), node (burn with the NVML health counters,
+# --concurrent, and the node suites' skips on one GPU); arguments pick some
 # (`bash scripts/gpu-check.sh tokens`), none runs them all.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-$PWD/gpu-check-out}
 mkdir -p "$OUT"
 log() { echo "== $*" | tee -a "$OUT/gpu-check.log"; }
-SECTIONS=" ${*:-membw gemm attention tokens node} "
+SECTIONS=" ${*:-membw gemm attention tokens train node} "
 want() { [[ "$SECTIONS" == *" $1 "* ]]; }
 exec > >(tee -a "$OUT/gpu-check.log") 2>&1
 log "nvidia-smi"
@@ -157,18 +158,71 @@ for r in d["results"]:
         print("  batch 1 vs roofline: %.3f  target >= 0.60  %s" % (m["fraction"], "ok" if m["fraction"] >= 0.6 else "BELOW"))
 PY
 fi
+# ---- train (issue 17) ---------------------------------------------------------------------------
+if want train; then
+# First the kernels alone (suites/train/train_gpu.cu, train_attn_gpu.cu; never run before this)
+# against fp64 references on cuda:0 -- tests/test_train_kernels_devices.c, the tokens_kernels
+# pattern: every op, the attention over several sequences, GQA, head_dim 32/64/128, fill and the
+# bf16 cast bit for bit. Needs Criterion on the box; without it the ctest is absent (said so).
+log "train kernels on cuda:0 against fp64 (ctest train_kernels_devices, the cuda cases)"
+cmake -S . -B build-gpu -DAB_TESTS=ON > /dev/null 2>&1
+if cmake --build build-gpu --target test_train_kernels_devices 2>&1 | tail -3 &&
+   [ -x build-gpu/test_train_kernels_devices ]; then
+  build-gpu/test_train_kernels_devices --verbose=0 -j1 --filter='train_kernels_devices/*_cuda' \
+    2>&1 | tee "$OUT/train-kernels-cuda.txt"
+  echo "exit ${PIPESTATUS[0]} (a SKIP of a cuda case means cuda:0 was not opened: read the reason)"
+else
+  echo "train_kernels_devices not built (Criterion missing?): the kernels are checked only by the"
+  echo "suite's own fp64 validation below"
+fi
+# Then the step: llama3-8b, f32 (master weights, gradients, AdamW state all f32; the projections
+# on cuBLASLt in plain f32, no TF32), seq 2048, micro-batch 1, as many layers as fit (capped at 4
+# by the standard profile, scaled to 32), validated against the fp64 host reference every point.
+# MFU against the run's own measured f32 GEMM rate and the datasheet's f32 peak.
+log "train on cuda:0 (llama3-8b, f32, seq 2048, standard profile)"
+$AB run --device cuda:0 --suite train --model llama3-8b --dtype f32 --seq 2048 --micro-batch 1 \
+  --profile standard --price-per-hour 3.0 --out "$OUT/results" --run-id train \
+  > "$OUT/summary-train.md"
+echo "exit $?"
+sed -n '/^## Training/,/^## /p' "$OUT/summary-train.md" | head -20
+cp "$OUT/results/train/run.json" "$OUT/run-train.json" 2>/dev/null
+python3 - "$OUT/results/train/run.json" <<'PY' | tee "$OUT/train-check.txt"
+import json, sys
+d = json.load(open(sys.argv[1]))
+for r in d["results"]:
+    if r["key"] != "train.step":
+        continue
+    p, e = r["params"], r.get("extra", {})
+    print("train %s %s seq %s mb %s, %s of %s layers run: %s %s" % (p.get("model"),
+          p.get("dtype"), p.get("seq"), p.get("micro_batch"), p.get("layers_run"),
+          p.get("layers"), r["status"], r.get("reason") or ""))
+    if r["status"] != "pass":
+        continue
+    tps = [m for m in r["metrics"] if m["name"] == "tokens_per_s"][0]["stats"]["median"]
+    mfu = e.get("mfu", {})
+    ms, ds = mfu.get("measured", {}), mfu.get("datasheet", {})
+    print("  %.1f tokens/s  step p50 %.3f s  MFU %s (measured GEMM %s), %s (datasheet)" % (
+        tps, e["step"]["p50_s"],
+        "%.3f" % ms["fraction"] if "fraction" in ms else "-", ms.get("what", ms.get("reason")),
+        "%.3f" % ds["fraction"] if "fraction" in ds else ds.get("reason")))
+    v = e.get("validation", {})
+    print("  validation (fp64 host reference): worst error / tolerance %s (gradients %s)" % (
+          v.get("worst_over_tolerance"), v.get("tolerance_gradients")))
+    print("  breakdown: %s" % json.dumps(e.get("breakdown", {}))[:600])
+PY
+fi
 if want node; then
 # One GPU: burn for 60 s (checked GEMM and triad intervals; the health verdict from NVML's ECC,
 # retired pages, row remaps, PCIe replays, XID events and the sampler's throttle reasons: the
 # first reading of those counters on hardware), membw.triad through --concurrent (one device:
 # the aggregate equals the device), and collectives / p2p, whose results on one GPU must be
-# skips naming the reason (two devices needed); train is a skip (no CUDA training kernels).
+# skips naming the reason (two devices needed). train has its own section above.
 log "node: burn 60 s, --concurrent, collectives and p2p on cuda:0"
 $AB run --device cuda:0 --suite burn --duration 60 --out "$OUT/results" --run-id burn \
   > "$OUT/summary-burn.md"
 echo "exit $? (1: unhealthy or a wrong answer, with the reason in burn.health)"
 grep -E 'burn.health' "$OUT/summary-burn.md" | head -5
-$AB run --device cuda:0 --suite membw.triad,collectives,p2p,train --concurrent --profile quick \
+$AB run --device cuda:0 --suite membw.triad,collectives,p2p --concurrent --profile quick \
   --out "$OUT/results" --run-id node > "$OUT/summary-node.md"
 echo "exit $?"
 grep -E '\| (pass|fail|skip|error) \|' "$OUT/summary-node.md" | cut -c1-220 | head -40

@@ -11,6 +11,7 @@
 #include "../../suites/gemm/gemm.h"
 #include "../../suites/attention/attention.h"
 #include "../../suites/tokens/tokens.h"
+#include "../../suites/train/train.h"
 #include "../../suites/collectives/collectives.h"
 #include "../../suites/p2p/p2p.h"
 
@@ -23,6 +24,7 @@ extern const ab_membw_impl ab_membw_gpu;
 extern const ab_gemm_backend ab_gemm_gpu;
 extern const ab_attn_impl ab_attention_gpu;
 extern const ab_tok_ops ab_tokens_gpu;
+extern const ab_train_ops ab_train_gpu;
 extern const ab_coll_impl ab_coll_gpu;
 extern const ab_p2p_impl ab_p2p_gpu;
 
@@ -289,9 +291,8 @@ int be_peer_copy(void *dst_dev, void *dst, void *src_dev, const void *src, size_
 }
 
 /* the suites' kernel tables (suites/<suite>/<suite>_gpu.cu) */
-/* train: no GPU training kernels yet (the suite is a skip naming it) */
-const ab_suite_impls gpu_impls = {&ab_membw_gpu, &ab_gemm_gpu, &ab_attention_gpu, &ab_tokens_gpu,
-                                  nullptr,       &ab_coll_gpu, &ab_p2p_gpu};
+const ab_suite_impls gpu_impls = {&ab_membw_gpu,  &ab_gemm_gpu, &ab_attention_gpu, &ab_tokens_gpu,
+                                  &ab_train_gpu, &ab_coll_gpu, &ab_p2p_gpu};
 
 ab_backend_ops make_ops()
 {

@@ -8,7 +8,7 @@
  * the LM head's logits, and AdamW.
  *
  * This header is the contract between the step (train_step.c), the suite (train.c) and the
- * per-backend kernels (train_cpu.c, train_opencl.c). Plain C, also includable by CUDA/HIP code.
+ * per-backend kernels (train_cpu.c, train_opencl.c, train_gpu.cu). Plain C, also includable by CUDA/HIP code.
  * Every call follows backends/backend.h: enqueued on the device's one queue in order with GEMM
  * calls (a CPU runs it to completion); device buffers are the backend's opaque handles; errors
  * 0 / -1 with a one-line message in err. Element type: f32 throughout (master weights, activations,
@@ -86,6 +86,8 @@ typedef struct ab_train_ops {
     int (*zero)(void *dev, void *buf, size_t n, char *err);
     /* What runs, for the record. */
     const char *(*describe)(void *dev);
+    /* dst[i] = src[i] rounded to bf16 (round to nearest even; NaN stays NaN), n elements; dst is a buffer of n uint16_t. NULL: the backend does no bf16 training. */
+    int (*cast_bf16)(void *dev, size_t n, const void *src, void *dst, char *err);
 } ab_train_ops;
 
 #ifdef __cplusplus

@@ -15,6 +15,12 @@
  * (size = what one rank sends in all); the formulas are recorded with each metric. Validation:
  * every received value against the host reference of what the senders wrote (sums of small
  * integers, exact in f32), combined over the ranks.
+ *
+ * Buffers: each case maps its own (fab_map), never malloc: a case's buffers would otherwise
+ * depend on what the cases before it freed -- after fabric.p2p freed its 1 MiB send buffer,
+ * glibc raised its mmap threshold and the next cases' buffers came from the brk heap at
+ * whatever offset it had reached (0x...ea0 on one rank, 0x...1d0 on the other), where a plain
+ * MPI program's malloc of the same size gets a fresh page-aligned mapping.
  */
 #include "fabric.h"
 
@@ -25,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 typedef enum { OP_LATENCY, OP_P2P, OP_ALL_REDUCE, OP_ALL_GATHER, OP_ALL_TO_ALL } fab_op;
 
@@ -37,6 +44,7 @@ typedef struct fab_case {
     MPI_Comm comm;
     int rank, n;
     unsigned char *send, *recv;
+    size_t send_len, recv_len; /* their mappings' lengths */
     MPI_Request *rq;
 } fab_case;
 
@@ -51,6 +59,23 @@ static unsigned char pbyte(int rank, size_t i)
 static float val(long k, size_t i)
 {
     return (float)(k % 251 + (long)(i % 13));
+}
+
+/* A fresh, page-aligned, zero-filled mapping of bytes (at least one page); NULL: none. */
+static unsigned char *fab_map(size_t bytes, size_t *len)
+{
+    *len = bytes ? bytes : 1;
+    void *p = mmap(NULL, *len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p != MAP_FAILED) return p;
+    *len = 0;
+    return NULL;
+}
+
+static void fab_unmap(unsigned char **p, size_t *len)
+{
+    if (*p) munmap(*p, *len);
+    *p = NULL;
+    *len = 0;
 }
 
 static bool in_pair(const fab_case *f)
@@ -100,8 +125,8 @@ static int fab_setup(ab_case *c, char *err)
     if (p2p && rb > P2P_MAX_BYTES) {
         local = 2;
     } else {
-        f->send = malloc(sb ? sb : 1);
-        f->recv = malloc(rb ? rb : 1);
+        f->send = fab_map(sb, &f->send_len);
+        f->recv = fab_map(rb, &f->recv_len);
         f->rq = calloc(2 * (size_t)f->window, sizeof(*f->rq));
         if (!f->send || !f->recv || !f->rq)
             local = 1;
@@ -124,10 +149,9 @@ static int fab_setup(ab_case *c, char *err)
 static void fab_teardown(ab_case *c)
 {
     fab_case *f = c->data;
-    free(f->send);
-    free(f->recv);
+    fab_unmap(&f->send, &f->send_len);
+    fab_unmap(&f->recv, &f->recv_len);
     free(f->rq);
-    f->send = f->recv = NULL;
     f->rq = NULL;
 }
 

@@ -95,7 +95,7 @@ static void attention_case(attn_runner run, int batch, int seq, int H, int G, in
         cr_skip_test("no device: %s", err);
     }
     cr_assert_eq(rc, 0, "%s", err);
-    ab_tref_dims d = {seq, 0, H, G, Dh, 0};
+    ab_tref_dims d = {seq, 0, H, G, Dh, 0, false};
     double *rq = malloc((size_t)seq * ld * 8), *ro = malloc((size_t)seq * od * 8),
            *rP = malloc((size_t)H * seq * seq * 8), *rdo = malloc((size_t)seq * od * 8),
            *rdq = malloc((size_t)seq * ld * 8);

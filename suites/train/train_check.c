@@ -12,15 +12,15 @@
  * loss that the update makes (the update is what that change checks).
  *
  * bf16 training: the reference rounds every GEMM operand to bf16 where the step casts it
- * (train_ref.h), so what is left is not bf16's rounding error (2^-9 per operand, ~4e-3 in these
- * gradients when the reference computes without it) but where the device's f32 tensor and the
- * reference's fp64 one fall on either side of a bf16 rounding boundary. An element whose two
- * values differ by a fraction d (relative) does so with probability ~d / u (u = 2^-8..2^-7, bf16's
- * spacing) and then differs by u: a discrepancy d before a cast is ~sqrt(d u) after it, in the
- * 2-norm. Gradients and losses within the f32 tolerance before a cast stay within
- * sqrt(2e-4 x 2^-8) ~ 8.8e-4 after it: 1e-3 for bf16 (measured on tiny, seq 16..160: at most
- * 5.2e-4, in w_qkv and norm1 behind the f32 attention backward's ~1e-5; 1e-6 in the head). The
- * update's change keeps 1e-2.
+ * (train_ref.h), so what is left is not bf16's rounding error (2^-9 per operand: 1.8e-3 to 3.9e-3
+ * in these gradients against a reference that does not round) but where the device's f32 tensor
+ * and the reference's fp64 one fall on either side of a bf16 rounding boundary. Two values that
+ * differ by a fraction d do so with probability ~d / u (u = 2^-8..2^-7, bf16's relative spacing)
+ * and then differ by u: a discrepancy d before a cast is ~sqrt(d u) after it, in the 2-norm.
+ * A device within the f32 tolerance before a cast is within sqrt(2e-4 x 2^-7) ~ 1.25e-3 after
+ * it: 2e-3 for bf16. Measured: at most 5.8e-4 (w_qkv and norm1, behind the f32 attention
+ * backward's ~1e-5, amplified so; tiny at seq 16..160, llama3-1b), the other gradients ~1e-4, the
+ * head's ~1e-6. The update's change keeps 1e-2.
  */
 #include "train_model.h"
 #include "train_ref.h"
@@ -32,7 +32,7 @@
 #include <string.h>
 
 #define TOL_GRAD      2e-4
-#define TOL_GRAD_BF16 1e-3
+#define TOL_GRAD_BF16 2e-3
 #define TOL_DELTA     1e-2
 
 static int rd(ab_train_model *m, void *host, const void *dev, size_t floats, char *err)

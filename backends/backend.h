@@ -26,7 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define AB_BACKEND_ABI 4
+#define AB_BACKEND_ABI 5
 
 /* How a device runs kernels: what suites and runners branch on instead of a backend's name. */
 typedef enum ab_device_kind {

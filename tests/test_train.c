@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The train suite (issue 17) through the binary: a validated step with its figures, the
- * corruption path, bad input, skips with reasons, and compare over two runs. */
+ * corruption path, bad input, skips with reasons, and compare over two runs; bf16 mixed
+ * precision beside f32 (CPU, and OpenCL where present). */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
@@ -19,6 +20,20 @@ static double xnum(const ab_result *r, const char *a, const char *b)
 {
     json_t *v = json_object_get(json_object_get(r->extra, a), b);
     return json_is_number(v) ? json_number_value(v) : NAN;
+}
+
+static const ab_result *of_dtype(const ab_run *run, const char *dt)
+{
+    for (size_t i = 0; i < run->nresults; i++)
+        if (strcmp(json_string_value(json_object_get(run->results[i]->params, "dtype")), dt) == 0)
+            return run->results[i];
+    return NULL;
+}
+
+static double vnum(const ab_result *r, const char *part, const char *name)
+{
+    json_t *v = json_object_get(json_object_get(r->extra, "validation"), part);
+    return json_number_value(json_object_get(v, name));
 }
 
 /* A step over 160 tokens (validation crosses the attention tiles at 64 and 128): it passes the
@@ -95,12 +110,28 @@ Test(train_suite, opencl_step_validates_and_corrupt_fails)
     json_object_foreach(g, k, e) cr_expect_lt(json_number_value(e), 2e-4, "%s", k);
     cr_expect_gt(xnum(r, "step", "p50_s"), 0);
     ab_run_free(run);
-    run = ab_test_run_doc("train-ocl-corrupt", AB_EXIT_FAIL, 0, NULL, ocl,
-                          (const char *[]){"--seq", "32", "--test-corrupt", "train.step", NULL});
+    /* and bf16 training (train.cl's cast, the portable kernel's bf16 x bf16 -> f32) */
+    run = ab_test_run_doc("train-ocl-bf16", 0, 0, NULL, ocl,
+                          (const char *[]){"--seq", "32", "--dtype", "bf16", NULL});
     cr_assert_eq(run->nresults, 1);
-    cr_expect_eq(run->results[0]->status, AB_FAIL);
-    cr_expect_not_null(
-        strstr(run->results[0]->reason ? run->results[0]->reason : "", "fp64 reference"));
+    r = run->results[0];
+    cr_assert_eq(r->status, AB_PASS, "%s", r->reason ? r->reason : "");
+    cr_expect_float_eq(vnum(r, "layer", "loss_before"), vnum(r, "layer", "loss_before_ref"),
+                       1e-4 * fabs(vnum(r, "layer", "loss_before_ref")));
+    cr_expect_gt(
+        json_number_value(json_object_get(
+            json_object_get(json_object_get(r->extra, "breakdown"), "layers"), "cast_bf16_s")),
+        0);
+    ab_run_free(run);
+    run = ab_test_run_doc("train-ocl-corrupt", AB_EXIT_FAIL, 0, NULL, ocl,
+                          (const char *[]){"--seq", "32", "--dtype", "f32,bf16", "--test-corrupt",
+                                           "train.step", NULL});
+    cr_assert_eq(run->nresults, 2);
+    for (size_t i = 0; i < 2; i++) {
+        cr_expect_eq(run->results[i]->status, AB_FAIL);
+        cr_expect_not_null(
+            strstr(run->results[i]->reason ? run->results[i]->reason : "", "fp64 reference"));
+    }
     ab_run_free(run);
 }
 
@@ -151,11 +182,103 @@ Test(train_suite, skips_name_the_reason)
         strstr(run->results[1]->reason, "micro-batch 1 x 1048576 tokens does not fit"), "%s",
         run->results[1]->reason);
     ab_run_free(run);
-    run = ab_test_run_doc("train-bf16", 0, 0, NULL, lead,
-                          (const char *[]){"--seq", "16", "--dtype", "bf16", NULL});
+}
+
+/* bf16 mixed precision beside f32 in one run: both pass their fp64 checks; the bf16 step is
+ * closer to the bf16-rounding reference than to the f32 one (the casts happen, and the reference
+ * models them), and its record says what ran in bf16 and counts the copies. */
+Test(train_suite, cpu_bf16_beside_f32)
+{
+    ab_run *run = ab_test_run_doc("train-bf16", 0, 0, NULL, lead,
+                                  (const char *[]){"--seq", "64", "--dtype", "f32,bf16", NULL});
+    cr_assert_eq(run->nresults, 2);
+    const ab_result *f = of_dtype(run, "f32"), *b = of_dtype(run, "bf16");
+    cr_assert(f && b);
+    cr_assert_eq(f->status, AB_PASS, "%s", f->reason ? f->reason : "");
+    cr_assert_eq(b->status, AB_PASS, "%s", b->reason ? b->reason : "");
+    json_t *v = json_object_get(b->extra, "validation");
+    cr_expect_float_eq(json_number_value(json_object_get(v, "tolerance_gradients")), 2e-3, 1e-12);
+    cr_expect_not_null(strstr(json_string_value(json_object_get(v, "reference")), "bf16"));
+    cr_expect_lt(json_number_value(json_object_get(v, "worst_over_tolerance")), 1.0);
+    /* the layer's loss <out, g>: bf16 device vs the bf16 reference, vs the f32 reference */
+    double dev = vnum(b, "layer", "loss_before"), ref = vnum(b, "layer", "loss_before_ref");
+    double ref32 = vnum(f, "layer", "loss_before_ref");
+    cr_expect_eq(vnum(f, "layer", "loss_before_ref"), ref32);
+    cr_expect_gt(fabs(ref - ref32), 1e-5 * fabs(ref32), "the reference rounds: %g vs %g", ref,
+                 ref32);
+    cr_expect_lt(fabs(dev - ref), 0.2 * fabs(dev - ref32), "device %.9g, bf16 ref %.9g, f32 %.9g",
+                 dev, ref, ref32);
+    cr_expect_lt(fabs(dev - ref32), 1e-2 * fabs(ref32), "bf16 stays near f32");
+    /* what ran in bf16, for the record */
+    json_t *k = json_object_get(b->extra, "kernels");
+    cr_expect_not_null(strstr(json_string_value(json_object_get(k, "types")), "bf16 x bf16"));
+    cr_expect_not_null(json_object_get(k, "bf16"));
+    cr_expect_null(json_object_get(json_object_get(f->extra, "kernels"), "bf16"));
+    json_t *bg = json_object_get(json_object_get(b->extra, "breakdown"), "gemm");
+    json_t *fg = json_object_get(json_object_get(f->extra, "breakdown"), "gemm");
+    cr_assert_eq(json_array_size(bg), 15);
+    for (size_t i = 0; i < 15; i++) {
+        cr_expect_str_eq(json_string_value(json_object_get(json_array_get(bg, i), "types")),
+                         "bf16 x bf16 -> f32");
+        cr_expect_str_eq(json_string_value(json_object_get(json_array_get(fg, i), "types")),
+                         "f32 x f32 -> f32");
+    }
+    cr_expect_gt(xnum(&(ab_result){.extra = json_object_get(b->extra, "breakdown")}, "layers",
+                      "cast_bf16_s"),
+                 0);
+    cr_expect_eq(xnum(&(ab_result){.extra = json_object_get(f->extra, "breakdown")}, "layers",
+                      "cast_bf16_s"),
+                 0);
+    /* memory: the bf16 copies of the matrices, of n1, o, n2, act and of the gradients */
+    ab_llm m;
+    ab_llm_preset("tiny", &m);
+    double lin = (double)ab_llm_linear_params_layer(&m), T = 64, D = m.d_model, F = m.ffn;
+    double HD = (double)m.heads * m.head_dim;
+    cr_expect_float_eq(xnum(b, "memory", "layer_weight_copies_bytes"), 2 * lin, 1e-6);
+    cr_expect_eq(xnum(f, "memory", "layer_weight_copies_bytes"), 0);
+    cr_expect_float_eq(xnum(b, "memory", "layer_weights_bytes"),
+                       xnum(f, "memory", "layer_weights_bytes"), 1e-6);
+    cr_expect_float_eq(xnum(b, "memory", "layer_activations_bytes") -
+                           xnum(f, "memory", "layer_activations_bytes"),
+                       2 * T * (D + HD + D + F), 1e-6);
+    cr_expect_float_eq(xnum(b, "memory", "head_bytes") - xnum(f, "memory", "head_bytes"),
+                       2.0 * m.vocab * D, 1e-6);
+    cr_expect_float_eq(
+        xnum(b, "memory", "scratch_bytes") - xnum(f, "memory", "scratch_bytes"),
+        2 * T *
+            (D + fmax(fmax(D, 2 * F), fmax((m.heads + 2.0 * m.kv_heads) * m.head_dim, m.vocab))),
+        1e-6, "nf's cast and the widest gradient's");
+    /* MFU against the bf16 GEMM and the bf16 peak */
+    json_t *mf = json_object_get(b->extra, "mfu");
+    const char *what = json_string_value(json_object_get(json_object_get(mf, "measured"), "what"));
+    cr_expect_not_null(what ? strstr(what, "bf16") : NULL, "%s", what ? what : "(none)");
+    const char *why =
+        json_string_value(json_object_get(json_object_get(mf, "datasheet"), "reason"));
+    if (why) cr_expect_not_null(strstr(why, "bf16"), "%s", why);
+    ab_run_free(run);
+}
+
+/* A broken kernel fails bf16 training's check too; a GEMM without bf16 x bf16 -> f32 is a skip
+ * that says so. */
+Test(train_suite, bf16_corrupt_fails_and_gemm_without_bf16_skips)
+{
+    ab_run *run = ab_test_run_doc(
+        "train-bf16-corrupt", AB_EXIT_FAIL, 0, NULL, lead,
+        (const char *[]){"--seq", "32", "--dtype", "bf16", "--test-corrupt", "train.step", NULL});
     cr_assert_eq(run->nresults, 1);
-    cr_expect_eq(run->results[0]->status, AB_SKIP);
-    cr_expect_not_null(strstr(run->results[0]->reason, "bf16"), "%s", run->results[0]->reason);
+    cr_expect_eq(run->results[0]->status, AB_FAIL);
+    cr_expect_not_null(
+        strstr(run->results[0]->reason ? run->results[0]->reason : "", "fp64 reference"));
+    ab_run_free(run);
+    run = ab_test_run_doc(
+        "train-bf16-vendor", 0, 0, NULL, lead,
+        (const char *[]){"--seq", "16", "--dtype", "bf16", "--gemm-impl", "vendor", NULL});
+    cr_assert_eq(run->nresults, 1);
+    const ab_result *r = run->results[0];
+    if (r->status == AB_SKIP) /* no OpenBLAS, or one without cblas_sbgemm (Debian's) */
+        cr_expect(strstr(r->reason, "vendor") && strstr(r->reason, "bf16"), "%s", r->reason);
+    else
+        cr_expect_eq(r->status, AB_PASS, "%s", r->reason ? r->reason : "");
     ab_run_free(run);
 }
 

@@ -3,7 +3,8 @@
  * backward on both code paths (vector tiles for head_dim 64, the scalar loop for 32), over
  * several sequences and tile edges (the suite's own check runs one sequence); the norm,
  * SwiGLU, cross-entropy and AdamW kernels; RoPE's inverse undoing it. OpenCL's attention (where
- * built; skipped without a device) the same way over two sequences. */
+ * built; skipped without a device) the same way over two sequences. bf16 training: the cast
+ * (CPU, OpenCL) on the rounding cases bit for bit, and the reference's bf16 operands. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdlib.h>
@@ -95,7 +96,7 @@ static void attention_case(attn_runner run, int batch, int seq, int H, int G, in
         cr_skip_test("no device: %s", err);
     }
     cr_assert_eq(rc, 0, "%s", err);
-    ab_tref_dims d = {seq, 0, H, G, Dh, 0};
+    ab_tref_dims d = {seq, 0, H, G, Dh, 0, false};
     double *rq = malloc((size_t)seq * ld * 8), *ro = malloc((size_t)seq * od * 8),
            *rP = malloc((size_t)H * seq * seq * 8), *rdo = malloc((size_t)seq * od * 8),
            *rdq = malloc((size_t)seq * ld * 8);
@@ -213,4 +214,149 @@ Test(train_kernels, norm_swiglu_xent_adamw_rope)
     cr_assert_eq(ab_train_cpu.rope(&dev, &at, q, true, err), 0);
     for (int i = 0; i < 6 * 4 * 16; i++)
         cr_expect_float_eq(q[i], q0[i], 1e-5);
+}
+
+/* ---- bf16 training: the cast and the reference's rounding ---- */
+
+/* f32 bit patterns and their bf16 (round to nearest even) */
+static const uint32_t cast_in[] = {
+    0x3F800000u, /* 1.0 */
+    0x3F808000u, /* 1 + 2^-8: a tie, to the even 0x3F80 */
+    0x3F818000u, /* a tie above an odd one: up to 0x3F82 */
+    0x3F808001u, /* just above the tie: up */
+    0x3F807FFFu, /* just below: down */
+    0xBF818000u, /* negative tie: magnitude up */
+    0x7F7FFFFFu, /* the largest f32 rounds up to infinity */
+    0x7F800000u, /* +inf */
+    0xFF800000u, /* -inf */
+    0x80000000u, /* -0 */
+    0x00000001u, /* the smallest subnormal: to +0 */
+    0x7F800001u, /* a signalling NaN whose payload is below bit 16: must stay NaN */
+    0xFFC00000u, /* a quiet negative NaN */
+};
+static const uint16_t cast_want[] = {0x3F80, 0x3F80, 0x3F82, 0x3F81, 0x3F80, 0xBF82, 0x7F80,
+                                     0x7F80, 0xFF80, 0x8000, 0x0000, 0,      0};
+#define NCAST (sizeof(cast_in) / sizeof(cast_in[0]))
+
+static void check_cast(const uint16_t *got)
+{
+    for (size_t i = 0; i < NCAST; i++) {
+        if (i >= NCAST - 2) { /* NaN in, NaN out, with its sign */
+            cr_expect((got[i] & 0x7F80u) == 0x7F80u && (got[i] & 0x7Fu) != 0, "%zu: %#x", i,
+                      got[i]);
+            cr_expect_eq(got[i] >> 15, cast_in[i] >> 31);
+        } else {
+            cr_expect_eq(got[i], cast_want[i], "%zu: %#x -> %#x, want %#x", i, cast_in[i], got[i],
+                         cast_want[i]);
+        }
+    }
+}
+
+Test(train_kernels, cast_bf16_rounds_to_nearest_even)
+{
+    ab_cpu_dev dev = {.threads = 2};
+    char err[256];
+    uint16_t got[NCAST];
+    cr_assert_not_null(ab_train_cpu.cast_bf16);
+    cr_assert_eq(ab_train_cpu.cast_bf16(&dev, NCAST, cast_in, got, err), 0, "%s", err);
+    check_cast(got);
+    /* the reference's rounding is the same function of the f32 value */
+    for (size_t i = 0; i < NCAST - 2; i++) {
+        float f, r;
+        memcpy(&f, &cast_in[i], 4);
+        r = ab_tref_bf16f(f);
+        uint32_t u;
+        memcpy(&u, &r, 4);
+        cr_expect_eq(u, (uint32_t)cast_want[i] << 16, "%zu", i);
+    }
+    /* many elements (the threads' chunks) against the reference */
+    enum { N = 10007 };
+    float *x = malloc(N * 4);
+    uint16_t *y = malloc(N * 2);
+    cr_assert(x && y);
+    for (int i = 0; i < N; i++)
+        x[i] = ab_attn_gen(12, (uint64_t)i, 3.0f);
+    cr_assert_eq(ab_train_cpu.cast_bf16(&dev, N, x, y, err), 0);
+    for (int i = 0; i < N; i++) {
+        float r = ab_tref_bf16f(x[i]);
+        uint32_t u;
+        memcpy(&u, &r, 4);
+        cr_expect_eq(y[i], u >> 16, "%d", i);
+    }
+    free(x), free(y);
+}
+
+#ifdef AB_HAVE_OPENCL
+Test(train_kernels, cast_bf16_opencl)
+{
+    const ab_backend_ops *b = &ab_backend_opencl;
+    void *be = NULL, *dev = NULL;
+    char err[256] = "";
+    if (b->init(&be, err) || b->open(be, 0, &dev, err)) cr_skip_test("no OpenCL device: %s", err);
+    void *src = NULL, *dst = NULL;
+    uint16_t got[NCAST];
+    int rc = b->mem_alloc(dev, sizeof(cast_in), &src, err) ||
+             b->mem_alloc(dev, sizeof(got), &dst, err) ||
+             b->copy(dev, AB_COPY_H2D, src, cast_in, 0, sizeof(cast_in), err) ||
+             ab_train_opencl.cast_bf16(dev, NCAST, src, dst, err) ||
+             b->copy(dev, AB_COPY_D2H, got, dst, 0, sizeof(got), err) || b->sync(dev, err);
+    cr_expect_eq(rc, 0, "%s", err);
+    if (rc == 0) check_cast(got);
+    if (src) b->mem_free(dev, src);
+    if (dst) b->mem_free(dev, dst);
+    b->close(dev);
+    b->fini(be);
+}
+#endif
+
+/* The reference's bf16 products are those of the rounded operands (and the f32 ones are not). */
+Test(train_kernels, reference_rounds_gemm_operands_to_bf16)
+{
+    enum { T = 3, N = 4, K = 5 };
+    double X[T * K], Y[T * N], Yb[T * N], dX[T * K], dXb[T * K];
+    float W[N * K];
+    for (int i = 0; i < T * K; i++)
+        X[i] = ab_attn_gen(13, (uint64_t)i, 1.0f) + 1e-3 * i / 7.0;
+    for (int i = 0; i < N * K; i++)
+        W[i] = ab_attn_gen(14, (uint64_t)i, 1.0f);
+    ab_tref_linear(T, N, K, X, W, NULL, Y, false);
+    ab_tref_linear(T, N, K, X, W, NULL, Yb, true);
+    ab_tref_linear_dx(T, N, K, Y, N, W, dX, false);
+    ab_tref_linear_dx(T, N, K, Y, N, W, dXb, true);
+    double off = 0;
+    for (int t = 0; t < T; t++)
+        for (int n = 0; n < N; n++) {
+            double s = 0, s32 = 0;
+            for (int k = 0; k < K; k++) {
+                s += ab_tref_bf16(X[t * K + k]) * ab_tref_bf16f(W[n * K + k]);
+                s32 += X[t * K + k] * W[n * K + k];
+            }
+            cr_expect_float_eq(Yb[t * N + n], s, 1e-15);
+            cr_expect_float_eq(Y[t * N + n], s32, 1e-15);
+            off = fmax(off, fabs(Yb[t * N + n] - Y[t * N + n]));
+        }
+    cr_expect_gt(off, 1e-4, "bf16 rounding moves the products");
+    for (int t = 0; t < T; t++)
+        for (int k = 0; k < K; k++) {
+            double s = 0;
+            for (int n = 0; n < N; n++)
+                s += ab_tref_bf16(Y[t * N + n]) * ab_tref_bf16f(W[n * K + k]);
+            cr_expect_float_eq(dXb[t * K + k], s, 1e-15);
+        }
+    /* the weight gradient's reference: dW = bf16(dY)^T bf16(X), then AdamW from it */
+    float gdev[N * K], Wa[N * K], Wb[N * K];
+    for (int n = 0; n < N; n++)
+        for (int k = 0; k < K; k++) {
+            double s = 0;
+            for (int t = 0; t < T; t++)
+                s += ab_tref_bf16(Y[t * N + n]) * ab_tref_bf16(X[t * K + k]);
+            gdev[n * K + k] = (float)s;
+        }
+    memcpy(Wa, W, sizeof(W)), memcpy(Wb, W, sizeof(W));
+    ab_train_adamw hp = {1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, 1};
+    double e2 = 0, r2 = 0, f2 = 0, q2 = 0;
+    ab_tref_dw_check_update(T, N, K, Y, N, X, gdev, Wa, &hp, true, &e2, &r2);
+    ab_tref_dw_check_update(T, N, K, Y, N, X, gdev, Wb, &hp, false, &f2, &q2);
+    cr_expect_lt(sqrt(e2 / r2), 1e-7, "bf16 reference: %g", sqrt(e2 / r2));
+    cr_expect_gt(sqrt(f2 / q2), 1e-4, "f32 reference: %g", sqrt(f2 / q2));
 }

@@ -2,9 +2,9 @@
 /*
  * train: what one accelerator delivers in LLM training -- step time, training tokens per
  * second, MFU, $ per million training tokens and tokens per kWh -- from a real training step
- * (forward, backward, AdamW with f32 master weights) of k of a model preset's L layers and the
- * LM head, built from the project's own kernels (train_step.h) and validated every run against
- * an fp64 host reference (train_check.c).
+ * (forward, backward, AdamW with f32 master weights; f32 or bf16 mixed precision) of k of a model
+ * preset's L layers and the LM head, built from the project's own kernels (train_step.h) and
+ * validated every run against an fp64 host reference (train_check.c).
  *
  * Method (README, "train"): the k layers are timed as one unit (forward, backward, AdamW of the
  * k layers), the head (final norm, LM head, cross-entropy, its backward and AdamW) apart; step
@@ -41,7 +41,9 @@ static const ab_param_desc params[] = {
     {"steps", "N",
      "timed steps per point, 1..100000 (default: the profile's samples, at most 5 "
      "below full)"},
-    {"dtype", "LIST", "f32 (bf16 training with f32 master weights: not implemented yet, a skip)"},
+    {"dtype", "LIST",
+     "f32, bf16 (mixed precision: f32 master weights, gradients and AdamW state; bf16 GEMM "
+     "operands, f32 accumulation) or both (default f32)"},
     {"gemm-impl", "NAME",
      "vendor or portable GEMM for the projections (default vendor where the "
      "backend has one; portable on the CPU backend)"},
@@ -133,23 +135,24 @@ static void defaults(ab_train_plan *p, const ab_device *d, const char *profile)
     }
 }
 
-int ab_train_layers_fit(const ab_device *d, const ab_train_plan *p, int batch, int seq,
+int ab_train_layers_fit(const ab_device *d, const ab_train_plan *p, int batch, int seq, bool bf16,
                         const char *profile, char *why)
 {
     const ab_llm *m = &p->m;
     ab_train_mem mem;
-    ab_train_mem_of(m, batch, seq, &mem);
+    ab_train_mem_of(m, batch, seq, bf16, &mem);
     double total = (double)d->info.mem_bytes, frac = d->info.host_memory ? 0.5 : 0.85;
     double budget = frac * total, fixed = mem.head + mem.scratch + 256.0 * 1048576.0;
-    double per = mem.weights + mem.grads + mem.optimizer + mem.activations;
+    double per = ab_train_mem_layer(&mem);
     int k = total > 0 ? (int)floor((budget - fixed) / per) : 1;
     const double gib = 1073741824.0;
     if (k < 1) {
         snprintf(why, AB_ERRLEN,
                  "micro-batch %d x %d tokens does not fit: one layer (%.2f GiB: weights, "
-                 "gradients, AdamW state, activations) and the head with its logits (%.2f GiB) "
+                 "gradients, AdamW state, activations%s) and the head with its logits (%.2f GiB) "
                  "exceed the %.0f%% memory budget of %s (%.1f GiB)",
-                 batch, seq, per / gib, fixed / gib, frac * 100, d->id, total / gib);
+                 batch, seq, per / gib, bf16 ? ", bf16 copies" : "", fixed / gib, frac * 100, d->id,
+                 total / gib);
         return 0;
     }
     if (p->layers_run) {
@@ -174,10 +177,10 @@ static int add_point(ab_caselist *l, const ab_train_plan *p, int batch, int seq,
     ab_case *c = ab_case_new(l, "train.step", impl, &ab_train_point_ops, sizeof(ab_train_point));
     if (!c) return ab_err(err, "out of memory");
     ab_train_point *pt = c->data;
-    pt->batch = batch, pt->seq = seq;
+    pt->batch = batch, pt->seq = seq, pt->bf16 = strcmp(dt, "bf16") == 0;
     /* layers that fit, decided now: a parameter of the result (runs align on it) */
     ab_suite_ctx *ctx = ab_caselist_ctx(l);
-    pt->k = ab_train_layers_fit(ctx->dev, p, batch, seq, ctx->opt->profile, pt->why);
+    pt->k = ab_train_layers_fit(ctx->dev, p, batch, seq, pt->bf16, ctx->opt->profile, pt->why);
     ab_result *r = c->r;
     ab_result_param_str(r, "model", p->m.name);
     ab_result_param_str(r, "dtype", dt);

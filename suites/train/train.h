@@ -12,7 +12,8 @@
  * Every call follows backends/backend.h: enqueued on the device's one queue in order with GEMM
  * calls (a CPU runs it to completion); device buffers are the backend's opaque handles; errors
  * 0 / -1 with a one-line message in err. Element type: f32 throughout (master weights, activations,
- * gradients, optimizer state).
+ * gradients, optimizer state); bf16 training (train_step.h) adds cast_bf16, which makes the bf16
+ * GEMM operands (weight copies, casts of activations and upstream gradients).
  *
  * Layouts (row-major, contiguous; T = batch x seq tokens, token t = b * seq + s at position s):
  *   hidden, norms   [T][D]

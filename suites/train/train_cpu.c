@@ -235,6 +235,22 @@ static int cpu_zero(void *dev, void *buf, size_t n, char *err)
     return 0;
 }
 
+/* f32 -> bf16, round to nearest even on the bits; a NaN keeps its sign and becomes quiet */
+static int cpu_cast_bf16(void *dev, size_t n, const void *src, void *dst, char *err)
+{
+    (void)err;
+    const ab_cpu_dev *cd = dev;
+    const uint32_t *s = src;
+    uint16_t *d = dst;
+#pragma omp parallel for simd num_threads(cd->threads) schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u = s[i];
+        uint32_t r = (u + 0x7FFFu + ((u >> 16) & 1u)) >> 16;
+        d[i] = (uint16_t)((u & 0x7FFFFFFFu) > 0x7F800000u ? (u >> 16) | 0x40u : r);
+    }
+    return 0;
+}
+
 static const char *cpu_describe(void *dev)
 {
     (void)dev;
@@ -259,4 +275,5 @@ const ab_train_ops ab_train_cpu = {
     .fill = cpu_fill,
     .zero = cpu_zero,
     .describe = cpu_describe,
+    .cast_bf16 = cpu_cast_bf16,
 };

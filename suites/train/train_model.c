@@ -18,7 +18,7 @@ const char *ab_train_gemm_name(int which)
     return which >= 0 && which < AB_TG_COUNT ? gemm_names[which] : "?";
 }
 
-static void *dalloc(ab_train_model *m, size_t floats, char *err)
+static void *dalloc_bytes(ab_train_model *m, size_t bytes, char *err)
 {
     if (m->nallocs == m->cap) {
         size_t cap = m->cap ? 2 * m->cap : 64;
@@ -27,10 +27,21 @@ static void *dalloc(ab_train_model *m, size_t floats, char *err)
         m->allocs = a, m->cap = cap;
     }
     void *p = NULL;
-    size_t bytes = (floats ? floats : 1) * sizeof(float);
-    if (m->ops->mem_alloc(m->d->h, bytes, &p, err) != 0) return NULL;
+    if (m->ops->mem_alloc(m->d->h, bytes ? bytes : 4, &p, err) != 0) return NULL;
     m->allocs[m->nallocs++] = p;
     return p;
+}
+
+static void *dalloc(ab_train_model *m, size_t floats, char *err)
+{
+    return dalloc_bytes(m, floats * sizeof(float), err);
+}
+
+/* the GEMM operand of an f32 tensor of n elements: the tensor itself, or (bf16 training) a
+ * buffer for its bf16 cast */
+static void *operand(ab_train_model *m, void *f32, size_t n, char *err)
+{
+    return m->bf16 ? dalloc_bytes(m, n * sizeof(uint16_t), err) : f32;
 }
 
 /* the op of product `which` on T tokens (row-major, gemm.h's layouts) */
@@ -51,7 +62,8 @@ static ab_gemm_op op_of(const ab_train_model *m, int which, long T)
         {false, true, T, V, D, 0},     {true, false, V, D, T, 0},
         {false, false, T, D, V, 0},
     };
-    ab_gemm_op op = {.a = AB_GT_F32, .b = AB_GT_F32, .c = AB_GT_F32, .batch = 1, .alpha = 1.0};
+    ab_gemm_type in = m->bf16 ? AB_GT_BF16 : AB_GT_F32;
+    ab_gemm_op op = {.a = in, .b = in, .c = AB_GT_F32, .batch = 1, .alpha = 1.0};
     op.ta = t[which].ta, op.tb = t[which].tb;
     op.m = t[which].M, op.n = t[which].N, op.k = t[which].K, op.beta = t[which].beta;
     op.lda = op.ta ? op.m : op.k;
@@ -87,7 +99,8 @@ static int param_init(ab_train_model *m, tr_param *p, size_t rows, size_t cols, 
     p->offset = norm ? 1.0f : 0.0f;
     p->w = dalloc(m, p->n, err), p->g = p->w ? dalloc(m, p->n, err) : NULL;
     p->m = p->g ? dalloc(m, p->n, err) : NULL, p->v = p->m ? dalloc(m, p->n, err) : NULL;
-    return p->v ? 0 : -1;
+    p->wg = !p->v ? NULL : norm ? p->w : operand(m, p->w, p->n, err);
+    return p->wg ? 0 : -1;
 }
 
 static int layer_alloc(ab_train_model *m, tr_layer *L, int l, long T, char *err)
@@ -107,7 +120,19 @@ static int layer_alloc(ab_train_model *m, tr_layer *L, int l, long T, char *err)
                   t * D, t * D, t,     t * 2 * F, t * F};
     for (size_t i = 0; i < sizeof(n) / sizeof(n[0]); i++)
         if (!(*b[i] = dalloc(m, n[i], err))) return -1;
+    if (!(L->n1g = operand(m, L->n1, t * D, err)) || !(L->og = operand(m, L->o, t * HD, err)) ||
+        !(L->n2g = operand(m, L->n2, t * D, err)) || !(L->actg = operand(m, L->act, t * F, err)))
+        return -1;
     return 0;
+}
+
+/* the widest upstream gradient a GEMM takes: dL/dx' and dh (D), dgu (2F), dqkv, dlogits (V) */
+static size_t grad_width(const ab_llm *m)
+{
+    size_t q = (size_t)(m->heads + 2 * m->kv_heads) * (size_t)m->head_dim, w = (size_t)m->d_model;
+    w = 2 * (size_t)m->ffn > w ? 2 * (size_t)m->ffn : w;
+    w = q > w ? q : w;
+    return (size_t)m->vocab > w ? (size_t)m->vocab : w;
 }
 
 static int scratch_alloc(ab_train_model *m, long T, char *err)
@@ -139,24 +164,31 @@ static int scratch_alloc(ab_train_model *m, long T, char *err)
                   t};
     for (size_t i = 0; i < sizeof(n) / sizeof(n[0]); i++)
         if (!(*b[i] = dalloc(m, n[i], err))) return -1;
+    if (!(s->nfg = operand(m, s->nf, t * D, err))) return -1;
+    if (m->bf16 && !(s->g16 = dalloc_bytes(m, t * grad_width(&m->m) * sizeof(uint16_t), err)))
+        return -1;
     return 0;
 }
 
-void ab_train_mem_of(const ab_llm *m, int batch, int seq, ab_train_mem *mem)
+void ab_train_mem_of(const ab_llm *m, int batch, int seq, bool bf16, ab_train_mem *mem)
 {
     double T = (double)batch * seq, D = m->d_model, F = m->ffn, H = m->heads;
     double Q = (double)(m->heads + 2 * m->kv_heads) * m->head_dim, HD = H * m->head_dim;
-    double n = (double)ab_llm_linear_params_layer(m) + 2 * D;
+    double lin = (double)ab_llm_linear_params_layer(m), n = lin + 2 * D, b = bf16 ? 2 : 0;
     mem->weights = 4 * n, mem->grads = 4 * n, mem->optimizer = 8 * n;
-    /* x, n1, r1, qkv, o, lse, h, n2, r2, gate_up, act */
-    mem->activations = 4 * T * (D + D + 1 + Q + HD + H + D + D + 1 + 2 * F + F);
-    mem->head = 16.0 * ((double)m->vocab * D + D);
+    mem->weight_copies = b * lin; /* bf16: the matrices' copies (the norms have none) */
+    /* x, n1, r1, qkv, o, lse, h, n2, r2, gate_up, act; bf16: n1, o, n2, act cast */
+    mem->activations =
+        4 * T * (D + D + 1 + Q + HD + H + D + D + 1 + 2 * F + F) + b * T * (D + HD + D + F);
+    mem->head = 16.0 * ((double)m->vocab * D + D) + b * (double)m->vocab * D;
     double work = 2 * T * H * m->head_dim;
+    /* bf16: nf cast, and the upstream gradients' cast */
     mem->scratch = 4 * (T * (F + 2 * F + 2 * D + HD + Q + 3 * D + D + 1 + 2) + work +
-                        T * (double)m->vocab + T * D);
+                        T * (double)m->vocab + T * D) +
+                   b * T * (D + (double)grad_width(m));
 }
 
-static int check_ops(const ab_device *dev, int impl, const ab_gemm_impl **gi, char *err)
+static int check_ops(const ab_device *dev, int impl, bool bf16, const ab_gemm_impl **gi, char *err)
 {
     const ab_gemm_backend *gb = ab_device_impls(dev)->gemm;
     *gi = gb ? gb->impl[impl] : NULL;
@@ -164,8 +196,9 @@ static int check_ops(const ab_device *dev, int impl, const ab_gemm_impl **gi, ch
         return ab_err(err, "%s has no %s GEMM (%s)", dev->id, impl ? "portable" : "vendor",
                       gb && gb->absent[impl] ? gb->absent[impl] : "no GEMM table"),
                AB_TRAIN_SKIP;
-    ab_gemm_op probe = {.a = AB_GT_F32,
-                        .b = AB_GT_F32,
+    ab_gemm_type in = bf16 ? AB_GT_BF16 : AB_GT_F32;
+    ab_gemm_op probe = {.a = in,
+                        .b = in,
                         .c = AB_GT_F32,
                         .m = 64,
                         .n = 64,
@@ -177,7 +210,9 @@ static int check_ops(const ab_device *dev, int impl, const ab_gemm_impl **gi, ch
                         .alpha = 1};
     char why[AB_ERRLEN];
     if ((*gi)->dtype_ok(dev->h, &probe, why) != 0)
-        return ab_err(err, "%s GEMM on %s: %s", (*gi)->name, dev->id, why), AB_TRAIN_SKIP;
+        return ab_err(err, "%s GEMM on %s%s: %s", (*gi)->name, dev->id,
+                      bf16 ? " (bf16 training multiplies bf16 x bf16 into f32)" : "", why),
+               AB_TRAIN_SKIP;
     return 0;
 }
 
@@ -201,8 +236,8 @@ static int model_build(ab_train_model *m, int batch, int seq, int vseq, int hseq
     return scratch_alloc(m, T, err);
 }
 
-int ab_train_model_new(const ab_device *dev, const ab_llm *lm, int impl, int k, int batch, int seq,
-                       int vseq, int hseq, ab_train_model **out, char *err)
+int ab_train_model_new(const ab_device *dev, const ab_llm *lm, int impl, bool bf16, int k,
+                       int batch, int seq, int vseq, int hseq, ab_train_model **out, char *err)
 {
     *out = NULL;
     const ab_train_ops *ko = ab_device_impls(dev)->train;
@@ -213,13 +248,25 @@ int ab_train_model_new(const ab_device *dev, const ab_llm *lm, int impl, int k, 
                       "the train suite runs on the CPU backend so far",
                       dev->id),
                AB_TRAIN_SKIP;
+    if (bf16 && !ko->cast_bf16)
+        return ab_err(err,
+                      "%s's training kernels have no bf16 cast (cast_bf16): bf16 training is not "
+                      "implemented on this backend",
+                      dev->id),
+               AB_TRAIN_SKIP;
     const ab_gemm_impl *gi;
-    int rc = check_ops(dev, impl, &gi, err);
+    int rc = check_ops(dev, impl, bf16, &gi, err);
     if (rc != 0) return rc;
     ab_train_model *m = calloc(1, sizeof(*m));
     if (!m) return ab_err(err, "out of memory");
-    *m = (ab_train_model){
-        .d = dev, .ops = dev->backend->ops, .k = ko, .gi = gi, .impl = impl, .m = *lm, .layers = k};
+    *m = (ab_train_model){.d = dev,
+                          .ops = dev->backend->ops,
+                          .k = ko,
+                          .gi = gi,
+                          .impl = impl,
+                          .bf16 = bf16,
+                          .m = *lm,
+                          .layers = k};
     m->gb = ab_device_impls(dev)->gemm;
     m->D = lm->d_model, m->HD = lm->heads * lm->head_dim, m->F = lm->ffn, m->V = lm->vocab;
     m->QKV = (lm->heads + 2 * lm->kv_heads) * lm->head_dim;
@@ -246,12 +293,17 @@ void ab_train_model_free(ab_train_model *m)
     free(m->allocs), free(m->layer), free(m->x), free(m);
 }
 
+int ab_train_cast_param(ab_train_model *m, const tr_param *p, char *err)
+{
+    return p->wg == p->w ? 0 : m->k->cast_bf16(m->d->h, p->n, p->w, p->wg, err);
+}
+
 int ab_train_fill_param(ab_train_model *m, tr_param *p, char *err)
 {
     if (m->k->fill(m->d->h, p->w, p->n, p->seed, p->amp, p->offset, err) ||
         m->k->zero(m->d->h, p->m, p->n, err) || m->k->zero(m->d->h, p->v, p->n, err))
         return -1;
-    return 0;
+    return ab_train_cast_param(m, p, err);
 }
 
 int ab_train_fill_seeded(ab_train_model *m, void *buf, size_t n, uint64_t seed, float amp,
@@ -313,9 +365,21 @@ json_t *ab_train_describe(const ab_train_model *m)
     m->gi->describe(m->run.plan[AB_TG_GU], buf, sizeof(buf));
     json_object_set_new(j, "gemm", json_sprintf("%s: %s", m->gi->name, buf));
     json_object_set_new(j, "kernels", json_string(m->k->describe(m->d->h)));
-    json_object_set_new(j, "types",
-                        json_string("f32 master weights, gradients, AdamW moments "
-                                    "and activations"));
+    json_object_set_new(
+        j, "types",
+        json_string(m->bf16 ? "bf16 training: f32 master weights, gradients, AdamW moments and "
+                              "activations; every GEMM multiplies bf16 x bf16 into f32 "
+                              "(f32 accumulation)"
+                            : "f32 master weights, gradients, AdamW moments and activations"));
+    if (m->bf16)
+        json_object_set_new(
+            j, "bf16",
+            json_string("in bf16 (round to nearest even, cast_bf16): copies of the projection "
+                        "matrices (qkv, o, gate_up, down, LM head; cast after each AdamW), the "
+                        "GEMMs' activation inputs (n1, o, n2, act, final norm) and upstream "
+                        "gradients (dL/dx', dh, dgu, dqkv, dlogits); in f32: RMSNorm, RoPE, "
+                        "attention, SwiGLU, cross-entropy, residual adds, AdamW, the norms' "
+                        "weights"));
     json_object_set_new(j, "adamw",
                         json_sprintf("lr %g, betas %g/%g, eps %g, weight decay %g (decoupled)",
                                      (double)m->hp.lr, (double)m->hp.b1, (double)m->hp.b2,

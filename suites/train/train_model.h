@@ -18,6 +18,7 @@ enum { TH_W, TH_NF, TH_COUNT };
 
 typedef struct tr_param {
     void *w, *g, *m, *v;
+    void *wg; /* the GEMM operand: w itself, or (bf16 training, matrices) its bf16 copy */
     size_t n;
     size_t rows, cols; /* matrices: [rows][cols]; norms: 1 x n */
     uint64_t seed;
@@ -27,6 +28,7 @@ typedef struct tr_param {
 typedef struct tr_layer {
     tr_param p[TP_COUNT];
     void *n1, *r1, *qkv, *o, *lse, *h, *n2, *r2, *gu, *act; /* saved for the backward */
+    void *n1g, *og, *n2g, *actg; /* GEMM operands of n1, o, n2, act: themselves or bf16 casts */
 } tr_layer;
 
 typedef struct tr_shape {
@@ -39,6 +41,8 @@ typedef struct tr_shape {
 typedef struct tr_scratch {
     void *da, *dgu, *dn, *dh, *dout, *dqkv, *g0, *g1, *gL, *work;
     void *nf, *rf, *logits, *targets, *loss;
+    void *nfg; /* nf's GEMM operand: nf, or its bf16 cast */
+    void *g16; /* bf16 training: the bf16 cast of the upstream gradient of the products at hand */
 } tr_scratch;
 
 struct ab_train_model {
@@ -48,6 +52,7 @@ struct ab_train_model {
     const ab_gemm_backend *gb;
     const ab_gemm_impl *gi;
     int impl;
+    bool bf16; /* bf16 training: the GEMMs take bf16 operands (train_step.h) */
     ab_llm m;
     int layers; /* k */
     int D, QKV, HD, F, V;
@@ -68,6 +73,8 @@ struct ab_train_model {
 const char *ab_train_gemm_name(int which);
 int ab_train_read_loss(ab_train_model *m, long rows, double *loss, char *err);
 int ab_train_fill_param(ab_train_model *m, tr_param *p, char *err);
+/* p's GEMM operand from its master weight (bf16 training: the cast; else nothing) */
+int ab_train_cast_param(ab_train_model *m, const tr_param *p, char *err);
 int ab_train_fill_seeded(ab_train_model *m, void *buf, size_t n, uint64_t seed, float amp,
                          char *err);
 int ab_train_set_targets(ab_train_model *m, long rows, uint64_t seed, char *err);

@@ -2,7 +2,8 @@
 /*
  * The training step's small kernels on OpenCL (train.h): kernels in train.cl, embedded at build
  * time (ab_train_cl_source), built once per device and cached with the device's other programs.
- * f32 throughout. Every call but fill only enqueues on the device's in-order queue.
+ * f32 throughout (but the bf16 cast). Every call but fill only enqueues on the device's in-order
+ * queue.
  *
  * rmsnorm      a work-item per row (forward, dx); the weight gradient a work-item per column
  * rope         a work-item per (pair, head, token)
@@ -10,7 +11,8 @@
  *              recomputing passes, dQ per query row (also D = rowsum(dO o) into the workspace),
  *              then dK, dV per (key row, KV head, sequence) summed over the query heads that
  *              share it: nothing of size seq x seq in memory
- * swiglu       a work-item per element; xent a work-item per row; adamw, fill, zero per element
+ * swiglu       a work-item per element; xent a work-item per row; adamw, fill, zero, the bf16
+ *              cast (bf16 training) per element
  */
 #include "train.h"
 
@@ -206,6 +208,15 @@ static int ocl_zero(void *dev, void *buf, size_t n, char *err)
     return launch(dev, "tr_zero", 1, &gws, 2, k, err);
 }
 
+static int ocl_cast_bf16(void *dev, size_t n, const void *src, void *dst, char *err)
+{
+    cl_mem sm = CM(src), dm = dst;
+    cl_ulong cn = n;
+    size_t gws = n;
+    karg k[] = {A(sm), A(dm), A(cn)};
+    return launch(dev, "tr_cast_bf16", 1, &gws, 3, k, err);
+}
+
 static const char *ocl_describe(void *dev)
 {
     (void)dev;
@@ -228,4 +239,5 @@ const ab_train_ops ab_train_opencl = {
     .fill = ocl_fill,
     .zero = ocl_zero,
     .describe = ocl_describe,
+    .cast_bf16 = ocl_cast_bf16,
 };

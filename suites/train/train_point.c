@@ -49,15 +49,11 @@ static int point_setup(ab_case *c, char *err)
     ab_train_point *pt = c->data;
     const ab_train_plan *p = plan_of(c);
     const ab_device *d = c->ctx->dev;
-    const char *dt = json_string_value(json_object_get(c->r->params, "dtype"));
-    if (dt && strcmp(dt, "bf16") == 0)
-        return ab_err(err, "bf16 training (bf16 compute copies of the f32 master weights) is not "
-                           "implemented: the train kernels compute in f32"),
-               AB_CASE_SKIP;
     ab_train_mem mem;
-    ab_train_mem_of(&p->m, pt->batch, pt->seq, &mem);
+    ab_train_mem_of(&p->m, pt->batch, pt->seq, pt->bf16, &mem);
     json_t *mj = json_object();
     json_object_set_new(mj, "layer_weights_bytes", json_real(mem.weights));
+    json_object_set_new(mj, "layer_weight_copies_bytes", json_real(mem.weight_copies));
     json_object_set_new(mj, "layer_gradients_bytes", json_real(mem.grads));
     json_object_set_new(mj, "layer_optimizer_bytes", json_real(mem.optimizer));
     json_object_set_new(mj, "layer_activations_bytes", json_real(mem.activations));
@@ -70,16 +66,14 @@ static int point_setup(ab_case *c, char *err)
     pt->vseq = val_len(6.0 * (double)ab_llm_linear_params_layer(m), T, 4, 160);
     pt->hseq = val_len(8.0 * (double)m->vocab * m->d_model, T, 2, 32);
     json_object_set_new(mj, "layers_run", json_integer(pt->k));
-    json_object_set_new(
-        mj, "total_bytes",
-        json_real(pt->k * (mem.weights + mem.grads + mem.optimizer + mem.activations) + mem.head +
-                  mem.scratch));
+    json_object_set_new(mj, "total_bytes",
+                        json_real(pt->k * ab_train_mem_layer(&mem) + mem.head + mem.scratch));
     json_object_set_new(c->r->extra, "scaling",
                         json_sprintf("measured %d of %d layers; step = %d/%d x (%d layers: "
                                      "forward, backward, AdamW) + head",
                                      pt->k, m->layers, m->layers, pt->k, pt->k));
-    int rc = ab_train_model_new(d, m, p->impl, pt->k, pt->batch, pt->seq, pt->vseq, pt->hseq,
-                                &pt->mdl, err);
+    int rc = ab_train_model_new(d, m, p->impl, pt->bf16, pt->k, pt->batch, pt->seq, pt->vseq,
+                                pt->hseq, &pt->mdl, err);
     if (rc != 0) return rc == AB_TRAIN_SKIP ? AB_CASE_SKIP : -1;
     json_object_set_new(c->r->extra, "kernels", ab_train_describe(pt->mdl));
     return ab_train_init(pt->mdl, err);
@@ -91,9 +85,11 @@ static int point_measure(ab_case *c, const ab_sampling *s, ab_timing *t, char *e
     const ab_device *d = c->ctx->dev;
     memset(t, 0, sizeof(*t));
     long T = (long)pt->batch * pt->seq;
-    /* the GEMM roof at this point's tokens per step, right before it */
+    /* the GEMM roof at this point's tokens per step, right before it, in the step's input type
+     * (bf16: bf16 x bf16 into bf16 where the GEMM writes bf16, else into f32) */
+    ab_tok_type wt = pt->bf16 ? AB_TT_BF16 : AB_TT_F32;
     pt->rf.gemm = 0, *pt->rf.gemm_why = 0;
-    ab_tok_measure_gemm(d, &plan_of(c)->m, AB_TT_F32, plan_of(c)->impl, T, &pt->rf);
+    ab_tok_measure_gemm(d, &plan_of(c)->m, wt, plan_of(c)->impl, T, &pt->rf);
     ab_sampling sl = *s;
     if (plan_of(c)->steps) sl.samples = (int)plan_of(c)->steps;
     run_ctx rh = {d, pt->mdl, true}, rl = {d, pt->mdl, false};
@@ -115,7 +111,7 @@ static int point_measure(ab_case *c, const ab_sampling *s, ab_timing *t, char *e
     /* and again after it: the faster of the two is the roof (on a shared machine one of them
      * may fall in a slower minute than the step, which would inflate the MFU) */
     ab_tok_refs after = {0};
-    ab_tok_measure_gemm(d, &plan_of(c)->m, AB_TT_F32, plan_of(c)->impl, T, &after);
+    ab_tok_measure_gemm(d, &plan_of(c)->m, wt, plan_of(c)->impl, T, &after);
     pt->gemm_before = pt->rf.gemm, pt->gemm_after = after.gemm;
     if (after.gemm > pt->rf.gemm) pt->rf = after;
     return rc;
@@ -138,9 +134,9 @@ static json_t *mfu(const ab_case *c, const ab_train_point *pt, double flops_s)
         json_object_set_new(ms, "reason", json_string(pt->rf.gemm_why));
     }
     int row = -1;
-    const char *col = NULL;
+    const char *col = NULL, *dt = pt->bf16 ? "bf16" : "f32";
     double peak = p->have_peaks
-                      ? ab_peaks_for(&p->peaks, c->ctx->dev->info.name, "FLOP/s", "f32", &row, &col)
+                      ? ab_peaks_for(&p->peaks, c->ctx->dev->info.name, "FLOP/s", dt, &row, &col)
                       : NAN;
     if (isfinite(peak) && peak > 0) {
         json_object_set_new(ds, "peak_flops_per_s", json_real(peak));
@@ -149,9 +145,9 @@ static json_t *mfu(const ab_case *c, const ab_train_point *pt, double flops_s)
         json_object_set_new(ds, "fraction", json_real(flops_s / peak));
     } else {
         json_object_set_new(ds, "reason",
-                            json_sprintf("no f32 datasheet peak for '%s' in "
+                            json_sprintf("no %s datasheet peak for '%s' in "
                                          "data/accelerator-peaks.csv",
-                                         c->ctx->dev->info.name));
+                                         dt, c->ctx->dev->info.name));
     }
     json_object_set_new(j, "measured", ms);
     json_object_set_new(j, "datasheet", ds);

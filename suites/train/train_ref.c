@@ -73,37 +73,74 @@ void ab_tref_rmsnorm_bwd(int T, int D, const double *x, const float *w, const do
     }
 }
 
+/* bf16: a compact copy of rows x cols of x (row stride ld) rounded to bf16, in *tmp (NULL when
+ * out of memory: the caller writes NaN, which fails the comparison); else x itself */
+static const double *operand(const double *x, int rows, int cols, size_t ld, bool bf16,
+                             double **tmp)
+{
+    *tmp = NULL;
+    if (!bf16) return x;
+    if (!(*tmp = malloc((size_t)rows * (size_t)cols * sizeof(double)))) return NULL;
+    for (int r = 0; r < rows; r++)
+        for (int c = 0; c < cols; c++)
+            (*tmp)[(size_t)r * cols + c] = ab_tref_bf16(x[(size_t)r * ld + c]);
+    return *tmp;
+}
+
+static void nan_fill(double *y, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        y[i] = NAN;
+}
+
 /* Y[t][n] = add[t][n] + sum_k X[t][k] W[n][k] */
 void ab_tref_linear(int T, int N, int K, const double *X, const float *W, const double *add,
-                    double *Y)
+                    double *Y, bool bf16)
 {
+    double *tmp;
+    const double *Xo = operand(X, T, K, (size_t)K, bf16, &tmp);
+    if (!Xo) return nan_fill(Y, (size_t)T * N);
 #pragma omp parallel for schedule(static)
     for (int n = 0; n < N; n++)
         for (int t = 0; t < T; t++) {
-            const double *xr = X + (size_t)t * K;
+            const double *xr = Xo + (size_t)t * K;
             const float *wr = W + (size_t)n * K;
             double s = add ? add[(size_t)t * N + n] : 0;
-            for (int k = 0; k < K; k++)
-                s += xr[k] * wr[k];
+            if (bf16)
+                for (int k = 0; k < K; k++)
+                    s += xr[k] * ab_tref_bf16f(wr[k]);
+            else
+                for (int k = 0; k < K; k++)
+                    s += xr[k] * wr[k];
             Y[(size_t)t * N + n] = s;
         }
+    free(tmp);
 }
 
 /* dX[t][k] = sum_n dY[t][n] W[n][k] (dY row stride ldy) */
 void ab_tref_linear_dx(int T, int N, int K, const double *dY, size_t ldy, const float *W,
-                       double *dX)
+                       double *dX, bool bf16)
 {
+    double *tmp;
+    const double *G = operand(dY, T, N, ldy, bf16, &tmp);
+    if (!G) return nan_fill(dX, (size_t)T * K);
+    size_t lg = bf16 ? (size_t)N : ldy;
 #pragma omp parallel for schedule(static)
     for (int t = 0; t < T; t++) {
         double *o = dX + (size_t)t * K;
         memset(o, 0, (size_t)K * sizeof(double));
         for (int n = 0; n < N; n++) {
-            double g = dY[(size_t)t * ldy + n];
+            double g = G[(size_t)t * lg + n];
             const float *wr = W + (size_t)n * K;
-            for (int k = 0; k < K; k++)
-                o[k] += g * wr[k];
+            if (bf16)
+                for (int k = 0; k < K; k++)
+                    o[k] += g * ab_tref_bf16f(wr[k]);
+            else
+                for (int k = 0; k < K; k++)
+                    o[k] += g * wr[k];
         }
     }
+    free(tmp);
 }
 
 static void rope(const ab_tref_dims *d, double *qkv, bool inverse)
@@ -201,18 +238,19 @@ void ab_tref_forward(const ab_tref_dims *d, const ab_tref_w *w, ab_tref_act *a)
 {
     int T = d->T, D = d->D, F = d->F, HD = d->H * d->Dh, Q = (int)qkv_w(d);
     ab_tref_rmsnorm(T, D, a->x, w->n1, a->n1, a->r1);
-    ab_tref_linear(T, Q, D, a->n1, w->qkv, NULL, a->qkv);
+    bool b = d->bf16;
+    ab_tref_linear(T, Q, D, a->n1, w->qkv, NULL, a->qkv, b);
     rope(d, a->qkv, false);
     ab_tref_attn_fwd(d, a->qkv, a->o, a->P);
-    ab_tref_linear(T, D, HD, a->o, w->o, a->x, a->h);
+    ab_tref_linear(T, D, HD, a->o, w->o, a->x, a->h, b);
     ab_tref_rmsnorm(T, D, a->h, w->n2, a->n2, a->r2);
-    ab_tref_linear(T, 2 * F, D, a->n2, w->gu, NULL, a->gu);
+    ab_tref_linear(T, 2 * F, D, a->n2, w->gu, NULL, a->gu, b);
     for (int t = 0; t < T; t++)
         for (int j = 0; j < F; j++) {
             double g = a->gu[(size_t)t * 2 * F + j], u = a->gu[(size_t)t * 2 * F + F + j];
             a->act[(size_t)t * F + j] = g / (1 + exp(-g)) * u;
         }
-    ab_tref_linear(T, D, F, a->act, w->down, a->h, a->out);
+    ab_tref_linear(T, D, F, a->act, w->down, a->h, a->out, b);
 }
 
 void ab_tref_backward(const ab_tref_dims *d, const ab_tref_w *w, ab_tref_act *a)
@@ -227,7 +265,8 @@ void ab_tref_backward(const ab_tref_dims *d, const ab_tref_w *w, ab_tref_act *a)
         free(da), free(dn), free(dout);
         return;
     }
-    ab_tref_linear_dx(T, D, F, a->gout, (size_t)D, w->down, da);
+    bool b = d->bf16;
+    ab_tref_linear_dx(T, D, F, a->gout, (size_t)D, w->down, da, b);
     for (int t = 0; t < T; t++)
         for (int j = 0; j < F; j++) {
             double g = a->gu[(size_t)t * 2 * F + j], u = a->gu[(size_t)t * 2 * F + F + j];
@@ -235,13 +274,13 @@ void ab_tref_backward(const ab_tref_dims *d, const ab_tref_w *w, ab_tref_act *a)
             a->dgu[(size_t)t * 2 * F + j] = dd * u * s * (1 + g * (1 - s));
             a->dgu[(size_t)t * 2 * F + F + j] = dd * g * s;
         }
-    ab_tref_linear_dx(T, 2 * F, D, a->dgu, (size_t)2 * F, w->gu, dn);
+    ab_tref_linear_dx(T, 2 * F, D, a->dgu, (size_t)2 * F, w->gu, dn, b);
     memset(a->dn2w, 0, (size_t)D * sizeof(double));
     ab_tref_rmsnorm_bwd(T, D, a->h, w->n2, a->r2, dn, a->gout, a->dh, a->dn2w);
-    ab_tref_linear_dx(T, D, HD, a->dh, (size_t)D, w->o, dout);
+    ab_tref_linear_dx(T, D, HD, a->dh, (size_t)D, w->o, dout, b);
     ab_tref_attn_bwd(d, a->qkv, a->P, dout, a->dqkv);
     rope(d, a->dqkv, true);
-    ab_tref_linear_dx(T, Q, D, a->dqkv, (size_t)Q, w->qkv, dn);
+    ab_tref_linear_dx(T, Q, D, a->dqkv, (size_t)Q, w->qkv, dn, b);
     memset(a->dn1w, 0, (size_t)D * sizeof(double));
     ab_tref_rmsnorm_bwd(T, D, a->x, w->n1, a->r1, dn, a->dh, a->dx, a->dn1w);
     free(da), free(dn), free(dout);
@@ -262,9 +301,18 @@ void ab_tref_adamw_vec(size_t n, float *w, const double *g, const ab_train_adamw
 }
 
 void ab_tref_dw_check_update(int T, int n, int k, const double *dY, size_t ldy, const double *X,
-                             const float *gdev, float *W, const ab_train_adamw *h, double *e2,
-                             double *r2)
+                             const float *gdev, float *W, const ab_train_adamw *h, bool bf16,
+                             double *e2, double *r2)
 {
+    double *ty, *tx;
+    const double *Yo = operand(dY, T, n, ldy, bf16, &ty),
+                 *Xo = operand(X, T, k, (size_t)k, bf16, &tx);
+    if (!Yo || !Xo) {
+        free(ty), free(tx);
+        *e2 = INFINITY;
+        return;
+    }
+    dY = Yo, X = Xo, ldy = bf16 ? (size_t)n : ldy;
     double e = 0, r = 0;
 #pragma omp parallel reduction(+ : e, r)
     {
@@ -290,5 +338,6 @@ void ab_tref_dw_check_update(int T, int n, int k, const double *dY, size_t ldy, 
         if (!g) e = INFINITY;
         free(g);
     }
+    free(ty), free(tx);
     *e2 += e, *r2 += r;
 }

@@ -3,18 +3,41 @@
  * The fp64 host reference of one training step's pieces (train_ref.c), for validation
  * (train_check.c) and the tests: weights as the f32 values the device holds (exact), every
  * activation, gradient and sum in double. One sequence of T tokens (positions 0..T-1).
+ * bf16 training (train_step.h) is modelled by rounding every GEMM operand to bf16 (ab_tref_bf16)
+ * where the step casts it; the products and sums stay double.
  */
 #ifndef AB_TRAIN_REF_H
 #define AB_TRAIN_REF_H
 
 #include "train.h"
 
+#include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <string.h>
 
 typedef struct ab_tref_dims {
     int T, D, H, G, Dh, F;
+    bool bf16; /* the GEMMs' operands rounded to bf16 (bf16 training) */
 } ab_tref_dims;
+
+/* f rounded to bf16 (to nearest even; NaN unchanged), as the device's cast_bf16 does it */
+static inline float ab_tref_bf16f(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof(u));
+    if ((u & 0x7FFFFFFFu) > 0x7F800000u) return f;
+    u = (u + 0x7FFFu + ((u >> 16) & 1u)) & 0xFFFF0000u;
+    memcpy(&f, &u, sizeof(f));
+    return f;
+}
+
+/* v as the device's bf16 operand of it: its f32 value (the device's tensor), then bf16 */
+static inline double ab_tref_bf16(double v)
+{
+    return ab_tref_bf16f((float)v);
+}
 
 /* A layer's weights (host f32): Wqkv [(H+2G)Dh][D], Wo [D][H Dh], Wgu [2F][D], Wd [D][F],
  * n1 [D], n2 [D]. */
@@ -37,11 +60,12 @@ void ab_tref_forward(const ab_tref_dims *d, const ab_tref_w *w, ab_tref_act *a);
 void ab_tref_backward(const ab_tref_dims *d, const ab_tref_w *w, ab_tref_act *a);
 
 /* Weight gradient dW = dY^T X of a [n][k] matrix row by row (dY [T][n] with row stride ldy,
- * X [T][k]): accumulates |dev - ref|^2 into *e2 and |ref|^2 into *r2 against the device's
- * gradient gdev (f32 [n][k]), then applies AdamW step 1 to W in place with the reference g. */
+ * X [T][k]; bf16: both rounded to bf16 first): accumulates |dev - ref|^2 into *e2 and |ref|^2
+ * into *r2 against the device's gradient gdev (f32 [n][k]), then applies AdamW step 1 to W in
+ * place with the reference g. */
 void ab_tref_dw_check_update(int T, int n, int k, const double *dY, size_t ldy, const double *X,
-                             const float *gdev, float *W, const ab_train_adamw *h, double *e2,
-                             double *r2);
+                             const float *gdev, float *W, const ab_train_adamw *h, bool bf16,
+                             double *e2, double *r2);
 /* AdamW step 1 on a vector, in double from g. */
 void ab_tref_adamw_vec(size_t n, float *w, const double *g, const ab_train_adamw *h);
 
@@ -52,11 +76,11 @@ void ab_tref_rmsnorm_bwd(int T, int D, const double *x, const float *w, const do
                          const double *dy, const double *dres, double *dx, double *dw);
 
 /* Y[t][n] = add[t][n] + sum_k X[t][k] W[n][k] (add may be NULL); dX[t][k] = sum_n dY[t][n] W[n][k]
- * (dY's row stride ldy). */
+ * (dY's row stride ldy). bf16: X (dY) and W rounded to bf16 in the products (add is not). */
 void ab_tref_linear(int T, int N, int K, const double *X, const float *W, const double *add,
-                    double *Y);
+                    double *Y, bool bf16);
 void ab_tref_linear_dx(int T, int N, int K, const double *dY, size_t ldy, const float *W,
-                       double *dX);
+                       double *dX, bool bf16);
 
 /* Causal attention over qkv [T][(H+2G)Dh] (one sequence): o [T][H Dh] and the probabilities
  * P [H][T][T]; its backward from dout into dqkv (every element written). */

@@ -44,6 +44,22 @@ static int copy(ab_train_model *m, void *dst, const void *src, size_t floats, ch
     return t_end(m, AB_TC_OTHER, -1, err);
 }
 
+/* bf16 training: src's bf16 cast into dst (dst == src, f32 training: nothing to do) */
+static int cast(ab_train_model *m, const void *src, void *dst, size_t n, char *err)
+{
+    if (dst == src) return 0;
+    TRY(t_begin(m, err));
+    TRY(m->k->cast_bf16(m->d->h, n, src, dst, err));
+    return t_end(m, AB_TC_CAST, -1, err);
+}
+
+/* the GEMM operand of the upstream gradient g (n elements): g, or its bf16 cast in s.g16 */
+static int grad_op(ab_train_model *m, void *g, size_t n, void **op, char *err)
+{
+    *op = m->bf16 ? m->s.g16 : g;
+    return cast(m, g, *op, n, err);
+}
+
 #define K_(cat, call)                                                                              \
     do {                                                                                           \
         TRY(t_begin(m, err));                                                                      \
@@ -71,17 +87,22 @@ int ab_train_layer_fwd(ab_train_model *m, tr_shape *sh, int l, char *err)
     tr_param *P = L->p;
     long T = sh->T;
     ab_train_attn at = attn_of(m, sh);
+    size_t td = (size_t)T * m->D;
     OTHER(k->rmsnorm_fwd(dev, T, m->D, m->x[l], P[TP_N1].w, AB_TRAIN_EPS, L->n1, L->r1, err));
-    TRY(gemm(m, sh, AB_TG_QKV, L->n1, P[TP_QKV].w, L->qkv, err));
+    TRY(cast(m, L->n1, L->n1g, td, err));
+    TRY(gemm(m, sh, AB_TG_QKV, L->n1g, P[TP_QKV].wg, L->qkv, err));
     OTHER(k->rope(dev, &at, L->qkv, false, err));
     K_(AB_TC_ATTN_FWD, k->attn_fwd(dev, &at, L->qkv, L->o, L->lse, err));
-    TRY(copy(m, L->h, m->x[l], (size_t)T * m->D, err));
-    TRY(gemm(m, sh, AB_TG_O, L->o, P[TP_O].w, L->h, err));
+    TRY(cast(m, L->o, L->og, (size_t)T * m->HD, err));
+    TRY(copy(m, L->h, m->x[l], td, err));
+    TRY(gemm(m, sh, AB_TG_O, L->og, P[TP_O].wg, L->h, err));
     OTHER(k->rmsnorm_fwd(dev, T, m->D, L->h, P[TP_N2].w, AB_TRAIN_EPS, L->n2, L->r2, err));
-    TRY(gemm(m, sh, AB_TG_GU, L->n2, P[TP_GU].w, L->gu, err));
+    TRY(cast(m, L->n2, L->n2g, td, err));
+    TRY(gemm(m, sh, AB_TG_GU, L->n2g, P[TP_GU].wg, L->gu, err));
     OTHER(k->swiglu_fwd(dev, T, m->F, L->gu, L->act, err));
-    TRY(copy(m, m->x[l + 1], L->h, (size_t)T * m->D, err));
-    return gemm(m, sh, AB_TG_DOWN, L->act, P[TP_DOWN].w, m->x[l + 1], err);
+    TRY(cast(m, L->act, L->actg, (size_t)T * m->F, err));
+    TRY(copy(m, m->x[l + 1], L->h, td, err));
+    return gemm(m, sh, AB_TG_DOWN, L->actg, P[TP_DOWN].wg, m->x[l + 1], err);
 }
 
 /* layer l backward: gout (dL/dx[l+1]) -> gin (dL/dx[l]), gradients into L->p[].g */
@@ -93,22 +114,28 @@ int ab_train_layer_bwd(ab_train_model *m, tr_shape *sh, int l, void *gout, void 
     tr_param *P = L->p;
     long T = sh->T;
     ab_train_attn at = attn_of(m, sh);
+    size_t td = (size_t)T * m->D;
+    void *g; /* each upstream gradient's GEMM operand */
     OTHER(k->zero(dev, P[TP_N1].g, (size_t)m->D, err));
     OTHER(k->zero(dev, P[TP_N2].g, (size_t)m->D, err));
-    TRY(gemm(m, sh, AB_TG_DWD, gout, L->act, P[TP_DOWN].g, err));
-    TRY(gemm(m, sh, AB_TG_DA, gout, P[TP_DOWN].w, m->s.da, err));
+    TRY(grad_op(m, gout, td, &g, err));
+    TRY(gemm(m, sh, AB_TG_DWD, g, L->actg, P[TP_DOWN].g, err));
+    TRY(gemm(m, sh, AB_TG_DA, g, P[TP_DOWN].wg, m->s.da, err));
     OTHER(k->swiglu_bwd(dev, T, m->F, L->gu, m->s.da, m->s.dgu, err));
-    TRY(gemm(m, sh, AB_TG_DWGU, m->s.dgu, L->n2, P[TP_GU].g, err));
-    TRY(gemm(m, sh, AB_TG_DN2, m->s.dgu, P[TP_GU].w, m->s.dn, err));
+    TRY(grad_op(m, m->s.dgu, (size_t)T * 2 * m->F, &g, err));
+    TRY(gemm(m, sh, AB_TG_DWGU, g, L->n2g, P[TP_GU].g, err));
+    TRY(gemm(m, sh, AB_TG_DN2, g, P[TP_GU].wg, m->s.dn, err));
     OTHER(k->rmsnorm_bwd(dev, T, m->D, L->h, P[TP_N2].w, L->r2, m->s.dn, gout, m->s.dh, P[TP_N2].g,
                          err));
-    TRY(gemm(m, sh, AB_TG_DWO, m->s.dh, L->o, P[TP_O].g, err));
-    TRY(gemm(m, sh, AB_TG_DO, m->s.dh, P[TP_O].w, m->s.dout, err));
+    TRY(grad_op(m, m->s.dh, td, &g, err));
+    TRY(gemm(m, sh, AB_TG_DWO, g, L->og, P[TP_O].g, err));
+    TRY(gemm(m, sh, AB_TG_DO, g, P[TP_O].wg, m->s.dout, err));
     K_(AB_TC_ATTN_BWD,
        k->attn_bwd(dev, &at, L->qkv, L->o, L->lse, m->s.dout, m->s.dqkv, m->s.work, err));
     OTHER(k->rope(dev, &at, m->s.dqkv, true, err));
-    TRY(gemm(m, sh, AB_TG_DWQKV, m->s.dqkv, L->n1, P[TP_QKV].g, err));
-    TRY(gemm(m, sh, AB_TG_DN1, m->s.dqkv, P[TP_QKV].w, m->s.dn, err));
+    TRY(grad_op(m, m->s.dqkv, (size_t)T * m->QKV, &g, err));
+    TRY(gemm(m, sh, AB_TG_DWQKV, g, L->n1g, P[TP_QKV].g, err));
+    TRY(gemm(m, sh, AB_TG_DN1, g, P[TP_QKV].wg, m->s.dn, err));
     OTHER(k->rmsnorm_bwd(dev, T, m->D, m->x[l], P[TP_N1].w, L->r1, m->s.dn, m->s.dh, gin,
                          P[TP_N1].g, err));
     return 0;
@@ -118,8 +145,10 @@ int ab_train_adamw_params(ab_train_model *m, tr_param *p, int n, long t, char *e
 {
     ab_train_adamw h = m->hp;
     h.t = t;
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
         OTHER(m->k->adamw(m->d->h, p[i].n, p[i].w, p[i].g, p[i].m, p[i].v, &h, err));
+        TRY(cast(m, p[i].w, p[i].wg, p[i].n, err)); /* the next step's bf16 copy */
+    }
     return 0;
 }
 
@@ -147,12 +176,15 @@ int ab_train_head_fb(ab_train_model *m, tr_shape *sh, void *x, void *gx, char *e
     void *dev = m->d->h;
     long T = sh->T;
     tr_param *P = m->head;
+    void *g;
     OTHER(k->rmsnorm_fwd(dev, T, m->D, x, P[TH_NF].w, AB_TRAIN_EPS, m->s.nf, m->s.rf, err));
-    TRY(gemm(m, sh, AB_TG_LOGITS, m->s.nf, P[TH_W].w, m->s.logits, err));
+    TRY(cast(m, m->s.nf, m->s.nfg, (size_t)T * m->D, err));
+    TRY(gemm(m, sh, AB_TG_LOGITS, m->s.nfg, P[TH_W].wg, m->s.logits, err));
     OTHER(k->xent(dev, T, m->V, m->s.logits, m->s.targets, m->s.loss, 1.0f / (float)T, err));
     OTHER(k->zero(dev, P[TH_NF].g, (size_t)m->D, err));
-    TRY(gemm(m, sh, AB_TG_DWHEAD, m->s.logits, m->s.nf, P[TH_W].g, err));
-    TRY(gemm(m, sh, AB_TG_DNF, m->s.logits, P[TH_W].w, m->s.dn, err));
+    TRY(grad_op(m, m->s.logits, (size_t)T * m->V, &g, err));
+    TRY(gemm(m, sh, AB_TG_DWHEAD, g, m->s.nfg, P[TH_W].g, err));
+    TRY(gemm(m, sh, AB_TG_DNF, g, P[TH_W].wg, m->s.dn, err));
     OTHER(k->rmsnorm_bwd(dev, T, m->D, x, P[TH_NF].w, m->s.rf, m->s.dn, NULL, gx, P[TH_NF].g, err));
     return 0;
 }
@@ -170,7 +202,7 @@ int ab_train_last_loss(ab_train_model *m, double *loss, char *err)
 }
 
 static const char *const cat_names[AB_TC_COUNT] = {"gemm_s", "attention_fwd_s", "attention_bwd_s",
-                                                   "other_s"};
+                                                   "other_s", "cast_bf16_s"};
 
 json_t *ab_train_breakdown(ab_train_model *m, char *err)
 {
@@ -193,6 +225,9 @@ json_t *ab_train_breakdown(ab_train_model *m, char *err)
         json_t *e = json_object();
         json_object_set_new(e, "product", json_string(ab_train_gemm_name(i)));
         json_object_set_new(e, "layout", json_string(op->ta ? "TN" : op->tb ? "NT" : "NN"));
+        json_object_set_new(e, "types",
+                            json_sprintf("%s x %s -> %s", ab_gemm_type_name(op->a),
+                                         ab_gemm_type_name(op->b), ab_gemm_type_name(op->c)));
         json_object_set_new(e, "m", json_integer(op->m));
         json_object_set_new(e, "n", json_integer(op->n));
         json_object_set_new(e, "k", json_integer(op->k));
@@ -207,6 +242,7 @@ json_t *ab_train_breakdown(ab_train_model *m, char *err)
     json_object_set_new(j, "method",
                         json_string("one extra step after the samples, every kernel bracketed by "
                                     "the backend timer; layers: k layers forward, backward and "
-                                    "AdamW; head: final norm, LM head, loss, backward, AdamW"));
+                                    "AdamW; head: final norm, LM head, loss, backward, AdamW; "
+                                    "cast_bf16_s: bf16 training's casts (0 in f32)"));
     return j;
 }

@@ -17,6 +17,14 @@
  * dWhead, dnf, dx_k. The embedding lookup (and its gradient, a scatter-add of T rows) is left
  * out, as the parameter count of model.h leaves the table out.
  * Weights, gradients and AdamW's two moments are f32 (master weights), one buffer per tensor.
+ *
+ * bf16 training (mixed precision as PyTorch autocast and Megatron do it): the same f32 master
+ * weights, gradients and moments; after each AdamW (and at initialisation) the projection
+ * matrices are cast to bf16 copies (cast_bf16, train.h), and every GEMM of the step takes bf16
+ * operands -- those copies and bf16 casts of the activations (n1, o, n2, act, nf) and of the
+ * upstream gradients (dL/dx', dgu, dh, dqkv, dlogits) that feed it -- accumulating in f32 into
+ * f32 outputs (gemm.h: a = b = bf16, c = f32). RMSNorm, RoPE, attention, SwiGLU, cross-entropy,
+ * the residual adds and AdamW stay f32.
  */
 #ifndef AB_TRAIN_STEP_H
 #define AB_TRAIN_STEP_H
@@ -52,22 +60,30 @@ typedef enum {
 } ab_train_gemm;
 
 /* Time categories of an instrumented step. */
-enum { AB_TC_GEMM, AB_TC_ATTN_FWD, AB_TC_ATTN_BWD, AB_TC_OTHER, AB_TC_COUNT };
+enum { AB_TC_GEMM, AB_TC_ATTN_FWD, AB_TC_ATTN_BWD, AB_TC_OTHER, AB_TC_CAST, AB_TC_COUNT };
 
 typedef struct ab_train_model ab_train_model;
 
-/* Builds k layers + head of m for steps of batch x seq tokens, and validation shapes of one
- * sequence of vseq (layer check) and hseq (head check) tokens. 0, -1 (err) or AB_TRAIN_SKIP. */
-int ab_train_model_new(const ab_device *dev, const ab_llm *m, int impl, int k, int batch, int seq,
-                       int vseq, int hseq, ab_train_model **out, char *err);
+/* Builds k layers + head of m for steps of batch x seq tokens (bf16: bf16 training), and
+ * validation shapes of one sequence of vseq (layer check) and hseq (head check) tokens. 0, -1
+ * (err) or AB_TRAIN_SKIP (no training kernels, no bf16 cast, a GEMM without these types). */
+int ab_train_model_new(const ab_device *dev, const ab_llm *m, int impl, bool bf16, int k, int batch,
+                       int seq, int vseq, int hseq, ab_train_model **out, char *err);
 void ab_train_model_free(ab_train_model *mdl);
 /* Bytes the model takes: per layer (weights, gradients, optimizer state, saved activations),
- * the head's parameter state, and the shared scratch (incl. logits). */
+ * the head's parameter state, and the shared scratch (incl. logits). bf16 training adds the
+ * bf16 weight copies (weight_copies; the head's in head), the bf16 casts of the saved
+ * activations (in activations) and of the upstream gradients (in scratch). */
 typedef struct ab_train_mem {
-    double weights, grads, optimizer, activations; /* one layer */
+    double weights, weight_copies, grads, optimizer, activations; /* one layer */
     double head, scratch;
 } ab_train_mem;
-void ab_train_mem_of(const ab_llm *m, int batch, int seq, ab_train_mem *mem);
+void ab_train_mem_of(const ab_llm *m, int batch, int seq, bool bf16, ab_train_mem *mem);
+/* one layer's bytes: the sum of the five per-layer figures */
+static inline double ab_train_mem_layer(const ab_train_mem *mem)
+{
+    return mem->weights + mem->weight_copies + mem->grads + mem->optimizer + mem->activations;
+}
 
 /* Seeded weights, zero moments, seeded inputs (x0, targets, the gradient into layer k). */
 int ab_train_init(ab_train_model *mdl, char *err);

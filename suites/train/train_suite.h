@@ -35,6 +35,7 @@ typedef struct ab_train_plan {
 
 typedef struct ab_train_point {
     int batch, seq, k;
+    bool bf16; /* bf16 training (mixed precision, train_step.h) */
     int vseq, hseq;
     char why[AB_ERRLEN]; /* k == 0: why no layer fits */
     ab_train_model *mdl;
@@ -45,7 +46,7 @@ typedef struct ab_train_point {
 
 extern const ab_case_ops ab_train_point_ops;
 /* layers that fit a point, or 0 with why */
-int ab_train_layers_fit(const ab_device *d, const ab_train_plan *p, int batch, int seq,
+int ab_train_layers_fit(const ab_device *d, const ab_train_plan *p, int batch, int seq, bool bf16,
                         const char *profile, char *why);
 
 #endif

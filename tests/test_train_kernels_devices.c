@@ -148,7 +148,7 @@ static void attention_case(int batch, int seq, int H, int G, int Dh)
     cr_assert_eq(tr->attn_fwd(dv->h, &a, mq, mo, ml, err), 0, "%s", err);
     cr_assert_eq(tr->attn_bwd(dv->h, &a, mq, mo, ml, mdo, mdq, mw, err), 0, "%s", err);
     float *o = down(mo, T * od, 4), *dq = down(mdq, T * ld, 4), *lse = down(ml, T * H, 4);
-    ab_tref_dims d = {seq, 0, H, G, Dh, 0};
+    ab_tref_dims d = {seq, 0, H, G, Dh, 0, false};
     double *ro = malloc((size_t)seq * od * 8), *rP = malloc((size_t)H * seq * seq * 8),
            *rdq = malloc((size_t)seq * ld * 8);
     cr_assert(ro && rP && rdq);

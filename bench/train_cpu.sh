@@ -15,9 +15,10 @@
 # The sides alternate: odd rounds run 1-2-3-4 (the step first), even rounds 4-3-2-1, so that a
 # load drifting within a round (a round of llama3-1b takes minutes) favours neither side.
 # 4 reads "torch time / accelbench time": above 1.0, accelbench is the faster.
-# Prints every round (with its order and the load average before and after) and the medians; then the attention ratio once more from
-# bench/train_attn_cpu_bench (both kernels alone, interleaved in one process, which the load on a
-# shared VM disturbs far less than a ratio of figures taken minutes apart).
+# Prints every round (with its order and the load average before and after) and the medians;
+# then the attention ratio once more from bench/train_attn_cpu_bench and the GEMM ratio from
+# bench/train_cpu_bench (both sides interleaved in one process, which the load on a shared VM
+# disturbs far less than a ratio of figures taken minutes apart).
 #   bench/train_cpu.sh [rounds] [model] [seq]      (default 3, llama3-1b, 256)
 source "$(dirname "$0")/common.sh"
 rounds=${1:-3}
@@ -124,6 +125,14 @@ for what in "GEMM alone/in-step:0.8" "bwd/fused:0.5" "torch/accelbench:1.0"; do
 done
 # The attention ratio again, robust to the load: the backward and the fused forward alone,
 # interleaved in one process, one thread timed by its CPU clock (bench/train_attn_cpu_bench.c).
-cmake --build "$BUILD" --target train_attn_cpu_bench > /dev/null
+cmake --build "$BUILD" --target train_attn_cpu_bench train_cpu_bench > /dev/null
 echo "attention alone, interleaved, 1 thread, 9 rounds:"
 OMP_NUM_THREADS=1 "$BUILD/train_attn_cpu_bench" "$seq" "$heads" "$kvh" "$hd" 9 | tail -2
+# The GEMM ratio again, robust to the load: an instrumented step and the same products alone
+# (own plans and buffers, what gemm.custom runs, but warm: no rotating buffer sets), interleaved
+# in one process, GEMM_ROUNDS rounds (default: rounds, at least 5; 41 for tiny, whose products
+# take ~0.3 ms and a time slice lost to another job ~20 ms); the headline is the ratio of
+# the per-product medians summed (bench/train_cpu_bench.c).
+gr=${GEMM_ROUNDS:-$([ "$model" = tiny ] && echo 41 || echo $((rounds < 5 ? 5 : rounds)))}
+echo "GEMM in the step vs alone, interleaved, $threads threads, $gr rounds:"
+"$BUILD/train_cpu_bench" "$model" "$seq" "$gr" | tail -18

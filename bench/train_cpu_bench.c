@@ -123,6 +123,7 @@ int main(int argc, char **argv)
         return 2;
     }
     char err[AB_ERRLEN] = "";
+    setvbuf(stdout, NULL, _IOLBF, 0); /* a round at a time, also into a pipe */
     ab_llm lm;
     int seq = atoi(argv[2]), rounds = atoi(argv[3]);
     if (ab_llm_preset(argv[1], &lm) != 0 || seq < 1 || rounds < 1 || rounds > 1000) {

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # Issue 17, targets on the CPU, as same-run ratios. Each round:
 #   1. `accelbench run --suite train` (one point; --layers-run 1): the step, validated, and its
-#      per-kernel breakdown (one extra step with every kernel bracketed by the backend timer);
+#      per-kernel breakdown (3 extra steps with every kernel bracketed by the backend timer,
+#      each figure the median over them);
 #   2. the step's 15 GEMM products alone through the gemm suite (gemm.custom, same impl, same
 #      shapes and layouts, beta 0 where two forward products add into the residual):
 #      ratio = time of the products alone / their time inside the step       target >= 0.8
@@ -11,9 +12,13 @@
 #      same heads, length and head dimension                                  target >= 0.5
 #   4. PyTorch's CPU autograd of the same layer (bench/train_torch_cpu.py: forward, backward,
 #      AdamW) / accelbench's per-layer time (layers_s / k: forward, backward, AdamW)  >= 1.0
-# Prints every round and the medians; then the attention ratio once more from
-# bench/train_attn_cpu_bench (both kernels alone, interleaved in one process, which the load on a
-# shared VM disturbs far less than a ratio of figures taken minutes apart).
+# The sides alternate: odd rounds run 1-2-3-4 (the step first), even rounds 4-3-2-1, so that a
+# load drifting within a round (a round of llama3-1b takes minutes) favours neither side.
+# 4 reads "torch time / accelbench time": above 1.0, accelbench is the faster.
+# Prints every round (with its order and the load average before and after) and the medians;
+# then the attention ratio once more from bench/train_attn_cpu_bench and the GEMM ratio from
+# bench/train_cpu_bench (both sides interleaved in one process, which the load on a shared VM
+# disturbs far less than a ratio of figures taken minutes apart).
 #   bench/train_cpu.sh [rounds] [model] [seq]      (default 3, llama3-1b, 256)
 source "$(dirname "$0")/common.sh"
 rounds=${1:-3}
@@ -21,10 +26,16 @@ model=${2:-llama3-1b}
 seq=${3:-256}
 threads=$(nproc)
 echo "# $(date -u +%FT%TZ) $(hostname): train $model f32 seq $seq, 1 layer, $rounds rounds, $threads threads; flags: $(ab_cflags)"
-for r in $(seq 1 "$rounds"); do
+read -r heads kvh hd d ffn <<< "$("$PY" -c "
+import sys
+p = {'tiny': (4, 2, 64, 256, 688), 'llama3-1b': (32, 8, 64, 2048, 8192),
+     'llama3-8b': (32, 8, 128, 4096, 14336)}
+print(*p.get(sys.argv[1], (32, 8, 128, 4096, 14336)))" "$model")"
+side_train() {
   "$AB" run --suite train --device cpu --model "$model" --seq "$seq" --layers-run 1 \
     --profile quick --steps 3 --quiet --out "$TMP/runs" --run-id "t$r" > /dev/null
-  # the products as gemm.custom runs, one per layout
+  # the products as gemm.custom runs, one per layout (the same in every round: kept from the first)
+  [ -s "$TMP/shapes" ] && return 0
   "$PY" - "$TMP/runs/t$r/run.json" > "$TMP/shapes" <<'PYEOF'
 import json, sys
 r = [x for x in json.load(open(sys.argv[1]))["results"] if x["key"] == "train.step"][0]
@@ -34,29 +45,38 @@ by = {}
 for g in r["extra"]["breakdown"]["gemm"]:
     by.setdefault(g["layout"], []).append("%dx%dx%d" % (g["m"], g["n"], g["k"]))
 for lay, shapes in by.items():
-    print(lay, ",".join(sorted(set(shapes))))
+    print(r["impl"], lay, ",".join(sorted(set(shapes))))
 PYEOF
-  impl=$("$PY" -c "import json,sys; print([x for x in json.load(open(sys.argv[1]))['results'] if x['key']=='train.step'][0]['impl'])" "$TMP/runs/t$r/run.json")
-  while read -r lay shapes; do
+}
+side_gemm() {
+  while read -r impl lay shapes; do
     "$AB" run --suite gemm.custom --device cpu --profile quick --shape "$shapes" --dtype f32 \
       --impl "$impl" --layout "$lay" --quiet --out "$TMP/runs" --run-id "g$r$lay" > /dev/null
   done < "$TMP/shapes"
-  read -r heads kvh hd <<< "$("$PY" -c "
-import sys; sys.path.insert(0, '')
-p = {'tiny': (4, 2, 64), 'llama3-1b': (32, 8, 64), 'llama3-8b': (32, 8, 128)}
-print(*p.get(sys.argv[1], (32, 8, 128)))" "$model")"
+}
+side_attn() {
   "$AB" run --suite attention.prefill --device cpu --profile quick --impl fused --causal yes \
     --dtype f32 --seq "$seq" --heads "$heads" --kv-heads "$kvh" --head-dim "$hd" --batch 1 \
     --quiet --out "$TMP/runs" --run-id "a$r" > /dev/null
-  read -r d ffn <<< "$("$PY" -c "
-import sys
-p = {'tiny': (256, 688), 'llama3-1b': (2048, 8192), 'llama3-8b': (4096, 14336)}
-print(*p.get(sys.argv[1], (4096, 14336)))" "$model")"
+}
+side_torch() {
   "$PY" "$ROOT/bench/train_torch_cpu.py" "$threads" 3 "$d" "$heads" "$kvh" "$hd" "$ffn" "$seq" \
     > "$TMP/torch$r"
-  "$PY" - "$TMP/runs" "$r" "$TMP/torch$r" <<'PYEOF'
+}
+for r in $(seq 1 "$rounds"); do
+  # the sides alternate: odd rounds the step first, even rounds the references first (round 1
+  # takes the step first for the product shapes), so that a load drifting within a round
+  # favours each side equally often
+  load0=$(cut -d' ' -f1 /proc/loadavg)
+  if [ $((r % 2)) = 1 ]; then
+    order="step first"; side_train; side_gemm; side_attn; side_torch
+  else
+    order="refs first"; side_torch; side_attn; side_gemm; side_train
+  fi
+  load1=$(cut -d' ' -f1 /proc/loadavg)
+  "$PY" - "$TMP/runs" "$r" "$TMP/torch$r" "$order, load $load0-$load1" <<'PYEOF'
 import csv, glob, json, statistics, sys
-runs, r, torchf = sys.argv[1:4]
+runs, r, torchf, how = sys.argv[1:5]
 t = [x for x in json.load(open("%s/t%s/run.json" % (runs, r)))["results"] if x["key"] == "train.step"][0]
 e = t["extra"]
 k = t["params"]["layers_run"]
@@ -83,6 +103,10 @@ bwd_rate = 2.5 * fwd_flops * k / e["breakdown"]["layers"]["attention_bwd_s"]
 fwd_rate = fwd_flops * k / e["breakdown"]["layers"]["attention_fwd_s"]
 tl = [float(l.split()[1]) for l in open(torchf) if l.startswith("torch_layer")]
 ours = e["step"]["layers_s"] / k
+lay = e["breakdown"]["layers"]
+print("round %s (%s): layer breakdown (median of %d steps) GEMM %.3f, attention fwd %.3f, bwd %.3f, "
+      "other %.3f s" % (r, how, e["breakdown"]["steps"], lay["gemm_s"] / k,
+                        lay["attention_fwd_s"] / k, lay["attention_bwd_s"] / k, lay["other_s"] / k))
 print("round %s: step %.3f s (p99 %.3f), %.1f train tok/s, MFU(measured GEMM) %.3f | GEMM alone/in-step "
       "%.3f (%.3f / %.3f s) | attention bwd %.2f GFLOP/s, train fwd %.2f, fused fwd %.2f -> bwd/fused "
       "%.3f | layer: accelbench %.3f s, torch %.3f s -> torch/accelbench %.3f | validation %s"
@@ -101,9 +125,14 @@ for what in "GEMM alone/in-step:0.8" "bwd/fused:0.5" "torch/accelbench:1.0"; do
 done
 # The attention ratio again, robust to the load: the backward and the fused forward alone,
 # interleaved in one process, one thread timed by its CPU clock (bench/train_attn_cpu_bench.c).
-read -r heads kvh hd <<< "$("$PY" -c "
-p = {'tiny': (4, 2, 64), 'llama3-1b': (32, 8, 64), 'llama3-8b': (32, 8, 128)}
-import sys; print(*p.get(sys.argv[1], (32, 8, 128)))" "$model")"
-cmake --build "$BUILD" --target train_attn_cpu_bench > /dev/null
+cmake --build "$BUILD" --target train_attn_cpu_bench train_cpu_bench > /dev/null
 echo "attention alone, interleaved, 1 thread, 9 rounds:"
 OMP_NUM_THREADS=1 "$BUILD/train_attn_cpu_bench" "$seq" "$heads" "$kvh" "$hd" 9 | tail -2
+# The GEMM ratio again, robust to the load: an instrumented step and the same products alone
+# (own plans and buffers, what gemm.custom runs, but warm: no rotating buffer sets), interleaved
+# in one process, GEMM_ROUNDS rounds (default: rounds, at least 5; 41 for tiny, whose products
+# take ~0.3 ms and a time slice lost to another job ~20 ms); the headline is the ratio of
+# the per-product medians summed (bench/train_cpu_bench.c).
+gr=${GEMM_ROUNDS:-$([ "$model" = tiny ] && echo 41 || echo $((rounds < 5 ? 5 : rounds)))}
+echo "GEMM in the step vs alone, interleaved, $threads threads, $gr rounds:"
+"$BUILD/train_cpu_bench" "$model" "$seq" "$gr" | tail -18

@@ -2,7 +2,7 @@
 """PyTorch's CPU autograd of the decoder layer accelbench's train suite runs, the reference
 bench/train_cpu.sh sets accelbench's per-layer training time beside.
 
-    train_torch_cpu.py THREADS REPS D HEADS KV_HEADS HEAD_DIM FFN TOKENS
+    train_torch_cpu.py THREADS REPS D HEADS KV_HEADS HEAD_DIM FFN TOKENS [profile]
 
 One Llama-style layer, float32, one sequence of TOKENS tokens: RMSNorm, fused QKV projection,
 RoPE (rotate-half, theta 500000), causal attention (grouped-query: KV heads repeated), output
@@ -12,7 +12,9 @@ betas 0.9/0.95, weight decay 0.1) over the layer's weights -- what accelbench's 
 holds per layer. torch 1.13 (Debian) has no fused scaled_dot_product_attention, so attention is
 the autograd of matmul, masked softmax, matmul (its S x S scores in memory).
 
-Prints "torch_layer <seconds>" per timed repetition after two untimed warm-ups.
+Prints "torch_layer <seconds>" per timed repetition after two untimed warm-ups; with "profile",
+then one more step under torch.profiler: its operators by self CPU time (where torch's time goes,
+to set beside accelbench's breakdown).
 """
 import math
 import sys
@@ -94,6 +96,12 @@ def main():
         t0 = time.perf_counter()
         step()
         print("torch_layer %.6f" % (time.perf_counter() - t0), flush=True)
+    if len(sys.argv) > 9 and sys.argv[9] == "profile":
+        from torch.profiler import ProfilerActivity, profile
+
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            step()
+        print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=20))
 
 
 if __name__ == "__main__":

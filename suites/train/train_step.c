@@ -4,6 +4,7 @@
 #include "train_model.h"
 
 #include "../../core/ab.h"
+#include "../../core/stats.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -204,21 +205,49 @@ int ab_train_last_loss(ab_train_model *m, double *loss, char *err)
 static const char *const cat_names[AB_TC_COUNT] = {"gemm_s", "attention_fwd_s", "attention_bwd_s",
                                                    "other_s", "cast_bf16_s"};
 
-json_t *ab_train_breakdown(ab_train_model *m, char *err)
+/* Instrumented steps behind the breakdown: each figure is the median over them, so that one
+ * kernel descheduled for a time slice on a shared machine does not become the step's figure. */
+#define AB_TRAIN_BD_STEPS 3
+
+/* one instrumented step: per-category seconds of the layers (lay) and of the head (hd), and
+ * per product (gm) */
+static int breakdown_step(ab_train_model *m, double *lay, double *hd, double *gm, char *err)
 {
     memset(m->t_cat, 0, sizeof(m->t_cat));
     memset(m->t_gemm, 0, sizeof(m->t_gemm));
     m->instr = true;
     int rc = ab_train_layers(m, err);
-    double layer_cat[AB_TC_COUNT];
-    memcpy(layer_cat, m->t_cat, sizeof(layer_cat));
+    memcpy(lay, m->t_cat, sizeof(m->t_cat));
     if (rc == 0) rc = ab_train_head(m, err);
     m->instr = false;
-    if (rc != 0) return NULL;
+    for (int c = 0; c < AB_TC_COUNT; c++)
+        hd[c] = m->t_cat[c] - lay[c];
+    memcpy(gm, m->t_gemm, sizeof(m->t_gemm));
+    return rc;
+}
+
+static double median_of(const double *x, int stride, int n)
+{
+    double v[AB_TRAIN_BD_STEPS];
+    for (int i = 0; i < n; i++)
+        v[i] = x[(size_t)i * (size_t)stride];
+    return ab_median(v, (size_t)n);
+}
+
+json_t *ab_train_breakdown(ab_train_model *m, char *err)
+{
+    enum { NS = AB_TRAIN_BD_STEPS };
+    double lay_s[NS][AB_TC_COUNT], hd_s[NS][AB_TC_COUNT], gm_s[NS][AB_TG_COUNT];
+    for (int i = 0; i < NS; i++)
+        if (breakdown_step(m, lay_s[i], hd_s[i], gm_s[i], err) != 0) return NULL;
+    double layer_cat[AB_TC_COUNT], head_cat[AB_TC_COUNT];
+    for (int c = 0; c < AB_TC_COUNT; c++)
+        layer_cat[c] = median_of(&lay_s[0][c], AB_TC_COUNT, NS),
+        head_cat[c] = median_of(&hd_s[0][c], AB_TC_COUNT, NS);
     json_t *j = json_object(), *lay = json_object(), *hd = json_object(), *g = json_array();
     for (int c = 0; c < AB_TC_COUNT; c++) {
         json_object_set_new(lay, cat_names[c], json_real(layer_cat[c]));
-        json_object_set_new(hd, cat_names[c], json_real(m->t_cat[c] - layer_cat[c]));
+        json_object_set_new(hd, cat_names[c], json_real(head_cat[c]));
     }
     for (int i = 0; i < AB_TG_COUNT; i++) {
         const ab_gemm_op *op = &m->run.op[i];
@@ -233,16 +262,19 @@ json_t *ab_train_breakdown(ab_train_model *m, char *err)
         json_object_set_new(e, "k", json_integer(op->k));
         json_object_set_new(e, "beta", json_real(op->beta));
         json_object_set_new(e, "calls", json_integer(i >= AB_TG_LOGITS ? 1 : m->layers));
-        json_object_set_new(e, "seconds", json_real(m->t_gemm[i]));
+        json_object_set_new(e, "seconds", json_real(median_of(&gm_s[0][i], AB_TG_COUNT, NS)));
         json_array_append_new(g, e);
     }
     json_object_set_new(j, "layers", lay);
     json_object_set_new(j, "head", hd);
     json_object_set_new(j, "gemm", g);
     json_object_set_new(j, "method",
-                        json_string("one extra step after the samples, every kernel bracketed by "
-                                    "the backend timer; layers: k layers forward, backward and "
-                                    "AdamW; head: final norm, LM head, loss, backward, AdamW; "
-                                    "cast_bf16_s: bf16 training's casts (0 in f32)"));
+                        json_sprintf("%d extra steps after the samples, every kernel bracketed "
+                                     "by the backend timer, each figure the median over them; "
+                                     "layers: k layers forward, backward and AdamW; head: final "
+                                     "norm, LM head, loss, backward, AdamW; cast_bf16_s: bf16 "
+                                     "training's casts (0 in f32)",
+                                     NS));
+    json_object_set_new(j, "steps", json_integer(NS));
     return j;
 }

@@ -136,7 +136,7 @@ int main(int argc, char **argv)
     if (!dv) die("no cpu device");
     if (ab_device_open(dv, err) != 0) die(err);
     ab_train_model *m = NULL;
-    if (ab_train_model_new(dv, &lm, AB_GEMM_PORTABLE, 1, 1, seq, 4, 2, &m, err) != 0 ||
+    if (ab_train_model_new(dv, &lm, AB_GEMM_PORTABLE, false, 1, 1, seq, 4, 2, &m, err) != 0 ||
         ab_train_init(m, err) != 0)
         die(err);
     alone x[AB_TG_COUNT];

@@ -74,7 +74,7 @@ static void attn(int B, int S, int H, int G, int Dh)
     snprintf(nm, sizeof nm, "attn o   B%d S%d H%d G%d D%d vs cpu", B, S, H, G, Dh); cmp(nm, o.data(), oc.data(), o.size());
     snprintf(nm, sizeof nm, "attn lse B%d S%d H%d G%d D%d vs cpu", B, S, H, G, Dh); cmp(nm, lse.data(), lc.data(), lse.size());
     snprintf(nm, sizeof nm, "attn dqkv B%d S%d H%d G%d D%d vs cpu", B, S, H, G, Dh); cmp(nm, dq.data(), dqc.data(), dq.size(), 2e-5);
-    ab_tref_dims d = {S, 0, H, G, Dh, 0};
+    ab_tref_dims d = {S, 0, H, G, Dh, 0, false};
     std::vector<double> rq(S * ld), ro(S * od), rP((size_t)H * S * S), rdo(S * od), rdq(S * ld);
     for (int b = 0; b < B; b++) {
         for (size_t i = 0; i < S * ld; i++) rq[i] = qkv[b * S * ld + i];

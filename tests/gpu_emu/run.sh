@@ -39,9 +39,12 @@ for l in $(sed -n '/^build test_train_kernels:/,/LINK_LIBRARIES/p' "$BUILD/build
     *) LIBS="$LIBS $BUILD/$l" ;; # relative to the build directory
   esac
 done
+# a sanitizer build's libabcore.a needs the same runtime, and the kernels get the same checks
+SAN=$(sed -n 's/^AB_SANITIZE:[A-Z]*=//p' "$BUILD/CMakeCache.txt" 2>/dev/null || true)
+SANFLAGS=${SAN:+-fsanitize=$SAN -fno-omit-frame-pointer}
 rc=0
 for w in 32 64; do
-  ${CXX:-g++} -std=c++20 -O1 -DEMU_WARP=$w -Itests/gpu_emu -I"$T" -I. -Wall -Wextra -Wno-unknown-pragmas -Werror \
+  ${CXX:-g++} -std=c++20 -O1 -DEMU_WARP=$w -Itests/gpu_emu -I"$T" -I. -Wall -Wextra -Wno-unknown-pragmas -Werror $SANFLAGS \
     -o "$T/emu$w" tests/gpu_emu/harness.cpp "$T/suites/train/train_gpu.cpp" \
     "$T/suites/train/train_attn_gpu.cpp" $LIBS -lpthread
   "$T/emu$w" || rc=1

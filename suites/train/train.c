@@ -165,8 +165,29 @@ int ab_train_layers_fit(const ab_device *d, const ab_train_plan *p, int batch, i
     return k > m->layers ? m->layers : k;
 }
 
+/* What a point does, for a time budget's estimate (ab_case_work): the model's fill once, the
+ * GEMM roof before and after, the head once and sampled, the k layers sampled, the fp64
+ * validation (about 4 GFLOP each for the layers and the head) once. */
+static int point_work(ab_case *c, const ab_llm *m, int k, long T, int seq)
+{
+    if (k < 1) return 0;
+    ab_train_mem mem;
+    ab_train_mem_of(m, (int)(T / seq), seq, &mem);
+    double D = m->d_model, F = m->ffn, lw = mem.weights + mem.grads + mem.optimizer;
+    double roof = 2.0 * (double)T * 2.0 * F * D, head = 6.0 * (double)m->vocab * D * (double)T;
+    double layers = k * (6.0 * (double)ab_llm_linear_params_layer(m) +
+                         6.0 * m->heads * m->head_dim * (double)seq) *
+                    (double)T;
+    return ab_case_work(c, 0, k * lw + mem.head, false) || ab_case_work(c, roof, 0, true) ||
+           ab_case_work(c, roof, 0, true) || ab_case_work(c, head, mem.head, false) ||
+           ab_case_work(c, head, mem.head, true) || ab_case_work(c, layers, k * lw, true) ||
+           ab_case_work(c, 8e9, 0, false);
+}
+
+/* A point; cover: the cover case (ab_case.cover_only) -- when a time budget's cover pass could
+ * not fit the points, one layer of a short step still represents the suite on the device. */
 static int add_point(ab_caselist *l, const ab_train_plan *p, int batch, int seq, const char *dt,
-                     char *err)
+                     bool cover, char *err)
 {
     const ab_gemm_backend *gb = ab_device_impls(ab_caselist_ctx(l)->dev)->gemm;
     const char *impl =
@@ -178,6 +199,8 @@ static int add_point(ab_caselist *l, const ab_train_plan *p, int batch, int seq,
     /* layers that fit, decided now: a parameter of the result (runs align on it) */
     ab_suite_ctx *ctx = ab_caselist_ctx(l);
     pt->k = ab_train_layers_fit(ctx->dev, p, batch, seq, ctx->opt->profile, pt->why);
+    if (cover && pt->k > 1) pt->k = 1;
+    c->cover_only = cover;
     ab_result *r = c->r;
     ab_result_param_str(r, "model", p->m.name);
     ab_result_param_str(r, "dtype", dt);
@@ -186,7 +209,7 @@ static int add_point(ab_caselist *l, const ab_train_plan *p, int batch, int seq,
     ab_result_param_int(r, "tokens_per_step", (long)batch * seq);
     ab_result_param_int(r, "layers", p->m.layers);
     ab_result_param_int(r, "layers_run", pt->k);
-    return 0;
+    return point_work(c, &p->m, pt->k, (long)batch * seq, seq) ? ab_err(err, "out of memory") : 0;
 }
 
 static int train_generate(ab_caselist *l, char *err)
@@ -201,10 +224,12 @@ static int train_generate(ab_caselist *l, char *err)
         if (!(f ? p->bf16 : p->f32)) continue;
         for (size_t i = 0; i < p->nseq; i++)
             for (size_t j = 0; j < p->nmb; j++)
-                if (add_point(l, p, (int)p->mb[j], (int)p->seq[i], f ? "bf16" : "f32", err))
+                if (add_point(l, p, (int)p->mb[j], (int)p->seq[i], f ? "bf16" : "f32", false,
+                              err))
                     return -1;
     }
-    return 0;
+    int cseq = p->nseq && p->seq[0] < 16 ? (int)p->seq[0] : 16;
+    return p->nseq && p->nmb ? add_point(l, p, 1, cseq, p->f32 ? "f32" : "bf16", true, err) : 0;
 }
 
 static int train_plan_init(const ab_options *o, void *plan, char *err)

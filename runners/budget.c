@@ -24,6 +24,8 @@ struct ab_budget {
     json_t *keys;   /* "device|key" with a case run in the cover pass; "device|suite:S" with a
                      * case that represents S (a result other than a skip) */
     json_t *rates;  /* "device|unit|impl|dtype" (impl, dtype "*": any): the best rate */
+    json_t *est;    /* case identity: [estimate s, took s or null] (settings.budget.estimates) */
+    json_t *west;   /* case identity: its estimate from its work and the rates when admitted */
     size_t skipped, superseded;
     seen_series *ss;
     size_t nss;
@@ -72,7 +74,9 @@ ab_budget *ab_budget_new(double sec, const char *source)
     b->left = json_object();
     b->keys = json_object();
     b->rates = json_object();
-    if (!b->done || !b->timing || !b->left || !b->keys || !b->rates) {
+    b->est = json_object();
+    b->west = json_object();
+    if (!b->done || !b->timing || !b->left || !b->keys || !b->rates || !b->est || !b->west) {
         ab_budget_free(b);
         return NULL;
     }
@@ -87,6 +91,8 @@ void ab_budget_free(ab_budget *b)
     json_decref(b->left);
     json_decref(b->keys);
     json_decref(b->rates);
+    json_decref(b->est);
+    json_decref(b->west);
     for (size_t i = 0; i < b->nss; i++)
         free(b->ss[i].key);
     free(b->ss);
@@ -193,15 +199,18 @@ static double estimate(const ab_budget *b, const char *device, const char *key, 
     char *k = ab_asprintf("%s|%s", device, key);
     json_t *t = k ? json_object_get(b->timing, k) : NULL;
     free(k);
-    if (!t) {
-        double est = ab_budget_work_seconds(b, device, w);
-        return isfinite(est) ? est : estimate_elsewhere(b, device, key, amount);
-    }
+    double west = ab_budget_work_seconds(b, device, w);
+    if (!t) return isfinite(west) ? west : estimate_elsewhere(b, device, key, amount);
     double sec = json_number_value(json_array_get(t, 0));
     double prev = json_number_value(json_array_get(t, 1));
     int pass = (int)json_integer_value(json_array_get(t, 2));
-    double est = sec;
-    if (isfinite(amount) && prev > 0 && amount > prev) est *= amount / prev;
+    double pwest = json_number_value(json_array_get(t, 3)), est = sec;
+    /* scaled by how much more work it is: by the work estimates (bandwidth- or compute-bound
+     * alike) where both have one, else by the first metric's amount */
+    if (isfinite(west) && pwest > 0)
+        est *= fmax(1.0, west / pwest);
+    else if (isfinite(amount) && prev > 0 && amount > prev)
+        est *= amount / prev;
     if (pass == AB_PASS_COVER && b->pass == AB_PASS_EXTEND) est *= 2.0;
     return est;
 }
@@ -321,12 +330,12 @@ static int admit_owed(ab_budget *b, const char *device, const char *key, double 
     double now = ab_now(), end = ab_budget_deadline(b);
     double room = fmax(end - now, 0.0) + 0.1 * b->seconds;
     if (!isfinite(est) || est <= room || (w && w->last)) return 0;
-    char what[200];
-    snprintf(what, sizeof(what),
-             "estimated %.3g s, over the %.0f s a case representing its suite may take now; a "
-             "smaller one of the suite represents it",
-             est, room);
-    return budget_skip(b, device, key, why, what);
+    left_out(b, device, key);
+    ab_err(why,
+           "budget: estimated %.3g s, more than the %.0f s a case representing its suite may "
+           "take now of the %.0f s budget (%s); a smaller case of the suite represents it",
+           est, room, b->seconds, b->source);
+    return 1;
 }
 
 int ab_budget_admit(ab_budget *b, const char *device, const char *key, const char *id,
@@ -340,7 +349,9 @@ int ab_budget_admit(ab_budget *b, const char *device, const char *key, const cha
      * unless the estimate says it would overrun the end by more than a tenth of the budget */
     bool owed = ab_budget_owed(b, device, key);
     bool first_key = first_of(b, device, key);
-    double est = estimate(b, device, key, amount, w);
+    double est = estimate(b, device, key, amount, w), west = ab_budget_work_seconds(b, device, w);
+    if (isfinite(est)) json_object_set_new(b->est, id, json_pack("[f,n]", est));
+    if (isfinite(west)) json_object_set_new(b->west, id, json_real(west));
     if (owed) return admit_owed(b, device, key, est, w, why);
     char what[160];
     bool overrun = isfinite(est) && now + est > end + 0.1 * b->seconds;
@@ -399,10 +410,13 @@ void ab_budget_ran(ab_budget *b, const char *device, const char *key, const char
     if (!b) return;
     if (b->pass == AB_PASS_COVER) json_object_set_new(b->done, id, json_true());
     if (b->pass == AB_PASS_COVER && represents) mark_seen(b, device, key, true);
+    json_t *e = json_object_get(b->est, id);
+    if (e) json_array_set_new(e, 1, json_real(seconds));
     char *k = ab_asprintf("%s|%s", device, key);
     if (k)
-        json_object_set_new(
-            b->timing, k, json_pack("[f,f,i]", seconds, isfinite(amount) ? amount : 0.0, b->pass));
+        json_object_set_new(b->timing, k,
+                            json_pack("[f,f,i,f]", seconds, isfinite(amount) ? amount : 0.0,
+                                      b->pass, json_number_value(json_object_get(b->west, id))));
     free(k);
 }
 
@@ -448,8 +462,9 @@ void ab_budget_record(const ab_budget *b, ab_run *run)
                  "time budget %.0f s (%s): every case of the %s profile fitted; %.0f s used",
                  b->seconds, b->source, run->profile ? run->profile : "run's", used);
     json_t *o =
-        json_pack("{s:f,s:s,s:O,s:i,s:i,s:f,s:s}", "seconds", b->seconds, "source", b->source,
-                  "left_out", b->left, "skipped", (json_int_t)b->skipped, "superseded_headlines",
-                  (json_int_t)b->superseded, "used_s", used, "note", note);
+        json_pack("{s:f,s:s,s:O,s:i,s:i,s:f,s:s,s:O}", "seconds", b->seconds, "source",
+                  b->source, "left_out", b->left, "skipped", (json_int_t)b->skipped,
+                  "superseded_headlines", (json_int_t)b->superseded, "used_s", used, "note", note,
+                  "estimates", b->est);
     if (o) json_object_set_new(run->settings, "budget", o);
 }

@@ -116,7 +116,8 @@ void ab_budget_ran(ab_budget *b, const char *device, const char *key, const char
 void ab_budget_series(ab_budget *b, const char *device, const char *suite, const char *series,
                       ab_result *r);
 /* settings.budget of the run document: {seconds, source, left_out: {"suite on device": n},
- * skipped, superseded_headlines, note}; and the one-line note (also for summary.md). */
+ * skipped, superseded_headlines, note, estimates: {case identity: [estimated s, took s or null
+ * when it did not run]}}; and the one-line note (also for summary.md). */
 void ab_budget_record(const ab_budget *b, ab_run *run);
 
 #endif

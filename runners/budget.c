@@ -25,7 +25,12 @@ struct ab_budget {
                      * case that represents S (a result other than a skip) */
     json_t *rates;  /* "device|unit|impl|dtype" (impl, dtype "*": any): the best rate */
     json_t *est;    /* case identity: [estimate s, took s or null] (settings.budget.estimates) */
-    json_t *west;   /* case identity: its estimate from its work and the rates when admitted */
+    struct {        /* the case admitted last, whose work is estimated again when it ran */
+        char id[512], impl[64], dtype[32];
+        ab_work_term t[16];
+        ab_sampling s;
+        ab_budget_work w;
+    } pend;
     size_t skipped, superseded;
     seen_series *ss;
     size_t nss;
@@ -75,8 +80,7 @@ ab_budget *ab_budget_new(double sec, const char *source)
     b->keys = json_object();
     b->rates = json_object();
     b->est = json_object();
-    b->west = json_object();
-    if (!b->done || !b->timing || !b->left || !b->keys || !b->rates || !b->est || !b->west) {
+    if (!b->done || !b->timing || !b->left || !b->keys || !b->rates || !b->est) {
         ab_budget_free(b);
         return NULL;
     }
@@ -92,7 +96,6 @@ void ab_budget_free(ab_budget *b)
     json_decref(b->keys);
     json_decref(b->rates);
     json_decref(b->est);
-    json_decref(b->west);
     for (size_t i = 0; i < b->nss; i++)
         free(b->ss[i].key);
     free(b->ss);
@@ -322,18 +325,37 @@ static int budget_skip(ab_budget *b, const char *device, const char *key, char *
     return 1;
 }
 
-/* A case the cover pass owes its suite: it runs unless its estimate overruns the end (past the
- * end: now) by more than a tenth of the budget, and the suite's last case runs anyway. */
+/* Keeps the work of the case being admitted, to estimate it again with the rates known once it
+ * ran (its own among them): the measure later cases of its key are scaled against. */
+static void keep_pending(ab_budget *b, const char *id, const ab_budget_work *w)
+{
+    b->pend.id[0] = '\0';
+    if (!w || !w->n || w->n > sizeof(b->pend.t) / sizeof(b->pend.t[0]) || !w->sampling) return;
+    ab_strlcpy(b->pend.id, id, sizeof(b->pend.id));
+    ab_strlcpy(b->pend.impl, w->impl ? w->impl : "", sizeof(b->pend.impl));
+    ab_strlcpy(b->pend.dtype, w->dtype ? w->dtype : "", sizeof(b->pend.dtype));
+    memcpy(b->pend.t, w->t, w->n * sizeof(*w->t));
+    b->pend.s = *w->sampling;
+    b->pend.w = (ab_budget_work){.t = b->pend.t, .n = w->n, .sampling = &b->pend.s,
+                                 .impl = b->pend.impl, .dtype = w->dtype ? b->pend.dtype : NULL};
+}
+
+/* A case the cover pass owes its suite: it runs unless twice its estimate overruns the end
+ * (past the end: now) by more than a tenth of the budget -- an estimate from the rates of the
+ * gemm suite's smaller kernels can understate a large case severalfold (PoCL's portable GEMM
+ * ran a 1024-token prefill at a third of its 256^3 rate), and what overruns here overruns the
+ * run; the suite's last case runs anyway. */
 static int admit_owed(ab_budget *b, const char *device, const char *key, double est,
                       const ab_budget_work *w, char *why)
 {
     double now = ab_now(), end = ab_budget_deadline(b);
     double room = fmax(end - now, 0.0) + 0.1 * b->seconds;
-    if (!isfinite(est) || est <= room || (w && w->last)) return 0;
+    if (!isfinite(est) || 2.0 * est <= room || (w && w->last)) return 0;
     left_out(b, device, key);
     ab_err(why,
-           "budget: estimated %.3g s, more than the %.0f s a case representing its suite may "
-           "take now of the %.0f s budget (%s); a smaller case of the suite represents it",
+           "budget: estimated %.3g s, twice that more than the %.0f s a case representing its "
+           "suite may take now of the %.0f s budget (%s); a smaller case of the suite "
+           "represents it",
            est, room, b->seconds, b->source);
     return 1;
 }
@@ -349,9 +371,9 @@ int ab_budget_admit(ab_budget *b, const char *device, const char *key, const cha
      * unless the estimate says it would overrun the end by more than a tenth of the budget */
     bool owed = ab_budget_owed(b, device, key);
     bool first_key = first_of(b, device, key);
-    double est = estimate(b, device, key, amount, w), west = ab_budget_work_seconds(b, device, w);
+    double est = estimate(b, device, key, amount, w);
     if (isfinite(est)) json_object_set_new(b->est, id, json_pack("[f,n]", est));
-    if (isfinite(west)) json_object_set_new(b->west, id, json_real(west));
+    keep_pending(b, id, w);
     if (owed) return admit_owed(b, device, key, est, w, why);
     char what[160];
     bool overrun = isfinite(est) && now + est > end + 0.1 * b->seconds;
@@ -412,11 +434,13 @@ void ab_budget_ran(ab_budget *b, const char *device, const char *key, const char
     if (b->pass == AB_PASS_COVER && represents) mark_seen(b, device, key, true);
     json_t *e = json_object_get(b->est, id);
     if (e) json_array_set_new(e, 1, json_real(seconds));
-    char *k = ab_asprintf("%s|%s", device, key);
+    double west = strcmp(b->pend.id, id) == 0 ? ab_budget_work_seconds(b, device, &b->pend.w) : NAN;
+    if (!isfinite(west)) west = 0.0;
+    char *k = represents ? ab_asprintf("%s|%s", device, key) : NULL; /* a skip's time says nothing */
     if (k)
         json_object_set_new(b->timing, k,
                             json_pack("[f,f,i,f]", seconds, isfinite(amount) ? amount : 0.0,
-                                      b->pass, json_number_value(json_object_get(b->west, id))));
+                                      b->pass, west));
     free(k);
 }
 

@@ -23,8 +23,9 @@
  * time on another device times how much slower this device was on the keys both ran (geometric
  * mean of seconds per unit of amount); none known: let through.
  * A suite the cover pass has not yet represented on a device (no case of it ran there with a
- * result other than a skip) is owed one: its case runs unless its estimate overruns the end --
- * or, past the end, now -- by more than a tenth of the budget; the last selected case of the
+ * result other than a skip) is owed one: its case runs unless twice its estimate (a margin: the
+ * rates come from smaller kernels) overruns the end -- or, past the end, now -- by more than a
+ * tenth of the budget; the last selected case of the
  * suite's list runs whatever its estimate, so the suite is represented. A suite declares a
  * smaller representative for that (ab_case.cover_only: run only while its suite is owed, placed
  * last). Otherwise nothing starts after the end. A series headline of the cover pass (gemm's

@@ -184,18 +184,20 @@ static int point_work(ab_case *c, const ab_llm *m, int k, long T, int seq)
            ab_case_work(c, 8e9, 0, false);
 }
 
-/* A point; cover: the cover case (ab_case.cover_only) -- when a time budget's cover pass could
- * not fit the points, one layer of a short step still represents the suite on the device. */
-static int add_point(ab_caselist *l, const ab_train_plan *p, int batch, int seq, const char *dt,
-                     bool cover, char *err)
+/* A point of model m (NULL: the plan's); cover: a cover case (ab_case.cover_only). */
+static int add_point(ab_caselist *l, const ab_train_plan *p, const ab_llm *m, int batch, int seq,
+                     const char *dt, bool cover, char *err)
 {
+    ab_train_plan q = *p; /* the plan with the point's model, for the layers that fit */
+    if (m) q.m = *m;
+    p = &q;
     const ab_gemm_backend *gb = ab_device_impls(ab_caselist_ctx(l)->dev)->gemm;
     const char *impl =
         gb && gb->impl[p->impl] ? gb->impl[p->impl]->name : ab_tok_impl_name(p->impl);
     ab_case *c = ab_case_new(l, "train.step", impl, &ab_train_point_ops, sizeof(ab_train_point));
     if (!c) return ab_err(err, "out of memory");
     ab_train_point *pt = c->data;
-    pt->batch = batch, pt->seq = seq;
+    pt->m = p->m, pt->batch = batch, pt->seq = seq;
     /* layers that fit, decided now: a parameter of the result (runs align on it) */
     ab_suite_ctx *ctx = ab_caselist_ctx(l);
     pt->k = ab_train_layers_fit(ctx->dev, p, batch, seq, ctx->opt->profile, pt->why);
@@ -224,12 +226,20 @@ static int train_generate(ab_caselist *l, char *err)
         if (!(f ? p->bf16 : p->f32)) continue;
         for (size_t i = 0; i < p->nseq; i++)
             for (size_t j = 0; j < p->nmb; j++)
-                if (add_point(l, p, (int)p->mb[j], (int)p->seq[i], f ? "bf16" : "f32", false,
-                              err))
+                if (add_point(l, p, NULL, (int)p->mb[j], (int)p->seq[i], f ? "bf16" : "f32",
+                              false, err))
                     return -1;
     }
-    int cseq = p->nseq && p->seq[0] < 16 ? (int)p->seq[0] : 16;
-    return p->nseq && p->nmb ? add_point(l, p, 1, cseq, p->f32 ? "f32" : "bf16", true, err) : 0;
+    /* the cover cases: when a time budget's cover pass could not fit the points, one layer of
+     * a 16-token step of the model, else (its LM head alone is 6 x vocab x d_model FLOP a
+     * token: minutes on PoCL's portable kernels) of the tiny preset, represent the suite */
+    ab_llm tiny;
+    const char *dt = p->f32 ? "f32" : "bf16";
+    ab_llm_preset("tiny", &tiny);
+    return add_point(l, p, NULL, 1, 16, dt, true, err) ||
+                   add_point(l, p, &tiny, 1, 16, dt, true, err)
+               ? -1
+               : 0;
 }
 
 static int train_plan_init(const ab_options *o, void *plan, char *err)

@@ -34,6 +34,7 @@ typedef struct ab_train_plan {
 } ab_train_plan;
 
 typedef struct ab_train_point {
+    ab_llm m; /* the model: the plan's, or a cover case's smaller one */
     int batch, seq, k;
     int vseq, hseq;
     char why[AB_ERRLEN]; /* k == 0: why no layer fits */

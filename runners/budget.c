@@ -21,7 +21,16 @@ struct ab_budget {
     json_t *done;   /* identities measured in the cover pass */
     json_t *timing; /* "device|key": [seconds, amount, pass] of its last case */
     json_t *left;   /* "suite on device": cases left out */
-    json_t *keys;   /* "device|key" with a case run in the cover pass */
+    json_t *keys;   /* "device|key" with a case run in the cover pass; "device|suite:S" with a
+                     * case that represents S (a result other than a skip) */
+    json_t *rates;  /* "device|unit|impl|dtype" (impl, dtype "*": any): the best rate */
+    json_t *est;    /* case identity: [estimate s, took s or null] (settings.budget.estimates) */
+    struct {        /* the case admitted last, whose work is estimated again when it ran */
+        char id[512], impl[64], dtype[32];
+        ab_work_term t[16];
+        ab_sampling s;
+        ab_budget_work w;
+    } pend;
     size_t skipped, superseded;
     seen_series *ss;
     size_t nss;
@@ -69,7 +78,9 @@ ab_budget *ab_budget_new(double sec, const char *source)
     b->timing = json_object();
     b->left = json_object();
     b->keys = json_object();
-    if (!b->done || !b->timing || !b->left || !b->keys) {
+    b->rates = json_object();
+    b->est = json_object();
+    if (!b->done || !b->timing || !b->left || !b->keys || !b->rates || !b->est) {
         ab_budget_free(b);
         return NULL;
     }
@@ -83,6 +94,8 @@ void ab_budget_free(ab_budget *b)
     json_decref(b->timing);
     json_decref(b->left);
     json_decref(b->keys);
+    json_decref(b->rates);
+    json_decref(b->est);
     for (size_t i = 0; i < b->nss; i++)
         free(b->ss[i].key);
     free(b->ss);
@@ -183,33 +196,125 @@ static double estimate_elsewhere(const ab_budget *b, const char *device, const c
     return NAN;
 }
 
-static double estimate(const ab_budget *b, const char *device, const char *key, double amount)
+static double estimate(const ab_budget *b, const char *device, const char *key, double amount,
+                       const ab_budget_work *w)
 {
     char *k = ab_asprintf("%s|%s", device, key);
     json_t *t = k ? json_object_get(b->timing, k) : NULL;
     free(k);
-    if (!t) return estimate_elsewhere(b, device, key, amount);
+    double west = ab_budget_work_seconds(b, device, w);
+    if (!t) return isfinite(west) ? west : estimate_elsewhere(b, device, key, amount);
     double sec = json_number_value(json_array_get(t, 0));
     double prev = json_number_value(json_array_get(t, 1));
     int pass = (int)json_integer_value(json_array_get(t, 2));
-    double est = sec;
-    if (isfinite(amount) && prev > 0 && amount > prev) est *= amount / prev;
+    double pwest = json_number_value(json_array_get(t, 3)), est = sec;
+    /* scaled by how much more work it is: by the work estimates (bandwidth- or compute-bound
+     * alike) where both have one, else by the first metric's amount */
+    if (isfinite(west) && pwest > 0)
+        est *= fmax(1.0, west / pwest);
+    else if (isfinite(amount) && prev > 0 && amount > prev)
+        est *= amount / prev;
     if (pass == AB_PASS_COVER && b->pass == AB_PASS_EXTEND) est *= 2.0;
     return est;
 }
 
-/* Whether this is the first case of its key (any_key: of its suite) on the device in the cover
- * pass; marks it seen. */
-static bool first_of(ab_budget *b, const char *device, const char *key, bool suite)
+/* "device|key", or "device|suite:S" for key's suite S (caller frees). */
+static char *seen_key(const char *device, const char *key, bool suite)
 {
     char name[96];
     ab_strlcpy(name, key, sizeof(name));
     if (suite) name[strcspn(name, ".")] = '\0';
-    char *dk = ab_asprintf("%s|%s%s", device, suite ? "suite:" : "", name);
-    bool first = b->pass == AB_PASS_COVER && dk && !json_object_get(b->keys, dk);
-    if (first) json_object_set_new(b->keys, dk, json_true());
+    return ab_asprintf("%s|%s%s", device, suite ? "suite:" : "", name);
+}
+
+static bool seen(const ab_budget *b, const char *device, const char *key, bool suite)
+{
+    char *dk = seen_key(device, key, suite);
+    bool v = dk && json_object_get(b->keys, dk);
     free(dk);
+    return v;
+}
+
+static void mark_seen(ab_budget *b, const char *device, const char *key, bool suite)
+{
+    char *dk = seen_key(device, key, suite);
+    if (dk) json_object_set_new(b->keys, dk, json_true());
+    free(dk);
+}
+
+double ab_sampling_seconds(const ab_sampling *s, double t)
+{
+    if (!s || !(t >= 0) || !isfinite(t)) return NAN;
+    int warm = s->warmup > 0 ? s->warmup : 1, n = s->samples > 0 ? s->samples : 1;
+    /* a timed batch lasts one iteration or about min_time; calibrating a fast kernel climbs to
+     * it in a few batches */
+    double batch = fmax(t, 1.2 * s->min_time), calib = t >= s->min_time ? t : 2.5 * s->min_time;
+    /* sampling stops past max_time once 3 samples exist */
+    if (s->max_time > 0 && n > 3) {
+        double m = floor(s->max_time / batch) + 1.0;
+        n = m < 3 ? 3 : m < n ? (int)m : n;
+    }
+    return warm * t + calib + n * batch;
+}
+
+static void keep_best(ab_budget *b, const char *device, const char *unit, const char *impl,
+                      const char *dtype, double rate)
+{
+    char *k = ab_asprintf("%s|%s|%s|%s", device, unit, impl, dtype);
+    json_t *v = k ? json_object_get(b->rates, k) : NULL;
+    if (k && (!v || json_real_value(v) < rate)) json_object_set_new(b->rates, k, json_real(rate));
+    free(k);
+}
+
+void ab_budget_rate(ab_budget *b, const char *device, const char *impl, const char *dtype,
+                    const char *unit, double rate)
+{
+    if (!b || !unit || !(rate > 0) || !isfinite(rate)) return;
+    if (strcmp(unit, "FLOP/s") != 0 && strcmp(unit, "B/s") != 0) return;
+    impl = impl ? impl : "", dtype = dtype ? dtype : "";
+    keep_best(b, device, unit, impl, dtype, rate);
+    keep_best(b, device, unit, impl, "*", rate);
+    keep_best(b, device, unit, "*", "*", rate);
+}
+
+static double rate_of(const ab_budget *b, const char *device, const char *unit, const char *impl,
+                      const char *dtype)
+{
+    char *k = ab_asprintf("%s|%s|%s|%s", device, unit, impl ? impl : "", dtype ? dtype : "*");
+    json_t *v = k ? json_object_get(b->rates, k) : NULL;
+    free(k);
+    return v ? json_real_value(v) : NAN;
+}
+
+double ab_budget_work_seconds(const ab_budget *b, const char *device, const ab_budget_work *w)
+{
+    if (!b || !w || !w->n) return NAN;
+    /* FLOP: the same impl (and dtype, where that ran); bytes: the device's best bandwidth */
+    double rf = w->dtype ? rate_of(b, device, "FLOP/s", w->impl, w->dtype) : NAN;
+    if (!isfinite(rf)) rf = rate_of(b, device, "FLOP/s", w->impl, "*");
+    double rb = rate_of(b, device, "B/s", "*", "*"), sum = 0;
+    for (size_t i = 0; i < w->n; i++) {
+        const ab_work_term *t = &w->t[i];
+        if ((t->flop > 0 && !isfinite(rf)) || (t->bytes > 0 && t->flop <= 0 && !isfinite(rb)))
+            return NAN;
+        double sec = t->flop > 0 ? t->flop / rf : 0;
+        if (t->bytes > 0 && isfinite(rb)) sec = fmax(sec, t->bytes / rb);
+        sum += t->sampled ? ab_sampling_seconds(w->sampling, sec) : sec;
+    }
+    return sum;
+}
+
+/* Whether this is the first case of its key on the device in the cover pass; marks it seen. */
+static bool first_of(ab_budget *b, const char *device, const char *key)
+{
+    bool first = b->pass == AB_PASS_COVER && !seen(b, device, key, false);
+    if (first) mark_seen(b, device, key, false);
     return first;
+}
+
+bool ab_budget_owed(const ab_budget *b, const char *device, const char *key)
+{
+    return b && b->pass == AB_PASS_COVER && !seen(b, device, key, true);
 }
 
 static int budget_skip(ab_budget *b, const char *device, const char *key, char *why,
@@ -220,22 +325,59 @@ static int budget_skip(ab_budget *b, const char *device, const char *key, char *
     return 1;
 }
 
+/* Keeps the work of the case being admitted, to estimate it again with the rates known once it
+ * ran (its own among them): the measure later cases of its key are scaled against. */
+static void keep_pending(ab_budget *b, const char *id, const ab_budget_work *w)
+{
+    b->pend.id[0] = '\0';
+    if (!w || !w->n || w->n > sizeof(b->pend.t) / sizeof(b->pend.t[0]) || !w->sampling) return;
+    ab_strlcpy(b->pend.id, id, sizeof(b->pend.id));
+    ab_strlcpy(b->pend.impl, w->impl ? w->impl : "", sizeof(b->pend.impl));
+    ab_strlcpy(b->pend.dtype, w->dtype ? w->dtype : "", sizeof(b->pend.dtype));
+    memcpy(b->pend.t, w->t, w->n * sizeof(*w->t));
+    b->pend.s = *w->sampling;
+    b->pend.w = (ab_budget_work){.t = b->pend.t, .n = w->n, .sampling = &b->pend.s,
+                                 .impl = b->pend.impl, .dtype = w->dtype ? b->pend.dtype : NULL};
+}
+
+/* A case the cover pass owes its suite: it runs unless twice its estimate overruns the end
+ * (past the end: now) by more than a tenth of the budget -- an estimate from the rates of the
+ * gemm suite's smaller kernels can understate a large case severalfold (PoCL's portable GEMM
+ * ran a 1024-token prefill at a third of its 256^3 rate), and what overruns here overruns the
+ * run; the suite's last case runs anyway. */
+static int admit_owed(ab_budget *b, const char *device, const char *key, double est,
+                      const ab_budget_work *w, char *why)
+{
+    double now = ab_now(), end = ab_budget_deadline(b);
+    double room = fmax(end - now, 0.0) + 0.1 * b->seconds;
+    if (!isfinite(est) || 2.0 * est <= room || (w && w->last)) return 0;
+    left_out(b, device, key);
+    ab_err(why,
+           "budget: estimated %.3g s, twice that more than the %.0f s a case representing its "
+           "suite may take now of the %.0f s budget (%s); a smaller case of the suite "
+           "represents it",
+           est, room, b->seconds, b->source);
+    return 1;
+}
+
 int ab_budget_admit(ab_budget *b, const char *device, const char *key, const char *id,
-                    double amount, char *why)
+                    double amount, const ab_budget_work *w, char *why)
 {
     if (!b) return 0;
     if (b->pass == AB_PASS_EXTEND && json_object_get(b->done, id)) return 2;
     double now = ab_now(), end = ab_budget_deadline(b);
-    /* the cover pass runs the first case of every suite on every device even past the end (so
-     * every suite is represented), and the first of every key while the budget lasts; unless
-     * the same key on another device says it would overrun the end by more than a tenth of
-     * the budget */
-    bool first_suite = first_of(b, device, key, true);
-    bool first_key = first_of(b, device, key, false);
-    double est = estimate(b, device, key, amount);
+    /* the cover pass runs a case of every suite on every device, even past the end (so every
+     * suite is represented: admit_owed), and the first of every key while the budget lasts;
+     * unless the estimate says it would overrun the end by more than a tenth of the budget */
+    bool owed = ab_budget_owed(b, device, key);
+    bool first_key = first_of(b, device, key);
+    double est = estimate(b, device, key, amount, w);
+    if (isfinite(est)) json_object_set_new(b->est, id, json_pack("[f,n]", est));
+    keep_pending(b, id, w);
+    if (owed) return admit_owed(b, device, key, est, w, why);
     char what[160];
     bool overrun = isfinite(est) && now + est > end + 0.1 * b->seconds;
-    if ((first_suite || (first_key && now < end)) && !overrun) return 0;
+    if (first_key && now < end && !overrun) return 0;
     if (now >= end) {
         snprintf(what, sizeof(what), "%.0f s past the end", now - end);
         return budget_skip(b, device, key, why, what);
@@ -257,25 +399,14 @@ int ab_budget_admit(ab_budget *b, const char *device, const char *key, const cha
     return 0;
 }
 
-static bool seen_first(const ab_budget *b, const char *device, const char *key, bool suite)
-{
-    char name[96];
-    ab_strlcpy(name, key, sizeof(name));
-    if (suite) name[strcspn(name, ".")] = '\0';
-    char *dk = ab_asprintf("%s|%s%s", device, suite ? "suite:" : "", name);
-    bool seen = dk && json_object_get(b->keys, dk);
-    free(dk);
-    return seen;
-}
-
 bool ab_budget_spent(const ab_budget *b, const char *device, const char *key)
 {
     if (!b) return false;
     double now = ab_now();
     bool cover = b->pass == AB_PASS_COVER;
-    if (cover && !seen_first(b, device, key, true)) return false;
+    if (ab_budget_owed(b, device, key)) return false;
     if (now >= ab_budget_deadline(b)) return true;
-    if (cover && !seen_first(b, device, key, false)) return false;
+    if (cover && !seen(b, device, key, false)) return false;
     return now >= b->slot_end;
 }
 
@@ -296,14 +427,20 @@ bool ab_budget_measured(const ab_budget *b, const char *id)
 }
 
 void ab_budget_ran(ab_budget *b, const char *device, const char *key, const char *id, double amount,
-                   double seconds)
+                   double seconds, bool represents)
 {
     if (!b) return;
     if (b->pass == AB_PASS_COVER) json_object_set_new(b->done, id, json_true());
-    char *k = ab_asprintf("%s|%s", device, key);
+    if (b->pass == AB_PASS_COVER && represents) mark_seen(b, device, key, true);
+    json_t *e = json_object_get(b->est, id);
+    if (e) json_array_set_new(e, 1, json_real(seconds));
+    double west = strcmp(b->pend.id, id) == 0 ? ab_budget_work_seconds(b, device, &b->pend.w) : NAN;
+    if (!isfinite(west)) west = 0.0;
+    char *k = represents ? ab_asprintf("%s|%s", device, key) : NULL; /* a skip's time says nothing */
     if (k)
-        json_object_set_new(
-            b->timing, k, json_pack("[f,f,i]", seconds, isfinite(amount) ? amount : 0.0, b->pass));
+        json_object_set_new(b->timing, k,
+                            json_pack("[f,f,i,f]", seconds, isfinite(amount) ? amount : 0.0,
+                                      b->pass, west));
     free(k);
 }
 
@@ -349,8 +486,9 @@ void ab_budget_record(const ab_budget *b, ab_run *run)
                  "time budget %.0f s (%s): every case of the %s profile fitted; %.0f s used",
                  b->seconds, b->source, run->profile ? run->profile : "run's", used);
     json_t *o =
-        json_pack("{s:f,s:s,s:O,s:i,s:i,s:f,s:s}", "seconds", b->seconds, "source", b->source,
-                  "left_out", b->left, "skipped", (json_int_t)b->skipped, "superseded_headlines",
-                  (json_int_t)b->superseded, "used_s", used, "note", note);
+        json_pack("{s:f,s:s,s:O,s:i,s:i,s:f,s:s,s:O}", "seconds", b->seconds, "source",
+                  b->source, "left_out", b->left, "skipped", (json_int_t)b->skipped,
+                  "superseded_headlines", (json_int_t)b->superseded, "used_s", used, "note", note,
+                  "estimates", b->est);
     if (o) json_object_set_new(run->settings, "budget", o);
 }

@@ -40,6 +40,7 @@ struct ab_caselist {
     size_t ngroups, cap;
     held *held; /* series headlines not yet emitted */
     size_t nheld;
+    const ab_case *last; /* the last selected case (the budget's last chance for the suite) */
 };
 
 /* ---- building the list ---- */
@@ -204,6 +205,16 @@ int ab_case_extra(ab_case *c, const char *key, const char *amount, bool real)
     return add_amount(c, &a);
 }
 
+int ab_case_work(ab_case *c, double flop, double bytes, bool sampled)
+{
+    ab_work_term *v = realloc(c->work, (c->nwork + 1) * sizeof(*v));
+    if (!v)
+        return -1;
+    c->work = v;
+    v[c->nwork++] = (ab_work_term){.flop = flop, .bytes = bytes, .sampled = sampled};
+    return 0;
+}
+
 static int lookup_var(void *arg, const char *name, double *value)
 {
     const ab_case *c = arg;
@@ -236,6 +247,7 @@ static void case_free(ab_case *c)
         free(c->amounts[i].formula);
     }
     free(c->amounts);
+    free(c->work);
     for (size_t i = 0; i < c->nvars; i++)
         free(c->vars[i].name);
     free(c->vars);
@@ -425,12 +437,40 @@ static char *case_identity(const ab_case *c, double *amount)
 }
 
 /* The budget's word on a case that applies: 0 run, AB_CASE_ABSENT, AB_CASE_SKIP (why). */
-static int budget_admit(ab_case *c, char **id, double *amount, char *why)
+static int budget_admit(ab_case *c, const ab_sampling *smp, char **id, double *amount, char *why)
 {
     struct ab_budget *b = c->ctx->budget;
     if (!b || !(*id = case_identity(c, amount)))
         return 0;
-    return ab_budget_admit(b, c->r->device ? c->r->device : "", c->r->key, *id, *amount, why);
+    double flop = 0;
+    for (size_t i = 0; i < c->nwork; i++)
+        flop += c->work[i].sampled ? c->work[i].flop : 0;
+    if (!isfinite(*amount) && flop > 0)
+        *amount = flop; /* scales the estimate from an earlier case of the key */
+    /* no declared work: the first metric's amount, when it is FLOP or bytes */
+    const char *unit = NULL;
+    for (size_t i = 0; i < c->namounts && !unit; i++)
+        if (!c->amounts[i].extra)
+            unit = c->amounts[i].unit ? c->amounts[i].unit : "";
+    bool fl = unit && strcmp(unit, "FLOP/s") == 0, by = unit && strcmp(unit, "B/s") == 0;
+    ab_work_term own = {.flop = fl ? *amount : 0, .bytes = by ? *amount : 0, .sampled = true};
+    bool use_own = !c->nwork && (fl || by) && isfinite(*amount) && *amount > 0;
+    ab_budget_work w = {.t = use_own ? &own : c->work, .n = use_own ? 1 : c->nwork,
+                        .sampling = smp, .impl = c->r->impl,
+                        .dtype = json_string_value(json_object_get(c->r->params, "dtype")),
+                        .last = c == c->group->list->last};
+    return ab_budget_admit(b, c->r->device ? c->r->device : "", c->r->key, *id, *amount, &w, why);
+}
+
+/* A passing result's first metric, a rate the device reached, for the budget's estimates. */
+static void budget_rate(ab_case *c)
+{
+    ab_result *r = c->r;
+    if (!c->ctx->budget || r->status != AB_PASS || !r->nmetrics)
+        return;
+    ab_budget_rate(c->ctx->budget, r->device ? r->device : "", r->impl,
+                   json_string_value(json_object_get(r->params, "dtype")), r->metrics[0].unit,
+                   r->metrics[0].stats.median);
 }
 
 /* Returns whether the case has a result (false: applies() said AB_CASE_ABSENT, or the budget's
@@ -439,6 +479,8 @@ static bool run_case(ab_case *c, const ab_sampling *smp)
 {
     ab_result *r = c->r;
     char err[AB_ERRLEN] = "";
+    if (c->cover_only && !ab_budget_owed(c->ctx->budget, r->device ? r->device : "", r->key))
+        return false; /* the suite has its representative (or there is no cover pass) */
     r->started = ab_wall_time();
     double t0 = ab_now();
     int rc = c->ops->applies ? c->ops->applies(c, c->ctx->dev, err) : 0;
@@ -450,7 +492,7 @@ static bool run_case(ab_case *c, const ab_sampling *smp)
     }
     char *id = NULL;
     double amount = NAN;
-    rc = budget_admit(c, &id, &amount, err);
+    rc = budget_admit(c, smp, &id, &amount, err);
     if (rc != 0) {
         free(id);
         if (rc == AB_CASE_SKIP)
@@ -471,9 +513,10 @@ static bool run_case(ab_case *c, const ab_sampling *smp)
     if (c->ops->teardown)
         c->ops->teardown(c);
     r->time_spent = ab_now() - t0;
+    budget_rate(c);
     if (id)
         ab_budget_ran(c->ctx->budget, r->device ? r->device : "", r->key, id, amount,
-                      r->time_spent);
+                      r->time_spent, r->status != AB_SKIP);
     free(id);
     return true;
 }
@@ -663,8 +706,12 @@ static int run_group(ab_caselist *l, ab_group *g, const ab_sampling *smp)
     bool *sel = calloc(g->ncases + 1, sizeof(bool)), *ran = calloc(g->ncases + 1, sizeof(bool));
     bool any = false;
     int rc = 0;
-    for (size_t k = 0; sel && k < g->ncases; k++)
-        any |= sel[k] = ab_suite_key_selected(l->ctx, g->cases[k]->r->key);
+    const char *dev = l->ctx->dev ? l->ctx->dev->id : "";
+    for (size_t k = 0; sel && k < g->ncases; k++) {
+        const ab_case *c = g->cases[k];
+        any |= sel[k] = ab_suite_key_selected(l->ctx, c->r->key) &&
+                        (!c->cover_only || ab_budget_owed(l->ctx->budget, dev, c->r->key));
+    }
     if (!sel || !ran)
         rc = -1;
     if (rc == 0 && any && g->flush_series)
@@ -728,6 +775,10 @@ int ab_caserun(ab_suite_ctx *ctx)
     ab_sampling smp = ctx->opt->sampling;
     if (cs->sampling)
         cs->sampling(ctx->opt, &smp);
+    for (size_t i = 0; i < l.ngroups; i++)
+        for (size_t k = 0; k < l.groups[i]->ncases; k++)
+            if (ab_suite_key_selected(ctx, l.groups[i]->cases[k]->r->key))
+                l.last = l.groups[i]->cases[k];
     for (size_t i = 0; i < l.ngroups && rc == 0 && !ab_interrupted(); i++)
         rc = run_group(&l, l.groups[i], &smp);
     if (flush_series(&l) != 0)
@@ -757,7 +808,7 @@ size_t ab_caserun_count(ab_suite_ctx *ctx)
             for (size_t k = 0; k < g->ncases; k++) {
                 double amount;
                 char *id = ctx->budget ? case_identity(g->cases[k], &amount) : NULL;
-                n += ab_suite_key_selected(ctx, g->cases[k]->r->key) &&
+                n += ab_suite_key_selected(ctx, g->cases[k]->r->key) && !g->cases[k]->cover_only &&
                      !(id && ab_budget_measured(ctx->budget, id));
                 free(id);
             }

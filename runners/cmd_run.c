@@ -706,8 +706,12 @@ static void run_device(runner *rn, ab_device *d, const run_args *a, int pass)
     }
 }
 
+static void run_node_suites(runner *rn, ab_platform *p, const run_args *a,
+                            const ab_options *views);
+
 /* Every selected suite on every selected device, one device at a time; with a budget, twice:
- * the cover pass, then the extend pass (budget.h). */
+ * the cover pass (and the node-scope suites' cover, so they are represented too), then the
+ * extend pass (budget.h). */
 static void run_devices(runner *rn, ab_platform *p, const run_args *a)
 {
     int passes[2] = {AB_PASS_ONE, -1};
@@ -724,15 +728,18 @@ static void run_devices(runner *rn, ab_platform *p, const run_args *a)
         for (size_t di = 0; di < p->ndevices && !ab_interrupted() && !rn->io_failed; di++)
             if (device_selected(a->devices, p->devices[di].id))
                 run_device(rn, &p->devices[di], a, passes[k]);
+        if (passes[k] == AB_PASS_COVER && a->cover)
+            run_node_suites(rn, p, a, a->cover);
     }
 }
 
 /* node-scope suites: once per backend over its selected devices (runners/node_run.c), after the
  * device suites (sequential or --concurrent) */
-static void run_node_suites(runner *rn, ab_platform *p, const run_args *a)
+static void run_node_suites(runner *rn, ab_platform *p, const run_args *a,
+                            const ab_options *views)
 {
     for (const ab_suite *const *s = ab_suites(); *s && !ab_interrupted() && !rn->io_failed; s++) {
-        ab_suite_ctx ctx = {.opt = &a->views[s - ab_suites()], .suite = *s, .emit = emit,
+        ab_suite_ctx ctx = {.opt = &views[s - ab_suites()], .suite = *s, .emit = emit,
                             .runner = rn, .manifest = rn->run->manifest, .energy = ctx_energy,
                             .started = ctx_started, .budget = rn->budget};
         if ((*s)->scope == AB_SCOPE_NODE && suite_selected(a->suites, *s))
@@ -968,7 +975,7 @@ static int cmd_run(int argc, char **argv)
             run_concurrent(&rn, &p, &a);
         else
             run_devices(&rn, &p, &a);
-        run_node_suites(&rn, &p, &a);
+        run_node_suites(&rn, &p, &a, a.views);
         skip_unavailable(&rn, &p, &a);
         int grc = gather_job(&rn);
         rc = ab_job_writer() ? finish_run(&rn, &a) : grc ? AB_EXIT_FAIL : 0;

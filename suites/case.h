@@ -167,7 +167,13 @@ struct ab_case {
     bool headline;      /* a headline candidate (see the loop above) */
     const char *series; /* static string: headline is the last passing candidate of the series
                          * (e.g. "vendor/f32" over a size sweep); NULL: best of the group */
+    bool cover_only;    /* a smaller representative of the suite for a time budget's cover pass
+                         * (runners/budget.h): runs only while the cover pass owes the device a
+                         * case of the suite (none represented it yet), else leaves no result;
+                         * added last */
     /* loop-private */
+    struct ab_work_term *work; /* ab_case_work */
+    size_t nwork;
     struct ab_case_amount *amounts;
     size_t namounts;
     struct ab_case_binding *vars;
@@ -216,6 +222,12 @@ int ab_case_metric(ab_case *c, const char *name, const char *unit, bool higher_i
 /* extra[key] = the formula's value per iteration, recorded before setup (so a skipped or
  * failed case still says what it would have moved); as a JSON integer, or real when `real`. */
 int ab_case_extra(ab_case *c, const char *key, const char *amount, bool real);
+/* What one iteration of the case's measurement does -- about flop FLOP through its impl and
+ * bytes of memory traffic -- for a time budget's estimate before any case of its key ran on the
+ * device (runners/budget.h); sampled: measured with the case's sampling, else done once (a
+ * validation, the model's fill). A case that times several things declares a term for each.
+ * Optional: without, the budget goes by the key's times here or elsewhere. */
+int ab_case_work(ab_case *c, double flop, double bytes, bool sampled);
 /* The value of a formula over c's variables (what the loop computes for metrics). */
 int ab_case_eval(const ab_case *c, const char *amount, double *out, char *err);
 

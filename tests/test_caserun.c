@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/formula.h"
+#include "runners/budget.h"
 #include "suites/case.h"
 
 /* ---- formulas ---- */
@@ -571,4 +572,65 @@ Test(caserun, missing_impl_is_one_skip)
     cr_expect_str_eq(got[0]->key, "synth");
     cr_expect_eq(got[0]->status, AB_SKIP);
     cr_expect_str_eq(got[0]->reason, "synth has no fake implementation");
+}
+
+/* ---- the time budget: an estimate from the device's measured rates, the cover case ---- */
+
+static ab_budget *the_budget;
+
+static int gen_cover(ab_caselist *l)
+{
+    /* a case declaring 8 GB of traffic an iteration (100 s at the 80 MB/s the device showed),
+     * then the suite's cover case, 8 kB an iteration */
+    ab_case *heavy = add(ab_group_add(l, NULL, NULL, NULL, 0), "synth.a", "heavy", 1e-4, 1000);
+    cr_assert_eq(ab_case_work(heavy, 0, 8e9, true), 0);
+    ab_case *cover = add(ab_group_add(l, NULL, NULL, NULL, 0), "synth.b", "cover", 1e-4, 1000);
+    cr_assert_eq(ab_case_work(cover, 0, 8e3, true), 0);
+    cover->cover_only = true;
+    return 0;
+}
+
+static int run_budgeted(double rate)
+{
+    the_budget = ab_budget_new(100, "--budget");
+    cr_assert_not_null(the_budget);
+    ab_budget_pass(the_budget, AB_PASS_COVER, 1);
+    ab_budget_slot(the_budget);
+    if (rate > 0) /* what an earlier suite measured on the device */
+        ab_budget_rate(the_budget, "fake:0", "ordinary", NULL, "B/s", rate);
+    static ab_device dev = {.id = "fake:0", .backend = &fake_backend, .info = {.name = "Fake"}};
+    ab_options o = {.profile = "quick"};
+    o.sampling = (ab_sampling){.min_time = 1e-3, .samples = 3, .warmup = 1, .max_iters = 1000};
+    ab_suite_ctx ctx = {.opt = &o, .suite = &synth_suite, .dev = &dev, .emit = collect,
+                        .budget = the_budget};
+    for (size_t i = 0; i < ngot; i++)
+        ab_result_free(got[i]);
+    ngot = 0;
+    scenario = gen_cover;
+    ab_interrupt_reset();
+    int rc = ab_caserun(&ctx);
+    ab_budget_free(the_budget);
+    return rc;
+}
+
+Test(caserun, budget_estimates_from_measured_rates_and_runs_the_cover_case)
+{
+    /* the device's bandwidth says the heavy case takes some 500 s: left out, and the cover case
+     * represents the suite */
+    cr_assert_eq(run_budgeted(80e6), 0);
+    cr_assert_eq(ngot, 2);
+    cr_expect_eq(got[0]->status, AB_SKIP);
+    cr_expect(got[0]->reason && strstr(got[0]->reason, "budget: estimated 5"), "%s",
+              got[0]->reason ? got[0]->reason : "(none)");
+    cr_expect_str_eq(got[1]->impl, "cover");
+    cr_expect_eq(got[1]->status, AB_PASS);
+    /* no rate measured: nothing to go by, the heavy case runs and the cover case is absent */
+    cr_assert_eq(run_budgeted(0), 0);
+    cr_assert_eq(ngot, 1);
+    cr_expect_str_eq(got[0]->impl, "heavy");
+    cr_expect_eq(got[0]->status, AB_PASS);
+    /* no budget: the cover case never runs */
+    cr_assert_eq(run_synth(gen_cover, NULL, NULL), 0);
+    cr_assert_eq(ngot, 1);
+    cr_expect_str_eq(got[0]->impl, "heavy");
 }

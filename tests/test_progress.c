@@ -215,3 +215,45 @@ Test(budget, covers_every_suite_then_skips, .timeout = 300)
     ab_proc_free(&p);
     free(dir);
 }
+
+/* The estimate from the device's own rates: the impl's FLOP/s (portable and vendor differ), the
+ * device's best B/s, times the iterations the sampling takes. */
+Test(budget, estimates_from_the_device_rates)
+{
+    ab_sampling q;
+    ab_sampling_profile("quick", &q);
+    /* a 10 s iteration: 2 warm-up runs, one calibration batch, 3 samples (past max_time) */
+    cr_expect_float_eq(ab_sampling_seconds(&q, 10.0), 60.0, 1e-9);
+    /* a 1 ms one: 5 samples of about min_time */
+    cr_expect_lt(ab_sampling_seconds(&q, 1e-3), 0.2);
+    ab_budget *b = ab_budget_new(720, "--budget");
+    cr_assert_not_null(b);
+    ab_budget_pass(b, AB_PASS_COVER, 4);
+    ab_work_term t[2] = {{.flop = 1e12, .sampled = true}, {.bytes = 1e9, .sampled = false}};
+    ab_budget_work w = {.t = t, .n = 2, .sampling = &q, .impl = "portable", .dtype = "f32"};
+    cr_expect(isnan(ab_budget_work_seconds(b, "opencl:0", &w)), "no rate yet: no estimate");
+    ab_budget_rate(b, "opencl:0", "portable", "f32", "FLOP/s", 2e9);
+    ab_budget_rate(b, "opencl:0", "portable", "f32", "FLOP/s", 1e9); /* the best is kept */
+    ab_budget_rate(b, "opencl:0", "vendor", "f32", "FLOP/s", 1e12);
+    ab_budget_rate(b, "opencl:0", "ordinary", NULL, "B/s", 1e10);
+    ab_budget_rate(b, "opencl:0", "ordinary", NULL, "tokens/s", 1e15); /* not a rate of work */
+    /* 500 s an iteration through the portable kernels, sampled; 0.1 s for the bytes, once */
+    cr_expect_float_eq(ab_budget_work_seconds(b, "opencl:0", &w), 6 * 500.0 + 0.1, 1e-6);
+    w.impl = "vendor";
+    cr_expect_lt(ab_budget_work_seconds(b, "opencl:0", &w), 10.0);
+    w.dtype = "bf16"; /* no bf16 measured: the impl's best of any dtype */
+    cr_expect_lt(ab_budget_work_seconds(b, "opencl:0", &w), 10.0);
+    cr_expect(isnan(ab_budget_work_seconds(b, "cpu", &w)), "another device's rates do not count");
+    /* the suite of a case whose estimate overruns is still owed a case; the last one runs */
+    char why[AB_ERRLEN];
+    w.impl = "portable";
+    cr_expect(ab_budget_owed(b, "opencl:0", "tokens.prefill"));
+    cr_expect_eq(ab_budget_admit(b, "opencl:0", "tokens.prefill", "id1", NAN, &w, why), 1);
+    cr_expect(strstr(why, "budget: estimated 3e+03 s") != NULL, "%s", why);
+    cr_expect(ab_budget_owed(b, "opencl:0", "tokens.decode"));
+    w.last = true;
+    cr_expect_eq(ab_budget_admit(b, "opencl:0", "tokens.decode", "id2", NAN, &w, why), 0);
+    ab_budget_ran(b, "opencl:0", "tokens.decode", "id2", NAN, 1.0, true);
+    cr_expect(!ab_budget_owed(b, "opencl:0", "tokens.decode"), "represented now");
+    ab_budget_free(b);
+}

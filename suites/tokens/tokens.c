@@ -356,6 +356,33 @@ static void dtype_teardown(ab_group *g)
 
 static const ab_group_ops dtype_ops = {.setup = dtype_setup, .teardown = dtype_teardown};
 
+/* What a point does, for a time budget's estimate (ab_case_work): the k layers and the head,
+ * each sampled; before a prefill point the GEMM roof at its length; the validation runs a
+ * layer once. */
+static int point_work(ab_case *c, const ab_llm *m, const ab_tok_group *gd, bool prefill,
+                      int batch, long len)
+{
+    if (gd->k < 1) return 0;
+    ab_llm mk = *m;
+    mk.layers = gd->k;
+    double V = m->vocab, D = m->d_model, head = 2.0 * V * D, f, by;
+    double hb = ab_tok_head_weight_bytes(m, gd->wt), lb = ab_tok_layer_weight_bytes(m, gd->wt);
+    if (prefill) {
+        f = ab_llm_prefill_flops(&mk, (int)len) - head, by = gd->k * lb;
+    } else {
+        f = ab_llm_decode_flops(&mk, batch, (int)len) - batch * head;
+        by = gd->k * (lb + ab_tok_layer_cache_bytes(m, AB_TT_F32, batch, len + 1));
+    }
+    int rc = ab_case_work(c, f, by, true) || ab_case_work(c, batch * head, hb, true) ||
+             ab_case_work(c, f / gd->k, by / gd->k, false);
+    if (prefill) /* the roof: M = len, N = 2 ffn, K = d_model */
+        rc = rc || ab_case_work(c, 2.0 * (double)len * 2.0 * m->ffn * D,
+                                ((double)len * D + 2.0 * m->ffn * (D + (double)len)) *
+                                    (double)ab_tok_type_size(gd->wt),
+                                true);
+    return rc;
+}
+
 static int add_point(ab_group *g, bool prefill, int impl, int batch, long len, char *err)
 {
     const ab_tok_group *gd = g->data;
@@ -372,7 +399,7 @@ static int add_point(ab_group *g, bool prefill, int impl, int batch, long len, c
     ab_result_param_int(r, prefill ? "input_len" : "context", len);
     ab_result_param_int(r, "layers", m->layers);
     ab_result_param_int(r, "layers_run", gd->k);
-    return 0;
+    return point_work(c, m, gd, prefill, batch, len) ? ab_err(err, "out of memory") : 0;
 }
 
 /* one dtype: its prefill points, then decode at each context over the batch sizes */

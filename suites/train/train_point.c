@@ -50,7 +50,7 @@ static int point_setup(ab_case *c, char *err)
     const ab_train_plan *p = plan_of(c);
     const ab_device *d = c->ctx->dev;
     ab_train_mem mem;
-    ab_train_mem_of(&p->m, pt->batch, pt->seq, pt->bf16, &mem);
+    ab_train_mem_of(&pt->m, pt->batch, pt->seq, pt->bf16, &mem);
     json_t *mj = json_object();
     json_object_set_new(mj, "layer_weights_bytes", json_real(mem.weights));
     json_object_set_new(mj, "layer_weight_copies_bytes", json_real(mem.weight_copies));
@@ -61,7 +61,7 @@ static int point_setup(ab_case *c, char *err)
     json_object_set_new(mj, "scratch_bytes", json_real(mem.scratch));
     json_object_set_new(c->r->extra, "memory", mj);
     if (pt->k == 0) return ab_err(err, "%s", pt->why), AB_CASE_SKIP;
-    const ab_llm *m = &p->m;
+    const ab_llm *m = &pt->m;
     long T = (long)pt->batch * pt->seq;
     pt->vseq = val_len(6.0 * (double)ab_llm_linear_params_layer(m), T, 4, 160);
     pt->hseq = val_len(8.0 * (double)m->vocab * m->d_model, T, 2, 32);
@@ -89,7 +89,7 @@ static int point_measure(ab_case *c, const ab_sampling *s, ab_timing *t, char *e
      * (bf16: bf16 x bf16 into bf16 where the GEMM writes bf16, else into f32) */
     ab_tok_type wt = pt->bf16 ? AB_TT_BF16 : AB_TT_F32;
     pt->rf.gemm = 0, *pt->rf.gemm_why = 0;
-    ab_tok_measure_gemm(d, &plan_of(c)->m, wt, plan_of(c)->impl, T, &pt->rf);
+    ab_tok_measure_gemm(d, &pt->m, wt, plan_of(c)->impl, T, &pt->rf);
     ab_sampling sl = *s;
     if (plan_of(c)->steps) sl.samples = (int)plan_of(c)->steps;
     run_ctx rh = {d, pt->mdl, true}, rl = {d, pt->mdl, false};
@@ -111,7 +111,7 @@ static int point_measure(ab_case *c, const ab_sampling *s, ab_timing *t, char *e
     /* and again after it: the faster of the two is the roof (on a shared machine one of them
      * may fall in a slower minute than the step, which would inflate the MFU) */
     ab_tok_refs after = {0};
-    ab_tok_measure_gemm(d, &plan_of(c)->m, wt, plan_of(c)->impl, T, &after);
+    ab_tok_measure_gemm(d, &pt->m, wt, plan_of(c)->impl, T, &after);
     pt->gemm_before = pt->rf.gemm, pt->gemm_after = after.gemm;
     if (after.gemm > pt->rf.gemm) pt->rf = after;
     return rc;
@@ -165,7 +165,7 @@ static int point_metrics(ab_case *c, const ab_timing *tl, ab_result *r, char *er
 {
     ab_train_point *pt = c->data;
     const ab_train_plan *p = plan_of(c);
-    const ab_llm *m = &p->m;
+    const ab_llm *m = &pt->m;
     double scale = (double)m->layers / pt->k, T = (double)pt->batch * pt->seq;
     double *st = malloc(tl->n * sizeof(double)), *tps = malloc(tl->n * sizeof(double));
     bool ok = st && tps;

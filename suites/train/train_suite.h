@@ -34,6 +34,7 @@ typedef struct ab_train_plan {
 } ab_train_plan;
 
 typedef struct ab_train_point {
+    ab_llm m; /* the model: the plan's, or a cover case's smaller one */
     int batch, seq, k;
     bool bf16; /* bf16 training (mixed precision, train_step.h) */
     int vseq, hseq;

@@ -169,8 +169,9 @@ int ab_train_layers_fit(const ab_device *d, const ab_train_plan *p, int batch, i
 }
 
 /* What a point does, for a time budget's estimate (ab_case_work): the model's fill once, the
- * GEMM roof before and after, the head once and sampled, the k layers sampled, the fp64
- * validation (about 4 GFLOP each for the layers and the head) once. */
+ * GEMM roof before and after, the head once and sampled, the k layers sampled, the breakdown's
+ * AB_TRAIN_BD_STEPS instrumented steps (layers and head), the fp64 validation (about 4 GFLOP
+ * each for the layers and the head) once. */
 static int point_work(ab_case *c, const ab_llm *m, int k, long T, int seq, bool bf16)
 {
     if (k < 1) return 0;
@@ -184,6 +185,8 @@ static int point_work(ab_case *c, const ab_llm *m, int k, long T, int seq, bool 
     return ab_case_work(c, 0, k * lw + mem.head, false) || ab_case_work(c, roof, 0, true) ||
            ab_case_work(c, roof, 0, true) || ab_case_work(c, head, mem.head, false) ||
            ab_case_work(c, head, mem.head, true) || ab_case_work(c, layers, k * lw, true) ||
+           ab_case_work(c, AB_TRAIN_BD_STEPS * (layers + head),
+                        AB_TRAIN_BD_STEPS * (k * lw + mem.head), false) ||
            ab_case_work(c, 8e9, 0, false);
 }
 

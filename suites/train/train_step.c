@@ -205,10 +205,6 @@ int ab_train_last_loss(ab_train_model *m, double *loss, char *err)
 static const char *const cat_names[AB_TC_COUNT] = {"gemm_s", "attention_fwd_s", "attention_bwd_s",
                                                    "other_s", "cast_bf16_s"};
 
-/* Instrumented steps behind the breakdown: each figure is the median over them, so that one
- * kernel descheduled for a time slice on a shared machine does not become the step's figure. */
-#define AB_TRAIN_BD_STEPS 3
-
 /* one instrumented step: per-category seconds of the layers (lay) and of the head (hd), and
  * per product (gm) */
 static int breakdown_step(ab_train_model *m, double *lay, double *hd, double *gm, char *err)

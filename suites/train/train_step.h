@@ -94,6 +94,9 @@ int ab_train_head(ab_train_model *mdl, char *err);
 /* One step with every kernel bracketed by the backend timer: seconds per category (AB_TC_*)
  * and per GEMM product (summed over the layers) into the JSON breakdown. */
 json_t *ab_train_breakdown(ab_train_model *mdl, char *err);
+/* Instrumented steps behind the breakdown: each figure is the median over them, so that one
+ * kernel descheduled for a time slice on a shared machine does not become the step's figure. */
+#define AB_TRAIN_BD_STEPS 3
 /* What runs, for the record. */
 json_t *ab_train_describe(const ab_train_model *mdl);
 /* Mean cross-entropy of the last head call (reads back). */

@@ -21,6 +21,7 @@
 
 #include "backends/registry.h"
 #include "core/ab.h"
+#include "device_helpers.h"
 #include "suites/attention/attention.h"
 #include "suites/tokens/tokens.h"
 #include "suites/train/train.h"
@@ -44,19 +45,7 @@ static void close_platform(void)
 /* Opens device `id` and its train table, or skips the test saying why it is not there. */
 static void open_or_skip(const char *id)
 {
-    char err[AB_ERRLEN] = "";
-    cr_assert_eq(ab_platform_init(&plat, err), 0, "%s", err);
-    plat_up = true;
-    dv = ab_platform_device(&plat, id);
-    if (!dv) {
-        char be[16];
-        size_t n = strcspn(id, ":");
-        snprintf(be, sizeof(be), "%.*s", (int)n, id);
-        ab_backend_entry *e = ab_platform_backend(&plat, be);
-        const char *why = e && !e->available && *e->reason ? e->reason : "not listed";
-        cr_skip_test("%s: no such device here (%s)", id, why);
-    }
-    cr_assert_eq(ab_device_open(dv, err), 0, "%s: %s", id, err);
+    dv = ab_test_device_or_skip(&plat, &plat_up, id);
     bops = dv->backend->ops;
     tr = ab_device_impls(dv)->train;
     cr_assert_not_null(tr, "%s: the backend has no train kernels", id);

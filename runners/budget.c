@@ -25,12 +25,6 @@ struct ab_budget {
                      * case that represents S (a result other than a skip) */
     json_t *rates;  /* "device|unit|impl|dtype" (impl, dtype "*": any): the best rate */
     json_t *est;    /* case identity: [estimate s, took s or null] (settings.budget.estimates) */
-    struct {        /* the case admitted last, whose work is estimated again when it ran */
-        char id[512], impl[64], dtype[32];
-        ab_work_term t[16];
-        ab_sampling s;
-        ab_budget_work w;
-    } pend;
     size_t skipped, superseded;
     seen_series *ss;
     size_t nss;
@@ -325,21 +319,6 @@ static int budget_skip(ab_budget *b, const char *device, const char *key, char *
     return 1;
 }
 
-/* Keeps the work of the case being admitted, to estimate it again with the rates known once it
- * ran (its own among them): the measure later cases of its key are scaled against. */
-static void keep_pending(ab_budget *b, const char *id, const ab_budget_work *w)
-{
-    b->pend.id[0] = '\0';
-    if (!w || !w->n || w->n > sizeof(b->pend.t) / sizeof(b->pend.t[0]) || !w->sampling) return;
-    ab_strlcpy(b->pend.id, id, sizeof(b->pend.id));
-    ab_strlcpy(b->pend.impl, w->impl ? w->impl : "", sizeof(b->pend.impl));
-    ab_strlcpy(b->pend.dtype, w->dtype ? w->dtype : "", sizeof(b->pend.dtype));
-    memcpy(b->pend.t, w->t, w->n * sizeof(*w->t));
-    b->pend.s = *w->sampling;
-    b->pend.w = (ab_budget_work){.t = b->pend.t, .n = w->n, .sampling = &b->pend.s,
-                                 .impl = b->pend.impl, .dtype = w->dtype ? b->pend.dtype : NULL};
-}
-
 /* A case the cover pass owes its suite: it runs unless twice its estimate overruns the end
  * (past the end: now) by more than a tenth of the budget -- an estimate from the rates of the
  * gemm suite's smaller kernels can understate a large case severalfold (PoCL's portable GEMM
@@ -373,7 +352,6 @@ int ab_budget_admit(ab_budget *b, const char *device, const char *key, const cha
     bool first_key = first_of(b, device, key);
     double est = estimate(b, device, key, amount, w);
     if (isfinite(est)) json_object_set_new(b->est, id, json_pack("[f,n]", est));
-    keep_pending(b, id, w);
     if (owed) return admit_owed(b, device, key, est, w, why);
     char what[160];
     bool overrun = isfinite(est) && now + est > end + 0.1 * b->seconds;
@@ -427,14 +405,16 @@ bool ab_budget_measured(const ab_budget *b, const char *id)
 }
 
 void ab_budget_ran(ab_budget *b, const char *device, const char *key, const char *id, double amount,
-                   double seconds, bool represents)
+                   const ab_budget_work *w, double seconds, bool represents)
 {
     if (!b) return;
     if (b->pass == AB_PASS_COVER) json_object_set_new(b->done, id, json_true());
     if (b->pass == AB_PASS_COVER && represents) mark_seen(b, device, key, true);
     json_t *e = json_object_get(b->est, id);
     if (e) json_array_set_new(e, 1, json_real(seconds));
-    double west = strcmp(b->pend.id, id) == 0 ? ab_budget_work_seconds(b, device, &b->pend.w) : NAN;
+    /* its work estimated again with the rates known now (its own among them): the measure later
+     * cases of its key are scaled against */
+    double west = ab_budget_work_seconds(b, device, w);
     if (!isfinite(west)) west = 0.0;
     char *k = represents ? ab_asprintf("%s|%s", device, key) : NULL; /* a skip's time says nothing */
     if (k)

@@ -108,10 +108,11 @@ bool ab_budget_spent(const ab_budget *b, const char *device, const char *key);
 void ab_budget_skip(ab_budget *b, const char *device, const char *key, char *why);
 /* Whether the extend pass will leave id out as measured by the cover pass (the progress count). */
 bool ab_budget_measured(const ab_budget *b, const char *id);
-/* After a case ran (seconds from its start to its result); represents: its result is not a
- * skip (it represents its suite on the device). */
+/* After a case ran (seconds from its start to its result); w: what ab_budget_admit was told it
+ * would do (NULL: nothing known); represents: its result is not a skip (it represents its suite
+ * on the device). */
 void ab_budget_ran(ab_budget *b, const char *device, const char *key, const char *id, double amount,
-                   double seconds, bool represents);
+                   const ab_budget_work *w, double seconds, bool represents);
 /* A series headline was marked and emitted: a cover-pass one of the same device, suite and
  * series is no longer a headline once the extend pass marks one. */
 void ab_budget_series(ab_budget *b, const char *device, const char *suite, const char *series,

@@ -436,30 +436,40 @@ static char *case_identity(const ab_case *c, double *amount)
     return id;
 }
 
-/* The budget's word on a case that applies: 0 run, AB_CASE_ABSENT, AB_CASE_SKIP (why). */
-static int budget_admit(ab_case *c, const ab_sampling *smp, char **id, double *amount, char *why)
+/* What the budget knows of c (ab_budget_work): its declared work, else its first metric's amount
+ * when that is FLOP or bytes (own: the term for that); amount (from case_identity) becomes the
+ * declared sampled FLOP when it had none, to scale the estimate from an earlier case of the key. */
+static ab_budget_work case_work(const ab_case *c, const ab_sampling *smp, double *amount,
+                                ab_work_term *own)
 {
-    struct ab_budget *b = c->ctx->budget;
-    if (!b || !(*id = case_identity(c, amount)))
-        return 0;
     double flop = 0;
     for (size_t i = 0; i < c->nwork; i++)
         flop += c->work[i].sampled ? c->work[i].flop : 0;
     if (!isfinite(*amount) && flop > 0)
-        *amount = flop; /* scales the estimate from an earlier case of the key */
-    /* no declared work: the first metric's amount, when it is FLOP or bytes */
+        *amount = flop;
     const char *unit = NULL;
     for (size_t i = 0; i < c->namounts && !unit; i++)
         if (!c->amounts[i].extra)
             unit = c->amounts[i].unit ? c->amounts[i].unit : "";
     bool fl = unit && strcmp(unit, "FLOP/s") == 0, by = unit && strcmp(unit, "B/s") == 0;
-    ab_work_term own = {.flop = fl ? *amount : 0, .bytes = by ? *amount : 0, .sampled = true};
+    *own = (ab_work_term){.flop = fl ? *amount : 0, .bytes = by ? *amount : 0, .sampled = true};
     bool use_own = !c->nwork && (fl || by) && isfinite(*amount) && *amount > 0;
-    ab_budget_work w = {.t = use_own ? &own : c->work, .n = use_own ? 1 : c->nwork,
-                        .sampling = smp, .impl = c->r->impl,
-                        .dtype = json_string_value(json_object_get(c->r->params, "dtype")),
-                        .last = c == c->group->list->last};
-    return ab_budget_admit(b, c->r->device ? c->r->device : "", c->r->key, *id, *amount, &w, why);
+    return (ab_budget_work){.t = use_own ? own : c->work, .n = use_own ? 1 : c->nwork,
+                            .sampling = smp, .impl = c->r->impl,
+                            .dtype = json_string_value(json_object_get(c->r->params, "dtype")),
+                            .last = c == c->group->list->last};
+}
+
+/* The budget's word on a case that applies: 0 run, AB_CASE_ABSENT, AB_CASE_SKIP (why); *w (own:
+ * its storage) what it will do, for ab_budget_ran too. */
+static int budget_admit(ab_case *c, const ab_sampling *smp, char **id, double *amount,
+                        ab_budget_work *w, ab_work_term *own, char *why)
+{
+    struct ab_budget *b = c->ctx->budget;
+    if (!b || !(*id = case_identity(c, amount)))
+        return 0;
+    *w = case_work(c, smp, amount, own);
+    return ab_budget_admit(b, c->r->device ? c->r->device : "", c->r->key, *id, *amount, w, why);
 }
 
 /* A passing result's first metric, a rate the device reached, for the budget's estimates. */
@@ -492,7 +502,9 @@ static bool run_case(ab_case *c, const ab_sampling *smp)
     }
     char *id = NULL;
     double amount = NAN;
-    rc = budget_admit(c, smp, &id, &amount, err);
+    ab_work_term own;
+    ab_budget_work w = {0};
+    rc = budget_admit(c, smp, &id, &amount, &w, &own, err);
     if (rc != 0) {
         free(id);
         if (rc == AB_CASE_SKIP)
@@ -515,7 +527,7 @@ static bool run_case(ab_case *c, const ab_sampling *smp)
     r->time_spent = ab_now() - t0;
     budget_rate(c);
     if (id)
-        ab_budget_ran(c->ctx->budget, r->device ? r->device : "", r->key, id, amount,
+        ab_budget_ran(c->ctx->budget, r->device ? r->device : "", r->key, id, amount, &w,
                       r->time_spent, r->status != AB_SKIP);
     free(id);
     return true;

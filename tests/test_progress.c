@@ -253,7 +253,7 @@ Test(budget, estimates_from_the_device_rates)
     cr_expect(ab_budget_owed(b, "opencl:0", "tokens.decode"));
     w.last = true;
     cr_expect_eq(ab_budget_admit(b, "opencl:0", "tokens.decode", "id2", NAN, &w, why), 0);
-    ab_budget_ran(b, "opencl:0", "tokens.decode", "id2", NAN, 1.0, true);
+    ab_budget_ran(b, "opencl:0", "tokens.decode", "id2", NAN, &w, 1.0, true);
     cr_expect(!ab_budget_owed(b, "opencl:0", "tokens.decode"), "represented now");
     ab_budget_free(b);
 }

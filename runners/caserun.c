@@ -515,6 +515,7 @@ static bool run_case(ab_case *c, const ab_sampling *smp)
         c->ctx->started(c->ctx, r);
     if (record_extras(c, err) != 0) {
         ab_result_set_status(r, AB_ERROR, "%s", err);
+        free(id);
         return true;
     }
     rc = c->ops->setup ? c->ops->setup(c, err) : 0;

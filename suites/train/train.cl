@@ -264,14 +264,11 @@ __kernel void tr_zero(__global float *buf, ulong n)
         buf[i] = 0.0f;
 }
 
-// f32 -> bf16 (bf16 training's GEMM operands): round to nearest even on the bits, NaN stays a
-// (quiet) NaN; train_cpu.c's cpu_cast_bf16 is the spec
-__kernel void tr_cast_bf16(__global const uint *src, __global ushort *dst, ulong n)
+// f32 -> bf16 (bf16 training's GEMM operands): the prelude's ab_f32_to_bf16 (round to nearest
+// even, NaN stays a quiet NaN), as the CPU's and the GPU's cast
+__kernel void tr_cast_bf16(__global const float *src, __global ushort *dst, ulong n)
 {
     size_t i = get_global_id(0);
-    if (i >= n)
-        return;
-    uint u = src[i];
-    uint r = (u + 0x7FFFu + ((u >> 16) & 1u)) >> 16;
-    dst[i] = (ushort)((u & 0x7FFFFFFFu) > 0x7F800000u ? (u >> 16) | 0x40u : r);
+    if (i < n)
+        dst[i] = ab_f32_to_bf16(src[i]);
 }

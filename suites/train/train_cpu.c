@@ -235,19 +235,17 @@ static int cpu_zero(void *dev, void *buf, size_t n, char *err)
     return 0;
 }
 
-/* f32 -> bf16, round to nearest even on the bits; a NaN keeps its sign and becomes quiet */
+/* f32 -> bf16: attention.h's ab_f32_to_bf16 (round to nearest even; a NaN keeps its sign and
+ * becomes quiet) */
 static int cpu_cast_bf16(void *dev, size_t n, const void *src, void *dst, char *err)
 {
     (void)err;
     const ab_cpu_dev *cd = dev;
-    const uint32_t *s = src;
+    const float *s = src;
     uint16_t *d = dst;
 #pragma omp parallel for simd num_threads(cd->threads) schedule(static)
-    for (size_t i = 0; i < n; i++) {
-        uint32_t u = s[i];
-        uint32_t r = (u + 0x7FFFu + ((u >> 16) & 1u)) >> 16;
-        d[i] = (uint16_t)((u & 0x7FFFFFFFu) > 0x7F800000u ? (u >> 16) | 0x40u : r);
-    }
+    for (size_t i = 0; i < n; i++)
+        d[i] = ab_f32_to_bf16(s[i]);
     return 0;
 }
 

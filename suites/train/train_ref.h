@@ -9,28 +9,23 @@
 #ifndef AB_TRAIN_REF_H
 #define AB_TRAIN_REF_H
 
+#include "../attention/attention.h"
 #include "train.h"
 
 #include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
-#include <stdint.h>
-#include <string.h>
 
 typedef struct ab_tref_dims {
     int T, D, H, G, Dh, F;
     bool bf16; /* the GEMMs' operands rounded to bf16 (bf16 training) */
 } ab_tref_dims;
 
-/* f rounded to bf16 (to nearest even; NaN unchanged), as the device's cast_bf16 does it */
+/* f rounded to bf16 (to nearest even; NaN unchanged), as the device's cast_bf16 does it
+ * (attention.h's ab_f32_to_bf16) */
 static inline float ab_tref_bf16f(float f)
 {
-    uint32_t u;
-    memcpy(&u, &f, sizeof(u));
-    if ((u & 0x7FFFFFFFu) > 0x7F800000u) return f;
-    u = (u + 0x7FFFu + ((u >> 16) & 1u)) & 0xFFFF0000u;
-    memcpy(&f, &u, sizeof(f));
-    return f;
+    return isnan(f) ? f : ab_bf16_to_f32(ab_f32_to_bf16(f));
 }
 
 /* v as the device's bf16 operand of it: its f32 value (the device's tensor), then bf16 */

@@ -12,6 +12,7 @@
 #define AB_GPU_PORT_H
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 
 #ifdef AB_GPU_HIP
@@ -130,5 +131,24 @@ typedef struct ab_gpu_dev {
     size_t l2_bytes;
     int cc_major, cc_minor;  /* compute capability (CUDA); gfx major/minor from the arch (HIP) */
 } ab_gpu_dev;
+
+/* Element-wise kernels: AB_GPU_ELEM_BLOCK threads a block over grid-stride loops, in a grid of
+ * at most 65535 x 16 blocks. */
+#define AB_GPU_ELEM_BLOCK 256
+static inline unsigned ab_gpu_blocks_for(size_t n)
+{
+    const size_t max = 65535u * 16u, b = (n + AB_GPU_ELEM_BLOCK - 1) / AB_GPU_ELEM_BLOCK;
+    return (unsigned)(b < max ? b : max);
+}
+
+/* v from the lane `mask` away (XOR) across the whole warp (wavefront on AMD). */
+__device__ __forceinline__ float ab_gpu_shfl_xor(float v, int mask)
+{
+#ifdef AB_GPU_HIP
+    return __shfl_xor(v, mask);
+#else
+    return __shfl_xor_sync(0xffffffffu, v, mask);
+#endif
+}
 
 #endif

@@ -25,8 +25,7 @@
 
 namespace {
 
-constexpr int kBlock = 256;              /* threads per block of the element-wise kernels */
-constexpr unsigned kMaxBlocks = 65535u * 16;
+constexpr int kBlock = AB_GPU_ELEM_BLOCK; /* threads per block of the element-wise kernels */
 
 /* ---- element access ---- */
 
@@ -172,12 +171,6 @@ __global__ void k_swiglu(const void *__restrict__ gu, int tg, void *__restrict__
 /* ------------------------------------------------------------------------------------------ */
 /* host side                                                                                   */
 
-unsigned blocks_for(size_t n)
-{
-    size_t b = (n + kBlock - 1) / kBlock;
-    return (unsigned)(b < kMaxBlocks ? b : kMaxBlocks);
-}
-
 int check_type(ab_tok_type t, const char *what, char *err)
 {
     if (t != AB_TT_F32 && t != AB_TT_BF16)
@@ -237,7 +230,7 @@ int gpu_rope_scatter(void *dev, const ab_tok_rope *r, const void *qkv, void *q, 
     size_t total = (size_t)r->batch * (size_t)r->seq * ((size_t)r->heads + 2 * (size_t)r->kv_heads) *
                    (size_t)(r->head_dim / 2);
     GPU_TRY(gpuSetDevice(gd->ordinal), "set device");
-    k_rope_scatter<<<blocks_for(total), kBlock, 0, gd->stream>>>(qkv, (int)r->qkv_type, q, k, v,
+    k_rope_scatter<<<ab_gpu_blocks_for(total), kBlock, 0, gd->stream>>>(qkv, (int)r->qkv_type, q, k, v,
                                                                  (int)r->out_type, a, total);
     GPU_TRY(gpuGetLastError(), "launch rope_scatter");
     return 0;
@@ -255,7 +248,7 @@ int gpu_gather_heads(void *dev, int batch, int seq, int heads, int head_dim, con
     if (total == 0)
         return 0;
     GPU_TRY(gpuSetDevice(gd->ordinal), "set device");
-    k_gather_heads<<<blocks_for(total), kBlock, 0, gd->stream>>>(o, (int)to, x, (int)tx, seq,
+    k_gather_heads<<<ab_gpu_blocks_for(total), kBlock, 0, gd->stream>>>(o, (int)to, x, (int)tx, seq,
                                                                  heads, head_dim, total);
     GPU_TRY(gpuGetLastError(), "launch gather_heads");
     return 0;
@@ -273,7 +266,7 @@ int gpu_swiglu(void *dev, long rows, int f, const void *gu, ab_tok_type tg, void
     if (total == 0)
         return 0;
     GPU_TRY(gpuSetDevice(gd->ordinal), "set device");
-    k_swiglu<<<blocks_for(total), kBlock, 0, gd->stream>>>(gu, (int)tg, a, (int)ta, f, total);
+    k_swiglu<<<ab_gpu_blocks_for(total), kBlock, 0, gd->stream>>>(gu, (int)tg, a, (int)ta, f, total);
     GPU_TRY(gpuGetLastError(), "launch swiglu");
     return 0;
 }
@@ -286,7 +279,7 @@ int gpu_fill(void *dev, void *buf, ab_tok_type t, size_t n, uint64_t seed, float
     if (n == 0)
         return 0;
     GPU_TRY(gpuSetDevice(gd->ordinal), "set device");
-    k_fill<<<blocks_for(n), kBlock, 0, gd->stream>>>(buf, (int)t, n, seed, amp);
+    k_fill<<<ab_gpu_blocks_for(n), kBlock, 0, gd->stream>>>(buf, (int)t, n, seed, amp);
     GPU_TRY(gpuGetLastError(), "launch fill");
     GPU_TRY(gpuStreamSynchronize(gd->stream), "fill");
     return 0;

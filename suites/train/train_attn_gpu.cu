@@ -41,20 +41,11 @@ struct ashape {
     float scale;
 };
 
-__device__ __forceinline__ float shfl_xor(float v, int mask)
-{
-#ifdef AB_GPU_HIP
-    return __shfl_xor(v, mask);
-#else
-    return __shfl_xor_sync(0xffffffffu, v, mask);
-#endif
-}
-
 /* the sum over the four threads of a row (lanes 4k .. 4k+3), in every one of them */
 __device__ __forceinline__ float row_sum(float v)
 {
-    v += shfl_xor(v, 1);
-    return v + shfl_xor(v, 2);
+    v += ab_gpu_shfl_xor(v, 1);
+    return v + ab_gpu_shfl_xor(v, 2);
 }
 
 /* column k (0 .. D/4 - 1) of the D/4 a thread owns: group k/4 of its four, element k%4 */

@@ -27,32 +27,16 @@
 
 namespace {
 
-constexpr int kBlock = 256; /* threads per block of the element-wise kernels */
-constexpr unsigned kMaxBlocks = 65535u * 16;
-
-unsigned blocks_for(size_t n)
-{
-    size_t b = (n + kBlock - 1) / kBlock;
-    return (unsigned)(b < kMaxBlocks ? b : kMaxBlocks);
-}
+constexpr int kBlock = AB_GPU_ELEM_BLOCK; /* threads per block of the element-wise kernels */
 
 #define GRID_STRIDE(i, n)                                                                          \
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (n);                       \
          i += (size_t)gridDim.x * blockDim.x)
 
-__device__ __forceinline__ float shfl_xor(float v, int mask)
-{
-#ifdef AB_GPU_HIP
-    return __shfl_xor(v, mask);
-#else
-    return __shfl_xor_sync(0xffffffffu, v, mask);
-#endif
-}
-
 __device__ __forceinline__ float warp_sum(float v)
 {
     for (int o = warpSize / 2; o > 0; o >>= 1)
-        v += shfl_xor(v, o);
+        v += ab_gpu_shfl_xor(v, o);
     return v;
 }
 
@@ -217,7 +201,7 @@ __global__ void __launch_bounds__(1024)
         }
     }
     for (int o = warpSize / 2; o > 0; o >>= 1)
-        lse_merge(m, s, shfl_xor(m, o), shfl_xor(s, o));
+        lse_merge(m, s, ab_gpu_shfl_xor(m, o), ab_gpu_shfl_xor(s, o));
     const int lane = (int)threadIdx.x % warpSize, w = (int)threadIdx.x / warpSize;
     const int nw = ((int)blockDim.x + warpSize - 1) / warpSize;
     if (lane == 0)
@@ -324,7 +308,7 @@ int gpu_rope(void *dev, const ab_train_attn *a, void *qkv, bool inverse, char *e
     if (total == 0)
         return 0;
     GPU_TRY(gpuSetDevice(gd->ordinal), "set device");
-    k_rope<<<blocks_for(total), kBlock, 0, gd->stream>>>(
+    k_rope<<<ab_gpu_blocks_for(total), kBlock, 0, gd->stream>>>(
         (float *)qkv, a->seq, a->heads + 2 * a->kv_heads, a->heads + a->kv_heads, a->head_dim,
         inverse ? -1.0f : 1.0f, total);
     GPU_TRY(gpuGetLastError(), "launch train rope");
@@ -340,7 +324,7 @@ int gpu_swiglu_fwd(void *dev, long rows, int f, const void *gu, void *act, char 
     if (total == 0)
         return 0;
     GPU_TRY(gpuSetDevice(gd->ordinal), "set device");
-    k_swiglu_fwd<<<blocks_for(total), kBlock, 0, gd->stream>>>((const float *)gu, (float *)act,
+    k_swiglu_fwd<<<ab_gpu_blocks_for(total), kBlock, 0, gd->stream>>>((const float *)gu, (float *)act,
                                                                 f, total);
     GPU_TRY(gpuGetLastError(), "launch train swiglu");
     return 0;
@@ -356,7 +340,7 @@ int gpu_swiglu_bwd(void *dev, long rows, int f, const void *gu, const void *dact
     if (total == 0)
         return 0;
     GPU_TRY(gpuSetDevice(gd->ordinal), "set device");
-    k_swiglu_bwd<<<blocks_for(total), kBlock, 0, gd->stream>>>(
+    k_swiglu_bwd<<<ab_gpu_blocks_for(total), kBlock, 0, gd->stream>>>(
         (const float *)gu, (const float *)dact, (float *)dgu, f, total);
     GPU_TRY(gpuGetLastError(), "launch train swiglu backward");
     return 0;
@@ -391,7 +375,7 @@ int gpu_adamw(void *dev, size_t n, void *w, const void *g, void *m, void *v,
     a.c1 = 1.0f / (1.0f - powf(h->b1, (float)h->t));
     a.c2 = 1.0f / (1.0f - powf(h->b2, (float)h->t));
     GPU_TRY(gpuSetDevice(gd->ordinal), "set device");
-    k_adamw<<<blocks_for(n), kBlock, 0, gd->stream>>>((float *)w, (const float *)g, (float *)m,
+    k_adamw<<<ab_gpu_blocks_for(n), kBlock, 0, gd->stream>>>((float *)w, (const float *)g, (float *)m,
                                                        (float *)v, n, a);
     GPU_TRY(gpuGetLastError(), "launch train adamw");
     return 0;
@@ -403,7 +387,7 @@ int gpu_fill(void *dev, void *buf, size_t n, uint64_t seed, float amp, float off
     if (n == 0)
         return 0;
     GPU_TRY(gpuSetDevice(gd->ordinal), "set device");
-    k_fill<<<blocks_for(n), kBlock, 0, gd->stream>>>((float *)buf, n, seed, amp, offset);
+    k_fill<<<ab_gpu_blocks_for(n), kBlock, 0, gd->stream>>>((float *)buf, n, seed, amp, offset);
     GPU_TRY(gpuGetLastError(), "launch train fill");
     GPU_TRY(gpuStreamSynchronize(gd->stream), "train fill");
     return 0;
@@ -425,7 +409,7 @@ int gpu_cast_bf16(void *dev, size_t n, const void *src, void *dst, char *err)
     if (n == 0)
         return 0;
     GPU_TRY(gpuSetDevice(gd->ordinal), "set device");
-    k_cast_bf16<<<blocks_for(n), kBlock, 0, gd->stream>>>((const float *)src, (uint16_t *)dst, n);
+    k_cast_bf16<<<ab_gpu_blocks_for(n), kBlock, 0, gd->stream>>>((const float *)src, (uint16_t *)dst, n);
     GPU_TRY(gpuGetLastError(), "launch train bf16 cast");
     return 0;
 }
